@@ -1,0 +1,1 @@
+"""Benchmarks of drone-patrol: `make bench` (or `python -m benchmarks [NAME ...]`)."""

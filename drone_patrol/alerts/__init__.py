@@ -1,0 +1,1 @@
+"""Alerts to the command room: schema, durable outbox, MQTT publisher, broker, subscriber."""

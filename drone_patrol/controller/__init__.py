@@ -1,0 +1,1 @@
+"""MAVLink controller: link, mission transfer, commands, telemetry, failsafes, patrol executor."""

@@ -1,0 +1,1 @@
+"""Shared value types, local geodesic frames, configuration and errors."""

@@ -1,0 +1,28 @@
+"""``camera``: the thermal camera's geometry and its mount on the vehicle."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from drone_patrol.core.config._base import Section
+
+
+class CameraConfig(Section):
+    """Intrinsics from field of view and resolution (or fx, fy, cx, cy), and the gimbal mount.
+
+    ``vfov_deg`` defaults to the value implied by ``hfov_deg`` and square pixels.
+    Mount angles are relative to the body; pitch -90 looks straight down.
+    """
+
+    width_px: int = Field(default=640, gt=0)
+    height_px: int = Field(default=512, gt=0)
+    hfov_deg: float = Field(default=50.0, gt=0, lt=180)
+    vfov_deg: float | None = Field(default=None, gt=0, lt=180)
+    fx_px: float | None = Field(default=None, gt=0)
+    fy_px: float | None = Field(default=None, gt=0)
+    cx_px: float | None = None
+    cy_px: float | None = None
+    distortion: tuple[float, ...] = ()
+    mount_pitch_deg: float = Field(default=-90.0, ge=-90, le=30)
+    mount_roll_deg: float = 0.0
+    mount_yaw_deg: float = 0.0

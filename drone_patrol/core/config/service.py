@@ -1,0 +1,18 @@
+"""``service``: the patrol service's schedule and operations endpoints."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from drone_patrol.core.config._base import Section
+
+
+class ServiceConfig(Section):
+    """Night patrol schedule and operations settings."""
+
+    schedule_start: str = Field(default="19:00", pattern=r"^\d{2}:\d{2}$")
+    schedule_end: str = Field(default="02:00", pattern=r"^\d{2}:\d{2}$")
+    schedule_every_min: float = Field(default=30.0, gt=0)
+    log_format: str = Field(default="text", pattern=r"^(text|json)$")
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)
+    return_home_on_exit: bool = True

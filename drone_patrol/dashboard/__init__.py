@@ -1,0 +1,1 @@
+"""Command-room dashboard: a live map of drones and alerts."""

@@ -1,0 +1,1 @@
+"""Mission planner: key areas -> pattern legs -> ordered route -> Mission."""

@@ -1,0 +1,1 @@
+"""Thermal vision: frames, detectors, georeferencing, tracking and incident rules."""
