@@ -1,0 +1,1 @@
+"""The patrol service: wires planner, controller, vision and alerts into one process."""
