@@ -16,3 +16,4 @@ class SiteConfig(Section):
     drone_id: str = Field(default="drone-1", pattern=r"^[A-Za-z0-9_-]+$")
     areas_file: Path = Path("flight_plans/guilin_dongxi_xiang.geojson")
     data_dir: Path = Path("var")
+    ground_altitude_m: float = 150.0  # AMSL of the site's ground: flat-ground georeferencing, simulator home

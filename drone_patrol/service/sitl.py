@@ -1,0 +1,130 @@
+"""Start and stop a user's ArduPilot SITL binary (``arducopter``) for the demo and the SITL tests.
+
+This only runs a binary the user built by ArduPilot's own instructions; it builds nothing.
+SITL listens on TCP ``5760 + 10 * instance`` and boots only once a client connects there.
+It needs the copter frame defaults (``Tools/autotest/default_params/copter.parm``) or it
+never becomes armable.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from drone_patrol.core.errors import DronePatrolError
+from drone_patrol.core.types import GeoPoint
+
+
+class SitlError(DronePatrolError):
+    """SITL could not be started (binary missing, no free instance, did not open its port)."""
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_instance(first: int = 0, last: int = 40) -> int:
+    """An instance number whose ports (5760..5763 + 10 N, 5501 + 10 N) are free."""
+    for n in range(first, last):
+        if all(_port_free(p + 10 * n) for p in (5760, 5762, 5763, 5501)):
+            return n
+    raise SitlError(f"no free SITL instance between {first} and {last}")
+
+
+class SitlProcess:
+    """One ArduCopter SITL process in a working directory of its own."""
+
+    def __init__(
+        self,
+        binary: str | Path,
+        home: GeoPoint,
+        heading_deg: float = 0.0,
+        speedup: float = 10.0,
+        defaults: str | Path | None = None,
+        instance: int | None = None,
+        model: str = "+",
+    ) -> None:
+        self.binary = Path(binary)
+        if not self.binary.is_file() or not os.access(self.binary, os.X_OK):
+            raise SitlError(f"{self.binary}: not an executable arducopter SITL binary")
+        self.defaults = Path(defaults) if defaults else None
+        if self.defaults is not None and not self.defaults.is_file():
+            raise SitlError(f"{self.defaults}: defaults .parm file not found")
+        self.home, self.heading_deg, self.speedup, self.model = home, heading_deg, speedup, model
+        self.instance = free_instance() if instance is None else instance
+        self.workdir = Path(tempfile.mkdtemp(prefix=f"sitl-{self.instance}-"))
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def port(self) -> int:
+        """The TCP port of SITL's first MAVLink serial port."""
+        return 5760 + 10 * self.instance
+
+    @property
+    def connection_string(self) -> str:
+        """pymavlink connection string for the first serial port."""
+        return f"tcp:127.0.0.1:{self.port}"
+
+    def command(self) -> list[str]:
+        """The command line SITL is started with."""
+        h = self.home
+        cmd = [
+            str(self.binary),
+            "--model",
+            self.model,
+            "--speedup",
+            f"{self.speedup:g}",
+            "--home",
+            f"{h.latitude_deg},{h.longitude_deg},{h.altitude_m},{self.heading_deg:g}",
+            "-I",
+            str(self.instance),
+            "-w",
+        ]
+        if self.defaults is not None:
+            cmd[1:1] = ["--defaults", str(self.defaults)]
+        return cmd
+
+    def start(self, timeout_s: float = 30.0) -> SitlProcess:
+        """Start SITL and wait until its TCP port accepts connections."""
+        log = open(self.workdir / "sitl.log", "wb")  # noqa: SIM115 - lives as long as the process
+        self._proc = subprocess.Popen(self.command(), cwd=self.workdir, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                raise SitlError(f"SITL exited with code {self._proc.returncode}; see {self.workdir / 'sitl.log'}")
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+                return self
+            except OSError:
+                time.sleep(0.2)
+        self.stop()
+        raise SitlError(f"SITL did not open TCP {self.port} within {timeout_s:.0f} s")
+
+    def stop(self) -> None:
+        """Terminate SITL (then kill it) and remove its working directory."""
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait(5)
+        self._proc = None
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def __enter__(self) -> SitlProcess:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
