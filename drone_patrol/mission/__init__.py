@@ -1,1 +1,30 @@
-"""Mission items and the plan files real ground stations read (QGC WPL 110, .plan, GeoJSON)."""
+"""Mission items and the files real ground stations read: area files in, QGC WPL 110, .plan and GeoJSON out.
+
+Public API::
+
+    load_areas(path) -> AreaSet                 # GeoJSON or KML area file, validated
+    write_waypoints(mission, path) / read_waypoints(path) -> Mission     # QGC WPL 110
+    write_plan(mission, path) / read_plan(path) -> Mission               # QGC .plan JSON
+    write_route_geojson(missions, path, areas) / read_route_geojson(path, sortie)
+    load_mission(path) -> Mission                # by suffix
+"""
+
+from drone_patrol.mission.areas import AreaSet, load_areas, parse_areas
+from drone_patrol.mission.files import load_mission, save_mission
+from drone_patrol.mission.qgc_plan import read_plan, write_plan
+from drone_patrol.mission.route_geojson import read_route_geojson, write_route_geojson
+from drone_patrol.mission.wpl import read_waypoints, write_waypoints
+
+__all__ = [
+    "AreaSet",
+    "load_areas",
+    "load_mission",
+    "parse_areas",
+    "read_plan",
+    "read_route_geojson",
+    "read_waypoints",
+    "save_mission",
+    "write_plan",
+    "write_route_geojson",
+    "write_waypoints",
+]
