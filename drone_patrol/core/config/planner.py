@@ -8,7 +8,13 @@ from drone_patrol.core.config._base import Section
 
 
 class EnduranceConfig(Section):
-    """A simple endurance model: usable flight time with a reserve, and the phases' rates."""
+    """A simple endurance model: usable flight time with a reserve, and the phases' rates.
+
+    ``flight_time_s`` is the flight time of a full battery in cruise; climbing,
+    descending and turning burn ``hover_power_factor`` times as much per second.
+    A sortie may use ``flight_time_s * (1 - reserve_fraction)``; ``turn_time_s`` is
+    the extra time of a 180-degree turn (smaller turns pro rata).
+    """
 
     flight_time_s: float = Field(default=1500.0, gt=0)
     reserve_fraction: float = Field(default=0.25, ge=0, lt=1)
@@ -19,7 +25,13 @@ class EnduranceConfig(Section):
 
 
 class PlannerConfig(Section):
-    """Route defaults: altitude, speed, overlap, no-fly margin, altitude limits, loops."""
+    """Route defaults: altitude, speed, overlap, no-fly margin, altitude limits, loops.
+
+    ``loop_count`` repeats the patrol that many more times with DO_JUMP (-1: until
+    the battery failsafe or the operator ends it). ``rally_points`` are (lat, lon)
+    pairs added to home and the area file's rally features. ``fence_margin_m`` is how
+    far the inclusion fence lies outside the route and the areas.
+    """
 
     altitude_m: float = Field(default=40.0, gt=0)
     speed_m_s: float = Field(default=5.0, gt=0, le=30)
@@ -27,8 +39,11 @@ class PlannerConfig(Section):
     nofly_margin_m: float = Field(default=10.0, ge=0)
     ceiling_m: float = Field(default=120.0, gt=0)
     floor_m: float = Field(default=15.0, ge=0)
-    loop_count: int = Field(default=0, ge=0)
+    loop_count: int = Field(default=0, ge=-1)
     orbit_loops: float = Field(default=1.0, gt=0)
     perimeter_clockwise: bool = True
     rally_points: tuple[tuple[float, float], ...] = ()
+    fence_margin_m: float = Field(default=30.0, gt=0)
+    sweep_angle_step_deg: float = Field(default=5.0, gt=0, le=90)
+    orbit_points_per_loop: int = Field(default=16, ge=6, le=72)
     endurance: EnduranceConfig = EnduranceConfig()
