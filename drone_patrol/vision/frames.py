@@ -1,49 +1,13 @@
-"""``ThermalFrame``: one camera frame in Celsius with the pose at capture, and the detector interface."""
+"""``ThermalFrame`` (defined in ``drone_patrol.core.frames``) and the detector interface."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-import numpy as np
-from numpy.typing import NDArray
-
-from drone_patrol.core.types import VehicleState
+from drone_patrol.core.frames import GimbalAttitude, ThermalFrame
 from drone_patrol.vision.detections import Detections
 
-
-@dataclass(frozen=True, eq=False)
-class GimbalAttitude:
-    """Camera mount angles relative to the vehicle body, in degrees (pitch -90 looks down)."""
-
-    pitch_deg: float = -90.0
-    roll_deg: float = 0.0
-    yaw_deg: float = 0.0
-
-
-@dataclass(frozen=True, eq=False)
-class ThermalFrame:
-    """A radiometric frame: ``celsius`` is an (H, W) float32 array of scene temperatures.
-
-    ``time_s`` is the capture time (UNIX seconds); ``state`` the vehicle state
-    interpolated to that time (``None`` when telemetry is missing); ``degraded`` is
-    True when temperatures come from an 8-bit palette frame rather than radiometric
-    counts. ``rgb`` optionally carries a co-registered 8-bit colour image (H, W, 3).
-    """
-
-    celsius: NDArray[np.float32]
-    time_s: float
-    index: int = 0
-    state: VehicleState | None = None
-    gimbal: GimbalAttitude = GimbalAttitude()
-    degraded: bool = False
-    rgb: NDArray[np.uint8] | None = None
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        """(height, width) in pixels."""
-        h, w = self.celsius.shape[:2]
-        return int(h), int(w)
+__all__ = ["Detector", "GimbalAttitude", "ThermalFrame"]
 
 
 @runtime_checkable

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from drone_patrol.core.config._base import Section
@@ -11,7 +13,10 @@ class CameraConfig(Section):
     """Intrinsics from field of view and resolution (or fx, fy, cx, cy), and the gimbal mount.
 
     ``vfov_deg`` defaults to the value implied by ``hfov_deg`` and square pixels.
-    Mount angles are relative to the body; pitch -90 looks straight down.
+    Mount angles are relative to the body; pitch -90 looks straight down. With
+    ``gimbal_stabilized`` pitch and roll are held relative to the horizon instead.
+    ``distortion`` takes OpenCV's ``k1 k2 p1 p2 [k3]``. ``tlinear_resolution_k`` is the
+    kelvin per count of the camera's 16-bit TLinear output (0.01 high gain, 0.1 low gain).
     """
 
     width_px: int = Field(default=640, gt=0)
@@ -26,3 +31,6 @@ class CameraConfig(Section):
     mount_pitch_deg: float = Field(default=-90.0, ge=-90, le=30)
     mount_roll_deg: float = 0.0
     mount_yaw_deg: float = 0.0
+    gimbal_stabilized: bool = False
+    frame_rate_hz: float = Field(default=9.0, gt=0, le=240)
+    tlinear_resolution_k: Literal[0.01, 0.1] = 0.1
