@@ -1,0 +1,204 @@
+"""``OnnxDetector``: a YOLOv8-layout ONNX person detector behind the vision ``Detector`` protocol."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+from drone_patrol.core.errors import ModelError
+from drone_patrol.vision.detections import Detections
+from drone_patrol.vision.frames import ThermalFrame
+from drone_patrol.vision.onnx.config import OnnxDetectorConfig
+from drone_patrol.vision.onnx.decode import RawBoxes, decode_yolov8, merge_tiles, nms
+from drone_patrol.vision.onnx.model import YoloModel, load_model
+from drone_patrol.vision.onnx.preprocess import Letterbox, Tile, as_rgb, letterbox, thermal_to_rgb, tile_grid, to_tensor
+
+# A box within this many pixels of an inner tile edge is taken as cut by that edge.
+_EDGE_PX = 3.0
+# Largest number of images sent to the network in one run (bounds memory with dynamic batch models).
+_MAX_BATCH = 8
+
+
+class OnnxDetector:
+    """Detect people (and other mapped classes) with a YOLOv8-layout ONNX model.
+
+    ``detect(frame)`` takes a :class:`ThermalFrame` (its Celsius image normalised to grey,
+    or its co-registered RGB image, per ``config.source``); ``detect_image(image)`` an
+    8-bit RGB or BGR image. Both return pixel-space :class:`Detections` with drone-patrol
+    class ids (``CLASS_PERSON`` for people), confidence, box area in ``area_px``, and
+    NaN temperatures (the network does not measure them).
+    """
+
+    def __init__(self, config: OnnxDetectorConfig | None = None, *, model_path: str | Path | None = None) -> None:
+        """Load the model of ``config`` (or ``model_path``); raises :class:`ModelError` if it cannot be used."""
+        self.config = config or OnnxDetectorConfig()
+        path = Path(model_path) if model_path is not None else self.config.resolved_model_path()
+        self.model: YoloModel = load_model(
+            path,
+            intra_op_threads=self.config.intra_op_threads,
+            inter_op_threads=self.config.inter_op_threads,
+            input_size=self.config.input_size,
+        )
+        self._bind_classes()
+
+    def _bind_classes(self) -> None:
+        names = [n.lower() for n in self.model.class_names]
+        wanted = [c.lower() for c in self.config.classes]
+        if names:
+            missing = [c for c in wanted if c not in names]
+            if missing:
+                raise ModelError(
+                    f"{self.model.path}: the model has no class {missing[0]!r}; its classes are "
+                    f"{', '.join(self.model.class_names[:12])}{' ...' if len(names) > 12 else ''}"
+                )
+            self._class_indices: NDArray[np.int64] | None = np.asarray([names.index(c) for c in wanted])
+        else:  # names known only after the first run
+            self._class_indices = None
+        cmap = {k.lower(): v for k, v in self.config.class_map.items()}
+        self._class_ids = {i: cmap[n] for i, n in enumerate(names) if n in cmap}
+
+    @property
+    def input_hw(self) -> tuple[int, int]:
+        """Network input (height, width) used for a whole image or one tile."""
+        return self.model.input_hw
+
+    @property
+    def tile_input_hw(self) -> tuple[int, int]:
+        """Network input (height, width) of one tile in sliced inference."""
+        size = self.config.tile_input_size
+        if size is None or not self.model.dynamic_hw:
+            return self.model.input_hw
+        return (int(size[0]), int(size[1]))
+
+    @property
+    def class_names(self) -> list[str]:
+        """The model's class names (from its metadata)."""
+        return list(self.model.class_names)
+
+    # --- public detection entry points -------------------------------------------------
+
+    def detect(self, frame: ThermalFrame) -> Detections:
+        """Detect in a thermal frame; boxes in the Celsius image's pixel coordinates."""
+        source = self.config.source
+        if frame.rgb is not None and source in ("auto", "rgb"):
+            image = as_rgb(frame.rgb)
+            dets = self.detect_image(image)
+            h, w = frame.shape
+            if image.shape[:2] != (h, w) and len(dets):  # co-registered but of another resolution
+                sx, sy = w / image.shape[1], h / image.shape[0]
+                dets = _rescaled(dets, sx, sy)
+            return dets
+        if source == "rgb":
+            raise ModelError(f"{self.model.path}: source is 'rgb' but frame {frame.index} carries no RGB image")
+        image = thermal_to_rgb(
+            frame.celsius,
+            percentiles=self.config.thermal_percentiles,
+            range_c=self.config.thermal_range_c,
+            min_span_c=self.config.thermal_min_span_c,
+            polarity=self.config.thermal_polarity,
+        )
+        return self.detect_image(image)
+
+    def detect_image(self, image: NDArray[np.generic], channel_order: Literal["rgb", "bgr"] = "rgb") -> Detections:
+        """Detect in an 8-bit image (H, W) grey or (H, W, 3|4) RGB/BGR; boxes in its pixel coordinates."""
+        rgb = as_rgb(image, channel_order)
+        if self.config.tiling:
+            raw = self._detect_tiled(rgb)
+        else:
+            raw = self._detect_whole(rgb)
+        return self._to_detections(raw)
+
+    # --- internals ---------------------------------------------------------------------
+
+    def _infer(self, images: list[NDArray[np.uint8]], input_hw: tuple[int, int]) -> list[RawBoxes]:
+        """Letterbox each image to ``input_hw``, run the network, decode and map back to image pixels."""
+        boxed: list[NDArray[np.uint8]] = []
+        maps: list[Letterbox] = []
+        for img in images:
+            canvas, lb = letterbox(img, input_hw)
+            boxed.append(canvas)
+            maps.append(lb)
+        batch_size = _MAX_BATCH if self.model.dynamic_batch else 1
+        results: list[RawBoxes] = []
+        for start in range(0, len(boxed), batch_size):
+            out = self.model.run(to_tensor(boxed[start : start + batch_size]))
+            if self._class_indices is None and self.model.class_names:
+                self._bind_classes()  # class count learnt from the first output
+            layout = self.model.layout or "channels_first"
+            results.extend(decode_yolov8(out, layout, self.config.confidence_threshold, self._class_indices))
+        mapped: list[RawBoxes] = []
+        for raw, lb, img in zip(results, maps, images, strict=True):
+            xyxy = lb.to_original(raw.xyxy)
+            h, w = img.shape[:2]
+            xyxy[:, [0, 2]] = np.clip(xyxy[:, [0, 2]], 0, w)
+            xyxy[:, [1, 3]] = np.clip(xyxy[:, [1, 3]], 0, h)
+            mapped.append(RawBoxes(xyxy, raw.score, raw.class_index))
+        return mapped
+
+    def _suppress(self, raw: RawBoxes) -> RawBoxes:
+        if not len(raw):
+            return raw
+        return raw.take(nms(raw, self.config.iou_threshold, self.config.max_detections))
+
+    def _detect_whole(self, rgb: NDArray[np.uint8]) -> RawBoxes:
+        (raw,) = self._infer([rgb], self.model.input_hw)
+        return self._suppress(raw)
+
+    def tiles_for(self, frame_hw: tuple[int, int]) -> list[Tile]:
+        """The tiles sliced inference uses on a frame of ``frame_hw``."""
+        return tile_grid(frame_hw, self.config.tile_size_px, self.config.tile_overlap)
+
+    def _detect_tiled(self, rgb: NDArray[np.uint8]) -> RawBoxes:
+        frame_hw = (int(rgb.shape[0]), int(rgb.shape[1]))
+        tiles = self.tiles_for(frame_hw)
+        crops = [rgb[t.y0 : t.y0 + t.height, t.x0 : t.x0 + t.width] for t in tiles]
+        parts: list[RawBoxes] = []
+        cut_masks: list[NDArray[np.bool_]] = []
+        for tile, raw in zip(tiles, self._infer(crops, self.tile_input_hw), strict=True):
+            raw = self._suppress(raw)
+            xyxy = raw.xyxy.copy()
+            left, top, right, bottom = tile.inner_edges(frame_hw)
+            cut = np.zeros(len(raw), dtype=bool)
+            if left:
+                cut |= xyxy[:, 0] <= _EDGE_PX
+            if top:
+                cut |= xyxy[:, 1] <= _EDGE_PX
+            if right:
+                cut |= xyxy[:, 2] >= tile.width - _EDGE_PX
+            if bottom:
+                cut |= xyxy[:, 3] >= tile.height - _EDGE_PX
+            xyxy[:, [0, 2]] += tile.x0
+            xyxy[:, [1, 3]] += tile.y0
+            parts.append(RawBoxes(xyxy, raw.score, raw.class_index))
+            cut_masks.append(cut)
+        if self.config.tile_full_frame and len(tiles) > 1:
+            whole = self._detect_whole(rgb)
+            parts.append(whole)
+            cut_masks.append(np.zeros(len(whole), dtype=bool))
+        allboxes = RawBoxes.concat(parts)
+        if not len(allboxes):
+            return allboxes
+        cut_all = np.concatenate(cut_masks)
+        return merge_tiles(
+            allboxes,
+            cut_all,
+            self.config.merge_ios_threshold,
+            self.config.iou_threshold,
+            self.config.max_detections,
+        )
+
+    def _to_detections(self, raw: RawBoxes) -> Detections:
+        if not len(raw):
+            return Detections.empty()
+        class_id = np.asarray([self._class_ids.get(int(c), -1) for c in raw.class_index], dtype=np.int64)
+        keep = class_id >= 0
+        boxes = raw.xyxy[keep]
+        return Detections.create(boxes, raw.score[keep], class_id[keep])
+
+
+def _rescaled(dets: Detections, sx: float, sy: float) -> Detections:
+    xyxy = dets.xyxy * np.array([sx, sy, sx, sy])
+    return Detections.create(xyxy, dets.confidence, dets.class_id)
