@@ -1,0 +1,471 @@
+"""The alert envelope (CloudEvents 1.0, structured JSON) and its ``data``.
+
+An alert on the wire is one JSON object: the CloudEvents attributes ``specversion``,
+``id`` (a uuid, the idempotency key), ``source`` (``/dronepatrol/<site>/<drone>``),
+``type`` (``org.dronepatrol.alert.<kind>``), ``time``, ``datacontenttype``,
+``dataschema`` and ``subject`` (the incident id), and ``data`` as :class:`AlertData`.
+The JSON Schema files in ``drone_patrol/alerts/schemas/`` are the contract; the
+pydantic models here accept exactly what they accept (a test keeps both in step).
+``dataschema`` is the ``$id`` of the data's schema file, resolved by :func:`load_schema`.
+
+Acknowledgements from the command room are CloudEvents too (type
+``org.dronepatrol.alert.ack``, data :class:`AckData`). Status and telemetry are plain
+JSON documents (:class:`StatusMessage`, :func:`telemetry_payload`), not events: they
+are states, the latest wins.
+"""
+
+from __future__ import annotations
+
+import base64
+import enum
+import functools
+import json
+import math
+import uuid
+from datetime import UTC, datetime
+from importlib import resources
+from typing import Any, Literal
+
+import jsonschema
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from drone_patrol.core.errors import AlertsError
+from drone_patrol.core.types import Alert, AlertKind, AlertStatus, GeoPoint, Severity, VehicleState
+
+SPECVERSION = "1.0"
+CONTENT_TYPE = "application/cloudevents+json"
+DATA_CONTENT_TYPE = "application/json"
+ALERT_DATASCHEMA = "urn:dronepatrol:schema:alert:1.0"
+ACK_DATASCHEMA = "urn:dronepatrol:schema:ack:1.0"
+ENVELOPE_SCHEMA = "urn:dronepatrol:schema:cloudevent:1.0"
+TYPE_PREFIX = "org.dronepatrol.alert."
+ACK_TYPE = TYPE_PREFIX + "ack"
+
+_SCHEMA_FILES = {
+    ENVELOPE_SCHEMA: "cloudevent-1.0.json",
+    ALERT_DATASCHEMA: "alert-1.0.json",
+    ACK_DATASCHEMA: "ack-1.0.json",
+}
+_NAME = r"^[A-Za-z0-9_-]+$"
+
+
+class AlertSchemaError(AlertsError):
+    """A message is not a valid drone-patrol event; the message names the field and the problem."""
+
+
+# ---------------------------------------------------------------------------- time
+
+
+def to_rfc3339(time_s: float) -> str:
+    """UNIX seconds as RFC 3339 UTC with microseconds, e.g. ``2026-12-01T21:40:00.123456Z``."""
+    return datetime.fromtimestamp(time_s, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def from_rfc3339(text: str) -> float:
+    """RFC 3339 text (``Z`` or an offset) as UNIX seconds."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+# ---------------------------------------------------------------------------- models
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Position(_Model):
+    """A WGS84 position in an alert."""
+
+    latitude_deg: float = Field(ge=-90, le=90)
+    longitude_deg: float = Field(ge=-180, le=180)
+    altitude_m: float | None = None
+
+
+class Thumbnail(_Model):
+    """A small JPEG of the incident, base64 in the JSON."""
+
+    media_type: Literal["image/jpeg"] = "image/jpeg"
+    data_base64: str = Field(pattern=r"^[A-Za-z0-9+/]*={0,2}$")
+
+
+Scalar = float | int | str | bool | None
+
+
+class AlertData(_Model):
+    """The ``data`` of an alert event (schema ``alert-1.0.json``)."""
+
+    incident_id: str = Field(min_length=1, max_length=128)
+    kind: AlertKind
+    status: AlertStatus
+    severity: Severity
+    site: str = Field(pattern=_NAME)
+    drone: str = Field(pattern=_NAME)
+    location: Position | None
+    error_radius_m: float = Field(ge=0)
+    first_seen: str
+    last_seen: str
+    confidence: float = Field(ge=0, le=1)
+    summary: str = Field(max_length=1000)
+    area: str | None
+    figures: dict[str, Scalar]
+    thumbnail: Thumbnail | None
+
+    @field_validator("first_seen", "last_seen")
+    @classmethod
+    def _rfc3339(cls, value: str) -> str:
+        _check_rfc3339(value)
+        return value
+
+    @model_validator(mode="after")
+    def _kind_figures(self) -> AlertData:
+        f = self.figures
+        if self.kind is AlertKind.THERMAL_HOTSPOT and not _is_number(f.get("max_temperature_c")):
+            raise ValueError("figures.max_temperature_c (a number) is required for thermal_hotspot")
+        if self.kind is AlertKind.CROWD_GATHERING:
+            count = f.get("head_count")
+            if not (isinstance(count, int) and not isinstance(count, bool) and count >= 0):
+                raise ValueError("figures.head_count (an integer >= 0) is required for crowd_gathering")
+        if self.kind is AlertKind.VEHICLE and not (isinstance(f.get("event"), str) and f["event"]):
+            raise ValueError("figures.event (the vehicle event's name) is required for vehicle")
+        return self
+
+
+class AckData(_Model):
+    """The ``data`` of an acknowledgement (schema ``ack-1.0.json``)."""
+
+    target_id: str = Field(min_length=1, max_length=128)
+    by: str = Field(min_length=1, max_length=128)
+    site: str = Field(pattern=_NAME)
+    drone: str = Field(pattern=_NAME)
+    note: str = Field(default="", max_length=1000)
+
+
+class CloudEvent(BaseModel):
+    """A CloudEvents 1.0 envelope as drone-patrol sends it; extension attributes are kept."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    specversion: Literal["1.0"]
+    id: str = Field(min_length=1, max_length=128)
+    source: str = Field(pattern=r"^/[A-Za-z0-9_-]+/[A-Za-z0-9_-]+/[A-Za-z0-9_-]+$")
+    type: str = Field(pattern=r"^org\.dronepatrol\.alert\.[a-z_]+$")
+    time: str
+    datacontenttype: Literal["application/json"]
+    dataschema: Literal["urn:dronepatrol:schema:alert:1.0", "urn:dronepatrol:schema:ack:1.0"]
+    subject: str | None = None
+    data: dict[str, Any]
+
+    @field_validator("time")
+    @classmethod
+    def _rfc3339(cls, value: str) -> str:
+        _check_rfc3339(value)
+        return value
+
+
+class StatusMessage(BaseModel):
+    """The retained ``status`` document of a drone; extra fields (mission state, ...) are allowed."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    state: str = Field(min_length=1)
+    site: str
+    drone: str
+    time: str
+    connected_since: str | None = None
+    outbox_depth: int | None = None
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _check_rfc3339(value: str) -> None:
+    if "T" not in value:
+        raise ValueError(f"{value!r} is not an RFC 3339 date-time")
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"{value!r} is not an RFC 3339 date-time") from None
+    if parsed.tzinfo is None:
+        raise ValueError(f"{value!r} has no time zone (expected Z or +HH:MM)")
+
+
+# ---------------------------------------------------------------------------- JSON Schema
+
+
+@functools.cache
+def load_schema(uri: str) -> dict[str, Any]:
+    """The shipped JSON Schema whose ``$id`` is ``uri`` (a ``dataschema`` value or the envelope's)."""
+    name = _SCHEMA_FILES.get(uri)
+    if name is None:
+        raise AlertSchemaError(f"dataschema {uri!r}: unknown; expected one of {sorted(_SCHEMA_FILES)}")
+    text = resources.files("drone_patrol.alerts").joinpath("schemas", name).read_text(encoding="utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+@functools.cache
+def _validator(uri: str) -> jsonschema.protocols.Validator:
+    schema = load_schema(uri)
+    cls = jsonschema.validators.validator_for(schema)
+    return cls(schema)  # type: ignore[no-any-return]
+
+
+def validate_json_schema(event: dict[str, Any]) -> None:
+    """Validate an envelope and its ``data`` against the shipped JSON Schema files.
+
+    Raises :class:`AlertSchemaError` naming the first failing field.
+    """
+    for uri, doc, prefix in ((ENVELOPE_SCHEMA, event, ""), (None, event.get("data"), "data.")):
+        if uri is None:
+            uri = event.get("dataschema", "")
+        error = jsonschema.exceptions.best_match(_validator(uri).iter_errors(doc))
+        if error is not None:
+            where = prefix + ".".join(str(p) for p in error.absolute_path) or "(top level)"
+            raise AlertSchemaError(f"event {event.get('id', '?')}: {where}: {error.message}")
+
+
+# ---------------------------------------------------------------------------- building events
+
+
+def event_type(kind: AlertKind | str) -> str:
+    """The CloudEvents ``type`` of an alert of ``kind``."""
+    return TYPE_PREFIX + AlertKind(kind).value
+
+
+def event_source(site: str, drone: str, prefix: str = "dronepatrol") -> str:
+    """The CloudEvents ``source`` of a drone."""
+    return f"/{prefix}/{site}/{drone}"
+
+
+def _scalar(value: Any) -> Scalar:
+    if isinstance(value, enum.Enum):
+        value = value.value
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if hasattr(value, "item"):  # numpy scalars
+        return _scalar(value.item())
+    return str(value)
+
+
+def alert_data(alert: Alert, *, site: str, drone: str, max_thumbnail_bytes: int | None = None) -> AlertData:
+    """The validated ``data`` of ``alert``; a thumbnail above ``max_thumbnail_bytes`` is left out.
+
+    Raises :class:`AlertSchemaError` when the alert cannot be expressed (a missing figure, ...).
+    """
+    thumb = None
+    if alert.thumbnail_jpeg and (max_thumbnail_bytes is None or len(alert.thumbnail_jpeg) <= max_thumbnail_bytes):
+        thumb = Thumbnail(data_base64=base64.b64encode(alert.thumbnail_jpeg).decode("ascii"))
+    loc = alert.location
+    try:
+        return AlertData(
+            incident_id=alert.incident_id,
+            kind=alert.kind,
+            status=alert.status,
+            severity=alert.severity,
+            site=site,
+            drone=drone,
+            location=None
+            if loc is None
+            else Position(latitude_deg=loc.latitude_deg, longitude_deg=loc.longitude_deg, altitude_m=loc.altitude_m),
+            error_radius_m=max(0.0, float(alert.error_radius_m)),
+            first_seen=to_rfc3339(alert.first_seen_s),
+            last_seen=to_rfc3339(alert.last_seen_s),
+            confidence=min(1.0, max(0.0, float(alert.confidence))),
+            summary=alert.summary[:1000],
+            area=alert.area_name,
+            figures={str(k): _scalar(v) for k, v in alert.figures.items()},
+            thumbnail=thumb,
+        )
+    except ValidationError as exc:
+        raise AlertSchemaError(f"alert {alert.alert_id} ({alert.kind}): {_describe(exc)}") from None
+
+
+def alert_event(
+    alert: Alert, *, site: str, drone: str, prefix: str = "dronepatrol", max_thumbnail_bytes: int | None = None
+) -> dict[str, Any]:
+    """The CloudEvents envelope of ``alert`` as a JSON-ready dict (``id`` is ``alert.alert_id``)."""
+    data = alert_data(alert, site=site, drone=drone, max_thumbnail_bytes=max_thumbnail_bytes)
+    return {
+        "specversion": SPECVERSION,
+        "id": alert.alert_id,
+        "source": event_source(site, drone, prefix),
+        "type": event_type(alert.kind),
+        "time": to_rfc3339(alert.time_s),
+        "datacontenttype": DATA_CONTENT_TYPE,
+        "dataschema": ALERT_DATASCHEMA,
+        "subject": alert.incident_id,
+        "data": data.model_dump(mode="json"),
+    }
+
+
+def ack_event(
+    target_id: str, *, by: str, site: str, drone: str, note: str = "", time_s: float, prefix: str = "dronepatrol"
+) -> dict[str, Any]:
+    """An acknowledgement of one alert (event id) or one incident (incident id)."""
+    try:
+        data = AckData(target_id=target_id, by=by, site=site, drone=drone, note=note)
+    except ValidationError as exc:
+        raise AlertSchemaError(f"ack of {target_id!r}: {_describe(exc)}") from None
+    return {
+        "specversion": SPECVERSION,
+        "id": str(uuid.uuid4()),
+        "source": event_source(site, "command-room", prefix),
+        "type": ACK_TYPE,
+        "time": to_rfc3339(time_s),
+        "datacontenttype": DATA_CONTENT_TYPE,
+        "dataschema": ACK_DATASCHEMA,
+        "subject": target_id,
+        "data": data.model_dump(mode="json"),
+    }
+
+
+def vehicle_alert(
+    kind: str,
+    severity: Severity | str,
+    message: str,
+    data: dict[str, Any] | None = None,
+    *,
+    time_s: float,
+    location: GeoPoint | None = None,
+    status: AlertStatus | str = AlertStatus.NEW,
+    incident_id: str | None = None,
+    site: str = "",
+    drone: str = "",
+) -> Alert:
+    """An alert of kind ``vehicle`` from a controller event (battery, link, fence, mission state).
+
+    ``kind`` is the event's name (``battery_low``, ``link_lost``, ``fence_breach``, ...)
+    and lands in ``figures.event``; ``data`` becomes the other figures. The incident id
+    defaults to one stable per (site, drone, event name), so repeats of the same event
+    are updates of one incident in the command room.
+    """
+    if not kind:
+        raise AlertSchemaError("vehicle alert: the event name (kind) is empty")
+    try:
+        sev = Severity(severity)
+    except ValueError:
+        raise AlertSchemaError(
+            f"vehicle alert {kind}: severity {severity!r} is not one of {[s.value for s in Severity]}"
+        ) from None
+    figures: dict[str, Any] = {str(k): _scalar(v) for k, v in (data or {}).items()}
+    figures["event"] = str(kind)
+    inc = incident_id or str(uuid.uuid5(uuid.NAMESPACE_URL, f"dronepatrol:{site}/{drone}/vehicle/{kind}"))
+    return Alert(
+        alert_id=str(uuid.uuid4()),
+        incident_id=inc,
+        kind=AlertKind.VEHICLE,
+        status=AlertStatus(status),
+        severity=sev,
+        time_s=time_s,
+        location=location,
+        error_radius_m=0.0,
+        first_seen_s=time_s,
+        last_seen_s=time_s,
+        confidence=1.0,
+        summary=message,
+        figures=figures,
+        site=site,
+        drone=drone,
+    )
+
+
+# ---------------------------------------------------------------------------- reading events
+
+
+def parse_event(payload: bytes | str | dict[str, Any], *, check_json_schema: bool = True) -> CloudEvent:
+    """Parse and validate one event (alert or ack); raises :class:`AlertSchemaError` with the reason."""
+    if isinstance(payload, dict):
+        doc = payload
+    else:
+        try:
+            doc = json.loads(payload)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise AlertSchemaError(f"payload is not JSON ({exc})") from None
+    if not isinstance(doc, dict):
+        raise AlertSchemaError(f"payload is a JSON {type(doc).__name__}, expected an object")
+    if check_json_schema:
+        validate_json_schema(doc)
+    try:
+        event = CloudEvent.model_validate(doc)
+        if event.dataschema == ALERT_DATASCHEMA:
+            AlertData.model_validate(event.data)
+        else:
+            AckData.model_validate(event.data)
+    except ValidationError as exc:
+        raise AlertSchemaError(f"event {doc.get('id', '?')}: {_describe(exc)}") from None
+    return event
+
+
+def alert_from_event(event: CloudEvent | dict[str, Any]) -> Alert:
+    """The :class:`Alert` an alert event carries (the reverse of :func:`alert_event`)."""
+    ev = event if isinstance(event, CloudEvent) else parse_event(event, check_json_schema=False)
+    if ev.dataschema != ALERT_DATASCHEMA:
+        raise AlertSchemaError(f"event {ev.id}: type {ev.type} is not an alert")
+    d = AlertData.model_validate(ev.data)
+    loc = d.location
+    return Alert(
+        alert_id=ev.id,
+        incident_id=d.incident_id,
+        kind=d.kind,
+        status=d.status,
+        severity=d.severity,
+        time_s=from_rfc3339(ev.time),
+        location=None if loc is None else GeoPoint(loc.latitude_deg, loc.longitude_deg, loc.altitude_m or 0.0),
+        error_radius_m=d.error_radius_m,
+        first_seen_s=from_rfc3339(d.first_seen),
+        last_seen_s=from_rfc3339(d.last_seen),
+        confidence=d.confidence,
+        summary=d.summary,
+        area_name=d.area,
+        figures=dict(d.figures),
+        thumbnail_jpeg=base64.b64decode(d.thumbnail.data_base64) if d.thumbnail else None,
+        site=d.site,
+        drone=d.drone,
+    )
+
+
+def _describe(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+    msg = err["msg"].removeprefix("Value error, ")
+    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return f"{where}: {msg}{more}"
+
+
+# ---------------------------------------------------------------------------- status, telemetry
+
+
+def status_payload(state: str, *, site: str, drone: str, time_s: float, **fields: Any) -> dict[str, Any]:
+    """The retained status document; ``fields`` (mission state, battery, ...) are added as given."""
+    doc: dict[str, Any] = {"state": state, "site": site, "drone": drone, "time": to_rfc3339(time_s)}
+    doc.update({k: _scalar(v) if not isinstance(v, dict | list) else v for k, v in fields.items()})
+    return doc
+
+
+def telemetry_payload(vs: VehicleState, *, site: str, drone: str) -> dict[str, Any]:
+    """One telemetry sample (about 1 Hz, QoS 0) from a :class:`VehicleState`."""
+    pos = vs.position
+    return {
+        "site": site,
+        "drone": drone,
+        "time": to_rfc3339(vs.time_s),
+        "latitude_deg": pos.latitude_deg if pos else None,
+        "longitude_deg": pos.longitude_deg if pos else None,
+        "altitude_m": pos.altitude_m if pos else None,
+        "relative_altitude_m": vs.relative_altitude_m,
+        "heading_deg": vs.heading_deg,
+        "ground_speed_m_s": vs.ground_speed_m_s,
+        "climb_rate_m_s": vs.climb_rate_m_s,
+        "battery_percent": vs.battery_percent,
+        "battery_voltage_v": vs.battery_voltage_v,
+        "mode": vs.mode,
+        "armed": vs.armed,
+        "landed": vs.landed,
+        "gps_fix_type": vs.gps_fix_type,
+        "satellites_visible": vs.satellites_visible,
+        "ekf_ok": vs.ekf_ok,
+        "mission_current_seq": vs.mission_current_seq,
+    }

@@ -1,0 +1,437 @@
+"""The command room's side: receive alerts once each, see drones' status, acknowledge.
+
+Subscriptions are made in ``on_connect`` so that they come back after every
+reconnect; with ``persistent=True`` the session (clean start off, a fixed client id,
+MQTT 5 session expiry) makes the broker queue the alerts published while the watcher
+is away. Messages are acknowledged to the broker (manual PUBACK) only after the
+alert is archived and handed to ``on_alert``, so an alert is never lost between the
+two. Duplicates (a publisher's resend after a lost PUBACK, a replay after a
+restart, a redelivery to a persistent session) are dropped by event id: in memory,
+and across restarts through the optional archive.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import socket
+import threading
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import MQTTProtocolVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from drone_patrol.alerts.archive import AlertArchive
+from drone_patrol.alerts.connection import (
+    UNSUPPORTED_PROTOCOL,
+    BrokerConnectionError,
+    ClientSettings,
+    MqttVersion,
+    PublishRejectedError,
+    SubscriptionRejectedError,
+    Topics,
+    guarded,
+    make_client,
+    parse_broker_url,
+    protocol_of,
+    reason_text,
+    split_topic,
+)
+from drone_patrol.alerts.schema import ACK_TYPE, CONTENT_TYPE, AlertSchemaError, ack_event, parse_event
+from drone_patrol.core.config import AlertsConfig
+from drone_patrol.core.errors import AlertsError
+
+log = logging.getLogger("drone_patrol.alerts.subscriber")
+
+EnvelopeCallback = Callable[[dict[str, Any]], None]
+StateCallback = Callable[[str, str, dict[str, Any]], None]
+
+
+def default_client_id() -> str:
+    """A stable client id for this host's command room (a persistent session needs one)."""
+    host = re.sub(r"[^A-Za-z0-9_-]", "-", socket.gethostname())[:40] or "host"
+    return f"dronepatrol-cr-{host}"
+
+
+class AlertSubscriber:
+    """Subscribe to the alerts of ``site`` (``+``: all sites) and ``drone`` (``+``: all drones).
+
+    Callbacks run in paho's network thread; an exception in one is logged and the
+    message still counts as delivered. ``on_alert`` and ``on_ack`` get the envelope
+    dict; ``on_status`` and ``on_telemetry`` get ``(site, drone, document)``;
+    ``on_error`` gets the :class:`AlertsError` of a refused connection, a refused
+    subscription or a malformed message.
+    """
+
+    def __init__(
+        self,
+        broker_url: str,
+        site: str = "+",
+        on_alert: EnvelopeCallback | None = None,
+        client_id: str | None = None,
+        persistent: bool = True,
+        archive_path: Path | str | None = None,
+        *,
+        drone: str = "+",
+        on_ack: EnvelopeCallback | None = None,
+        on_status: StateCallback | None = None,
+        on_telemetry: StateCallback | None = None,
+        on_error: Callable[[AlertsError], None] | None = None,
+        settings: ClientSettings | None = None,
+        username: str | None = None,
+        password: str | None = None,
+        tls_ca_file: Path | None = None,
+        tls_cert_file: Path | None = None,
+        tls_key_file: Path | None = None,
+        tls_insecure: bool = False,
+        mqtt_version: MqttVersion = "auto",
+        prefix: str = "dronepatrol",
+        share_group: str | None = None,
+        session_expiry_s: int = 7 * 86400,
+        validate: bool = True,
+        dedup_capacity: int = 100_000,
+        reconnect_max_s: float = 10.0,
+    ) -> None:
+        if settings is None:
+            address = parse_broker_url(broker_url)
+            tls = address.tls or tls_ca_file is not None
+            settings = ClientSettings(
+                address=address if tls == address.tls else type(address)(address.host, address.port, tls),
+                username=username or address.username,
+                password=password,
+                ca_file=tls_ca_file,
+                cert_file=tls_cert_file,
+                key_file=tls_key_file,
+                tls_insecure=tls_insecure,
+                mqtt_version=mqtt_version,
+                reconnect_max_s=reconnect_max_s,
+                session_expiry_s=session_expiry_s,
+            )
+        self._settings = settings
+        self._topics = Topics(site, drone, prefix)
+        self.prefix = prefix
+        self.persistent = persistent
+        self.client_id = client_id or (default_client_id() if persistent else f"dronepatrol-cr-{uuid.uuid4().hex[:10]}")
+        self._share = share_group
+        self._validate = validate
+        self._on_alert = on_alert
+        self._on_ack = on_ack
+        self._on_status = on_status
+        self._on_telemetry = on_telemetry
+        self._on_error = on_error
+        self._archive = AlertArchive(archive_path) if archive_path is not None else None
+        self._seen: OrderedDict[str, None] = OrderedDict()
+        self._dedup_capacity = dedup_capacity
+        self._where: OrderedDict[str, tuple[str, str]] = OrderedDict()
+        self._lock = threading.Lock()
+        self._pub_results: dict[int, tuple[int, str]] = {}
+        self._sub_filters: dict[int, list[str]] = {}
+        self._protocol = protocol_of(settings.mqtt_version)
+        self._client: mqtt.Client | None = None
+        self._connected = threading.Event()
+        self._answered = threading.Event()
+        self._running = False
+        self.connection_error: BrokerConnectionError | None = None
+        self.last_error: AlertsError | None = None
+        self.metrics: dict[str, int] = dict.fromkeys(
+            ("received", "duplicates", "invalid", "acks_received", "acks_sent", "status", "connects"), 0
+        )
+
+    @classmethod
+    def from_config(cls, cfg: AlertsConfig, broker_url: str | None = None, **kwargs: Any) -> AlertSubscriber:
+        """A subscriber with the credentials and TLS files of the ``alerts`` section."""
+        settings = ClientSettings.from_config(cfg, broker_url)
+        return cls(settings.address.url, settings=settings, prefix=cfg.topic_prefix, **kwargs)
+
+    @property
+    def connected(self) -> bool:
+        """True while subscribed to a live broker session."""
+        return self._connected.is_set()
+
+    @property
+    def protocol(self) -> str:
+        """``"5"`` or ``"3.1.1"``."""
+        return "5" if self._protocol == MQTTProtocolVersion.MQTTv5 else "3.1.1"
+
+    def start(self, wait_s: float | None = None) -> AlertSubscriber:
+        """Connect in the background; with ``wait_s``, wait for the broker's answer.
+
+        Raises :class:`BrokerConnectionError` when the broker refused the connection
+        within ``wait_s`` (wrong password, not authorised); an unreachable broker is
+        not an error: the subscriber keeps retrying.
+        """
+        if not self._running:
+            self._running = True
+            self._new_client()
+        if wait_s is not None:
+            self._answered.wait(wait_s)
+            if self.connection_error is not None and not self.connected:
+                raise self.connection_error
+        return self
+
+    def wait_connected(self, timeout_s: float) -> bool:
+        """Block until subscribed or ``timeout_s`` passes."""
+        return self._connected.wait(timeout_s)
+
+    def stop(self) -> None:
+        """Disconnect (the persistent session stays on the broker) and close the archive."""
+        self._running = False
+        client = self._client
+        if client is not None:
+            client.disconnect()
+            client.loop_stop()
+        self._connected.clear()
+        if self._archive is not None:
+            self._archive.close()
+            self._archive = None
+
+    def __enter__(self) -> AlertSubscriber:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------------ acks
+
+    def ack(
+        self,
+        event_or_incident_id: str,
+        by: str,
+        note: str = "",
+        *,
+        site: str | None = None,
+        drone: str | None = None,
+        timeout_s: float = 5.0,
+    ) -> str:
+        """Acknowledge one alert (event id) or incident (incident id); returns the ack's event id.
+
+        The drone is the one that sent the alert (looked up among the alerts seen or in
+        the archive) unless ``site`` and ``drone`` are given. Waits for the broker's
+        PUBACK; raises :class:`AlertsError` if it does not come, and
+        :class:`PublishRejectedError` when the broker refuses (MQTT 5).
+        """
+        where = (site, drone) if site and drone else self._locate(event_or_incident_id)
+        if where is None:
+            raise AlertsError(
+                f"ack {event_or_incident_id}: not an alert or incident seen here; give the site and the drone"
+            )
+        ev = ack_event(
+            event_or_incident_id,
+            by=by,
+            site=where[0],
+            drone=where[1],
+            note=note,
+            time_s=time.time(),
+            prefix=self.prefix,
+        )
+        topic = Topics(where[0], where[1], self.prefix).ack
+        client = self._client
+        if client is None:
+            raise AlertsError("ack: the subscriber is not started")
+        props = None
+        if self._protocol == MQTTProtocolVersion.MQTTv5:
+            props = Properties(PacketTypes.PUBLISH)
+            props.ContentType = CONTENT_TYPE
+            props.UserProperty = [("ce-id", ev["id"])]
+        info = client.publish(topic, json.dumps(ev, separators=(",", ":")).encode(), qos=1, properties=props)
+        deadline = time.monotonic() + timeout_s
+        while not info.is_published() and time.monotonic() < deadline:
+            time.sleep(0.005)
+        with self._lock:
+            result = self._pub_results.pop(info.mid, None)
+        if result is not None and result[0] >= 0x80:
+            raise PublishRejectedError(topic, result[0], result[1], ev["id"])
+        if not info.is_published():
+            raise AlertsError(f"ack {event_or_incident_id}: the broker did not confirm within {timeout_s:.1f} s")
+        self.metrics["acks_sent"] += 1
+        return str(ev["id"])
+
+    def _locate(self, target: str) -> tuple[str, str] | None:
+        with self._lock:
+            where = self._where.get(target)
+        if where is None and self._archive is not None:
+            where = self._archive.locate(target)
+        return where
+
+    # ------------------------------------------------------------------ paho
+
+    def _filters(self) -> list[tuple[str, int]]:
+        alerts = self._topics.alerts_filter
+        if self._share:
+            alerts = f"$share/{self._share}/{alerts}"
+        subs = [(alerts, 1)]
+        if self._on_status is not None:
+            subs.append((self._topics.status, 1))
+        if self._on_telemetry is not None:
+            subs.append((self._topics.telemetry, 0))
+        return subs
+
+    def _new_client(self) -> None:
+        old = self._client
+        if old is not None:
+            old.on_connect = old.on_disconnect = old.on_message = old.on_publish = old.on_subscribe = None
+            old.disconnect()
+            old.loop_stop()
+        v5 = self._protocol == MQTTProtocolVersion.MQTTv5
+        kwargs: dict[str, Any] = {"manual_ack": True}
+        if not v5:
+            kwargs["clean_session"] = not self.persistent
+        client = make_client(self._settings, self.client_id, self._protocol, **kwargs)
+        client.on_connect = guarded(self._on_connect)
+        client.on_disconnect = guarded(self._on_disconnect)
+        client.on_message = guarded(self._on_message)
+        client.on_publish = guarded(self._on_publish)
+        client.on_subscribe = guarded(self._on_subscribe)
+        props = None
+        if v5:
+            props = Properties(PacketTypes.CONNECT)
+            props.SessionExpiryInterval = self._settings.session_expiry_s if self.persistent else 0
+        self._client = client
+        client.connect_async(
+            self._settings.address.host,
+            self._settings.address.port,
+            keepalive=self._settings.keepalive_s,
+            clean_start=not self.persistent if v5 else mqtt.MQTT_CLEAN_START_FIRST_ONLY,
+            properties=props,
+        )
+        client.loop_start()
+
+    def _downgrade(self) -> None:
+        self._protocol = MQTTProtocolVersion.MQTTv311
+        if self._running:
+            self._new_client()
+
+    def _report(self, err: AlertsError) -> None:
+        self.last_error = err
+        log.error("%s", err)
+        if self._on_error is not None:
+            try:
+                self._on_error(err)
+            except Exception:
+                log.exception("on_error callback failed")
+
+    def _on_connect(self, client: mqtt.Client, _ud: Any, _flags: Any, rc: Any, _props: Any) -> None:
+        if client is not self._client:
+            return
+        code, name = reason_text(rc)
+        if code != 0:
+            if code == UNSUPPORTED_PROTOCOL and self._settings.mqtt_version == "auto":
+                threading.Thread(target=self._downgrade, name="alerts-subscriber-downgrade", daemon=True).start()
+                return
+            err = BrokerConnectionError(self._settings.address.url, code, name)
+            if str(err) != str(self.connection_error):
+                self._report(err)
+            self.connection_error = err
+            self._answered.set()
+            return
+        self.connection_error = None
+        self.metrics["connects"] += 1
+        filters = self._filters()
+        result, mid = client.subscribe(filters)
+        if mid is not None:
+            with self._lock:
+                self._sub_filters[mid] = [f for f, _ in filters]
+        self._connected.set()
+        self._answered.set()
+        log.info(
+            "command room connected to %s (MQTT %s) as %s", self._settings.address.url, self.protocol, self.client_id
+        )
+
+    def _on_disconnect(self, client: mqtt.Client, _ud: Any, _flags: Any, rc: Any, _props: Any) -> None:
+        if client is not self._client:
+            return
+        if self._connected.is_set() and self._running:
+            code, name = reason_text(rc)
+            log.warning(
+                "command room disconnected from %s: %s (%d); reconnecting", self._settings.address.url, name, code
+            )
+        self._connected.clear()
+
+    def _on_subscribe(self, client: mqtt.Client, _ud: Any, mid: int, codes: list[Any], _props: Any) -> None:
+        with self._lock:
+            filters = self._sub_filters.pop(mid, [])
+        for i, rc in enumerate(codes):
+            code, name = reason_text(rc)
+            if code >= 0x80:
+                self._report(SubscriptionRejectedError(filters[i] if i < len(filters) else "?", code, name))
+
+    def _on_publish(self, client: mqtt.Client, _ud: Any, mid: int, rc: Any, _props: Any) -> None:
+        with self._lock:
+            self._pub_results[mid] = reason_text(rc)
+            while len(self._pub_results) > 1000:
+                self._pub_results.pop(next(iter(self._pub_results)))
+
+    def _on_message(self, client: mqtt.Client, _ud: Any, msg: mqtt.MQTTMessage) -> None:
+        try:
+            self._handle(msg)
+        finally:
+            if msg.qos > 0:
+                client.ack(msg.mid, msg.qos)
+
+    def _handle(self, msg: mqtt.MQTTMessage) -> None:
+        parts = split_topic(msg.topic, self.prefix)
+        if parts is None:
+            return
+        site, drone, rest = parts
+        if rest in ("status", "telemetry"):
+            callback = self._on_status if rest == "status" else self._on_telemetry
+            if not msg.payload:
+                return  # a cleared retained status
+            try:
+                doc = json.loads(msg.payload)
+            except (UnicodeDecodeError, json.JSONDecodeError):
+                self.metrics["invalid"] += 1
+                log.warning("ignored non-JSON %s from %s/%s", rest, site, drone)
+                return
+            if rest == "status":
+                self.metrics["status"] += 1
+            if callback is not None and isinstance(doc, dict):
+                callback(site, drone, doc)
+            return
+        if not rest.startswith("alerts/"):
+            return
+        try:
+            event = parse_event(msg.payload, check_json_schema=self._validate)
+        except AlertSchemaError as exc:
+            self.metrics["invalid"] += 1
+            self._report(AlertSchemaError(f"message on {msg.topic} dropped: {exc}"))
+            return
+        envelope = event.model_dump(mode="json", exclude_none=True)
+        if event.type == ACK_TYPE:
+            self.metrics["acks_received"] += 1
+            if self._archive is not None:
+                self._archive.add_ack(envelope)
+            if self._on_ack is not None:
+                self._on_ack(envelope)
+            return
+        if not self._first_time(envelope):
+            self.metrics["duplicates"] += 1
+            return
+        self.metrics["received"] += 1
+        if self._on_alert is not None:
+            self._on_alert(envelope)
+
+    def _first_time(self, envelope: dict[str, Any]) -> bool:
+        key = f"{envelope['source']} {envelope['id']}"
+        data = envelope["data"]
+        with self._lock:
+            if key in self._seen:
+                self._seen.move_to_end(key)
+                return False
+            self._seen[key] = None
+            if len(self._seen) > self._dedup_capacity:
+                self._seen.popitem(last=False)
+            for target in (envelope["id"], data["incident_id"]):
+                self._where[target] = (data["site"], data["drone"])
+                self._where.move_to_end(target)
+            while len(self._where) > self._dedup_capacity:
+                self._where.popitem(last=False)
+        return self._archive is None or self._archive.add_alert(envelope)
