@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 
@@ -37,3 +38,22 @@ class ControllerConfig(Section):
     signing_key_file: Path | None = None
     battery_reserve_fraction: float = Field(default=0.25, ge=0, lt=1)
     failsafe: FailsafeConfig = FailsafeConfig()
+    # How many times faster than real time the vehicle's clock runs (SITL --speedup, the
+    # simulator's speedup). Waits that stand for vehicle time (heartbeat rate, GPS wait,
+    # flight phases) are divided by it; link timeouts never go below min_wall_timeout_s.
+    speedup: float = Field(default=1.0, gt=0, le=100)
+    min_wall_timeout_s: float = Field(default=0.5, gt=0)
+    link_timeout_s: float = Field(default=3.0, gt=0)  # vehicle seconds without a heartbeat: link lost
+    reconnect_timeout_s: float = Field(default=60.0, gt=0)  # vehicle seconds to wait for a lost link
+    connect_timeout_s: float = Field(default=30.0, gt=0)  # wall seconds for the first heartbeat
+    pause_mode: Literal["BRAKE", "LOITER"] = "BRAKE"
+    min_gps_fix: int = Field(default=3, ge=2, le=6)
+    min_satellites: int = Field(default=6, ge=0)
+    gps_wait_s: float = Field(default=120.0, gt=0)  # vehicle seconds to wait for GPS and EKF
+    verify_upload: bool = True
+    # endurance model for battery checks: full-battery flight time and phase rates
+    flight_time_s: float = Field(default=1500.0, gt=0)
+    climb_rate_m_s: float = Field(default=2.5, gt=0)
+    descent_rate_m_s: float = Field(default=1.5, gt=0)
+    battery_critical_percent: float = Field(default=10.0, ge=0, le=100)
+    takeoff_altitude_m: float = Field(default=10.0, gt=0)  # when the mission has no NAV_TAKEOFF

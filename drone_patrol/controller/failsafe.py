@@ -1,0 +1,221 @@
+"""Failsafe rules: pure functions of (VehicleState, Mission, limits) -> action.
+
+No I/O here; the executor applies the decision and reports it. The battery rules use
+a simple endurance model: a full battery gives ``flight_time_s`` of flight, cruising at
+the mission's speed and climbing and descending at the given rates.
+"""
+
+from __future__ import annotations
+
+import enum
+import itertools
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from shapely.geometry import Point, Polygon
+
+from drone_patrol.core.geo import distance_m
+from drone_patrol.core.types import Geofence, GeoPoint, MavCmd, Mission, VehicleState
+
+
+class FailsafeAction(enum.StrEnum):
+    """What to do about the vehicle's condition, mildest first."""
+
+    CONTINUE = "continue"
+    HOLD = "hold"
+    RTL = "rtl"
+    LAND = "land"
+
+
+@dataclass(frozen=True, slots=True)
+class FailsafeLimits:
+    """Thresholds of the rules (from ControllerConfig)."""
+
+    flight_time_s: float = 1500.0
+    reserve_fraction: float = 0.25
+    critical_percent: float = 10.0
+    climb_rate_m_s: float = 2.5
+    descent_rate_m_s: float = 1.5
+    min_gps_fix: int = 3
+    fence_alt_max_m: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FailsafeDecision:
+    """A rule's verdict: the action, which rule (``battery``, ``battery_critical``, ``gps``,
+    ``fence``, ``link`` or ``none``) and why, in words for the operator."""
+
+    action: FailsafeAction
+    rule: str
+    reason: str
+
+    @property
+    def triggered(self) -> bool:
+        return self.action is not FailsafeAction.CONTINUE
+
+
+CONTINUE = FailsafeDecision(FailsafeAction.CONTINUE, "none", "all rules satisfied")
+
+
+def _airborne(state: VehicleState) -> bool:
+    return state.armed and not state.landed
+
+
+def _path_points(mission: Mission) -> list[GeoPoint]:
+    points = [mission.home]
+    for wp in mission.items:
+        if wp.has_position and (wp.latitude_deg or wp.longitude_deg) and wp.command < 5000:
+            points.append(GeoPoint(wp.latitude_deg, wp.longitude_deg, wp.altitude_m))
+    points.append(mission.home)
+    return points
+
+
+def path_length_m(points: Iterable[GeoPoint]) -> float:
+    """Length of the polyline through ``points`` (geodesic, ignoring altitude)."""
+    pts = list(points)
+    return sum(distance_m(a, b) for a, b in itertools.pairwise(pts))
+
+
+def mission_duration_s(mission: Mission, limits: FailsafeLimits) -> float:
+    """Estimated flight time of ``mission``: horizontal path, climb, descent, hold times."""
+    altitudes = [wp.altitude_m for wp in mission.items if wp.has_position and wp.command < 5000]
+    top_m = max(altitudes, default=0.0)
+    speed = max(mission.cruise_speed_m_s, 0.5)
+    hold_s = sum(
+        wp.param1
+        for wp in mission.items
+        if wp.command in (MavCmd.NAV_WAYPOINT, MavCmd.NAV_LOITER_TIME) and wp.param1 > 0
+    )
+    return (
+        path_length_m(_path_points(mission)) / speed
+        + top_m / limits.climb_rate_m_s
+        + top_m / limits.descent_rate_m_s
+        + hold_s
+    )
+
+
+def mission_battery_percent(mission: Mission, limits: FailsafeLimits) -> float:
+    """Battery percent the mission uses, without the reserve."""
+    return 100.0 * mission_duration_s(mission, limits) / limits.flight_time_s
+
+
+def required_takeoff_percent(mission: Mission, limits: FailsafeLimits) -> float:
+    """Battery percent needed to take off: the mission's need plus the reserve."""
+    return mission_battery_percent(mission, limits) + 100.0 * limits.reserve_fraction
+
+
+def home_battery_percent(state: VehicleState, mission: Mission, limits: FailsafeLimits) -> float:
+    """Battery percent needed to fly from where the vehicle is back home and land."""
+    home = state.home or mission.home
+    if state.position is None:
+        return 0.0
+    speed = max(mission.cruise_speed_m_s, 0.5)
+    seconds = distance_m(state.position, home) / speed + max(state.relative_altitude_m, 0.0) / limits.descent_rate_m_s
+    return 100.0 * seconds / limits.flight_time_s
+
+
+def check_battery(state: VehicleState, mission: Mission, limits: FailsafeLimits) -> FailsafeDecision:
+    """LAND below the critical level; RTL below what getting home needs plus the reserve."""
+    if state.battery_percent is None or not _airborne(state):
+        return CONTINUE
+    battery = state.battery_percent
+    if battery <= limits.critical_percent:
+        return FailsafeDecision(
+            FailsafeAction.LAND,
+            "battery_critical",
+            f"battery {battery:.0f}% at or below the critical {limits.critical_percent:.0f}%: landing here",
+        )
+    home_pct = home_battery_percent(state, mission, limits)
+    needed = home_pct + 100.0 * limits.reserve_fraction
+    if battery < needed:
+        return FailsafeDecision(
+            FailsafeAction.RTL,
+            "battery",
+            f"battery {battery:.0f}% below the {needed:.0f}% needed to get home ({home_pct:.0f}%) "
+            f"with the {100 * limits.reserve_fraction:.0f}% reserve",
+        )
+    return CONTINUE
+
+
+def check_gps(state: VehicleState, limits: FailsafeLimits) -> FailsafeDecision:
+    """In the air without a usable fix, land (there is no position to hold or return by)."""
+    if _airborne(state) and state.gps_fix_type < limits.min_gps_fix:
+        return FailsafeDecision(
+            FailsafeAction.LAND,
+            "gps",
+            f"GPS fix type {state.gps_fix_type} below {limits.min_gps_fix} "
+            f"({state.satellites_visible} satellites): landing",
+        )
+    return CONTINUE
+
+
+def outside_fence(position: GeoPoint, fence: Geofence) -> str | None:
+    """Why ``position`` breaches ``fence`` (outside every inclusion zone or inside an exclusion), else None."""
+    point = Point(position.longitude_deg, position.latitude_deg)
+    inclusions = 0
+    inside_any = False
+    for poly in fence.polygons:
+        shape = Polygon([(v.longitude_deg, v.latitude_deg) for v in poly.vertices])
+        inside = shape.covers(point)
+        if poly.inclusion:
+            inclusions += 1
+            inside_any = inside_any or inside
+        elif inside:
+            return "inside an exclusion polygon"
+    for circle in fence.circles:
+        inside = distance_m(position, circle.center) <= circle.radius_m
+        if circle.inclusion:
+            inclusions += 1
+            inside_any = inside_any or inside
+        elif inside:
+            return "inside an exclusion circle"
+    if inclusions and not inside_any:
+        return "outside the inclusion fence"
+    return None
+
+
+def check_fence(
+    state: VehicleState, mission: Mission, limits: FailsafeLimits, vehicle_breach: bool = False
+) -> FailsafeDecision:
+    """RTL when the vehicle reports a breach or its position breaks the mission's fence or ceiling."""
+    if not _airborne(state):
+        return CONTINUE
+    if vehicle_breach:
+        return FailsafeDecision(FailsafeAction.RTL, "fence", "the vehicle reports a geofence breach")
+    if limits.fence_alt_max_m is not None and state.relative_altitude_m > limits.fence_alt_max_m:
+        return FailsafeDecision(
+            FailsafeAction.RTL,
+            "fence",
+            f"altitude {state.relative_altitude_m:.0f} m above the fence ceiling {limits.fence_alt_max_m:.0f} m",
+        )
+    if state.position is not None and not mission.fence.is_empty:
+        why = outside_fence(state.position, mission.fence)
+        if why:
+            return FailsafeDecision(FailsafeAction.RTL, "fence", f"position {why}")
+    return CONTINUE
+
+
+def check_link(link_alive: bool, state: VehicleState) -> FailsafeDecision:
+    """A lost link in the air: the vehicle's own GCS failsafe brings it home (the controller cannot)."""
+    if link_alive or not _airborne(state):
+        return CONTINUE
+    return FailsafeDecision(FailsafeAction.RTL, "link", "link lost: the vehicle's GCS failsafe takes over")
+
+
+def evaluate(
+    state: VehicleState,
+    mission: Mission,
+    limits: FailsafeLimits,
+    *,
+    link_alive: bool = True,
+    fence_breached: bool = False,
+) -> FailsafeDecision:
+    """The most severe verdict of all rules (LAND before RTL; critical battery first)."""
+    decisions = [
+        check_battery(state, mission, limits),
+        check_gps(state, limits),
+        check_fence(state, mission, limits, fence_breached),
+        check_link(link_alive, state),
+    ]
+    order = {FailsafeAction.LAND: 0, FailsafeAction.RTL: 1, FailsafeAction.HOLD: 2, FailsafeAction.CONTINUE: 3}
+    return min(decisions, key=lambda d: order[d.action])

@@ -1,0 +1,369 @@
+"""MAVLink mission protocol: upload, download and clear of mission, fence and rally lists.
+
+Behaves as QGroundControl's PlanManager and MAVSDK's transfer client do: MISSION_COUNT
+is re-sent until the vehicle starts requesting, MISSION_REQUEST and MISSION_REQUEST_INT
+are both answered with MISSION_ITEM_INT, a repeated request is answered again,
+INVALID_SEQUENCE is not fatal, each wait has a timeout and a retry count, and the
+whole operation has a deadline. Every failure is a :class:`MissionTransferError`
+naming the MAV_MISSION_RESULT (``-1``/``TIMEOUT`` when the vehicle stopped answering).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from drone_patrol.controller.items import WireItem, list_differences
+from drone_patrol.controller.link import MavLink, Message, MessageQueue, mavlink
+from drone_patrol.core.errors import MissionTransferError
+
+log = logging.getLogger(__name__)
+
+#: progress(done_items, total_items)
+Progress = Callable[[int, int], None]
+
+TIMEOUT_RESULT = -1
+_ACCEPTED = mavlink.MAV_MISSION_ACCEPTED
+_NON_FATAL = {mavlink.MAV_MISSION_INVALID_SEQUENCE}
+# Answers that can be a stale or duplicated reply to an earlier exchange.
+_AMBIGUOUS = {mavlink.MAV_MISSION_ERROR, mavlink.MAV_MISSION_INVALID_SEQUENCE}
+
+_TYPE_NAMES = {0: "mission", 1: "fence", 2: "rally"}
+
+
+def result_name(result: int) -> str:
+    """The MAV_MISSION_RESULT name of ``result`` (``TIMEOUT`` for -1)."""
+    if result == TIMEOUT_RESULT:
+        return "TIMEOUT"
+    entry = mavlink.enums["MAV_MISSION_RESULT"].get(result)
+    return entry.name if entry is not None else f"MAV_MISSION_RESULT({result})"
+
+
+class _FinalAckUncertain(Exception):
+    """Every item went out but the final ACK never came (or came garbled by a duplicate)."""
+
+
+class _Restart(Exception):
+    """The vehicle cancelled the transfer; start it again."""
+
+
+@dataclass(frozen=True, slots=True)
+class TransferTiming:
+    """Wall-clock timing of transfers: per-wait timeout, retries per wait, overall deadline."""
+
+    item_timeout_s: float = 1.5
+    retries: int = 5
+    deadline_s: float = 60.0
+    download_window: int = 8
+
+
+class MissionTransfer:
+    """Runs mission-protocol exchanges over a :class:`MavLink` (one at a time per instance)."""
+
+    def __init__(self, link: MavLink, timing: TransferTiming = TransferTiming()) -> None:
+        self.link = link
+        self.timing = timing
+
+    # -- helpers ---------------------------------------------------------------
+
+    def _for_us(self, msg: Message, mission_type: int) -> bool:
+        target = getattr(msg, "target_system", 0)
+        if target not in (0, self.link.source_system):
+            return False
+        return int(getattr(msg, "mission_type", 0)) == mission_type
+
+    def _error(self, result: int, operation: str, mission_type: int, detail: str) -> MissionTransferError:
+        what = _TYPE_NAMES.get(mission_type, str(mission_type))
+        return MissionTransferError(result, operation, result_name(result), f"{what}: {detail}")
+
+    def _send_item(self, item: WireItem, mission_type: int) -> None:
+        self.link.send(
+            mavlink.MAVLink_mission_item_int_message(
+                self.link.target_system,
+                self.link.target_component,
+                item.seq,
+                item.frame,
+                item.command,
+                0,  # current: 2 or 3 would be a GUIDED request on ArduPilot
+                1 if item.autocontinue else 0,
+                item.param1,
+                item.param2,
+                item.param3,
+                item.param4,
+                item.x,
+                item.y,
+                item.z,
+                mission_type,
+            )
+        )
+
+    def _send_count(self, count: int, mission_type: int) -> None:
+        self.link.send(
+            mavlink.MAVLink_mission_count_message(
+                self.link.target_system, self.link.target_component, count, mission_type, 0
+            )
+        )
+
+    def _send_ack(self, mission_type: int, result: int = _ACCEPTED) -> None:
+        self.link.send(
+            mavlink.MAVLink_mission_ack_message(
+                self.link.target_system, self.link.target_component, result, mission_type, 0
+            )
+        )
+
+    # -- upload ----------------------------------------------------------------
+
+    def upload(self, items: Sequence[WireItem], mission_type: int, progress: Progress | None = None) -> None:
+        """Upload ``items`` (seq 0..N-1) as the vehicle's list of ``mission_type``.
+
+        When every item went out but the final ACK was lost, the list is read back and
+        the upload counts as done if the vehicle holds exactly what was sent.
+        """
+        items = list(items)
+        deadline = time.monotonic() + self.timing.deadline_s
+        restarts = 0
+        while True:
+            try:
+                self._upload_once(items, mission_type, deadline, progress)
+                return
+            except _Restart:
+                restarts += 1
+                if restarts > self.timing.retries:
+                    raise self._error(
+                        mavlink.MAV_MISSION_OPERATION_CANCELLED,
+                        "upload",
+                        mission_type,
+                        f"vehicle cancelled {restarts} times",
+                    ) from None
+                log.info("vehicle cancelled the upload; restarting (%d)", restarts)
+            except _FinalAckUncertain as exc:
+                log.info("final ACK of upload uncertain (%s); reading back", exc)
+                remaining = max(deadline - time.monotonic(), self.timing.item_timeout_s * 4)
+                try:
+                    got = self.download(mission_type, deadline_s=remaining)
+                except MissionTransferError as down:
+                    raise self._error(
+                        TIMEOUT_RESULT, "upload", mission_type, f"no final ACK and read-back failed ({down})"
+                    ) from None
+                skip_home = mission_type == mavlink.MAV_MISSION_TYPE_MISSION
+                diffs = list_differences(items, got, skip_home=skip_home)
+                if diffs:
+                    raise self._error(
+                        TIMEOUT_RESULT, "upload", mission_type, f"no final ACK and read-back differs: {diffs[0]}"
+                    ) from None
+                return
+
+    def _upload_once(
+        self, items: list[WireItem], mission_type: int, deadline: float, progress: Progress | None
+    ) -> None:
+        count = len(items)
+        timing = self.timing
+        requested_any = False
+        last_sent: int | None = None
+        final_sends = 0
+        timeouts = 0
+        highest = -1
+        with self.link.listen({"MISSION_REQUEST", "MISSION_REQUEST_INT", "MISSION_ACK"}) as q:
+            self._send_count(count, mission_type)
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    if final_sends:
+                        raise _FinalAckUncertain("deadline reached after the last item")
+                    raise self._error(
+                        TIMEOUT_RESULT,
+                        "upload",
+                        mission_type,
+                        f"deadline of {timing.deadline_s:.1f} s passed with {highest + 1}/{count} items sent",
+                    )
+                msg = q.get(min(timing.item_timeout_s, remaining))
+                if msg is None:
+                    timeouts += 1
+                    if timeouts > timing.retries:
+                        if final_sends:
+                            raise _FinalAckUncertain(f"no ACK after {timing.retries} retries")
+                        waited = "first request" if not requested_any else f"request after seq {last_sent}"
+                        raise self._error(
+                            TIMEOUT_RESULT,
+                            "upload",
+                            mission_type,
+                            f"no {waited} after {timing.retries} retries of {timing.item_timeout_s:.2f} s",
+                        )
+                    if not requested_any:
+                        self._send_count(count, mission_type)
+                    elif last_sent is not None:
+                        self._send_item(items[last_sent], mission_type)
+                        if last_sent == count - 1:
+                            final_sends += 1
+                    continue
+                if not self._for_us(msg, mission_type):
+                    continue
+                mtype = msg.get_type()
+                if mtype in ("MISSION_REQUEST", "MISSION_REQUEST_INT"):
+                    seq = int(msg.seq)
+                    if not 0 <= seq < count:
+                        continue
+                    requested_any = True
+                    timeouts = 0
+                    self._send_item(items[seq], mission_type)
+                    last_sent = seq
+                    if seq == count - 1:
+                        final_sends += 1
+                    if seq > highest:
+                        highest = seq
+                        if progress is not None:
+                            progress(seq + 1, count)
+                    continue
+                result = int(msg.type)
+                if result == _ACCEPTED:
+                    if count == 0 or final_sends:
+                        if progress is not None and count == 0:
+                            progress(0, 0)
+                        return
+                    continue  # a stale ACK of an earlier exchange
+                if result == mavlink.MAV_MISSION_OPERATION_CANCELLED:
+                    raise _Restart()
+                if result in _NON_FATAL or (result in _AMBIGUOUS and not requested_any):
+                    continue
+                if result in _AMBIGUOUS and final_sends > 1:
+                    raise _FinalAckUncertain(f"{result_name(result)} after a repeated last item")
+                raise self._error(result, "upload", mission_type, f"vehicle answered at item {last_sent}")
+
+    # -- download --------------------------------------------------------------
+
+    def download(
+        self, mission_type: int, progress: Progress | None = None, deadline_s: float | None = None
+    ) -> list[WireItem]:
+        """Read the vehicle's list of ``mission_type`` (for missions, seq 0 is home)."""
+        timing = self.timing
+        deadline = time.monotonic() + (deadline_s if deadline_s is not None else timing.deadline_s)
+        types = {"MISSION_COUNT", "MISSION_ITEM_INT", "MISSION_ITEM", "MISSION_ACK"}
+        with self.link.listen(types) as q:
+            count = self._request_count(q, mission_type, deadline)
+            got: dict[int, WireItem] = {}
+            outstanding: dict[int, float] = {}
+            next_seq = 0
+            timeouts = 0
+            while len(got) < count:
+                now = time.monotonic()
+                if now >= deadline:
+                    raise self._error(
+                        TIMEOUT_RESULT, "download", mission_type, f"deadline passed with {len(got)}/{count} items"
+                    )
+                while next_seq < count and len(outstanding) < timing.download_window:
+                    if next_seq not in got:
+                        self._request_item(next_seq, mission_type)
+                        outstanding[next_seq] = now
+                    next_seq += 1
+                msg = q.get(min(timing.item_timeout_s, deadline - now))
+                if msg is None:
+                    timeouts += 1
+                    if timeouts > timing.retries:
+                        first = min(outstanding) if outstanding else len(got)
+                        raise self._error(
+                            TIMEOUT_RESULT,
+                            "download",
+                            mission_type,
+                            f"no item {first} after {timing.retries} retries of {timing.item_timeout_s:.2f} s",
+                        )
+                    for seq in outstanding:
+                        self._request_item(seq, mission_type)
+                    continue
+                if not self._for_us(msg, mission_type):
+                    continue
+                mtype = msg.get_type()
+                if mtype == "MISSION_ACK":
+                    result = int(msg.type)
+                    if result in (_ACCEPTED, *_NON_FATAL):
+                        continue
+                    raise self._error(result, "download", mission_type, f"vehicle answered after {len(got)} items")
+                if mtype not in ("MISSION_ITEM_INT", "MISSION_ITEM"):
+                    continue
+                seq = int(msg.seq)
+                if seq in got or not 0 <= seq < count:
+                    continue
+                timeouts = 0
+                got[seq] = _wire_from_message(msg, mission_type)
+                outstanding.pop(seq, None)
+                if progress is not None:
+                    progress(len(got), count)
+            self._send_ack(mission_type)
+        return [got[i] for i in range(count)]
+
+    def _request_count(self, q: MessageQueue, mission_type: int, deadline: float) -> int:
+        timing = self.timing
+        request = mavlink.MAVLink_mission_request_list_message(
+            self.link.target_system, self.link.target_component, mission_type
+        )
+        for _attempt in range(timing.retries + 1):
+            self.link.send(request)
+            wait_until = min(time.monotonic() + timing.item_timeout_s, deadline)
+            while (remaining := wait_until - time.monotonic()) > 0:
+                msg = q.get(remaining)
+                if msg is None or not self._for_us(msg, mission_type):
+                    continue
+                if msg.get_type() == "MISSION_COUNT":
+                    return int(msg.count)
+                if msg.get_type() == "MISSION_ACK" and int(msg.type) not in (_ACCEPTED, *_AMBIGUOUS):
+                    raise self._error(int(msg.type), "download", mission_type, "vehicle refused the list request")
+            if time.monotonic() >= deadline:
+                break
+        raise self._error(TIMEOUT_RESULT, "download", mission_type, f"no MISSION_COUNT after {timing.retries} retries")
+
+    def _request_item(self, seq: int, mission_type: int) -> None:
+        self.link.send(
+            mavlink.MAVLink_mission_request_int_message(
+                self.link.target_system, self.link.target_component, seq, mission_type
+            )
+        )
+
+    # -- clear -----------------------------------------------------------------
+
+    def clear(self, mission_type: int) -> None:
+        """Clear the vehicle's list of ``mission_type``."""
+        timing = self.timing
+        deadline = time.monotonic() + timing.deadline_s
+        msg_out = mavlink.MAVLink_mission_clear_all_message(
+            self.link.target_system, self.link.target_component, mission_type
+        )
+        with self.link.listen({"MISSION_ACK"}) as q:
+            for _attempt in range(timing.retries + 1):
+                self.link.send(msg_out)
+                wait_until = min(time.monotonic() + timing.item_timeout_s, deadline)
+                while (remaining := wait_until - time.monotonic()) > 0:
+                    msg = q.get(remaining)
+                    if msg is None or not self._for_us(msg, mission_type):
+                        continue
+                    result = int(msg.type)
+                    if result == _ACCEPTED:
+                        return
+                    if result in _NON_FATAL:
+                        continue
+                    raise self._error(result, "clear", mission_type, "vehicle refused to clear")
+                if time.monotonic() >= deadline:
+                    break
+        raise self._error(TIMEOUT_RESULT, "clear", mission_type, f"no MISSION_ACK after {timing.retries} retries")
+
+
+def _wire_from_message(msg: Message, mission_type: int) -> WireItem:
+    if msg.get_type() == "MISSION_ITEM":  # legacy float item: x, y in degrees
+        x, y = round(msg.x * 1e7), round(msg.y * 1e7)
+    else:
+        x, y = int(msg.x), int(msg.y)
+    return WireItem(
+        seq=int(msg.seq),
+        frame=int(msg.frame),
+        command=int(msg.command),
+        param1=float(msg.param1),
+        param2=float(msg.param2),
+        param3=float(msg.param3),
+        param4=float(msg.param4),
+        x=x,
+        y=y,
+        z=float(msg.z),
+        autocontinue=bool(msg.autocontinue),
+        current=int(msg.current),
+        mission_type=mission_type,
+    )
