@@ -1,0 +1,159 @@
+"""Ordering of route units (patrol areas, or the cells of one area), each with entry/exit variants.
+
+A unit is flown by one of its variants (a path with its own entry and exit, e.g. a
+lawnmower entered at one of four corners). Units are visited by priority group
+(1 first); inside a group the order starts nearest-neighbour and is improved with
+2-opt and or-opt moves, and for every tried order the variants are chosen exactly by
+dynamic programming over the chain (so a unit's entry and direction are chosen
+together with the order). Distances are straight lines; detours around no-fly zones
+are added when the route is built.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+XY = tuple[float, float]
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One way to fly a unit: its path (entry first, exit last) and the path's length."""
+
+    points: tuple[XY, ...]
+    length_m: float
+
+    @property
+    def entry(self) -> XY:
+        """Where this variant starts."""
+        return self.points[0]
+
+    @property
+    def exit(self) -> XY:
+        """Where this variant ends."""
+        return self.points[-1]
+
+
+class _Table:
+    """Pre-computed straight-line distances between every variant's exit and every variant's entry."""
+
+    def __init__(self, start: XY, end: XY | None, units: Sequence[Sequence[Variant]]) -> None:
+        self.ids: list[list[int]] = []
+        flat: list[Variant] = []
+        for vs in units:
+            self.ids.append(list(range(len(flat), len(flat) + len(vs))))
+            flat.extend(vs)
+        entries = np.array([v.entry for v in flat], dtype=float).reshape(-1, 2)
+        exits = np.array([v.exit for v in flat], dtype=float).reshape(-1, 2)
+        self.length = [v.length_m for v in flat]
+        self.between = np.hypot(
+            exits[:, None, 0] - entries[None, :, 0], exits[:, None, 1] - entries[None, :, 1]
+        ).tolist()
+        self.from_start = np.hypot(entries[:, 0] - start[0], entries[:, 1] - start[1]).tolist()
+        self.to_end = (
+            np.hypot(exits[:, 0] - end[0], exits[:, 1] - end[1]).tolist() if end is not None else [0.0] * len(flat)
+        )
+
+    def chain(self, order: Sequence[int]) -> tuple[float, list[int]]:
+        """Optimal variant per unit for a fixed order: (total length, variant indices within units)."""
+        ids = self.ids
+        cost = [self.from_start[g] + self.length[g] for g in ids[order[0]]]
+        back: list[list[int]] = []
+        for prev_u, u in itertools.pairwise(order):
+            prev_ids = ids[prev_u]
+            new_cost, new_back = [], []
+            for g in ids[u]:
+                best_c, best_j = math.inf, 0
+                for j, h in enumerate(prev_ids):
+                    c = cost[j] + self.between[h][g]
+                    if c < best_c:
+                        best_c, best_j = c, j
+                new_cost.append(best_c + self.length[g])
+                new_back.append(best_j)
+            cost = new_cost
+            back.append(new_back)
+        last = ids[order[-1]]
+        totals = [c + self.to_end[last[j]] for j, c in enumerate(cost)]
+        j = min(range(len(totals)), key=totals.__getitem__)
+        total = totals[j]
+        chosen = [j]
+        for step in reversed(back):
+            j = step[j]
+            chosen.append(j)
+        chosen.reverse()
+        return total, chosen
+
+
+def _nearest_neighbour(start: XY, units: Sequence[Sequence[Variant]], members: list[int]) -> tuple[list[int], XY]:
+    left = list(members)
+    here = start
+    order: list[int] = []
+    while left:
+        best = min(left, key=lambda u: min(math.dist(here, v.entry) for v in units[u]))
+        v = min(units[best], key=lambda v: math.dist(here, v.entry))
+        order.append(best)
+        here = v.exit
+        left.remove(best)
+    return order, here
+
+
+def order_units(
+    start: XY,
+    end: XY,
+    units: Sequence[Sequence[Variant]],
+    priorities: Sequence[int],
+    *,
+    return_to_end: bool = True,
+    max_passes: int = 6,
+) -> list[tuple[int, int]]:
+    """The visiting order as (unit index, variant index) pairs, from ``start`` (and back to ``end``)."""
+    if not units:
+        return []
+    groups = [[u for u in range(len(units)) if priorities[u] == p] for p in sorted(set(priorities))]
+    order: list[int] = []
+    here = start
+    bounds: list[tuple[int, int]] = []
+    for members in groups:
+        part, here = _nearest_neighbour(here, units, members)
+        bounds.append((len(order), len(order) + len(part)))
+        order.extend(part)
+    table = _Table(start, end if return_to_end else None, units)
+    best, chosen = table.chain(order)
+    for _ in range(max_passes):
+        improved = False
+        for lo, hi in bounds:
+            for i in range(lo, hi - 1):
+                for j in range(i + 1, hi):
+                    cand = order[:i] + order[i : j + 1][::-1] + order[j + 1 :]
+                    c, ch = table.chain(cand)
+                    if c < best - 1e-6:
+                        best, chosen, order, improved = c, ch, cand, True
+            for i in range(lo, hi):
+                for j in range(lo, hi):
+                    if i == j:
+                        continue
+                    cand = list(order)
+                    cand.insert(j, cand.pop(i))
+                    c, ch = table.chain(cand)
+                    if c < best - 1e-6:
+                        best, chosen, order, improved = c, ch, cand, True
+        if not improved:
+            break
+    return list(zip(order, chosen, strict=True))
+
+
+def route_length(
+    start: XY, end: XY | None, units: Sequence[Sequence[Variant]], plan: Sequence[tuple[int, int]]
+) -> float:
+    """Straight-line length of a plan from ``start`` through every chosen variant (to ``end``)."""
+    here, total = start, 0.0
+    for u, v in plan:
+        var = units[u][v]
+        total += math.dist(here, var.entry) + var.length_m
+        here = var.exit
+    return total + (math.dist(here, end) if end else 0.0)

@@ -1,0 +1,426 @@
+"""``plan_patrol``: key areas -> pattern variants -> ordered route -> sorties -> Missions.
+
+Everything between the two ends works in the home-centred ``LocalFrame`` (metres);
+WGS84 appears only when the area file is read and when mission items are written.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import shapely
+from pydantic import ValidationError
+from shapely.geometry import LineString, MultiPolygon, Point, Polygon
+from shapely.geometry.base import BaseGeometry
+
+from drone_patrol.core.config.camera import CameraConfig
+from drone_patrol.core.config.planner import EnduranceConfig, PlannerConfig
+from drone_patrol.core.errors import PlanningError
+from drone_patrol.core.geo import LocalFrame
+from drone_patrol.core.types import Geofence, GeoPoint, KeyArea, MavCmd, Mission, PatternKind
+from drone_patrol.mission.areas import AreaSet, area_footprint_m, to_local
+from drone_patrol.planner.build import ItemWriter, RoutePoint, geofence, inclusion_polygon
+from drone_patrol.planner.coverage import best_sweep
+from drone_patrol.planner.endurance import PathPoint, estimate, usable_fraction
+from drone_patrol.planner.footprint import Footprint, footprint, line_spacing_m
+from drone_patrol.planner.ordering import Variant, order_units
+from drone_patrol.planner.patterns import corridor_variants, orbit_variants, perimeter_variants
+from drone_patrol.planner.sorties import path_length, split, transit_points
+from drone_patrol.planner.transit import NoFlyMap
+
+__all__ = ["AreaPlan", "PlanResult", "SortieStats", "plan_patrol"]
+
+_ENDURANCE_KEYS = set(EnduranceConfig.model_fields)
+
+
+@dataclass(frozen=True)
+class AreaPlan:
+    """How one patrol area is flown and how much of it the camera sees."""
+
+    name: str
+    pattern: PatternKind
+    priority: int
+    altitude_m: float
+    speed_m_s: float
+    coverage: float
+    sweep_angle_deg: float | None = None
+    line_spacing_m: float | None = None
+    clipped_by: tuple[str, ...] = ()
+    target_m: BaseGeometry = field(default_factory=Polygon, repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class SortieStats:
+    """Figures of one sortie: items uploaded after home, length, time and battery use."""
+
+    waypoints: int
+    nav_waypoints: int
+    length_m: float
+    duration_s: float
+    battery_fraction: float
+
+
+@dataclass(frozen=True)
+class PlanResult:
+    """Everything one planning run produces."""
+
+    sorties: tuple[Mission, ...]
+    stats: tuple[SortieStats, ...]
+    areas: tuple[AreaPlan, ...]
+    warnings: tuple[str, ...]
+    routes_m: tuple[LineString, ...]
+    frame: LocalFrame
+    area_set: AreaSet
+    nofly_m: BaseGeometry
+    forbidden_m: BaseGeometry
+    loop_count: int = 0
+
+    def route_lonlat(self, index: int) -> list[tuple[float, float]]:
+        """Sortie ``index``'s flown path as (lon, lat) pairs, home to home."""
+        return [(float(a), float(b)) for a, b in self.frame.en_to_lonlat(list(self.routes_m[index].coords))]
+
+    def summary(self, files: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The JSON summary the CLI prints with ``--json``."""
+        return {
+            "sorties": [
+                {
+                    "sortie": i + 1,
+                    "waypoints": s.waypoints,
+                    "nav_waypoints": s.nav_waypoints,
+                    "length_m": round(s.length_m, 1),
+                    "duration_s": round(s.duration_s, 1),
+                    "battery_fraction": round(s.battery_fraction, 3),
+                }
+                for i, s in enumerate(self.stats)
+            ],
+            "areas": [
+                {
+                    "name": a.name,
+                    "pattern": a.pattern.value,
+                    "coverage": round(a.coverage, 4),
+                    "altitude_m": a.altitude_m,
+                    "speed_m_s": a.speed_m_s,
+                    "sweep_angle_deg": a.sweep_angle_deg,
+                    "line_spacing_m": None if a.line_spacing_m is None else round(a.line_spacing_m, 2),
+                    "clipped_by": list(a.clipped_by),
+                }
+                for a in self.areas
+            ],
+            "loop_count": self.loop_count,
+            "warnings": list(self.warnings),
+            "files": files or {},
+        }
+
+
+def _config(planner: PlannerConfig, overrides: dict[str, Any]) -> PlannerConfig:
+    data = planner.model_dump()
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        if key in _ENDURANCE_KEYS:
+            data["endurance"][key] = value
+        elif key in PlannerConfig.model_fields:
+            data[key] = value
+        else:
+            raise PlanningError(f"unknown planner option {key!r}")
+    try:
+        return PlannerConfig.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        key = ".".join(str(p) for p in err["loc"])
+        raise PlanningError(f"planner option {key}: {err['msg']} (got {err.get('input')!r})") from None
+
+
+def _polys(geom: BaseGeometry) -> Polygon | MultiPolygon:
+    parts = [g for g in getattr(geom, "geoms", [geom]) if isinstance(g, Polygon) and g.area > 1.0]
+    return MultiPolygon(parts) if len(parts) != 1 else parts[0]
+
+
+def _leg_footprints(points: list[RoutePoint], camera: CameraConfig) -> list[BaseGeometry]:
+    out = []
+    for a, b in itertools.pairwise(points):
+        d = math.dist((a.x, a.y), (b.x, b.y))
+        if d < 0.01 or b.altitude_m <= 0:
+            continue
+        fp = footprint(camera, b.altitude_m)
+        ux, uy = (b.x - a.x) / d, (b.y - a.y) / d
+        e = fp.along_m / 2.0
+        seg = LineString([(a.x - ux * e, a.y - uy * e), (b.x + ux * e, b.y + uy * e)])
+        out.append(seg.buffer(fp.across_m / 2.0, cap_style="flat"))
+    return out
+
+
+class _Planner:
+    def __init__(self, areas: AreaSet, cfg: PlannerConfig, camera: CameraConfig, sweep_angle_deg: float | None):
+        self.areas, self.cfg, self.camera, self.fixed_angle = areas, cfg, camera, sweep_angle_deg
+        self.frame = areas.local_frame()
+        self.warnings: list[str] = list(areas.warnings)
+        self.nofly_polys: list[tuple[str, Polygon]] = []
+        self.nofly_circles: list[tuple[Point, float]] = []
+        self.fence_polys: list[Polygon] = []
+        for nf in areas.no_fly:
+            shape = area_footprint_m(nf, self.frame)
+            self.nofly_polys.append((nf.name, shape))
+            centre = to_local(nf.geometry, self.frame)
+            if isinstance(centre, Point):
+                self.nofly_circles.append((centre, float(nf.radius_m or 0.0)))
+            elif isinstance(shape, Polygon):
+                self.fence_polys.append(shape)
+        self.nofly = NoFlyMap([s for _, s in self.nofly_polys], cfg.nofly_margin_m)
+        self.nofly_map = self.nofly
+
+    def altitude(self, area: KeyArea) -> float:
+        alt = area.altitude_m if area.altitude_m is not None else self.cfg.altitude_m
+        if alt > self.cfg.ceiling_m:
+            raise PlanningError(f"area {area.name!r}: altitude {alt:g} m above the ceiling of {self.cfg.ceiling_m:g} m")
+        if alt < self.cfg.floor_m:
+            raise PlanningError(f"area {area.name!r}: altitude {alt:g} m below the floor of {self.cfg.floor_m:g} m")
+        return alt
+
+    def clip(self, area: KeyArea, shape: BaseGeometry) -> tuple[BaseGeometry, tuple[str, ...]]:
+        hit = tuple(name for name, nf in self.nofly_polys if nf.buffer(self.cfg.nofly_margin_m).intersects(shape))
+        if not hit:
+            return shape, ()
+        clipped = shape.difference(self.nofly.forbidden)
+        lost = 1.0 - clipped.area / shape.area if shape.area > 0 else 0.0
+        names = ", ".join(repr(n) for n in hit)
+        self.warnings.append(
+            f"area {area.name!r} overlaps no-fly zone {names} (with the {self.cfg.nofly_margin_m:g} m margin): "
+            f"clipped, {lost:.0%} of it left out"
+        )
+        if clipped.is_empty or (shape.area > 0 and clipped.area < 1.0):
+            raise PlanningError(
+                f"area {area.name!r}: nothing left to patrol outside no-fly zone {names} and its "
+                f"{self.cfg.nofly_margin_m:g} m margin"
+            )
+        return clipped, hit
+
+    def area_variants(self, area: KeyArea) -> tuple[list[Variant], AreaPlan]:
+        alt = self.altitude(area)
+        speed = area.speed_m_s or self.cfg.speed_m_s
+        fp: Footprint = footprint(self.camera, alt)
+        spacing = line_spacing_m(fp, self.cfg.side_overlap)
+        geom = to_local(area.geometry, self.frame)
+        pattern = area.pattern or PatternKind.COVERAGE
+        angle = None
+        if pattern in (PatternKind.COVERAGE, PatternKind.PERIMETER):
+            target, hit = self.clip(area, geom)
+            target = _polys(target)
+            if pattern is PatternKind.COVERAGE:
+                sweep = best_sweep(
+                    target,
+                    spacing,
+                    fp.across_m,
+                    fp.along_m,
+                    speed,
+                    self.cfg.endurance.turn_time_s,
+                    self.cfg.sweep_angle_step_deg,
+                    self.nofly.forbidden,
+                    self.fixed_angle,
+                )
+                variants, angle = list(sweep.variants), round(sweep.angle_deg, 2)
+            else:
+                variants = perimeter_variants(target, fp.across_m, self.cfg.perimeter_clockwise)
+        elif pattern is PatternKind.CORRIDOR:
+            assert isinstance(geom, LineString)
+            width = float(area.width_m or fp.across_m)
+            full = geom.buffer(width / 2.0, cap_style="flat")
+            target, hit = self.clip(area, full)
+            variants = corridor_variants(geom, width, fp.across_m, spacing)
+        else:
+            assert isinstance(geom, Point)
+            radius = float(area.radius_m or 0.0)
+            loops = self.cfg.orbit_loops
+            if area.dwell_s:
+                loops = max(loops, area.dwell_s * speed / (2 * math.pi * radius)) if radius > 0 else loops
+            variants = orbit_variants(geom, radius, loops, self.cfg.orbit_points_per_loop)
+            ring = geom.buffer(radius).exterior
+            target, hit = self.clip(area, ring.buffer(0.5))
+            target = LineString(ring.coords)
+        plan = AreaPlan(
+            area.name,
+            pattern,
+            area.priority,
+            alt,
+            speed,
+            0.0,
+            angle,
+            spacing if pattern in (PatternKind.COVERAGE, PatternKind.CORRIDOR) else None,
+            hit,
+            target,
+        )
+        return variants, plan
+
+    def route_body(
+        self, units: list[list[Variant]], plans: list[AreaPlan], order: list[tuple[int, int]]
+    ) -> list[RoutePoint]:
+        body: list[RoutePoint] = []
+        here = RoutePoint(0.0, 0.0, 0.0, self.cfg.speed_m_s)
+        for ui, vi in order:
+            ap = plans[ui]
+            area = self.areas.patrol[ui]
+            roi = None
+            if ap.pattern is PatternKind.ORBIT:
+                c = to_local(area.geometry, self.frame)
+                roi = (float(c.x), float(c.y))
+            runs = self.nofly.clip_run(list(units[ui][vi].points))
+            for r, run in enumerate(runs):
+                pts = [RoutePoint(x, y, ap.altitude_m, ap.speed_m_s, area.name, roi) for x, y in run]
+                inside = area.name if r > 0 else None
+                speed = ap.speed_m_s if r > 0 else self.cfg.speed_m_s
+                body.extend(transit_points(self.nofly.path, here, pts[0], speed, inside))
+                body.extend(pts)
+                here = pts[-1]
+        return body
+
+    def run(self, loop_count: int) -> PlanResult:
+        cfg = self.cfg
+        if not self.areas.patrol:
+            raise PlanningError(f"{self.areas.source}: no patrol areas to plan")
+        units, plans = [], []
+        for area in self.areas.patrol:
+            variants, ap = self.area_variants(area)
+            if not variants:
+                raise PlanningError(f"area {area.name!r}: no route could be laid out")
+            units.append(variants)
+            plans.append(ap)
+        order = order_units((0.0, 0.0), (0.0, 0.0), units, [a.priority for a in self.areas.patrol])
+        body = self.route_body(units, plans, order)
+        home = RoutePoint(0.0, 0.0, 0.0, cfg.speed_m_s)
+        flights = split(home, body, self.nofly.path, cfg.endurance, cfg.speed_m_s)
+        loops = loop_count
+        loopback: list[RoutePoint] = []
+        if len(flights) > 1:
+            self.warnings.append(
+                f"route does not fit one battery ({cfg.endurance.flight_time_s:g} s, "
+                f"{cfg.endurance.reserve_fraction:.0%} reserve): split into {len(flights)} sorties, each returning home"
+            )
+            if loops:
+                self.warnings.append("patrol loop ignored: the route needs more than one sortie")
+                loops = 0
+        elif loops and body:
+            first = next(p for p in body if not p.transit)
+            last = body[-1]
+            loopback = transit_points(self.nofly.path, last, first, cfg.speed_m_s, None)
+            if loops > 0:
+                loops = self._fit_loops(flights[0], body, loopback, loops)
+            else:
+                self.warnings.append("patrol loops until the battery failsafe or the operator ends it (DO_JUMP -1)")
+        routes = [LineString([(p.x, p.y) for p in f]) for f in flights]
+        incl = inclusion_polygon(
+            routes, [area_footprint_m(a, self.frame) for a in self.areas.patrol], cfg.fence_margin_m
+        )
+        fence = geofence(self.frame, incl, self.fence_polys, self.nofly_circles)
+        missions, stats, flown_all = [], [], []
+        for k, flight in enumerate(flights):
+            mission, st, flown = self._mission(k, len(flights), flight, loops, loopback, fence)
+            missions.append(mission)
+            stats.append(st)
+            flown_all.append(flown)
+        covered = shapely.union_all([g for f in flown_all for g in _leg_footprints(f, self.camera)])
+        flown_lines = shapely.union_all([LineString([(p.x, p.y) for p in f]) for f in flown_all])
+        final = []
+        for ap in plans:
+            target = ap.target_m
+            if ap.pattern is PatternKind.ORBIT:
+                tol = 0.5 + 0.05 * float(self.areas.by_name(ap.name).radius_m or 0.0)
+                cov = target.intersection(flown_lines.buffer(tol)).length / target.length if target.length else 0.0
+            else:
+                cov = covered.intersection(target).area / target.area if target.area else 0.0
+            final.append(replace(ap, coverage=min(1.0, cov)))
+        return PlanResult(
+            tuple(missions),
+            tuple(stats),
+            tuple(final),
+            tuple(self.warnings),
+            tuple(routes),
+            self.frame,
+            self.areas,
+            self.nofly.zones,
+            self.nofly.forbidden,
+            loops,
+        )
+
+    def _fit_loops(
+        self, flight: list[RoutePoint], body: list[RoutePoint], loopback: list[RoutePoint], loops: int
+    ) -> int:
+        model = self.cfg.endurance
+        pp = lambda pts: [PathPoint(p.x, p.y, p.altitude_m, p.speed_m_s) for p in pts]  # noqa: E731
+        base = estimate(pp(flight), model).battery_fraction
+        lap = estimate(pp([body[-1], *loopback, *body]), model).battery_fraction
+        fit = max(0, math.floor((usable_fraction(model) - base) / lap)) if lap > 0 else loops
+        if fit < loops:
+            self.warnings.append(f"patrol loop reduced from {loops} to {fit} repeats to fit the endurance with reserve")
+            return fit
+        return loops
+
+    def _mission(
+        self,
+        k: int,
+        total: int,
+        flight: list[RoutePoint],
+        loops: int,
+        loopback: list[RoutePoint],
+        fence: Geofence,
+    ) -> tuple[Mission, SortieStats, list[RoutePoint]]:
+        w = ItemWriter(self.frame)
+        inner = flight[1:-1]
+        w.takeoff(inner[0].altitude_m if inner else self.cfg.altitude_m)
+        pattern = [i for i, p in enumerate(inner) if not p.transit]
+        first, last = (pattern[0], pattern[-1]) if pattern else (0, len(inner) - 1)
+        jump_target = 0
+        for i, p in enumerate(inner):
+            if loops and i == first:
+                jump_target = len(w.items) + 1  # seq of the next item (home is seq 0)
+            w.waypoint(p, force_state=bool(loops) and i == first)
+            if loops and i == last:
+                for q in loopback:
+                    w.waypoint(q)
+                w.jump(jump_target, loops)
+        w.rtl()
+        flown = list(flight)
+        if loops:
+            lap = [*loopback, *inner[first : last + 1]]
+            flown = [*flight[: last + 2], *(lap * max(1, loops)), *flight[last + 2 :]]
+        home = self.areas.home_point
+        rally = [GeoPoint(home.latitude_deg, home.longitude_deg, self.cfg.altitude_m)]
+        for r in self.areas.rally:
+            rally.append(GeoPoint(float(r.geometry.y), float(r.geometry.x), r.altitude_m or self.cfg.altitude_m))
+        rally += [GeoPoint(la, lo, self.cfg.altitude_m) for la, lo in self.cfg.rally_points]
+        name = self.areas.home.name if total == 1 else f"{self.areas.home.name} sortie {k + 1}/{total}"
+        mission = Mission(
+            home=home,
+            items=tuple(w.items),
+            fence=fence,
+            rally_points=tuple(rally),
+            cruise_speed_m_s=self.cfg.speed_m_s,
+            hover_speed_m_s=self.cfg.speed_m_s,
+            name=name,
+            area_spans=w.spans(),
+        )
+        est = estimate([PathPoint(p.x, p.y, p.altitude_m, p.speed_m_s) for p in flown], self.cfg.endurance)
+        nav = sum(1 for it in w.items if it.command == MavCmd.NAV_WAYPOINT)
+        st = SortieStats(len(w.items), nav, path_length(flown), est.duration_s, est.battery_fraction)
+        return mission, st, flown
+
+
+def plan_patrol(areas: AreaSet, planner: PlannerConfig, camera: CameraConfig, **overrides: Any) -> PlanResult:
+    """Plan the patrol of every patrol area of ``areas``.
+
+    ``overrides`` replace :class:`PlannerConfig` fields (``altitude_m``, ``speed_m_s``,
+    ``side_overlap``, ``nofly_margin_m``, ``ceiling_m``, ``floor_m``, ``loop_count``,
+    ...) or :class:`EnduranceConfig` fields (``flight_time_s``, ``reserve_fraction``,
+    ...); ``sweep_angle_deg`` fixes the coverage sweep angle instead of searching it.
+    ``None`` values are ignored. Raises :class:`PlanningError` when the constraints
+    cannot be met.
+    """
+    fixed = overrides.pop("sweep_angle_deg", None)
+    cfg = _config(planner, overrides)
+    if cfg.altitude_m > cfg.ceiling_m:
+        raise PlanningError(f"altitude {cfg.altitude_m:g} m above the ceiling of {cfg.ceiling_m:g} m")
+    if cfg.altitude_m < cfg.floor_m:
+        raise PlanningError(f"altitude {cfg.altitude_m:g} m below the floor of {cfg.floor_m:g} m")
+    return _Planner(areas, cfg, camera, fixed).run(cfg.loop_count)

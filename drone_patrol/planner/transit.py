@@ -1,0 +1,169 @@
+"""Transit legs that keep out of no-fly zones: shortest paths over a visibility graph.
+
+The forbidden region is the union of the no-fly zones grown by the safety margin.
+Graph nodes are the corners of that region grown a little further with mitred
+joins, so every edge between two nodes stays outside the margin; a query adds its
+two end points, joins them to the nodes they can see, and runs Dijkstra.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import math
+from collections.abc import Sequence
+
+import shapely
+from shapely.geometry import LineString, MultiPolygon, Point, Polygon
+from shapely.geometry.base import BaseGeometry
+
+from drone_patrol.core.errors import PlanningError
+
+XY = tuple[float, float]
+
+_TOLERANCE_M = 0.05
+
+
+def _polygons(geom: BaseGeometry) -> list[Polygon]:
+    if geom.is_empty:
+        return []
+    if isinstance(geom, Polygon):
+        return [geom]
+    if isinstance(geom, MultiPolygon):
+        return list(geom.geoms)
+    return [g for g in getattr(geom, "geoms", []) if isinstance(g, Polygon)]
+
+
+class NoFlyMap:
+    """The no-fly zones of a plan (in local metres) and shortest paths around them."""
+
+    def __init__(self, zones: Sequence[BaseGeometry], margin_m: float) -> None:
+        self.margin_m = margin_m
+        self.zones = shapely.union_all(list(zones)) if zones else Polygon()
+        self.forbidden = self.zones.buffer(margin_m) if margin_m > 0 and not self.zones.is_empty else self.zones
+        inner = self.forbidden.buffer(-_TOLERANCE_M) if not self.forbidden.is_empty else self.forbidden
+        self._inner = inner
+        self._hard = self.zones
+        shapely.prepare(self._inner)
+        shapely.prepare(self._hard)
+        self.nodes: list[XY] = []
+        grown = self.zones.buffer(margin_m + 1.0, join_style="mitre", mitre_limit=2.0) if zones else Polygon()
+        for poly in _polygons(grown):
+            for ring in (poly.exterior, *poly.interiors):
+                self.nodes.extend((float(x), float(y)) for x, y in list(ring.coords)[:-1])
+        self._edges: list[list[tuple[int, float]]] = [[] for _ in self.nodes]
+        for i, a in enumerate(self.nodes):
+            for j in range(i + 1, len(self.nodes)):
+                b = self.nodes[j]
+                if self.clear(a, b):
+                    d = math.dist(a, b)
+                    self._edges[i].append((j, d))
+                    self._edges[j].append((i, d))
+        self._cache: dict[tuple[XY, XY], list[XY]] = {}
+
+    @property
+    def empty(self) -> bool:
+        """True when there are no no-fly zones."""
+        return self.zones.is_empty
+
+    def inside_forbidden(self, p: XY) -> bool:
+        """True when ``p`` lies inside a no-fly zone grown by the margin."""
+        return not self.empty and self._inner.intersects(Point(p))
+
+    def clear(self, a: XY, b: XY) -> bool:
+        """True when the straight leg a-b keeps out of the margin (or, for an end inside the
+        margin, at least out of the no-fly zones themselves)."""
+        if self.empty:
+            return True
+        seg = LineString([a, b]) if a != b else Point(a)
+        if self.inside_forbidden(a) or self.inside_forbidden(b):
+            return not self._hard.intersects(seg)
+        return not self._inner.intersects(seg)
+
+    def path(self, a: XY, b: XY) -> list[XY]:
+        """Shortest polyline from ``a`` to ``b`` outside the forbidden region (ends included)."""
+        if self.clear(a, b):
+            return [a, b]
+        key = (a, b)
+        if key in self._cache:
+            return self._cache[key]
+        n = len(self.nodes)
+        start, goal = n, n + 1
+        pts = [*self.nodes, a, b]
+
+        def neighbours(i: int) -> list[tuple[int, float]]:
+            if i < n:
+                out = list(self._edges[i])
+                if self.clear(pts[i], b):
+                    out.append((goal, math.dist(pts[i], b)))
+                return out
+            return [(j, math.dist(a, self.nodes[j])) for j in range(n) if self.clear(a, self.nodes[j])]
+
+        dist = {start: 0.0}
+        prev: dict[int, int] = {}
+        heap = [(math.dist(a, b), 0.0, start)]
+        done: set[int] = set()
+        while heap:
+            _, d, i = heapq.heappop(heap)
+            if i in done:
+                continue
+            done.add(i)
+            if i == goal:
+                break
+            for j, w in neighbours(i):
+                nd = d + w
+                if nd < dist.get(j, math.inf):
+                    dist[j] = nd
+                    prev[j] = i
+                    heapq.heappush(heap, (nd + math.dist(pts[j], b), nd, j))
+        if goal not in done:
+            raise PlanningError(
+                f"no path around the no-fly zones from ({a[0]:.0f}, {a[1]:.0f}) to ({b[0]:.0f}, {b[1]:.0f}) m "
+                f"with a {self.margin_m:g} m margin"
+            )
+        out = [b]
+        i = goal
+        while i != start:
+            i = prev[i]
+            out.append(pts[i])
+        out.reverse()
+        self._cache[key] = out
+        return out
+
+    def path_length_m(self, a: XY, b: XY) -> float:
+        """Length of :meth:`path`."""
+        p = self.path(a, b)
+        return sum(math.dist(p[i], p[i + 1]) for i in range(len(p) - 1))
+
+    def clip_run(self, points: Sequence[XY]) -> list[list[XY]]:
+        """Split a polyline into the runs that lie outside the forbidden region."""
+        if self.empty or len(points) < 2:
+            return [list(points)] if points else []
+        runs: list[list[XY]] = []
+        current: list[XY] = []
+        for a, b in itertools.pairwise(points):
+            seg = LineString([a, b])
+            if a == b or not self._inner.intersects(seg):
+                if not current:
+                    current = [a]
+                current.append(b)
+                continue
+            outside = seg.difference(self.forbidden)
+            pieces = [g for g in getattr(outside, "geoms", [outside]) if isinstance(g, LineString) and g.length > 0]
+            pieces.sort(key=lambda g: seg.project(Point(g.coords[0])))
+            for piece in pieces:
+                c0, c1 = piece.coords[0], piece.coords[-1]
+                p0, p1 = (float(c0[0]), float(c0[1])), (float(c1[0]), float(c1[1]))
+                if current and math.dist(current[-1], p0) < 1e-6:
+                    current.append(p1)
+                else:
+                    if len(current) > 1:
+                        runs.append(current)
+                    current = [p0, p1]
+            if not pieces or math.dist(current[-1], b) > 1e-6:
+                if len(current) > 1:
+                    runs.append(current)
+                current = []
+        if len(current) > 1:
+            runs.append(current)
+        return runs
