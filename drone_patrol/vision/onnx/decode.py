@@ -162,15 +162,23 @@ def nms(boxes: RawBoxes, iou_threshold: float, max_detections: int | None = None
     return np.asarray(kept, dtype=np.int64)
 
 
-def merge_greedy(boxes: RawBoxes, ios_threshold: float, iou_threshold: float) -> RawBoxes:
-    """Greedy non-maximum merging (as SAHI does): join the overlapping pieces of one object.
+def _interval_iou(a0: float, a1: float, b0: NDArray[np.float64], b1: NDArray[np.float64]) -> NDArray[np.float64]:
+    inter = np.clip(np.minimum(a1, b1) - np.maximum(a0, b0), 0, None)
+    union = (a1 - a0) + (b1 - b0) - inter
+    return np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
 
-    In score order, each kept box absorbs the remaining boxes of its class that overlap it
-    with intersection over the smaller box above ``ios_threshold`` or IoU above
-    ``iou_threshold``; the kept box grows to the union and keeps its score.
+
+def merge_pieces(boxes: RawBoxes, tile_id: NDArray[np.integer], extent_threshold: float) -> RawBoxes:
+    """Join the pieces of objects cut by tile edges, greedily in score order.
+
+    Two pieces are one object when they come from different tiles, are of the same class,
+    intersect (in the tiles' overlap band), and span the same extent across the cut: the
+    IoU of their x intervals (for a horizontal cut) or y intervals (vertical cut) exceeds
+    ``extent_threshold``. The joined box is the union and keeps the best score.
     """
     order = np.argsort(-boxes.score, kind="stable")
     used = np.zeros(len(boxes), dtype=bool)
+    tiles = np.asarray(tile_id)
     out_xyxy: list[NDArray[np.float64]] = []
     out_score: list[float] = []
     out_class: list[int] = []
@@ -179,18 +187,24 @@ def merge_greedy(boxes: RawBoxes, ios_threshold: float, iou_threshold: float) ->
             continue
         used[i] = True
         merged = boxes.xyxy[i].copy()
+        members = {int(tiles[i])}
         cls = boxes.class_index[i]
         while True:
-            rest = np.flatnonzero(~used & (boxes.class_index == cls))
+            rest = np.flatnonzero(~used & (boxes.class_index == cls) & ~np.isin(tiles, list(members)))
             if rest.size == 0:
                 break
             others = boxes.xyxy[rest]
-            hit = (ios(merged, others) > ios_threshold) | (iou(merged, others) > iou_threshold)
+            touching = _intersection(merged, others) > 0
+            same_x = _interval_iou(merged[0], merged[2], others[:, 0], others[:, 2]) > extent_threshold
+            same_y = _interval_iou(merged[1], merged[3], others[:, 1], others[:, 3]) > extent_threshold
+            hit = touching & (same_x | same_y)
             if not hit.any():
                 break
-            used[rest[hit]] = True
-            stack = np.vstack([merged[None, :], others[hit]])
-            merged = np.array([stack[:, 0].min(), stack[:, 1].min(), stack[:, 2].max(), stack[:, 3].max()])
+            j = rest[hit][np.argmax(boxes.score[rest[hit]])]
+            used[j] = True
+            members.add(int(tiles[j]))
+            o = boxes.xyxy[j]
+            merged = np.array([min(merged[0], o[0]), min(merged[1], o[1]), max(merged[2], o[2]), max(merged[3], o[3])])
         out_xyxy.append(merged)
         out_score.append(float(boxes.score[i]))
         out_class.append(int(cls))
@@ -202,18 +216,20 @@ def merge_greedy(boxes: RawBoxes, ios_threshold: float, iou_threshold: float) ->
 def merge_tiles(
     boxes: RawBoxes,
     cut: NDArray[np.bool_],
+    tile_id: NDArray[np.integer],
     ios_threshold: float,
     iou_threshold: float,
     max_detections: int | None = None,
 ) -> RawBoxes:
     """Combine the detections of overlapping tiles (and of a whole-frame pass) into one set.
 
-    ``cut`` marks boxes that touch an inner tile edge, i.e. partial views. A cut box lying
-    mostly inside a whole box of its class (intersection over the smaller box above
-    ``ios_threshold``) is dropped, since another view saw the object entire; the remaining
-    cut boxes, objects cut in every view, are joined piecewise with :func:`merge_greedy`.
-    Then duplicates across tiles are removed by NMS at ``iou_threshold``. Whole boxes are
-    never joined by containment, so people standing close together in a crowd stay apart.
+    ``cut`` marks boxes that touch an inner edge of their tile ``tile_id``, i.e. partial
+    views. A cut box lying mostly inside a whole box of its class (intersection over the
+    smaller box above ``ios_threshold``) is dropped, since another view saw the object
+    entire; the remaining cut boxes, objects cut in every view, are joined with
+    :func:`merge_pieces`. Then duplicates seen by several tiles are removed by NMS at
+    ``iou_threshold``. Whole boxes are never joined by containment, so people standing
+    close together in a crowd stay apart.
     """
     cut = np.asarray(cut, dtype=bool)
     whole_idx = np.flatnonzero(~cut)
@@ -223,7 +239,8 @@ def merge_tiles(
         if peers.size and (ios(boxes.xyxy[i], boxes.xyxy[peers]) > ios_threshold).any():
             continue
         keep_cut.append(int(i))
-    pieces = merge_greedy(boxes.take(np.asarray(keep_cut, dtype=np.int64)), ios_threshold, iou_threshold)
+    piece_idx = np.asarray(keep_cut, dtype=np.int64)
+    pieces = merge_pieces(boxes.take(piece_idx), np.asarray(tile_id)[piece_idx], ios_threshold)
     combined = RawBoxes.concat([boxes.take(whole_idx), pieces])
     if not len(combined):
         return combined

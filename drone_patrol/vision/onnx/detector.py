@@ -32,16 +32,27 @@ class OnnxDetector:
     NaN temperatures (the network does not measure them).
     """
 
-    def __init__(self, config: OnnxDetectorConfig | None = None, *, model_path: str | Path | None = None) -> None:
-        """Load the model of ``config`` (or ``model_path``); raises :class:`ModelError` if it cannot be used."""
+    def __init__(
+        self,
+        config: OnnxDetectorConfig | None = None,
+        *,
+        model_path: str | Path | None = None,
+        model: YoloModel | None = None,
+    ) -> None:
+        """Load the model of ``config`` (or ``model_path``), or share an already loaded ``model``.
+
+        Raises :class:`ModelError` when the file cannot be used or lacks a class of ``config.classes``.
+        """
         self.config = config or OnnxDetectorConfig()
-        path = Path(model_path) if model_path is not None else self.config.resolved_model_path()
-        self.model: YoloModel = load_model(
-            path,
-            intra_op_threads=self.config.intra_op_threads,
-            inter_op_threads=self.config.inter_op_threads,
-            input_size=self.config.input_size,
-        )
+        if model is None:
+            path = Path(model_path) if model_path is not None else self.config.resolved_model_path()
+            model = load_model(
+                path,
+                intra_op_threads=self.config.intra_op_threads,
+                inter_op_threads=self.config.inter_op_threads,
+                input_size=self.config.input_size,
+            )
+        self.model: YoloModel = model
         self._bind_classes()
 
     def _bind_classes(self) -> None:
@@ -157,7 +168,8 @@ class OnnxDetector:
         crops = [rgb[t.y0 : t.y0 + t.height, t.x0 : t.x0 + t.width] for t in tiles]
         parts: list[RawBoxes] = []
         cut_masks: list[NDArray[np.bool_]] = []
-        for tile, raw in zip(tiles, self._infer(crops, self.tile_input_hw), strict=True):
+        tile_ids: list[NDArray[np.int64]] = []
+        for number, (tile, raw) in enumerate(zip(tiles, self._infer(crops, self.tile_input_hw), strict=True)):
             raw = self._suppress(raw)
             xyxy = raw.xyxy.copy()
             left, top, right, bottom = tile.inner_edges(frame_hw)
@@ -174,17 +186,19 @@ class OnnxDetector:
             xyxy[:, [1, 3]] += tile.y0
             parts.append(RawBoxes(xyxy, raw.score, raw.class_index))
             cut_masks.append(cut)
+            tile_ids.append(np.full(len(raw), number, dtype=np.int64))
         if self.config.tile_full_frame and len(tiles) > 1:
             whole = self._detect_whole(rgb)
             parts.append(whole)
             cut_masks.append(np.zeros(len(whole), dtype=bool))
+            tile_ids.append(np.full(len(whole), -1, dtype=np.int64))
         allboxes = RawBoxes.concat(parts)
         if not len(allboxes):
             return allboxes
-        cut_all = np.concatenate(cut_masks)
         return merge_tiles(
             allboxes,
-            cut_all,
+            np.concatenate(cut_masks),
+            np.concatenate(tile_ids),
             self.config.merge_ios_threshold,
             self.config.iou_threshold,
             self.config.max_detections,

@@ -167,8 +167,9 @@ def load_model(
     names = parse_class_names(meta.get("names"))
     out_shape = tuple(out.shape)
     layout_found = output_layout(out_shape, len(names) if names else None)
-    static_channels = any(_dim(d) is not None for d in out_shape[1:])
-    if len(out_shape) != 3 or (layout_found is None and static_channels):
+    # With a symbolic axis the layout may still turn out right: it is then checked on the first run.
+    all_static = all(_dim(d) is not None for d in out_shape[1:])
+    if len(out_shape) != 3 or (layout_found is None and all_static):
         classes = f"4 + {len(names)}" if names else "4 + classes"
         raise ModelError(
             f"{p}: output '{out.name}' has shape {list(out_shape)}; expected [N, {classes}, anchors] "
