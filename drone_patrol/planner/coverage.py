@@ -83,8 +83,14 @@ def quick_cost(poly: Polygon, angle_deg: float, spacing: float, across: float, s
     return (length + count * spacing) / speed + 2 * count * turn_s
 
 
-def _extend(rot: BaseGeometry, y: float, seg: tuple[float, float], across: float, along: float) -> tuple[float, float]:
-    """Lengthen a segment to reach the polygon's extent within the line's footprint strip."""
+def _extend(
+    rot: BaseGeometry, near: BaseGeometry, y: float, seg: tuple[float, float], across: float, along: float
+) -> tuple[float, float]:
+    """Lengthen a segment to reach the polygon's extent within the line's footprint strip.
+
+    The extension keeps within ``near`` (the polygon grown by a quarter footprint), so
+    it never crosses a hole or runs far outside along an edge nearly parallel to it.
+    """
     x0, x1 = seg
     look = 2.0 * across
     strip = box(x0 - look, y - across / 2.0, x1 + look, y + across / 2.0).intersection(rot)
@@ -94,6 +100,26 @@ def _extend(rot: BaseGeometry, y: float, seg: tuple[float, float], across: float
     cminx, _, cmaxx, _ = comp.bounds
     left = min(x0, max(cminx + along / 2.0, x0 - look))
     right = max(x1, min(cmaxx - along / 2.0, x1 + look))
+    if right > x1:
+        reach = LineString([(x1, y), (right, y)]).intersection(near)
+        right = max(
+            (
+                max(c[0] for c in g.coords)
+                for g in _pieces(reach)
+                if isinstance(g, LineString) and min(c[0] for c in g.coords) <= x1 + 1e-6
+            ),
+            default=x1,
+        )
+    if left < x0:
+        reach = LineString([(left, y), (x0, y)]).intersection(near)
+        left = min(
+            (
+                min(c[0] for c in g.coords)
+                for g in _pieces(reach)
+                if isinstance(g, LineString) and max(c[0] for c in g.coords) >= x0 - 1e-6
+            ),
+            default=x0,
+        )
     mid = (x0 + x1) / 2.0
     return (min(left, mid), max(right, mid))
 
@@ -185,8 +211,9 @@ def build_sweep(
             c = part.representative_point()
             ys, segs = np.array([c.y]), [[(c.x, c.x)]]
         lines += len(ys)
+        near = part.buffer(across / 4.0)
         ext = [
-            [_trim(_extend(part, float(ys[k]), s, across, along), s, float(ys[k]), rot_forbidden) for s in line]
+            [_trim(_extend(part, near, float(ys[k]), s, across, along), s, float(ys[k]), rot_forbidden) for s in line]
             for k, line in enumerate(segs)
         ]
         cell_paths.extend(_cell_paths(cell, ys) for cell in _cells(ext))
