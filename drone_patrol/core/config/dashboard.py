@@ -2,15 +2,40 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field
 
 from drone_patrol.core.config._base import Section
 
 
 class DashboardConfig(Section):
-    """Where the dashboard listens and how staff sign in (token from the environment)."""
+    """Where the dashboard listens, how staff sign in, what it draws and what it keeps.
+
+    The staff token is read from the environment variable named by ``token_env``
+    (or from ``token_file``), never from the config file. Without a token the
+    dashboard only serves on a loopback address. ``site`` ``None`` follows
+    ``site.id``; ``"+"`` watches every site on the broker. ``areas_file`` ``None``
+    follows ``site.areas_file``. ``route_files`` are planned routes to draw
+    (``.plan``, ``.route.geojson``, ``.geojson`` or ``.waypoints``).
+    """
 
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
     token_env: str = "DRONE_PATROL_DASHBOARD_TOKEN"
+    token_file: Path | None = None
+    session_hours: float = Field(default=12.0, gt=0)
     tile_url: str | None = None
+    tile_attribution: str = ""
+    tile_max_zoom: int = Field(default=19, ge=1, le=24)
+    site: str | None = Field(default=None, pattern=r"^(\+|[A-Za-z0-9_-]+)$")
+    areas_file: Path | None = None
+    route_files: tuple[Path, ...] = ()
+    archive_path: Path | None = None  # None: <site.data_dir>/dashboard.sqlite
+    history_hours: float = Field(default=12.0, gt=0)
+    track_points: int = Field(default=1800, ge=2)
+    offline_after_s: float = Field(default=10.0, gt=0)
+    video_max_fps: float = Field(default=4.0, gt=0, le=30)
+    video_max_bytes: int = Field(default=262_144, gt=0)
+    sound: bool = False
+    client_id: str | None = None

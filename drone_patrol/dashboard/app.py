@@ -1,0 +1,211 @@
+"""The command-room dashboard as one object: archive, MQTT bridge and web server.
+
+Use::
+
+    with Dashboard.from_settings(load_config("configs/site.yaml")) as dash:
+        print(dash.url)
+        dash.serve_forever()
+
+or :meth:`Dashboard.start` / :meth:`Dashboard.stop` around other work (tests do).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import socket
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from drone_patrol.alerts.connection import ClientSettings, parse_broker_url
+from drone_patrol.core.config import Settings, read_secret
+from drone_patrol.core.errors import ConfigError
+from drone_patrol.dashboard.archive import Archive
+from drone_patrol.dashboard.auth import Gate, check_exposure
+from drone_patrol.dashboard.bridge import MqttBridge
+from drone_patrol.dashboard.core import DashboardCore
+from drone_patrol.dashboard.geodata import load_area_features, route_features
+from drone_patrol.dashboard.server import DashboardServer
+from drone_patrol.dashboard.state import EventHub, Fleet
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DashboardOptions:
+    """Everything the dashboard needs, resolved from the config (see :meth:`from_settings`)."""
+
+    broker_url: str
+    site: str
+    archive_path: Path
+    client: ClientSettings | None = None  # None: plain connection to broker_url
+    prefix: str = "dronepatrol"
+    host: str = "127.0.0.1"
+    port: int = 8080
+    token: str | None = None
+    token_env: str = "DRONE_PATROL_DASHBOARD_TOKEN"
+    session_hours: float = 12.0
+    areas_file: Path | None = None
+    route_files: tuple[Path, ...] = ()
+    history_hours: float = 12.0
+    track_points: int = 1800
+    offline_after_s: float = 10.0
+    video_max_fps: float = 4.0
+    video_max_bytes: int = 262_144
+    tile_url: str | None = None
+    tile_attribution: str = ""
+    tile_max_zoom: int = 19
+    sound: bool = False
+    client_id: str | None = None
+    extra_page_config: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **overrides: Any) -> DashboardOptions:
+        """Resolve the ``dashboard`` (and ``alerts``, ``site``) sections; ``overrides`` win."""
+        d, a, s = settings.dashboard, settings.alerts, settings.site
+        client = ClientSettings.from_config(a, overrides.get("broker_url"))
+        values: dict[str, Any] = {
+            "broker_url": client.address.url,
+            "client": client,
+            "prefix": a.topic_prefix,
+            "site": d.site or s.id,
+            "archive_path": d.archive_path or (s.data_dir / "dashboard.sqlite"),
+            "host": d.host,
+            "port": d.port,
+            "token": read_secret(d.token_env, d.token_file),
+            "token_env": d.token_env,
+            "session_hours": d.session_hours,
+            "areas_file": d.areas_file or s.areas_file,
+            "route_files": d.route_files,
+            "history_hours": d.history_hours,
+            "track_points": d.track_points,
+            "offline_after_s": d.offline_after_s,
+            "video_max_fps": d.video_max_fps,
+            "video_max_bytes": d.video_max_bytes,
+            "tile_url": d.tile_url,
+            "tile_attribution": d.tile_attribution,
+            "tile_max_zoom": d.tile_max_zoom,
+            "sound": d.sound,
+            "client_id": d.client_id,
+        }
+        values.update({k: v for k, v in overrides.items() if v is not None and k != "broker_url"})
+        return cls(**values)
+
+
+class Dashboard:
+    """The running dashboard: call :meth:`start`, then :meth:`stop` (or use ``with``)."""
+
+    def __init__(self, options: DashboardOptions) -> None:
+        check_exposure(options.host, options.token, options.token_env)
+        if not re.fullmatch(r"\+|[A-Za-z0-9_-]+", options.site):
+            raise ConfigError(f"dashboard site {options.site!r}: expected a site id (letters, digits, _ or -) or +")
+        self.options = options
+        areas: dict[str, Any] = {"type": "FeatureCollection", "features": []}
+        if options.areas_file is not None:
+            areas = load_area_features(options.areas_file)
+        routes = route_features(options.route_files)
+        self.archive = Archive(options.archive_path)
+        self.hub = EventHub()
+        self.fleet = Fleet(options.track_points, options.offline_after_s)
+        self.core = DashboardCore(
+            self.archive,
+            self.fleet,
+            self.hub,
+            video_max_fps=options.video_max_fps,
+            video_max_bytes=options.video_max_bytes,
+            prefix=options.prefix,
+        )
+        host = re.sub(r"[^A-Za-z0-9_-]", "-", socket.gethostname())[:30] or "host"
+        client_id = options.client_id or f"dronepatrol-dashboard-{host}-{options.port}"
+        client = options.client or ClientSettings(address=parse_broker_url(options.broker_url))
+        self.bridge = MqttBridge(
+            client,
+            site=options.site,
+            client_id=client_id[:64],
+            on_message=self.core.handle_message,
+            on_link=self.core.set_link,
+            prefix=options.prefix,
+        )
+        self.core.publish = self.bridge.publish_json
+        page_config = {
+            "site": options.site,
+            "tile_url": options.tile_url,
+            "tile_attribution": options.tile_attribution,
+            "tile_max_zoom": options.tile_max_zoom,
+            "sound": options.sound,
+            "offline_after_s": options.offline_after_s,
+            "history_hours": options.history_hours,
+            **options.extra_page_config,
+        }
+        gate = Gate(options.token, options.session_hours * 3600.0)
+        try:
+            self.server = DashboardServer(
+                (options.host, options.port),
+                self.core,
+                gate,
+                page_config,
+                {"areas": areas, "routes": routes},
+                options.history_hours * 3600.0,
+            )
+        except OSError as exc:
+            self.archive.close()
+            raise ConfigError(f"dashboard: cannot listen on {options.host}:{options.port} ({exc.strerror})") from None
+        self._thread: threading.Thread | None = None
+        self._stopped = False
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **overrides: Any) -> Dashboard:
+        """Build from a loaded config; ``overrides`` are :class:`DashboardOptions` fields."""
+        return cls(DashboardOptions.from_settings(settings, **overrides))
+
+    @property
+    def port(self) -> int:
+        """The port actually listened on (useful with port 0)."""
+        return int(self.server.server_address[1])
+
+    @property
+    def url(self) -> str:
+        """The page's URL."""
+        host = self.options.host
+        host = f"[{host}]" if ":" in host else host
+        return f"http://{host}:{self.port}/"
+
+    def start(self) -> None:
+        """Connect to the broker and serve HTTP in background threads."""
+        self.bridge.start()
+        self._thread = threading.Thread(target=self.server.serve_forever, name="dashboard-http", daemon=True)
+        self._thread.start()
+        log.info("dashboard: serving %s (broker %s, site %s)", self.url, self.options.broker_url, self.options.site)
+
+    def serve_forever(self) -> None:
+        """Block until interrupted (after :meth:`start`)."""
+        if self._thread is None:
+            self.start()
+        assert self._thread is not None
+        while self._thread.is_alive():
+            self._thread.join(0.5)
+
+    def stop(self) -> None:
+        """Stop serving, disconnect, close the archive (idempotent)."""
+        if self._stopped:
+            return
+        self._stopped = True
+        if self._thread is not None:
+            self.server.shutdown()
+            self._thread.join(5)
+            self._thread = None
+        self.server.server_close()
+        self.bridge.stop()
+        self.archive.close()
+
+    def __enter__(self) -> Dashboard:
+        self.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()

@@ -1,0 +1,114 @@
+"""Staff sign-in: a shared token from the environment, exchanged for a session cookie.
+
+The token never appears in the page. Scripts may send ``Authorization: Bearer
+<token>`` instead of a cookie. Without a token the dashboard is open, which is
+allowed only on a loopback address (see :func:`check_exposure`).
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+
+from drone_patrol.core.errors import ConfigError
+
+COOKIE_NAME = "dp_session"
+_MAX_FAILURES_PER_MINUTE = 10
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """A signed-in member of staff."""
+
+    operator: str
+    expires_s: float
+
+
+def is_loopback(host: str) -> bool:
+    """True for 127.0.0.0/8, ::1 and ``localhost``."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_exposure(host: str, token: str | None, token_env: str) -> None:
+    """Refuse to serve beyond loopback without a staff token."""
+    if token is None and not is_loopback(host):
+        raise ConfigError(f"dashboard.host {host!r} is not a loopback address: set a staff token in ${token_env} first")
+
+
+class Gate:
+    """Checks tokens and keeps the sessions they open."""
+
+    def __init__(self, token: str | None, session_s: float) -> None:
+        self._token = token
+        self._session_s = session_s
+        self._sessions: dict[str, Session] = {}
+        self._failures: list[float] = []
+        self._lock = threading.Lock()
+
+    @property
+    def session_s(self) -> float:
+        """How long a session lasts."""
+        return self._session_s
+
+    @property
+    def open(self) -> bool:
+        """True when no token is configured (loopback-only use)."""
+        return self._token is None
+
+    def token_ok(self, candidate: str) -> bool:
+        """Constant-time comparison with the configured token."""
+        return self._token is not None and hmac.compare_digest(candidate.encode(), self._token.encode())
+
+    def locked_out(self, now_s: float | None = None) -> bool:
+        """True after too many failed sign-ins in the last minute."""
+        now = time.time() if now_s is None else now_s
+        with self._lock:
+            self._failures = [t for t in self._failures if now - t < 60]
+            return len(self._failures) >= _MAX_FAILURES_PER_MINUTE
+
+    def sign_in(self, token: str, operator: str, now_s: float | None = None) -> str | None:
+        """A new session id for a right token, else ``None`` (and the failure is counted)."""
+        now = time.time() if now_s is None else now_s
+        if self.locked_out(now) or not self.token_ok(token):
+            with self._lock:
+                self._failures.append(now)
+            return None
+        sid = secrets.token_urlsafe(32)
+        with self._lock:
+            self._sessions = {k: s for k, s in self._sessions.items() if s.expires_s > now}
+            self._sessions[sid] = Session(operator=operator, expires_s=now + self._session_s)
+        return sid
+
+    def sign_out(self, sid: str) -> None:
+        """End a session (idempotent)."""
+        with self._lock:
+            self._sessions.pop(sid, None)
+
+    def session(self, sid: str | None, now_s: float | None = None) -> Session | None:
+        """The live session of ``sid``, or ``None``."""
+        if not sid:
+            return None
+        now = time.time() if now_s is None else now_s
+        with self._lock:
+            s = self._sessions.get(sid)
+            if s is not None and s.expires_s <= now:
+                del self._sessions[sid]
+                return None
+            return s
+
+    def authorize(self, cookie_sid: str | None, authorization: str | None) -> Session | None:
+        """The session a request carries (cookie or bearer token); an open gate lets everyone in."""
+        if self.open:
+            return Session(operator="", expires_s=float("inf"))
+        if authorization and authorization.startswith("Bearer ") and self.token_ok(authorization[7:].strip()):
+            return Session(operator="api", expires_s=float("inf"))
+        return self.session(cookie_sid)

@@ -1,0 +1,239 @@
+"""Live state of the drones (status, telemetry, track, latest video frame) and the event fan-out.
+
+:class:`EventHub` hands every event to each connected page through a bounded
+queue: a page that stops reading loses its oldest events and is told to
+reload, so a stuck browser never holds the MQTT thread.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import queue
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from drone_patrol.dashboard.model import Status, Telemetry, iso_time
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One server-sent event: its name, its JSON data, and a sequence number."""
+
+    name: str
+    data: dict[str, Any]
+    seq: int
+
+    def encode(self) -> bytes:
+        """The event in ``text/event-stream`` framing."""
+        body = json.dumps(self.data, separators=(",", ":"))
+        return f"id: {self.seq}\nevent: {self.name}\ndata: {body}\n\n".encode()
+
+
+class Subscription:
+    """One page's queue of events; ``get`` returns ``None`` on timeout."""
+
+    def __init__(self, hub: EventHub, maxsize: int) -> None:
+        self._hub = hub
+        self._queue: queue.Queue[Event] = queue.Queue(maxsize=maxsize)
+        self.overflowed = False
+
+    def put(self, event: Event) -> None:
+        """Queue an event; on overflow drop the oldest and remember the loss."""
+        while True:
+            try:
+                self._queue.put_nowait(event)
+                return
+            except queue.Full:
+                self.overflowed = True
+                with contextlib.suppress(queue.Empty):
+                    self._queue.get_nowait()
+
+    def get(self, timeout_s: float) -> Event | None:
+        """Next event, or ``None`` after ``timeout_s``."""
+        try:
+            return self._queue.get(timeout=timeout_s)
+        except queue.Empty:
+            return None
+
+    def close(self) -> None:
+        """Stop receiving events."""
+        self._hub.unsubscribe(self)
+
+
+class EventHub:
+    """Fan-out of events to every open page."""
+
+    def __init__(self, queue_size: int = 512) -> None:
+        self._subs: set[Subscription] = set()
+        self._lock = threading.Lock()
+        self._seq = itertools.count(1)
+        self._queue_size = queue_size
+
+    def subscribe(self) -> Subscription:
+        """A new subscription; close it when the page goes."""
+        sub = Subscription(self, self._queue_size)
+        with self._lock:
+            self._subs.add(sub)
+        return sub
+
+    def unsubscribe(self, sub: Subscription) -> None:
+        """Forget a subscription (idempotent)."""
+        with self._lock:
+            self._subs.discard(sub)
+
+    @property
+    def subscriber_count(self) -> int:
+        """How many pages are listening."""
+        with self._lock:
+            return len(self._subs)
+
+    def publish(self, name: str, data: dict[str, Any]) -> Event:
+        """Send an event to every subscriber."""
+        with self._lock:
+            event = Event(name, data, next(self._seq))
+            subs = list(self._subs)
+        for sub in subs:
+            sub.put(event)
+        return event
+
+
+@dataclass
+class DroneState:
+    """What the dashboard knows about one drone."""
+
+    site: str
+    drone: str
+    online: bool | None = None
+    status_time_s: float | None = None
+    status_detail: dict[str, Any] = field(default_factory=dict)
+    telemetry: Telemetry | None = None
+    last_seen_s: float | None = None
+    track: deque[tuple[float, float, float]] = field(default_factory=deque)
+    frame_jpeg: bytes | None = None
+    frame_seq: int = 0
+    frame_time_s: float | None = None
+    frame_notified_s: float = 0.0
+
+    @property
+    def key(self) -> str:
+        """``<site>/<drone>``."""
+        return f"{self.site}/{self.drone}"
+
+    def to_json(self, now_s: float, offline_after_s: float, with_track: bool = True) -> dict[str, Any]:
+        """JSON-ready view: ``link`` is online, offline, stale (online but silent) or unknown."""
+        t = self.telemetry
+        if self.online is None:
+            link = "unknown" if self.last_seen_s is None else "online"
+        else:
+            link = "online" if self.online else "offline"
+        if link == "online" and (self.last_seen_s is None or now_s - self.last_seen_s > offline_after_s):
+            link = "stale"
+        count = t.mission_count if t is not None and t.mission_count else None
+        if count is None:
+            raw = self.status_detail.get("mission_count")
+            count = int(raw) if isinstance(raw, int | float) and not isinstance(raw, bool) and raw > 0 else None
+        progress = None
+        if t is not None and t.mission_current_seq is not None and count:
+            progress = max(0.0, min(1.0, t.mission_current_seq / count))
+        out: dict[str, Any] = {
+            "site": self.site,
+            "drone": self.drone,
+            "key": self.key,
+            "online": self.online,
+            "link": link,
+            "status_time": iso_time(self.status_time_s) if self.status_time_s else None,
+            "status": self.status_detail,
+            "last_seen": iso_time(self.last_seen_s) if self.last_seen_s else None,
+            "latitude_deg": t.latitude_deg if t else None,
+            "longitude_deg": t.longitude_deg if t else None,
+            "relative_altitude_m": t.relative_altitude_m if t else None,
+            "heading_deg": t.heading_deg if t else None,
+            "ground_speed_m_s": t.ground_speed_m_s if t else None,
+            "battery_percent": t.battery_percent if t else None,
+            "mode": t.mode if t else self.status_detail.get("mode"),
+            "armed": t.armed if t else None,
+            "mission_current_seq": t.mission_current_seq if t else None,
+            "mission_count": count,
+            "mission_progress": progress,
+            "area": (t.area if t else None) or self.status_detail.get("area"),
+            "frame_seq": self.frame_seq,
+            "frame_time": iso_time(self.frame_time_s) if self.frame_time_s else None,
+        }
+        if with_track:
+            out["track"] = [[lat, lon] for _, lat, lon in self.track]
+        return out
+
+
+class Fleet:
+    """Thread-safe table of drones, updated by the MQTT bridge and read by the web server."""
+
+    def __init__(self, track_points: int, offline_after_s: float) -> None:
+        self._drones: dict[str, DroneState] = {}
+        self._lock = threading.Lock()
+        self.track_points = track_points
+        self.offline_after_s = offline_after_s
+
+    def _get(self, site: str, drone: str) -> DroneState:
+        key = f"{site}/{drone}"
+        state = self._drones.get(key)
+        if state is None:
+            state = self._drones[key] = DroneState(site, drone, track=deque(maxlen=self.track_points))
+        return state
+
+    def set_status(self, site: str, drone: str, status: Status, now_s: float) -> dict[str, Any]:
+        """Apply a retained status or last will; returns the drone's JSON view."""
+        with self._lock:
+            state = self._get(site, drone)
+            state.online = status.online
+            state.status_time_s = status.time_s or now_s
+            state.status_detail = status.detail
+            if status.online:
+                state.last_seen_s = now_s
+            return state.to_json(now_s, self.offline_after_s, with_track=False)
+
+    def add_telemetry(self, site: str, drone: str, sample: Telemetry, now_s: float) -> dict[str, Any]:
+        """Apply one telemetry sample and extend the track; returns the drone's JSON view."""
+        with self._lock:
+            state = self._get(site, drone)
+            state.telemetry = sample
+            state.last_seen_s = now_s
+            if sample.latitude_deg is not None and sample.longitude_deg is not None:
+                last = state.track[-1] if state.track else None
+                if last is None or (last[1], last[2]) != (sample.latitude_deg, sample.longitude_deg):
+                    state.track.append((sample.time_s, sample.latitude_deg, sample.longitude_deg))
+            return state.to_json(now_s, self.offline_after_s, with_track=False)
+
+    def add_frame(self, site: str, drone: str, jpeg: bytes, now_s: float, min_interval_s: float) -> int | None:
+        """Keep the latest video frame; returns its sequence number when pages should be told, else ``None``.
+
+        Pages are told at most once per ``min_interval_s`` per drone; they always fetch the latest frame.
+        """
+        with self._lock:
+            state = self._get(site, drone)
+            state.frame_jpeg = jpeg
+            state.frame_seq += 1
+            state.frame_time_s = now_s
+            state.last_seen_s = state.last_seen_s or now_s
+            if now_s - state.frame_notified_s < min_interval_s:
+                return None
+            state.frame_notified_s = now_s
+            return state.frame_seq
+
+    def frame(self, site: str, drone: str) -> tuple[bytes, int] | None:
+        """The latest video frame of a drone and its sequence number."""
+        with self._lock:
+            state = self._drones.get(f"{site}/{drone}")
+            if state is None or state.frame_jpeg is None:
+                return None
+            return state.frame_jpeg, state.frame_seq
+
+    def snapshot(self, now_s: float | None = None) -> list[dict[str, Any]]:
+        """Every drone's JSON view with its track, sorted by key."""
+        now = time.time() if now_s is None else now_s
+        with self._lock:
+            return [self._drones[k].to_json(now, self.offline_after_s) for k in sorted(self._drones)]

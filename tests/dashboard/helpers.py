@@ -1,0 +1,201 @@
+"""Shared test helpers: alert events made with the shared schema, a JPEG, an MQTT test client, HTTP calls."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import cv2
+import numpy as np
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from drone_patrol.alerts.schema import alert_event, status_payload
+from drone_patrol.core.types import Alert, AlertKind, AlertStatus, GeoPoint, Severity
+
+# Inside dongxi-grid-3 of the shared area file.
+LAT, LON = 25.28195, 110.2985
+
+
+def jpeg(width: int = 64, height: int = 48, value: int = 200) -> bytes:
+    """A small real JPEG (a warm blob on a dark background)."""
+    img = np.zeros((height, width, 3), np.uint8)
+    cv2.circle(img, (width // 2, height // 2), min(width, height) // 4, (0, value // 2, value), -1)
+    ok, buf = cv2.imencode(".jpg", img)
+    assert ok
+    return bytes(buf)
+
+
+def make_alert(
+    *,
+    kind: AlertKind = AlertKind.THERMAL_HOTSPOT,
+    severity: Severity = Severity.CRITICAL,
+    status: AlertStatus = AlertStatus.NEW,
+    incident_id: str | None = None,
+    time_s: float | None = None,
+    lat: float = LAT,
+    lon: float = LON,
+    drone: str = "drone-1",
+    site: str = "dongxi",
+    thumbnail: bool = True,
+) -> Alert:
+    """An Alert as the vision pipeline would make it."""
+    t = time.time() if time_s is None else time_s
+    figures: dict[str, Any] = {"max_temperature_c": 312.5, "area_m2": 1.8}
+    if kind is AlertKind.CROWD_GATHERING:
+        figures = {"head_count": 9, "density_per_m2": 1.4}
+    elif kind is AlertKind.VEHICLE:
+        figures = {"event": "battery_low", "battery_percent": 22}
+    return Alert(
+        alert_id=str(uuid.uuid4()),
+        incident_id=incident_id or str(uuid.uuid4()),
+        kind=kind,
+        status=status,
+        severity=severity,
+        time_s=t,
+        location=GeoPoint(lat, lon),
+        error_radius_m=4.0,
+        first_seen_s=t - 3,
+        last_seen_s=t,
+        confidence=0.93,
+        summary="fire in an alley",
+        area_name="dongxi-grid-3",
+        figures=figures,
+        thumbnail_jpeg=jpeg() if thumbnail else None,
+        site=site,
+        drone=drone,
+    )
+
+
+def event_of(alert: Alert) -> dict[str, Any]:
+    """The CloudEvent of ``alert`` as the drone publishes it."""
+    return alert_event(alert, site=alert.site, drone=alert.drone)
+
+
+def alert_topic(alert: Alert) -> str:
+    return f"dronepatrol/{alert.site}/{alert.drone}/alerts/{alert.kind.value}"
+
+
+class MqttTestClient:
+    """A paho client standing for a drone or a second command room; records what it receives."""
+
+    def __init__(self, url: str, client_id: str | None = None, subscribe: str | None = None) -> None:
+        host, port = url.removeprefix("mqtt://").split(":")
+        self.received: list[tuple[str, bytes, float]] = []
+        self._cv = threading.Condition()
+        self._subscribed = threading.Event()
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id or f"test-{uuid.uuid4().hex[:8]}")
+        self._filter = subscribe
+        self.client.on_connect = self._on_connect
+        self.client.on_message = self._on_message
+        self.client.on_subscribe = lambda *a: self._subscribed.set()
+        self._host, self._port = host, int(port)
+
+    def will(self, topic: str, payload: dict[str, Any]) -> MqttTestClient:
+        self.client.will_set(topic, json.dumps(payload), qos=1, retain=True)
+        return self
+
+    def start(self) -> MqttTestClient:
+        self.client.connect(self._host, self._port, keepalive=5)
+        self.client.loop_start()
+        if self._filter is not None:
+            assert self._subscribed.wait(5), "subscription not confirmed"
+        return self
+
+    def _on_connect(self, client: mqtt.Client, *_: Any) -> None:
+        if self._filter is not None:
+            client.subscribe(self._filter, qos=1)
+
+    def _on_message(self, _c: mqtt.Client, _ud: Any, msg: mqtt.MQTTMessage) -> None:
+        with self._cv:
+            self.received.append((msg.topic, bytes(msg.payload), time.monotonic()))
+            self._cv.notify_all()
+
+    def publish(self, topic: str, payload: bytes | str | dict[str, Any], qos: int = 1, retain: bool = False) -> None:
+        body = json.dumps(payload) if isinstance(payload, dict) else payload
+        info = self.client.publish(topic, body, qos=qos, retain=retain)
+        if qos:
+            info.wait_for_publish(5)
+
+    def publish_alert(self, alert: Alert) -> dict[str, Any]:
+        event = event_of(alert)
+        self.publish(alert_topic(alert), event)
+        return event
+
+    def publish_status(self, site: str, drone: str, state: str, **fields: Any) -> None:
+        doc = status_payload(state, site=site, drone=drone, time_s=time.time(), **fields)
+        self.publish(f"dronepatrol/{site}/{drone}/status", doc, retain=True)
+
+    def wait_for(self, pred: Callable[[str, bytes], bool], timeout_s: float = 5.0) -> tuple[str, bytes, float]:
+        deadline = time.monotonic() + timeout_s
+        with self._cv:
+            while True:
+                for item in self.received:
+                    if pred(item[0], item[1]):
+                        return item
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(
+                        f"no matching message within {timeout_s} s; got {[t for t, *_ in self.received]}"
+                    )
+                self._cv.wait(left)
+
+    def kill(self) -> None:
+        """Drop the TCP connection without DISCONNECT, so the broker sends the last will."""
+        self.client.loop_stop()
+        sock = self.client.socket()
+        if sock is not None:
+            sock.close()
+
+    def stop(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def http(
+    method: str,
+    url: str,
+    body: bytes | dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+    timeout_s: float = 5.0,
+) -> tuple[int, dict[str, str], bytes]:
+    """One HTTP request without following redirects: (status, headers, body)."""
+    data = json.dumps(body).encode() if isinstance(body, dict) else body
+    hdrs = dict(headers or {})
+    if isinstance(body, dict):
+        hdrs.setdefault("Content-Type", "application/json")
+    req = urllib.request.Request(url, data=data, method=method, headers=hdrs)
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *a: Any, **k: Any) -> None:
+            return None
+
+    opener = urllib.request.build_opener(NoRedirect)
+    try:
+        with opener.open(req, timeout=timeout_s) as resp:
+            return resp.status, dict(resp.headers), resp.read()
+    except urllib.error.HTTPError as err:
+        return err.code, dict(err.headers), err.read()
+
+
+def get_json(url: str, headers: dict[str, str] | None = None) -> Any:
+    status, _, body = http("GET", url, headers=headers)
+    assert status == 200, (status, body)
+    return json.loads(body)
+
+
+def wait_until(pred: Callable[[], Any], timeout_s: float = 5.0, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = pred()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} not met within {timeout_s} s")
+        time.sleep(0.01)
