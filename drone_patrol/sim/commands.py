@@ -1,0 +1,148 @@
+"""``drone-patrol sim`` and ``drone-patrol sim-link``: the simulated vehicle and the faulty link, in the foreground."""
+
+from __future__ import annotations
+
+import time
+
+import click
+
+from drone_patrol.core.config import SimConfig
+from drone_patrol.core.errors import InputError
+from drone_patrol.core.types import GeoPoint
+
+_DEFAULTS = SimConfig()
+_SITL_HOME = "-35.363261,149.165230,584,353"
+
+
+def parse_home(text: str) -> tuple[GeoPoint, float]:
+    """Parse "LAT,LON,ALT[,HDG]" into a home point and heading; InputError naming the value otherwise."""
+    parts = [p.strip() for p in text.split(",")]
+    if len(parts) not in (3, 4):
+        raise InputError(f"--home {text!r}: expected LAT,LON,ALT[,HDG] (degrees, degrees, metres AMSL, degrees)")
+    try:
+        values = [float(p) for p in parts]
+    except ValueError:
+        raise InputError(f"--home {text!r}: every part must be a number") from None
+    try:
+        point = GeoPoint(values[0], values[1], values[2])
+    except ValueError as exc:
+        raise InputError(f"--home {text!r}: {exc}") from None
+    return point, (values[3] if len(values) == 4 else 0.0) % 360.0
+
+
+def parse_hostport(text: str, option: str) -> tuple[str, int]:
+    """Parse "HOST:PORT" or "PORT"."""
+    host, _, port = text.rpartition(":")
+    try:
+        number = int(port)
+    except ValueError:
+        raise InputError(f"{option} {text!r}: expected HOST:PORT or PORT") from None
+    if not 0 < number < 65536:
+        raise InputError(f"{option} {text!r}: port must be 1-65535")
+    return host or "127.0.0.1", number
+
+
+def _parse_params(values: tuple[str, ...]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for text in values:
+        name, sep, raw = text.partition("=")
+        try:
+            if not sep:
+                raise ValueError
+            out[name.strip().upper()] = float(raw)
+        except ValueError:
+            raise InputError(f"--param {text!r}: expected NAME=NUMBER") from None
+    return out
+
+
+def _wait_forever() -> None:
+    try:
+        while True:
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+
+
+@click.command("sim")
+@click.option("--home", default=_DEFAULTS.home or _SITL_HOME, show_default=True, help="LAT,LON,ALT[,HDG] of home.")
+@click.option("--host", default=_DEFAULTS.host, show_default=True, help="Address to listen on.")
+@click.option("--port", default=_DEFAULTS.port, show_default=True, type=click.IntRange(0, 65535), help="TCP port.")
+@click.option(
+    "--speedup", default=_DEFAULTS.speedup, show_default=True, type=click.FloatRange(0.1, 100), help="Time scale."
+)
+@click.option("--seed", default=_DEFAULTS.seed, show_default=True, type=int, help="Random seed.")
+@click.option("--udp-out", default=None, help="Also send to a UDP ground station at HOST:PORT (e.g. 127.0.0.1:14550).")
+@click.option("--param", "param_values", multiple=True, help="Parameter override NAME=VALUE (repeatable).")
+def sim(
+    home: str, host: str, port: int, speedup: float, seed: int, udp_out: str | None, param_values: tuple[str, ...]
+) -> None:
+    """Run the simulated ArduCopter (MAVLink 2 on TCP, like SITL's serial0) until Ctrl-C."""
+    from drone_patrol.sim.copter import SimulatedCopter
+
+    point, heading = parse_home(home)
+    udp = parse_hostport(udp_out, "--udp-out") if udp_out else None
+    params = _parse_params(param_values)
+    try:
+        vehicle = SimulatedCopter(
+            home=point,
+            heading_deg=heading,
+            host=host,
+            port=port,
+            speedup=speedup,
+            seed=seed,
+            udp_out=udp,
+            params=params,
+        )
+    except KeyError as exc:
+        raise InputError(f"--param: {exc.args[0]}") from None
+    vehicle.start()
+    udp_text = f", udp out {udp[0]}:{udp[1]}" if udp else ""
+    click.echo(
+        f"drone-patrol sim: ArduCopter on {vehicle.connection_string}{udp_text}, home {point.latitude_deg:.6f},"
+        f"{point.longitude_deg:.6f},{point.altitude_m:g} hdg {heading:g}, speedup {speedup:g}x (Ctrl-C to stop)"
+    )
+    try:
+        _wait_forever()
+    finally:
+        vehicle.stop()
+
+
+@click.command("sim-link")
+@click.option("--listen", "listen", default="5770", show_default=True, help="[HOST:]PORT to accept clients on.")
+@click.option("--to", "to", default="127.0.0.1:5760", show_default=True, help="HOST:PORT of the vehicle.")
+@click.option("--drop", default=0.0, show_default=True, type=click.FloatRange(0, 1), help="Drop probability.")
+@click.option("--dup", default=0.0, show_default=True, type=click.FloatRange(0, 1), help="Duplicate probability.")
+@click.option("--delay-ms", default=0.0, show_default=True, type=click.FloatRange(0, 60000), help="Added latency.")
+@click.option("--jitter-ms", default=0.0, show_default=True, type=click.FloatRange(0, 60000), help="Latency jitter.")
+@click.option("--reorder", default=0.0, show_default=True, type=click.FloatRange(0, 1), help="Reorder probability.")
+@click.option("--seed", default=1, show_default=True, type=int, help="Random seed.")
+def sim_link(
+    listen: str, to: str, drop: float, dup: float, delay_ms: float, jitter_ms: float, reorder: float, seed: int
+) -> None:
+    """Run a faulty-link proxy between a controller and a vehicle until Ctrl-C."""
+    from drone_patrol.sim.link import FaultyLink
+
+    listen_host, listen_port = parse_hostport(listen if ":" in listen else f"127.0.0.1:{listen}", "--listen")
+    target = parse_hostport(to, "--to")
+    link = FaultyLink(
+        target=target,
+        listen_host=listen_host,
+        listen_port=listen_port,
+        drop=drop,
+        dup=dup,
+        delay_ms=delay_ms,
+        jitter_ms=jitter_ms,
+        reorder=reorder,
+        seed=seed,
+    )
+    link.start()
+    click.echo(
+        f"drone-patrol sim-link: tcp:{listen_host}:{link.port} -> tcp:{target[0]}:{target[1]},"
+        f" drop {drop:g} dup {dup:g}"
+        f" delay {delay_ms:g}+-{jitter_ms:g} ms reorder {reorder:g} seed {seed} (Ctrl-C to stop)"
+    )
+    try:
+        _wait_forever()
+    finally:
+        link.stop()
+        click.echo(f"drone-patrol sim-link: {link.stats.summary()}")

@@ -1,0 +1,499 @@
+"""The simulated ArduCopter's flight logic: modes, arming, navigation and failsafes.
+
+No sockets here: the MAVLink side (``vehicle.py``) calls these methods and is told
+what to say through ``say``, ``item_reached`` and the flags it reads back. All
+times are simulated seconds.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+from pymavlink.dialects.v20 import ardupilotmega as mavlink2
+
+from drone_patrol.core.types import GeoPoint, MavCmd
+from drone_patrol.sim.copter import fence as fence_mod
+from drone_patrol.sim.copter.failsafes import Failsafes
+from drone_patrol.sim.copter.kinematics import Battery, Body, Limits, LocalTangent, wrap_180
+from drone_patrol.sim.copter.missions import Item, ItemStore
+from drone_patrol.sim.copter.modes import (
+    GPS_MODES,
+    NOT_ARMABLE,
+    PILOT_THROTTLE_MODES,
+    SUPPORTED_MODES,
+    USER_TAKEOFF_MODES,
+    CopterMode,
+    mode_name,
+)
+from drone_patrol.sim.copter.navigator import RUNNING, MissionRunner
+from drone_patrol.sim.copter.params import ParamStore
+from drone_patrol.sim.copter.rtl import Rtl
+
+FORCE_ARM_MAGIC = 21196
+LAND_DETECT_S = 1.0
+LAND_PAUSE_S = 4.0
+
+
+class Autopilot:
+    """Everything the vehicle knows and decides, stepped in fixed simulated time."""
+
+    def __init__(
+        self,
+        home: GeoPoint,
+        heading_deg: float,
+        params: ParamStore,
+        say: Callable[[int, str], None],
+        item_reached: Callable[[int], None],
+        gps_ready_s: float = 3.0,
+        ekf_ready_s: float = 6.0,
+    ) -> None:
+        self.home = home
+        self.frame = LocalTangent(home.latitude_deg, home.longitude_deg)
+        self.params = params
+        self.say = say
+        self._item_reached = item_reached
+        self.store = ItemStore()
+        self.body = Body(heading_deg)
+        self.battery = Battery(params.get("BATT_CAPACITY"))
+        self.limits = Limits()
+        self.time_s = 0.0
+        self.mode = CopterMode.STABILIZE
+        self.armed = False
+        self.landed = True
+        self.auto_armed = False
+        self.throttle_pwm = 1000  # RC3 with no transmitter, as on SITL
+        self.gps_ready_s = gps_ready_s
+        self.ekf_ready_s = ekf_ready_s
+        self.gps_override: tuple[int, int] | None = None
+        self.ekf_announced = False
+        self.mission = MissionRunner()
+        self.rtl = Rtl()
+        self.failsafes = Failsafes()
+        self.fence_state = fence_mod.FenceState()
+        self.fence_zones: list[fence_mod.Zone] = []
+        self.fence_enabled = params.get("FENCE_ENABLE") >= 1
+        self.guided_target: tuple[float, float, float] | None = None
+        self.hold_target: tuple[float, float, float] | None = None
+        self.land_at: tuple[float, float] | None = None
+        self.land_pause_until_s = 0.0
+        self.land_contact_s: float | None = None
+        self.roi: tuple[float, float, float] | None = None
+        self.speed_override_m_s: float | None = None
+        self.disarm_timer_s = 0.0
+        self.home_set = False
+        self.reached_seq = -1
+
+    # ---------------------------------------------------------------- sensors
+    @property
+    def gps(self) -> tuple[int, int]:
+        """(fix_type, satellites) the GPS reports."""
+        if self.gps_override is not None:
+            return self.gps_override
+        if self.params.get("SIM_GPS_DISABLE") >= 1:
+            return (0, 0)
+        if self.time_s < self.gps_ready_s:
+            return (1, 0)
+        return (3, int(self.params.get("SIM_GPS_NUMSATS")))
+
+    @property
+    def position_ok(self) -> bool:
+        """True once the EKF has a GPS position (copter.position_ok())."""
+        fix, sats = self.gps
+        return fix >= 3 and sats >= 6 and self.time_s >= self.ekf_ready_s
+
+    @property
+    def flying(self) -> bool:
+        """Armed and off the ground."""
+        return self.armed and not self.landed
+
+    # ------------------------------------------------------------------ modes
+    def set_mode(self, number: int, reason: str = "GCS") -> bool:
+        """Change flight mode as Copter::set_mode does; False (with a STATUSTEXT) when refused."""
+        if number == self.mode:
+            return True
+        if number not in SUPPORTED_MODES:
+            self.say(mavlink2.MAV_SEVERITY_WARNING, f"No such mode {number}")
+            return False
+        mode = CopterMode(number)
+        if mode in GPS_MODES and not self.position_ok:
+            self.say(mavlink2.MAV_SEVERITY_WARNING, f"Mode change to {mode_name(mode)} failed: requires position")
+            return False
+        if mode == CopterMode.AUTO:
+            if len(self.store.lists[0]) <= 1:
+                self.say(mavlink2.MAV_SEVERITY_WARNING, "Mode change to AUTO failed: init failed")
+                return False
+            if self.armed and self.landed and not self._starts_with_takeoff():
+                self.say(mavlink2.MAV_SEVERITY_CRITICAL, "Auto: Missing Takeoff Cmd")
+                self.say(mavlink2.MAV_SEVERITY_WARNING, "Mode change to AUTO failed: init failed")
+                return False
+        if self.mode == CopterMode.AUTO:
+            self.mission.stop()
+        self.mode = mode
+        self._enter(mode)
+        return True
+
+    def _starts_with_takeoff(self) -> bool:
+        items = self.store.lists[0]
+        start = self.mission.nav_index if self.mission.nav_index > 0 and self.mission.state != 3 else 1
+        for it in items[start:]:
+            if it.command == MavCmd.NAV_TAKEOFF:
+                return True
+            if it.command in (16, 17, 18, 19, 20, 21, 82, 93):
+                return False
+        return False
+
+    def _enter(self, mode: CopterMode) -> None:
+        b = self.body
+        here = (b.north_m, b.east_m, b.up_m)
+        self.hold_target = here
+        self.guided_target = None
+        if mode == CopterMode.AUTO:
+            self.mission.auto_rtl = False
+            if self.auto_armed or not self.landed:
+                self.mission.start(self, restart=self.params.get("MIS_RESTART") >= 1)
+        elif mode in (CopterMode.RTL, CopterMode.SMART_RTL):
+            self.rtl.begin(self)
+        elif mode == CopterMode.LAND:
+            self.land_begin()
+        if mode != CopterMode.AUTO:
+            self.roi = None
+
+    def land_begin(self, at: tuple[float, float] | None = None, pause: bool = False) -> None:
+        """Start a descent at the current (or given) horizontal position."""
+        self.land_at = at or (self.body.north_m, self.body.east_m)
+        self.land_pause_until_s = self.time_s + LAND_PAUSE_S if pause else 0.0
+        self.land_contact_s = None
+
+    def land_update(self, dt: float) -> None:
+        """Descend at LAND_SPEED_HIGH (or WPNAV_SPEED_DN) then LAND_SPEED below LAND_ALT_LOW."""
+        if self.land_at is None:
+            self.land_begin()
+        assert self.land_at is not None
+        if self.landed:
+            self.body.rest_on_ground()
+            return
+        if self.time_s < self.land_pause_until_s:
+            self.fly_to(dt, (self.land_at[0], self.land_at[1], self.body.up_m), stop=True, hold_yaw=True)
+            return
+        p = self.params
+        high = (p.get("LAND_SPEED_HIGH") or p.get("WPNAV_SPEED_DN")) / 100.0
+        rate = high if self.body.up_m > p.get("LAND_ALT_LOW") / 100.0 else p.get("LAND_SPEED") / 100.0
+        self.fly_to(dt, (self.land_at[0], self.land_at[1], -1.0), stop=True, speed_down=rate, hold_yaw=True)
+
+    # ------------------------------------------------------------- navigation
+    def fly_to(
+        self,
+        dt: float,
+        target: tuple[float, float, float],
+        stop: bool = True,
+        speed: float | None = None,
+        speed_up: float | None = None,
+        speed_down: float | None = None,
+        hold_yaw: bool = False,
+    ) -> None:
+        """Drive the body toward ``target`` (north, east, up) with the navigation limits."""
+        p = self.params
+        lim = self.limits
+        lim.speed_m_s = speed or self.speed_override_m_s or p.get("WPNAV_SPEED") / 100.0
+        lim.accel_m_s2 = p.get("WPNAV_ACCEL") / 100.0
+        lim.climb_m_s = speed_up or p.get("WPNAV_SPEED_UP") / 100.0
+        lim.descent_m_s = speed_down or p.get("WPNAV_SPEED_DN") / 100.0
+        lim.accel_z_m_s2 = p.get("WPNAV_ACCEL_Z") / 100.0
+        lim.yaw_rate_deg_s = p.get("ATC_SLEW_YAW") / 100.0
+        b = self.body
+        yaw: float | None = None
+        if self.roi is not None:
+            yaw = math.degrees(math.atan2(self.roi[1] - b.east_m, self.roi[0] - b.north_m))
+        elif not hold_yaw and int(p.get("WP_YAW_BEHAVIOR")) != 0:
+            dn, de = target[0] - b.north_m, target[1] - b.east_m
+            if math.hypot(dn, de) > 2.0:
+                yaw = math.degrees(math.atan2(de, dn))
+        b.step_towards(dt, target[0], target[1], target[2], lim, stop_at_target=stop, yaw_target_deg=yaw)
+
+    def hold_position(self, dt: float) -> None:
+        """Brake and hold where the vehicle is (or was told to hold)."""
+        if self.hold_target is None:
+            b = self.body
+            self.hold_target = (b.north_m, b.east_m, b.up_m)
+        self.fly_to(dt, self.hold_target, stop=True, hold_yaw=True)
+
+    def takeoff_started(self) -> None:
+        """The motors lift off: the vehicle is no longer landed."""
+        self.landed = False
+        self.auto_armed = True
+        self.land_contact_s = None
+
+    def user_takeoff(self, altitude_m: float) -> bool:
+        """MAV_CMD_NAV_TAKEOFF outside AUTO (Mode::do_user_takeoff)."""
+        if not self.armed or not self.landed or self.mode not in USER_TAKEOFF_MODES:
+            return False
+        if altitude_m <= self.body.up_m:
+            return False
+        b = self.body
+        self.guided_target = (b.north_m, b.east_m, altitude_m)
+        self.hold_target = self.guided_target
+        self.takeoff_started()
+        return True
+
+    def guided_goto(self, north_m: float, east_m: float, up_m: float) -> bool:
+        """A GUIDED position target (SET_POSITION_TARGET_GLOBAL_INT, DO_REPOSITION)."""
+        if self.mode != CopterMode.GUIDED or not self.armed or self.landed:
+            return False
+        self.guided_target = (north_m, east_m, up_m)
+        return True
+
+    # ------------------------------------------------------------------ arming
+    def arm(self, force: bool) -> bool:
+        """Arm as AP_Arming_Copter does; refusal reasons go out as "PreArm:"/"Arm:" texts."""
+        if self.armed:
+            return True
+        checks = int(self.params.get("ARMING_CHECK")) != 0 and not force
+        if not force and self.time_s < self.gps_ready_s:
+            self.say(mavlink2.MAV_SEVERITY_CRITICAL, "PreArm: AHRS: EKF3 not started")
+            return False
+        if checks:
+            fix, _sats = self.gps
+            if self.mode in GPS_MODES or self.fence_enabled:
+                if fix < 3:
+                    self.say(mavlink2.MAV_SEVERITY_CRITICAL, "PreArm: GPS 1: Bad fix")
+                    return False
+                if not self.home_set:
+                    self.say(mavlink2.MAV_SEVERITY_CRITICAL, "PreArm: AHRS: waiting for home")
+                    return False
+            if self.failsafes.battery_level > 0:
+                self.say(mavlink2.MAV_SEVERITY_CRITICAL, "PreArm: Battery 1 low voltage failsafe")
+                return False
+            arm_volt = self.params.get("BATT_ARM_VOLT")
+            if arm_volt > 0 and self.battery.voltage_v < arm_volt:
+                self.say(
+                    mavlink2.MAV_SEVERITY_CRITICAL, f"PreArm: Battery 1 below minimum arming voltage {arm_volt:.1f}V"
+                )
+                return False
+            if self.fence_enabled and self.fence_state.breaches:
+                names = fence_mod.breach_names(self.fence_state.breaches)
+                self.say(mavlink2.MAV_SEVERITY_CRITICAL, f"PreArm: Vehicle breaching {names} fence")
+                return False
+        if not force:
+            if (self.mode in GPS_MODES or self.fence_enabled) and not self.position_ok:
+                self.say(mavlink2.MAV_SEVERITY_CRITICAL, "Arm: Need Position Estimate")
+                return False
+            auto_ok = self.mode == CopterMode.AUTO and int(self.params.get("AUTO_OPTIONS")) & 1
+            if self.mode in NOT_ARMABLE or (self.mode == CopterMode.AUTO and not auto_ok):
+                self.say(mavlink2.MAV_SEVERITY_CRITICAL, f"Arm: {mode_name(self.mode).title()} mode not armable")
+                return False
+        self.armed = True
+        self.auto_armed = False
+        self.disarm_timer_s = 0.0
+        if not self.home_set or self.landed:
+            self.home_set = True
+        self.say(mavlink2.MAV_SEVERITY_INFO, "Arming motors")
+        return True
+
+    def disarm(self, force: bool = False, from_gcs: bool = False) -> bool:
+        """Disarm; a ground station may not disarm a flying copter unless forced."""
+        if not self.armed:
+            return True
+        if from_gcs and not force and not self.landed:
+            return False
+        self.armed = False
+        self.auto_armed = False
+        if self.mode == CopterMode.AUTO:
+            self.mission.stop()
+        self.say(mavlink2.MAV_SEVERITY_INFO, "Disarming motors")
+        return True
+
+    # --------------------------------------------------------------- missions
+    def item_reached(self, seq: int) -> None:
+        """A navigation command finished."""
+        self.reached_seq = seq
+        self._item_reached(seq)
+
+    def mission_complete(self) -> None:
+        """ModeAuto::exit_mission: loiter in AUTO when flying, disarm when landed."""
+        b = self.body
+        self.hold_target = (b.north_m, b.east_m, b.up_m)
+        if self.landed and self.armed:
+            self.disarm()
+
+    def mission_changed(self, mission_type: int) -> None:
+        """A list changed (upload, clear): refresh counters and the fence zones."""
+        s = self.store
+        self.params.set_internal("MIS_TOTAL", max(0, s.count(0) - 1))
+        self.params.set_internal("FENCE_TOTAL", s.count(1))
+        self.params.set_internal("RALLY_TOTAL", s.count(2))
+        if mission_type == 1:
+            self.fence_zones, _ = fence_mod.zones_from_items(s.lists[1], self.frame.to_ne)
+        if mission_type == 0 and self.mode == CopterMode.AUTO:
+            self.mission.mission_changed(self)
+
+    def can_clear_mission(self) -> bool:
+        """AP_Mission::clear refuses while the mission runs."""
+        return not (self.mode == CopterMode.AUTO and self.mission.state == RUNNING and self.armed)
+
+    def home_item(self) -> Item:
+        """What a download returns at seq 0: home, absolute altitude."""
+        return Item(
+            MavCmd.NAV_WAYPOINT,
+            mavlink2.MAV_FRAME_GLOBAL,
+            x=round(self.home.latitude_deg * 1e7),
+            y=round(self.home.longitude_deg * 1e7),
+            z=round(self.home.altitude_m * 100.0) / 100.0,
+        )
+
+    def do_command(self, item: Item) -> None:
+        """Run a mission "do" command."""
+        cmd = item.command
+        if cmd == MavCmd.DO_CHANGE_SPEED:
+            self.change_speed(int(item.param1), item.param2)
+        elif cmd in (MavCmd.DO_SET_ROI_LOCATION, 201):
+            if item.x == 0 and item.y == 0:
+                self.roi = None
+            else:
+                n, e = self.frame.to_ne(item.latitude_deg, item.longitude_deg)
+                self.roi = (n, e, item.z)
+        elif cmd == MavCmd.DO_SET_ROI_NONE:
+            self.roi = None
+        elif cmd == MavCmd.DO_FENCE_ENABLE:
+            self.fence_enable(int(item.param1))
+
+    def change_speed(self, speed_type: int, speed_m_s: float) -> bool:
+        """DO_CHANGE_SPEED: type 0/1 horizontal, 2 climb, 3 descent (Copter keeps it until mode change)."""
+        if speed_m_s <= 0:
+            return speed_m_s == -2 or speed_m_s == -1
+        if speed_type in (0, 1):
+            self.speed_override_m_s = speed_m_s
+        elif speed_type == 2:
+            self.params.set_internal("WPNAV_SPEED_UP", speed_m_s * 100.0)
+        elif speed_type == 3:
+            self.params.set_internal("WPNAV_SPEED_DN", speed_m_s * 100.0)
+        return True
+
+    def fence_enable(self, value: int) -> None:
+        """DO_FENCE_ENABLE: 0 off, 1 on, 2 floor only (treated as on)."""
+        self.fence_enabled = value != 0
+        self.params.set_internal("FENCE_ENABLE", 1 if self.fence_enabled else 0)
+
+    # ------------------------------------------------------------------- step
+    def step(self, dt: float) -> None:
+        """Advance the whole vehicle by ``dt`` simulated seconds."""
+        self.time_s += dt
+        if not self.home_set and self.position_ok:
+            self.home_set = True
+        if not self.ekf_announced and self.position_ok:
+            self.ekf_announced = True
+            self.say(mavlink2.MAV_SEVERITY_INFO, "EKF3 IMU0 is using GPS")
+        self.fence_enabled = self.params.get("FENCE_ENABLE") >= 1
+        self.body.wind_n, self.body.wind_e = self._wind()
+        self._fly(dt)
+        self._land_detector(dt)
+        self.battery.capacity_mah = max(1.0, self.params.get("BATT_CAPACITY"))
+        self.battery.step(dt, self.flying, self.body.airspeed_m_s, self.body.vu)
+        self.failsafes.update(self, dt)
+        self._auto_disarm(dt)
+
+    def _wind(self) -> tuple[float, float]:
+        speed = self.params.get("SIM_WIND_SPD")
+        # SIM_WIND_DIR is where the wind comes from.
+        to = math.radians(self.params.get("SIM_WIND_DIR") + 180.0)
+        return speed * math.cos(to), speed * math.sin(to)
+
+    def _fly(self, dt: float) -> None:
+        b = self.body
+        if not self.armed or (self.landed and not self._lifting()):
+            b.rest_on_ground() if self.landed else None
+            if not self.armed and not self.landed:
+                # Motors stopped in the air: fall.
+                b.vu = max(b.vu - 9.8 * dt, -20.0)
+                b.up_m = max(0.0, b.up_m + b.vu * dt)
+            return
+        mode = self.mode
+        if mode == CopterMode.AUTO:
+            if self.auto_armed or not self.landed:
+                if self.mission.state != RUNNING and self.mission.state != 3 and not self.landed:
+                    self.mission.start(self, restart=False)
+                self.mission.update(self, dt)
+        elif mode == CopterMode.GUIDED:
+            self.fly_to(dt, self.guided_target or self.hold_target or (b.north_m, b.east_m, b.up_m), stop=True)
+        elif mode in (CopterMode.RTL, CopterMode.SMART_RTL):
+            self.rtl.update(self, dt)
+        elif mode == CopterMode.LAND:
+            self.land_update(dt)
+        elif mode == CopterMode.BRAKE or mode == CopterMode.CIRCLE:
+            self.hold_position(dt)
+        elif mode in PILOT_THROTTLE_MODES:
+            self._pilot_throttle(dt)
+
+    def _lifting(self) -> bool:
+        # On the ground, only a takeoff (user or mission) lifts the vehicle.
+        if self.mode == CopterMode.AUTO:
+            return self.auto_armed and self.mission.state == RUNNING
+        return False
+
+    def _pilot_throttle(self, dt: float) -> None:
+        """ALT_HOLD, LOITER, POSHOLD and STABILIZE with the throttle stick at ``throttle_pwm``."""
+        b = self.body
+        up_max = self.params.get("PILOT_SPEED_UP") / 100.0
+        stick = (self.throttle_pwm - 1500) / 500.0
+        if abs(stick) < 0.1:
+            rate = 0.0
+        else:
+            rate = stick * up_max
+        if self.mode == CopterMode.STABILIZE and self.throttle_pwm <= 1100:
+            rate = -3.0  # throttle at zero: the copter sinks
+        if self.hold_target is None:
+            self.hold_target = (b.north_m, b.east_m, b.up_m)
+        n, e, _ = self.hold_target
+        target_up = b.up_m + rate * 2.0 if rate else self.hold_target[2]
+        if rate:
+            self.hold_target = (n, e, max(-1.0, b.up_m))
+        self.fly_to(
+            dt, (n, e, target_up), stop=True, speed_up=max(up_max, 0.1), speed_down=max(-rate, 0.5), hold_yaw=True
+        )
+
+    def _land_detector(self, dt: float) -> None:
+        b = self.body
+        if not self.armed:
+            if b.up_m <= 0.0:
+                self.landed = True
+            return
+        if self.landed:
+            return
+        if b.up_m <= 0.05 and b.vu <= 0.05:
+            if self.land_contact_s is None:
+                self.land_contact_s = self.time_s
+            elif self.time_s - self.land_contact_s >= LAND_DETECT_S:
+                self.landed = True
+                b.rest_on_ground()
+                self.hold_target = None
+                if self.mode in (CopterMode.LAND, CopterMode.RTL, CopterMode.SMART_RTL):
+                    self.disarm()
+        else:
+            self.land_contact_s = None
+
+    def _auto_disarm(self, dt: float) -> None:
+        """Copter::auto_disarm_check: DISARM_DELAY seconds landed with the throttle low."""
+        delay = self.params.get("DISARM_DELAY")
+        if not self.armed or delay <= 0 or not self.landed or self.throttle_pwm > 1100 or self._lifting():
+            self.disarm_timer_s = 0.0
+            return
+        self.disarm_timer_s += dt
+        if self.disarm_timer_s >= delay:
+            self.disarm()
+            self.disarm_timer_s = 0.0
+
+    def nav_target(self) -> tuple[float, float, float] | None:
+        """Where the vehicle is heading (NAV_CONTROLLER_OUTPUT), or None when idle."""
+        if not self.flying:
+            return None
+        if self.mode == CopterMode.AUTO and self.mission.state == RUNNING:
+            return self.mission.nav.target or self.hold_target
+        if self.mode in (CopterMode.RTL, CopterMode.SMART_RTL):
+            return (self.rtl.target_n, self.rtl.target_e, self.rtl.alt_m)
+        if self.mode == CopterMode.GUIDED and self.guided_target is not None:
+            return self.guided_target
+        return self.hold_target
+
+    def heading_deg(self) -> float:
+        """Current heading in [0, 360)."""
+        return wrap_180(self.body.yaw_deg) % 360.0
