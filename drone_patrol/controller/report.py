@@ -38,6 +38,7 @@ class PatrolProgress:
 class PatrolReport:
     """The outcome of one sortie.
 
+    ``waypoints_total`` counts navigation items (the ones a vehicle reports reaching).
     ``outcome`` is ``completed`` (every item flown, landed, disarmed), ``returned_early``
     (a failsafe, the operator or the vehicle brought it home first), ``aborted``,
     ``uploaded`` (dry run) or ``failed`` (``error`` says why). ``resume_seq`` is the item
@@ -115,6 +116,8 @@ class Tracker:
         self.events: list[VehicleEvent] = []
         self.completed = False
         self._last_position: GeoPoint | None = None
+        # MISSION_ITEM_REACHED comes for navigation commands (MAV_CMD_NAV_* are below 100)
+        self.nav_total = sum(1 for wp in mission.items if wp.command < 100)
 
     def record_event(self, event: VehicleEvent) -> None:
         with self._lock:
@@ -166,7 +169,7 @@ class Tracker:
             phase=str(phase),
             mode=state.mode,
             reached=len(self.reached),
-            total=len(self.mission.items),
+            total=self.nav_total,
             current_seq=state.mission_current_seq,
             distance_flown_m=self.distance_m,
             distance_to_home_m=to_home,
@@ -189,7 +192,7 @@ class Tracker:
                 reason=reason,
                 started_s=self.started_s,
                 ended_s=time.time(),
-                waypoints_total=total,
+                waypoints_total=self.nav_total,
                 reached_seqs=tuple(self.reached),
                 last_reached_seq=last,
                 resume_seq=resume,

@@ -102,14 +102,14 @@ class MissionTransfer:
     def _send_count(self, count: int, mission_type: int) -> None:
         self.link.send(
             mavlink.MAVLink_mission_count_message(
-                self.link.target_system, self.link.target_component, count, mission_type, 0
+                self.link.target_system, self.link.target_component, count, mission_type
             )
         )
 
     def _send_ack(self, mission_type: int, result: int = _ACCEPTED) -> None:
         self.link.send(
             mavlink.MAVLink_mission_ack_message(
-                self.link.target_system, self.link.target_component, result, mission_type, 0
+                self.link.target_system, self.link.target_component, result, mission_type
             )
         )
 

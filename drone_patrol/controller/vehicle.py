@@ -177,7 +177,7 @@ class Vehicle:
             try:
                 self.commander.set_message_interval(msg_id, interval_us)
             except DronePatrolError as exc:
-                log.warning("message %d interval not set: %s", msg_id, exc)
+                log.info("message %d interval not set: %s", msg_id, exc)
 
         self.telemetry.request_streams(send_interval, self.config.telemetry_hz)
         try:
