@@ -57,18 +57,33 @@ def _line_offsets(ymin: float, ymax: float, spacing: float, across: float) -> np
     return np.linspace(ymin + across / 2.0, ymax - across / 2.0, n)
 
 
+def _edges(geom: BaseGeometry) -> np.ndarray:
+    """All ring edges of a polygon (or multipolygon) as an (N, 4) array x0, y0, x1, y1."""
+    out = []
+    for part in _pieces(geom):
+        for ring in (part.exterior, *part.interiors):
+            c = np.asarray(ring.coords, dtype=np.float64)[:, :2]
+            out.append(np.column_stack([c[:-1], c[1:]]))
+    return np.vstack(out) if out else np.zeros((0, 4))
+
+
 def _segments(rot: BaseGeometry, ys: np.ndarray) -> list[list[tuple[float, float]]]:
-    """Per line, the sorted (x0, x1) intervals where the line crosses the rotated polygon."""
-    minx, _, maxx, _ = rot.bounds
-    lines = shapely.linestrings([[[minx - 1, y], [maxx + 1, y]] for y in ys])
+    """Per line, the sorted (x0, x1) intervals where the line y = const crosses the rotated polygon.
+
+    Even-odd rule over every ring edge (half-open in y, so a line through a vertex
+    counts it once), which handles holes and concave shapes alike.
+    """
+    e = _edges(rot)
+    y = ys[:, None]
+    y0, y1 = e[None, :, 1], e[None, :, 3]
+    crosses = (y0 <= y) != (y1 <= y)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        x = e[None, :, 0] + (y - y0) * (e[None, :, 2] - e[None, :, 0]) / (y1 - y0)
     out: list[list[tuple[float, float]]] = []
-    for cut in shapely.intersection(lines, rot):
-        segs = []
-        for g in _pieces(cut):
-            if isinstance(g, LineString) and g.length > 1e-6:
-                xs = [c[0] for c in g.coords]
-                segs.append((min(xs), max(xs)))
-        out.append(sorted(segs))
+    for k in range(len(ys)):
+        xs = np.sort(x[k][crosses[k]])
+        segs = [(float(xs[i]), float(xs[i + 1])) for i in range(0, len(xs) - 1, 2) if xs[i + 1] - xs[i] > 1e-6]
+        out.append(segs)
     return out
 
 
@@ -221,8 +236,10 @@ def build_sweep(
     corners = _corners(rot) if all_entries else _corners(rot)[:1]
     variants: list[Variant] = []
     seen: set[tuple[XY, XY]] = set()
-    for start in corners:
-        chosen = order_units(start, start, units, [0] * len(units), return_to_end=False)
+    for k, start in enumerate(corners):
+        # full 2-opt/or-opt from the first corner; the other entries get a lighter search
+        passes = (4 if k == 0 else 1) if all_entries else 1
+        chosen = order_units(start, start, units, [0] * len(units), return_to_end=False, max_passes=passes)
         pts: list[XY] = []
         for ui, vi in chosen:
             pts.extend(units[ui][vi].points)

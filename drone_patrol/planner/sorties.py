@@ -48,32 +48,32 @@ def split(
     budget = usable_fraction(model)
     out: list[list[RoutePoint]] = []
     i = 0
-    while i < len(body):
-        lo = i + 1
+
+    def fits(j: int) -> bool:
+        pts = with_home(home, body[i:j], path, speed_m_s)
+        return estimate([_pp(p) for p in pts], model).battery_fraction <= budget
+
+    while True:
+        if fits(len(body)):
+            out.append(with_home(home, body[i:], path, speed_m_s))
+            return out
         # binary search the longest prefix body[i:j] that fits (battery use grows with j)
-        hi = len(body)
-        if estimate([_pp(p) for p in with_home(home, body[i:hi], path, speed_m_s)], model).battery_fraction <= budget:
-            lo = hi
-        else:
-            good = i
-            left, right = i + 1, hi
-            while left <= right:
-                mid = (left + right) // 2
-                est = estimate([_pp(p) for p in with_home(home, body[i:mid], path, speed_m_s)], model)
-                if est.battery_fraction <= budget:
-                    good, left = mid, mid + 1
-                else:
-                    right = mid - 1
-            if good == i:
-                p = body[i]
-                raise PlanningError(
-                    f"the flight to ({p.x:.0f}, {p.y:.0f}) m and back does not fit the endurance "
-                    f"({model.flight_time_s:g} s with a {model.reserve_fraction:.0%} reserve)"
-                )
-            lo = good
-        out.append(with_home(home, body[i:lo], path, speed_m_s))
-        i = lo
-    return out
+        good, left, right = i, i + 1, len(body) - 1
+        while left <= right:
+            mid = (left + right) // 2
+            if fits(mid):
+                good, left = mid, mid + 1
+            else:
+                right = mid - 1
+        if good < i + 2:
+            p = body[min(i + 1, len(body) - 1)]
+            raise PlanningError(
+                f"the flight to ({p.x:.0f}, {p.y:.0f}) m and back does not fit the endurance "
+                f"({model.flight_time_s:g} s with a {model.reserve_fraction:.0%} reserve)"
+            )
+        out.append(with_home(home, body[i:good], path, speed_m_s))
+        # the next sortie resumes at the last point reached, so no leg is skipped
+        i = good - 1
 
 
 def path_length(points: Sequence[RoutePoint]) -> float:

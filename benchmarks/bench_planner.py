@@ -1,0 +1,132 @@
+"""Planner quality and speed: coverage, no-fly respect, sweep angle and planning time.
+
+Cases: the realistic sample (flight_plans/guilin_dongxi_xiang.geojson), the other
+samples in flight_plans/, and a 1 km2 concave polygon with three holes, rotated 30
+degrees, next to a no-fly zone. Targets: coverage of every coverage/corridor area
+>= 99 %; no waypoint and no leg inside a no-fly zone; the route at the chosen sweep
+angles no longer than the best of all-0 and all-90 degree sweeps; planning time of
+the sample well under 1 s and of the 1 km2 polygon under 1 s (one core, best of 3).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+from shapely import affinity
+from shapely.geometry import LineString, Point, Polygon, box
+
+from drone_patrol.core.config import CameraConfig, PlannerConfig
+from drone_patrol.core.geo import LocalFrame
+from drone_patrol.core.types import GeoPoint, MavCmd
+from drone_patrol.mission.areas import AreaSet, load_areas, parse_areas
+from drone_patrol.planner.plan import PlanResult, plan_patrol
+
+TITLE = "Mission planner: coverage, no-fly respect, sweep angle, planning time"
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = ["guilin_dongxi_xiang", "concave_block_with_courtyard", "nofly_across_the_way", "zhongshan_street_corridor"]
+
+
+def concave_km2() -> AreaSet:
+    """A 1.0x1.2 km E-shaped block (about 1 km2) with three holes, turned 30 degrees, and a no-fly zone beside it."""
+    origin = GeoPoint(25.2600, 110.2800)
+    frame = LocalFrame(origin)
+    shape = box(0, 0, 1000, 1200).difference(box(400, 250, 1000, 450)).difference(box(400, 750, 1000, 950))
+    for hole in (box(100, 100, 250, 200), box(150, 550, 300, 700), box(500, 1000, 700, 1100)):
+        shape = shape.difference(hole)
+    shape = affinity.rotate(shape, 30, origin=(0, 0))
+    nofly = affinity.rotate(box(1050, 500, 1250, 700), 30, origin=(0, 0))
+
+    def ring(coords: Any) -> list[list[float]]:
+        return [[float(a), float(b)] for a, b in frame.en_to_lonlat(list(coords))]
+
+    assert isinstance(shape, Polygon)
+    feats = [
+        {
+            "type": "Feature",
+            "properties": {"name": "home", "role": "home"},
+            "geometry": {"type": "Point", "coordinates": ring([(-60, -60)])[0]},
+        },
+        {
+            "type": "Feature",
+            "properties": {"name": "km2-block", "role": "patrol"},
+            "geometry": {
+                "type": "Polygon",
+                "coordinates": [ring(shape.exterior.coords), *(ring(h.coords) for h in shape.interiors)],
+            },
+        },
+        {
+            "type": "Feature",
+            "properties": {"name": "substation", "role": "no_fly"},
+            "geometry": {"type": "Polygon", "coordinates": [ring(nofly.exterior.coords)]},
+        },
+    ]
+    return parse_areas(feats, "km2-concave-three-holes")
+
+
+def nofly_violations(result: PlanResult) -> int:
+    """Waypoints and legs (the flown lines, home to home) that touch a no-fly zone."""
+    zones = result.nofly_m
+    if zones.is_empty:
+        return 0
+    bad = 0
+    for mission, route in zip(result.sorties, result.routes_m, strict=True):
+        for w in mission.items:
+            if w.command == MavCmd.NAV_WAYPOINT:
+                e, n = result.frame.lonlat_to_en([(w.longitude_deg, w.latitude_deg)])[0]
+                bad += int(zones.intersects(Point(e, n)))
+        coords = list(route.coords)
+        bad += sum(int(zones.intersects(LineString([a, b]))) for a, b in zip(coords[:-1], coords[1:], strict=True))
+    return bad
+
+
+def _timed(areas: AreaSet, **kw: Any) -> tuple[PlanResult, float]:
+    best = math.inf
+    result = None
+    for _ in range(3):
+        t = time.perf_counter()
+        result = plan_patrol(areas, PlannerConfig(), CameraConfig(), **kw)
+        best = min(best, time.perf_counter() - t)
+    assert result is not None
+    return result, best
+
+
+def _row(name: str, areas: AreaSet, time_target_s: float) -> dict[str, Any]:
+    result, seconds = _timed(areas)
+    length = sum(s.length_m for s in result.stats)
+    swept = [a for a in result.areas if a.pattern.value in ("coverage", "corridor")]
+    min_cov = min((a.coverage for a in swept), default=1.0)
+    has_coverage = any(a.pattern.value == "coverage" for a in result.areas)
+    axis = (
+        min(
+            sum(s.length_m for s in plan_patrol(areas, PlannerConfig(), CameraConfig(), sweep_angle_deg=a).stats)
+            for a in (0.0, 90.0)
+        )
+        if has_coverage
+        else length
+    )
+    bad = nofly_violations(result)
+    ok = min_cov >= 0.99 and bad == 0 and length <= axis + 0.5 and seconds < time_target_s
+    return {
+        "case": name,
+        "areas": len(result.areas),
+        "sorties": len(result.sorties),
+        "items": sum(s.waypoints for s in result.stats),
+        "min_coverage": round(min_cov, 4),
+        "nofly_hits": bad,
+        "route_m": round(length, 1),
+        "best_0_90_m": round(axis, 1),
+        "angles_deg": ",".join(f"{a.sweep_angle_deg:g}" for a in result.areas if a.sweep_angle_deg is not None),
+        "plan_s": round(seconds, 3),
+        "target": f"cov>=0.99, 0 hits, <=0/90, <{time_target_s:g}s",
+        "ok": ok,
+    }
+
+
+def run() -> list[dict[str, Any]]:
+    """One row per case."""
+    rows = [_row(name, load_areas(ROOT / "flight_plans" / f"{name}.geojson"), 1.0) for name in SAMPLES]
+    rows.append(_row("km2-concave-three-holes", concave_km2(), 1.0))
+    return rows
