@@ -10,6 +10,7 @@ the sample well under 1 s and of the 1 km2 polygon under 1 s (one core, best of 
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 from pathlib import Path
@@ -78,7 +79,7 @@ def nofly_violations(result: PlanResult) -> int:
                 e, n = result.frame.lonlat_to_en([(w.longitude_deg, w.latitude_deg)])[0]
                 bad += int(zones.intersects(Point(e, n)))
         coords = list(route.coords)
-        bad += sum(int(zones.intersects(LineString([a, b]))) for a, b in zip(coords[:-1], coords[1:], strict=True))
+        bad += sum(int(zones.intersects(LineString([a, b]))) for a, b in itertools.pairwise(coords))
     return bad
 
 
