@@ -45,6 +45,7 @@ class VisionConfig(Section):
     # frames
     saturated_fraction: float = Field(default=0.5, gt=0, le=1)
     saturation_c: float | None = None  # None: from the source's TLinear range
+    max_telemetry_age_s: float = Field(default=1.0, gt=0)
     # georeferencing
     terrain_height_m: float | None = None  # AMSL ground height; None: the home altitude
     max_range_m: float = Field(default=300.0, gt=0)

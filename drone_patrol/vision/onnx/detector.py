@@ -53,6 +53,10 @@ class OnnxDetector:
                 input_size=self.config.input_size,
             )
         self.model: YoloModel = model
+        size = self.config.input_size
+        if size is not None and tuple(size) != model.input_hw and not model.dynamic_hw:
+            raise ModelError(f"{model.path}: the model's input is fixed at {model.input_hw}, not {tuple(size)}")
+        self._input_hw = (int(size[0]), int(size[1])) if size is not None else model.input_hw
         self._bind_classes()
 
     def _bind_classes(self) -> None:
@@ -73,15 +77,15 @@ class OnnxDetector:
 
     @property
     def input_hw(self) -> tuple[int, int]:
-        """Network input (height, width) used for a whole image or one tile."""
-        return self.model.input_hw
+        """Network input (height, width) for a whole image: ``config.input_size`` or the model's default."""
+        return self._input_hw
 
     @property
     def tile_input_hw(self) -> tuple[int, int]:
         """Network input (height, width) of one tile in sliced inference."""
         size = self.config.tile_input_size
         if size is None or not self.model.dynamic_hw:
-            return self.model.input_hw
+            return self._input_hw
         return (int(size[0]), int(size[1]))
 
     @property
@@ -155,7 +159,7 @@ class OnnxDetector:
         return raw.take(nms(raw, self.config.iou_threshold, self.config.max_detections))
 
     def _detect_whole(self, rgb: NDArray[np.uint8]) -> RawBoxes:
-        (raw,) = self._infer([rgb], self.model.input_hw)
+        (raw,) = self._infer([rgb], self._input_hw)
         return self._suppress(raw)
 
     def tiles_for(self, frame_hw: tuple[int, int]) -> list[Tile]:
