@@ -10,6 +10,7 @@ broker runs; nothing survives a broker restart.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import logging
 import threading
@@ -37,6 +38,14 @@ class LoopbackAuthPlugin(BaseAuthPlugin):
 
     async def authenticate(self, *, session: Session) -> bool | None:
         return True
+
+
+def _quiet_disconnects(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """A client that hangs up while amqtt closes its socket is routine, not an error worth a traceback."""
+    if isinstance(context.get("exception"), OSError):
+        log.debug("embedded broker: %s (%s)", context.get("message"), context.get("exception"))
+        return
+    loop.default_exception_handler(context)
 
 
 def _is_loopback(host: str) -> bool:
@@ -84,7 +93,7 @@ class EmbeddedBroker:
         if self._thread is not None:
             return self
         for name in ("amqtt", "transitions"):
-            logging.getLogger(name).setLevel(logging.WARNING)
+            logging.getLogger(name).setLevel(logging.ERROR)
         self._ready.clear()
         self._error = None
         self._thread = threading.Thread(target=self._run, name="embedded-mqtt-broker", daemon=True)
@@ -109,6 +118,7 @@ class EmbeddedBroker:
 
     def _run(self) -> None:
         loop = asyncio.new_event_loop()
+        loop.set_exception_handler(_quiet_disconnects)
         self._loop = loop
         try:
             loop.run_until_complete(self._serve())
@@ -146,10 +156,8 @@ class EmbeddedBroker:
         if thread is None:
             return
         if loop is not None and stop is not None and not loop.is_closed():
-            try:
+            with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(stop.set)
-            except RuntimeError:
-                pass
         thread.join(timeout_s)
         self._thread = None
         self._broker = None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import logging
 import ssl
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -257,3 +258,37 @@ def split_topic(topic: str, prefix: str = "dronepatrol") -> tuple[str, str, str]
     if len(parts) < 4 or parts[0] != prefix:
         return None
     return parts[1], parts[2], parts[3]
+
+
+def probe_protocol(
+    settings: ClientSettings, client_id: str, timeout_s: float = 10.0
+) -> tuple[MQTTProtocolVersion | None, str]:
+    """Connect once with MQTT 5, no will and no properties, to learn whether the broker speaks it.
+
+    A broker without MQTT 5 answers such a CONNECT with "unsupported protocol version"
+    at once, where a v5 CONNECT with a will or properties can leave it hanging (amqtt
+    misreads them). Returns ``(MQTTv5 | MQTTv311, "")``, or ``(None, why)`` when the
+    broker cannot be reached (refused, TLS verification failed, no answer).
+    """
+    answer: list[int] = []
+    done = threading.Event()
+
+    def on_connect(_c: mqtt.Client, _ud: Any, _f: Any, rc: Any, _p: Any) -> None:
+        answer.append(reason_text(rc)[0])
+        done.set()
+
+    probe = make_client(settings, client_id, MQTTProtocolVersion.MQTTv5)
+    probe.on_connect = guarded(on_connect)
+    try:
+        probe.connect(settings.address.host, settings.address.port, keepalive=settings.keepalive_s)
+    except OSError as exc:  # refused, unreachable, TLS verification failed (ssl errors are OSErrors)
+        return None, str(exc.strerror or exc)
+    probe.loop_start()
+    done.wait(timeout_s)
+    probe.disconnect()
+    probe.loop_stop()
+    if not answer:
+        return None, f"no CONNACK within {timeout_s:.0f} s"
+    if answer[0] == UNSUPPORTED_PROTOCOL:
+        return MQTTProtocolVersion.MQTTv311, ""
+    return MQTTProtocolVersion.MQTTv5, ""

@@ -17,6 +17,7 @@ a process crash and is faster.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sqlite3
 import threading
@@ -128,9 +129,10 @@ class Outbox:
         """
         rank = _SEVERITY_RANK.get(severity, 2)
         with self._lock:
-            row = self._db.execute("SELECT seq FROM outbox WHERE event_id = ?", (event_id,)).fetchone()
-            if row is not None:
-                return int(row[0])
+            if self._pending >= self.max_rows:
+                row = self._db.execute("SELECT seq FROM outbox WHERE event_id = ?", (event_id,)).fetchone()
+                if row is not None:
+                    return int(row[0])
             if self._pending >= self.max_rows and not self._make_room(ALERT, rank):
                 self.dropped_alerts += 1
                 log.warning("outbox full (%d rows): new %s alert %s dropped", self._pending, severity, event_id)
@@ -149,6 +151,10 @@ class Outbox:
         self, event_id: str | None, cls: int, rank: int, topic: str, payload: bytes, qos: int, expires: float | None
     ) -> int:
         try:
+            if event_id is not None:
+                row = self._db.execute("SELECT seq FROM outbox WHERE event_id = ?", (event_id,)).fetchone()
+                if row is not None:
+                    return int(row[0])
             cur = self._db.execute(
                 "INSERT INTO outbox (event_id, class, severity, topic, payload, qos, created_s, expires_s)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -236,8 +242,6 @@ class Outbox:
     def close(self) -> None:
         """Close the file (a checkpoint folds the WAL back)."""
         with self._lock:
-            try:
+            with contextlib.suppress(sqlite3.DatabaseError):
                 self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            except sqlite3.DatabaseError:
-                pass
             self._db.close()

@@ -39,6 +39,7 @@ from drone_patrol.alerts.connection import (
     Topics,
     guarded,
     make_client,
+    probe_protocol,
     protocol_of,
     reason_text,
 )
@@ -114,6 +115,8 @@ class AlertPublisher:
         self._window = config.max_inflight
         self._reset_inflight = False
         self._downgrade = False
+        self._probe_due = 0.0
+        self._probe_delay_s = config.reconnect_min_s
         self._running = False
         self._pump: threading.Thread | None = None
         self._connected = threading.Event()
@@ -187,7 +190,8 @@ class AlertPublisher:
             return self
         self._running = True
         self._state = "connecting"
-        self._new_client()
+        if self.config.mqtt_version != "auto":
+            self._new_client()
         self._pump = threading.Thread(target=self._pump_main, name=f"alerts-outbox-{self.drone}", daemon=True)
         self._pump.start()
         return self
@@ -376,7 +380,7 @@ class AlertPublisher:
             return
         code, name = reason_text(rc)
         if code != 0:
-            if code == UNSUPPORTED_PROTOCOL and self.config.mqtt_version == "auto":
+            if code == UNSUPPORTED_PROTOCOL and self._may_downgrade():
                 log.info("broker %s does not speak MQTT 5; using MQTT 3.1.1", self._settings.address.url)
                 self._downgrade = True
                 self._wake.set()
@@ -404,6 +408,14 @@ class AlertPublisher:
             self.outbox_depth,
         )
         self._wake.set()
+
+    def _may_downgrade(self) -> bool:
+        return (
+            self.config.mqtt_version == "auto"
+            and self._protocol == MQTTProtocolVersion.MQTTv5
+            and not self._counts["connects"]
+            and not self._downgrade
+        )
 
     def _on_connect_fail(self, client: mqtt.Client, _ud: Any) -> None:
         if client is not self._client:
@@ -466,7 +478,30 @@ class AlertPublisher:
                 log.exception("alerts pump: unexpected error (retrying)")
                 time.sleep(0.2)
 
+    def _probe(self) -> None:
+        """``auto``: learn once whether the broker speaks MQTT 5 (see :func:`probe_protocol`), then connect."""
+        now = time.monotonic()
+        if now < self._probe_due:
+            return
+        addr = self._settings.address
+        protocol, why = probe_protocol(self._settings, f"{self._client_id}-probe")
+        if protocol is None:
+            detail = f"unreachable, retrying ({why})"
+            if self._state != detail:
+                log.warning("broker %s %s; alerts wait in the outbox (%d)", addr.url, detail, self._outbox.depth)
+            self._state = detail
+            self._probe_due = now + self._probe_delay_s
+            self._probe_delay_s = min(self._probe_delay_s * 2, self._settings.reconnect_max_s)
+            return
+        if protocol == MQTTProtocolVersion.MQTTv311:
+            log.info("broker %s does not speak MQTT 5; using MQTT 3.1.1", addr.url)
+        self._protocol = protocol
+        self._new_client()
+
     def _pump_once(self) -> None:
+        if self._client is None:
+            self._probe()
+            return
         if self._downgrade:
             self._downgrade = False
             self._protocol = MQTTProtocolVersion.MQTTv311

@@ -375,7 +375,7 @@ def vehicle_alert(
 # ---------------------------------------------------------------------------- reading events
 
 
-def parse_event(payload: bytes | str | dict[str, Any], *, check_json_schema: bool = True) -> CloudEvent:
+def parse_event(payload: bytes | bytearray | str | dict[str, Any], *, check_json_schema: bool = True) -> CloudEvent:
     """Parse and validate one event (alert or ack); raises :class:`AlertSchemaError` with the reason."""
     if isinstance(payload, dict):
         doc = payload

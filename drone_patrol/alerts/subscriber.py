@@ -41,6 +41,7 @@ from drone_patrol.alerts.connection import (
     guarded,
     make_client,
     parse_broker_url,
+    probe_protocol,
     protocol_of,
     reason_text,
     split_topic,
@@ -139,6 +140,7 @@ class AlertSubscriber:
         self._connected = threading.Event()
         self._answered = threading.Event()
         self._running = False
+        self.state = "stopped"
         self.connection_error: BrokerConnectionError | None = None
         self.last_error: AlertsError | None = None
         self.metrics: dict[str, int] = dict.fromkeys(
@@ -170,7 +172,10 @@ class AlertSubscriber:
         """
         if not self._running:
             self._running = True
-            self._new_client()
+            if self._settings.mqtt_version == "auto":
+                threading.Thread(target=self._probe_then_connect, name="alerts-subscriber-probe", daemon=True).start()
+            else:
+                self._new_client()
         if wait_s is not None:
             self._answered.wait(wait_s)
             if self.connection_error is not None and not self.connected:
@@ -304,6 +309,28 @@ class AlertSubscriber:
         )
         client.loop_start()
 
+    def _probe_then_connect(self) -> None:
+        delay = self._settings.reconnect_min_s
+        while self._running:
+            protocol, why = probe_protocol(self._settings, f"{self.client_id}-probe")
+            if protocol is not None:
+                self._protocol = protocol
+                if self._running:
+                    self._new_client()
+                return
+            if self.state != why:  # log a change of reason once, not every retry
+                log.warning("command room: broker %s unreachable (%s); retrying", self._settings.address.url, why)
+            self.state = why
+            time.sleep(delay)
+            delay = min(delay * 2, self._settings.reconnect_max_s)
+
+    def _may_downgrade(self) -> bool:
+        return (
+            self._settings.mqtt_version == "auto"
+            and self._protocol == MQTTProtocolVersion.MQTTv5
+            and not self.metrics["connects"]
+        )
+
     def _downgrade(self) -> None:
         self._protocol = MQTTProtocolVersion.MQTTv311
         if self._running:
@@ -323,19 +350,21 @@ class AlertSubscriber:
             return
         code, name = reason_text(rc)
         if code != 0:
-            if code == UNSUPPORTED_PROTOCOL and self._settings.mqtt_version == "auto":
+            if code == UNSUPPORTED_PROTOCOL and self._may_downgrade():
                 threading.Thread(target=self._downgrade, name="alerts-subscriber-downgrade", daemon=True).start()
                 return
             err = BrokerConnectionError(self._settings.address.url, code, name)
             if str(err) != str(self.connection_error):
                 self._report(err)
             self.connection_error = err
+            self.state = f"refused: {name} ({code})"
             self._answered.set()
             return
         self.connection_error = None
+        self.state = "connected"
         self.metrics["connects"] += 1
         filters = self._filters()
-        result, mid = client.subscribe(filters)
+        _result, mid = client.subscribe(filters)
         if mid is not None:
             with self._lock:
                 self._sub_filters[mid] = [f for f, _ in filters]
@@ -353,6 +382,7 @@ class AlertSubscriber:
             log.warning(
                 "command room disconnected from %s: %s (%d); reconnecting", self._settings.address.url, name, code
             )
+            self.state = "reconnecting"
         self._connected.clear()
 
     def _on_subscribe(self, client: mqtt.Client, _ud: Any, mid: int, codes: list[Any], _props: Any) -> None:

@@ -1,0 +1,49 @@
+"""A drone publisher in its own process, for the kill tests: ``python -m tests.alerts.publisher_proc``.
+
+Publishes alerts ``--start`` .. ``--count``-1 with deterministic event ids and prints
+``queued <id>`` once each is committed to the outbox; prints ``connected`` when the
+broker session is up and ``flushed`` when the outbox is empty, then idles until
+killed (``--exit`` makes it stop cleanly instead).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from drone_patrol.alerts.publisher import AlertPublisher
+from drone_patrol.core.types import AlertKind
+from tests.alerts.helpers import DRONE, SITE, event_id, fast_config, make_alert, wait_until
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--broker", required=True)
+    ap.add_argument("--outbox", required=True, type=Path)
+    ap.add_argument("--start", type=int, default=0)
+    ap.add_argument("--count", type=int, default=0)
+    ap.add_argument("--pause-every", type=int, default=0, help="sleep 10 ms every N alerts (spreads the burst)")
+    ap.add_argument("--exit", action="store_true")
+    args = ap.parse_args()
+    pub = AlertPublisher(fast_config(args.broker, args.outbox), SITE, DRONE).start()
+    pub.publish_status("online", mission_state="patrolling", battery_percent=80)
+    if wait_until(lambda: pub.connected, 5.0):
+        print("connected", flush=True)
+    for i in range(args.start, args.count):
+        pub.publish_alert(make_alert(AlertKind.THERMAL_HOTSPOT, i, alert_id=event_id(i)))
+        print(f"queued {event_id(i)}", flush=True)
+        if args.pause_every and i % args.pause_every == 0:
+            time.sleep(0.01)
+    if pub.flush(30.0):
+        print(f"flushed {pub.outbox_depth}", flush=True)
+    if args.exit:
+        pub.stop()
+        return 0
+    while True:
+        time.sleep(1.0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,106 @@
+"""The SQLite outbox: order, delivery, dead letters, restart, and the bound's policy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from drone_patrol.alerts.outbox import ALERT, TELEMETRY, Outbox
+
+
+def _ob(tmp_path: Path, **kw: object) -> Outbox:
+    return Outbox(tmp_path / "outbox.sqlite", synchronous="NORMAL", **kw)  # type: ignore[arg-type]
+
+
+def test_rows_come_back_in_order_and_leave_only_when_delivered(tmp_path: Path) -> None:
+    ob = _ob(tmp_path)
+    seqs = [ob.put_alert(f"id-{i}", "t/a", f"p{i}".encode(), "critical") for i in range(5)]
+    assert ob.depth == 5
+    rows = ob.pending(ALERT, 0, 3)
+    assert [r.event_id for r in rows] == ["id-0", "id-1", "id-2"]
+    assert [r.event_id for r in ob.pending(ALERT, rows[-1].seq, 10)] == ["id-3", "id-4"]
+    ob.delete([seqs[0], seqs[2]])
+    assert ob.depth == 3
+    assert [r.event_id for r in ob.pending(ALERT, 0, 10)] == ["id-1", "id-3", "id-4"]
+
+
+def test_outbox_survives_a_reopen_and_ignores_a_repeated_event_id(tmp_path: Path) -> None:
+    ob = _ob(tmp_path)
+    first = ob.put_alert("same", "t/a", b"1", "info")
+    assert ob.put_alert("same", "t/a", b"1", "info") == first
+    ob.put_alert("other", "t/a", b"2", "info")
+    ob.close()
+    again = _ob(tmp_path)
+    assert again.depth == 2
+    assert [r.payload for r in again.pending(ALERT, 0, 10)] == [b"1", b"2"]
+
+
+def test_rejected_row_is_a_dead_letter_not_replayed(tmp_path: Path) -> None:
+    ob = _ob(tmp_path)
+    seq = ob.put_alert("denied", "dronepatrol/x/other/alerts/vehicle", b"{}", "warning")
+    assert seq is not None
+    ob.reject(seq, "Not authorized (135)")
+    assert ob.depth == 0 and ob.rejected == 1
+    assert ob.pending(ALERT, 0, 10) == []
+    assert ob.dead_letters()[0][1:] == ("denied", "dronepatrol/x/other/alerts/vehicle", "Not authorized (135)")
+
+
+def test_telemetry_waits_behind_alerts_and_expires(tmp_path: Path) -> None:
+    now = [1000.0]
+    ob = _ob(tmp_path, clock=lambda: now[0])
+    ob.put_telemetry("t/telemetry", b"t1", ttl_s=10)
+    ob.put_alert("a", "t/a", b"a", "info")
+    assert [r.cls for r in ob.pending(ALERT, 0, 10)] == [ALERT]
+    assert [r.payload for r in ob.pending(TELEMETRY, 0, 10)] == [b"t1"]
+    now[0] += 11
+    assert ob.pending(TELEMETRY, 0, 10) == []
+    assert ob.depth == 1 and ob.expired_telemetry == 1
+
+
+def test_bound_drops_telemetry_then_info_then_warning_never_critical(tmp_path: Path) -> None:
+    ob = _ob(tmp_path, max_rows=10)
+    for i in range(3):
+        ob.put_telemetry("t/tel", b"t", ttl_s=100)
+    for i in range(3):
+        ob.put_alert(f"info-{i}", "t/a", b"", "info")
+    for i in range(4):
+        ob.put_alert(f"warn-{i}", "t/a", b"", "warning")
+    assert ob.depth == 10
+    assert ob.put_telemetry("t/tel", b"t", ttl_s=100) is not None  # replaces the oldest sample
+    assert ob.dropped_telemetry == 1 and ob.depth == 10
+    for i in range(3):
+        assert ob.put_alert(f"crit-{i}", "t/a", b"", "critical") is not None
+    assert ob.pending(TELEMETRY, 0, 10) == [] and ob.dropped_telemetry == 4
+    assert ob.put_telemetry("t/tel", b"t", ttl_s=100) is None  # telemetry never pushes an alert out
+    for i in range(3, 6):
+        ob.put_alert(f"crit-{i}", "t/a", b"", "critical")
+    ids = [r.event_id for r in ob.pending(ALERT, 0, 100)]
+    assert not any(i.startswith("info") for i in ids)
+    assert ids == ["warn-0", "warn-1", "warn-2", "warn-3"] + [f"crit-{i}" for i in range(6)]
+    assert ob.put_alert("info-late", "t/a", b"", "info") is None  # the lowest newcomer is the victim
+    for i in range(6, 12):
+        ob.put_alert(f"crit-{i}", "t/a", b"", "critical")
+    assert ob.depth == 12 and ob.over_capacity  # criticals only, kept past the bound
+    assert all(r.event_id.startswith("crit") for r in ob.pending(ALERT, 0, 100))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.sampled_from(["telemetry", "info", "warning", "critical"]), max_size=60))
+def test_policy_never_drops_an_alert_while_telemetry_is_held(items: list[str]) -> None:
+    ob = Outbox(":memory:", max_rows=8, synchronous="NORMAL")
+    criticals = 0
+    for n, item in enumerate(items):
+        before_tel = len(ob.pending(TELEMETRY, 0, 1000))
+        dropped_before = ob.dropped_alerts
+        if item == "telemetry":
+            ob.put_telemetry("t", b"", ttl_s=1e9)
+        else:
+            criticals += item == "critical"
+            ob.put_alert(f"{item}-{n}", "t", b"", item)
+        if ob.dropped_alerts > dropped_before:
+            assert before_tel == 0
+    kept_critical = sum(1 for r in ob.pending(ALERT, 0, 1000) if r.severity == 2)
+    assert kept_critical == criticals
+    assert ob.depth <= max(8, criticals)
