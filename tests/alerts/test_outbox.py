@@ -61,7 +61,7 @@ def test_telemetry_waits_behind_alerts_and_expires(tmp_path: Path) -> None:
 
 def test_bound_drops_telemetry_then_info_then_warning_never_critical(tmp_path: Path) -> None:
     ob = _ob(tmp_path, max_rows=10)
-    for i in range(3):
+    for _ in range(3):
         ob.put_telemetry("t/tel", b"t", ttl_s=100)
     for i in range(3):
         ob.put_alert(f"info-{i}", "t/a", b"", "info")

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
-import pytest
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
 from drone_patrol.alerts.publisher import AlertAck, AlertPublisher
