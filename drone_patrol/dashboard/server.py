@@ -91,15 +91,16 @@ class DashboardHandler(BaseHTTPRequestHandler):
         tile = self.server.page_config.get("tile_url") or ""
         tile_src = ""
         if tile:
-            parts = urlsplit(tile.replace("{s}", "a"))
-            tile_src = f" {parts.scheme}://{parts.netloc.replace('a.', '*.', 1)}" if parts.netloc else ""
+            parts = urlsplit(tile)
+            if parts.scheme in ("http", "https") and parts.netloc:
+                tile_src = f" {parts.scheme}://{parts.netloc.replace('{s}', '*')}"
         self.send_header(
             "Content-Security-Policy",
             "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
             f"img-src 'self' data: blob:{tile_src}; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'",
         )
         self.send_header("X-Content-Type-Options", "nosniff")
-        self.send_header("Referrer-Policy", "no-referrer")
+        self.send_header("Referrer-Policy", "same-origin")
 
     def _send(
         self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None, cache: str = ""

@@ -185,7 +185,8 @@
     const role = feature.properties.role;
     if (role === "no_fly") return { color: "#ff4d5e", weight: 2, dashArray: "6 4", fillColor: "#ff4d5e", fillOpacity: 0.18 };
     if (role === "heat_source") return { color: "#ffb020", weight: 1, fillColor: "#ffb020", fillOpacity: 0.35 };
-    if (role === "rally") return { color: "#33c07a", weight: 2, fillOpacity: 0.2 };
+    if (role === "rally") return { color: "#fff", weight: 2, fillColor: "#3fe0c5", fillOpacity: 1 };
+    if (role === "home") return { color: "#fff", weight: 2, fillColor: "#33c07a", fillOpacity: 1 };
     const priority = feature.properties.priority || 3;
     return { color: "#4f86c6", weight: priority <= 1 ? 3 : 2, fillColor: "#4f86c6", fillOpacity: 0.07 };
   }
@@ -198,8 +199,7 @@
       pointToLayer: (feature, latlng) => {
         const p = feature.properties;
         if (p.radius_m) return L.circle(latlng, Object.assign({ radius: Math.max(p.radius_m, 2) }, areaStyle(feature)));
-        const colour = p.role === "home" ? "#33c07a" : p.role === "rally" ? "#3fe0c5" : "#4f86c6";
-        return L.circleMarker(latlng, { radius: 7, color: "#fff", weight: 2, fillColor: colour, fillOpacity: 1 });
+        return L.circleMarker(latlng, Object.assign({ radius: 7 }, areaStyle(feature)));
       },
       onEachFeature: (feature, layer) => {
         const p = feature.properties;
@@ -273,13 +273,13 @@
       circle.addTo(layers.alerts);
       entry = { marker, circle };
       state.markers.set(row.incident_id, entry);
+      marker.bindPopup(() => popupContent(state.incidents.get(row.incident_id)));
       marker.addTo(layers.alerts);
     } else {
       entry.marker.setLatLng(latlng);
       entry.marker.setIcon(alertIcon(row));
       entry.circle.setLatLng(latlng).setRadius(row.error_radius_m || 0);
     }
-    entry.marker.bindPopup(() => popupContent(state.incidents.get(row.incident_id)));
     tagMarker(row.incident_id);
     fitTo(latlng);
   }
@@ -332,12 +332,16 @@
         },
       },
       thumb,
-      el("div", { class: "head" }, el("span", { class: "kind", text: KIND_LABEL[row.kind] || row.kind }), el("span", { class: "sev", text: row.severity }), status),
-      el("div", { class: "meta", text: clock(row.time) + (row.first_time !== row.time ? " (first " + clock(row.first_time) + ")" : "") + " · " + row.drone + " · " + (row.area || "outside key areas") }),
-      el("div", { class: "meta", text: place(row) }),
-      row.summary ? el("div", { class: "meta", text: row.summary }) : null,
-      figures.childNodes.length ? figures : null,
-      actions
+      el(
+        "div",
+        { class: "body" },
+        el("div", { class: "head" }, el("span", { class: "kind", text: KIND_LABEL[row.kind] || row.kind }), el("span", { class: "sev", text: row.severity }), status),
+        el("div", { class: "meta", text: clock(row.time) + (row.first_time !== row.time ? " (first " + clock(row.first_time) + ")" : "") + " · " + row.drone + " · " + (row.area || "outside key areas") }),
+        el("div", { class: "meta", text: place(row) }),
+        row.summary ? el("div", { class: "meta summary", text: row.summary }) : null,
+        figures.childNodes.length ? figures : null,
+        actions
+      )
     );
     if (fresh) li.classList.add("fresh");
     if (state.selected === row.incident_id) li.classList.add("selected");
@@ -389,10 +393,11 @@
     for (const node of $("alerts").children) node.classList.toggle("selected", node.dataset.incident === incidentId);
     const row = state.incidents.get(incidentId);
     const entry = state.markers.get(incidentId);
+    if (entry) entry.marker.openPopup();
     if (centre && row && row.latitude_deg !== null && row.latitude_deg !== undefined) {
+      // After the popup, whose auto-pan would move the map off the alert.
       map.setView([row.latitude_deg, row.longitude_deg], Math.max(map.getZoom(), 18), { animate: false });
     }
-    if (entry) entry.marker.openPopup();
     if (!centre) {
       const li = $("alerts").querySelector('li[data-incident="' + CSS.escape(incidentId) + '"]');
       if (li) li.scrollIntoView({ block: "nearest" });
@@ -465,7 +470,7 @@
   function renderDrone(entry) {
     const v = entry.view;
     const rows = [
-      el("div", { class: "name" }, v.drone + " ", el("span", { class: "link", text: v.link })),
+      el("div", { class: "name" }, v.drone + " ", el("span", { class: "link", text: v.link === "stale" ? "no data" : v.link })),
       el("div", { class: "row" }, "mode ", el("b", { text: v.mode || "–" }), v.armed ? " · armed" : v.armed === false ? " · disarmed" : ""),
     ];
     const battery = v.battery_percent;
@@ -535,6 +540,8 @@
       if (v.link === "online" && v.last_seen && Date.now() - new Date(v.last_seen).getTime() > limit) v.link = "stale";
       const seen = entry.card.querySelector(".last-seen");
       if (seen) seen.textContent = "seen " + ago(v.last_seen);
+      const badge = entry.card.querySelector(".link");
+      if (badge) badge.textContent = v.link === "stale" ? "no data" : v.link;
       entry.card.className = "drone link-" + v.link;
     }
   }
@@ -612,6 +619,6 @@
     setInterval(tick, 1000);
   }
 
-  window.dronePatrol = { state };
+  window.dronePatrol = { state, map: () => map };
   main().catch((e) => toast("Dashboard failed to start: " + e.message));
 })();

@@ -1,0 +1,154 @@
+"""The page in a real headless Chromium (Debian's ``chromium``, driven by Playwright), with a real broker.
+
+Skipped only when Chromium or the Playwright package is missing. The screenshot
+goes to ``tests/artifacts/dashboard.png``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from drone_patrol.core.types import AlertKind, Severity
+from drone_patrol.dashboard.app import Dashboard
+from tests.brokers import MosquittoBroker
+from tests.dashboard.helpers import LAT, LON, MqttTestClient, jpeg, make_alert
+
+pytestmark = [pytest.mark.browser, pytest.mark.mosquitto]
+
+CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+if CHROMIUM is None:
+    pytest.skip("needs Chromium (apt chromium)", allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api", reason="needs the playwright package (pip install playwright)")
+
+
+@pytest.fixture(scope="module")
+def playwright() -> Iterator[Any]:
+    with sync_api.sync_playwright() as p:
+        yield p
+
+
+@pytest.fixture
+def context(playwright: Any, tmp_path: Path) -> Iterator[Any]:
+    ctx = playwright.chromium.launch_persistent_context(
+        str(tmp_path / "chromium-profile"),
+        executable_path=CHROMIUM,
+        headless=True,
+        args=CHROMIUM_ARGS,
+        viewport={"width": 1600, "height": 900},
+    )
+    try:
+        yield ctx
+    finally:
+        ctx.close()
+
+
+def _drone_reports(drone: MqttTestClient) -> None:
+    drone.publish_status("dongxi", "drone-1", "online", mission_count=48)
+    for i in range(6):
+        drone.publish(
+            "dronepatrol/dongxi/drone-1/telemetry",
+            {
+                "time": time.time(),
+                "latitude_deg": 25.2808 + i * 0.00012,
+                "longitude_deg": 110.2972 + i * 0.00015,
+                "relative_altitude_m": 40.0,
+                "heading_deg": 40.0,
+                "ground_speed_m_s": 6.0,
+                "battery_percent": 76.0,
+                "mode": "AUTO",
+                "armed": True,
+                "mission_current_seq": 17,
+            },
+            qos=0,
+        )
+    drone.publish("dronepatrol/dongxi/drone-1/video", jpeg(320, 256, 255), qos=0)
+
+
+def test_live_alert_on_map_and_list_then_acknowledge(
+    make_dashboard: Callable[..., Dashboard], broker: MosquittoBroker, context: Any
+) -> None:
+    dash = make_dashboard(token="staff-token-1", offline_after_s=120.0)
+    drone = MqttTestClient(broker.url).start()
+    watcher = MqttTestClient(broker.url, subscribe="dronepatrol/+/+/alerts/ack").start()
+    try:
+        # An earlier alert, in the archive before the page opens.
+        earlier = make_alert(kind=AlertKind.CROWD_GATHERING, severity=Severity.WARNING, lat=LAT + 0.0006, lon=LON)
+        drone.publish_alert(earlier)
+        _drone_reports(drone)
+
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto(dash.url)
+        assert page.url.endswith("/login")
+        page.fill("input[name=operator]", "Sgt Li")
+        page.fill("input[name=token]", "staff-token-1")
+        page.click("button[type=submit]")
+        page.wait_for_selector("#link-page.ok", timeout=5000)
+        page.wait_for_selector(f'#alerts li[data-incident="{earlier.incident_id}"]', timeout=3000)
+        page.wait_for_selector('#drones article[data-drone="dongxi/drone-1"] img.video:not([hidden])', timeout=3000)
+        assert "staff-token-1" not in page.content()
+
+        second = context.new_page()  # another open dashboard (same staff session)
+        second.goto(dash.url)
+        second.wait_for_selector("#link-page.ok", timeout=5000)
+
+        alert = make_alert()
+        t0 = time.monotonic()
+        drone.publish_alert(alert)
+        page.wait_for_selector(f'.alert-marker[data-incident="{alert.incident_id}"]', timeout=1000, state="attached")
+        t_map = time.monotonic() - t0
+        item = page.wait_for_selector(f'#alerts li[data-incident="{alert.incident_id}"]', timeout=1000)
+        t_list = time.monotonic() - t0
+        assert t_map < 1.0 and t_list < 1.0, (t_map, t_list)
+        first_li = page.eval_on_selector("#alerts li", "li => li.dataset.incident")
+        assert first_li == alert.incident_id  # newest first
+        text = item.inner_text()
+        assert "Thermal hotspot" in text and "critical" in text.lower() and "dongxi-grid-3" in text
+        assert "312.5 °C" in text and "±4 m" in text
+        assert item.eval_on_selector("img.thumb", "img => img.complete && img.naturalWidth") == 64
+        marker_class = page.get_attribute(f'.alert-marker[data-incident="{alert.incident_id}"]', "class") or ""
+        assert "kind-thermal_hotspot" in marker_class and "sev-critical" in marker_class
+
+        # Clicking the alert centres the map on it.
+        page.eval_on_selector("#map", "_ => window.dronePatrol.map().setView([25.2790, 110.2950], 15)")
+        item.click(position={"x": 200, "y": 10})
+        centre = page.evaluate("() => { const c = window.dronePatrol.map().getCenter(); return [c.lat, c.lng]; }")
+        assert centre == pytest.approx([LAT, LON], abs=1e-5)
+
+        page.screenshot(path=str(ARTIFACTS / "dashboard-before-ack.png"))
+        item.query_selector("button.ack").click()
+        _, payload, _ = watcher.wait_for(lambda t, p: t == "dronepatrol/dongxi/drone-1/alerts/ack", 3.0)
+        ack = json.loads(payload)
+        assert ack["data"]["target_id"] == alert.alert_id and ack["data"]["by"] == "Sgt Li"
+        page.wait_for_selector(f'#alerts li.acked[data-incident="{alert.incident_id}"]', timeout=2000)
+        second.wait_for_selector(f'#alerts li.acked[data-incident="{alert.incident_id}"]', timeout=2000)
+        assert "acknowledged by Sgt Li" in second.inner_text(f'#alerts li[data-incident="{alert.incident_id}"]')
+
+        drone_card = page.inner_text('#drones article[data-drone="dongxi/drone-1"]')
+        assert "AUTO" in drone_card and "76 %" in drone_card and "item 17 / 48" in drone_card
+        assert "online" in drone_card.lower()
+        assert errors == []
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "dashboard.png"))
+    finally:
+        watcher.stop()
+        drone.stop()
