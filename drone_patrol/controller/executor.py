@@ -129,6 +129,8 @@ class PatrolExecutor:
         if phase == self.phase:
             return
         old, self.phase = self.phase, phase
+        if old in (Phase.MISSION, Phase.PAUSED) and phase not in (Phase.MISSION, Phase.PAUSED):
+            self.tracker.close_area(self._emit)
         self.tracker.record_phase(phase.value)
         severity = CRITICAL if phase == Phase.FAILED else WARNING if phase == Phase.ABORTED else INFO
         text = f"patrol {old.value} -> {phase.value}" + (f": {why}" if why else "")

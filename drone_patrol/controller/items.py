@@ -52,10 +52,16 @@ class WireItem:
         return self.y / 1e7
 
     def to_waypoint(self) -> Waypoint:
-        """This item as a :class:`Waypoint` (no sequence number)."""
+        """This item as a :class:`Waypoint` (no sequence number), in the in-memory frame convention.
+
+        Vehicles answer with the float frames (ArduPilot keeps only the altitude reference);
+        in memory positioned items use the ``_INT`` frames and the others MAV_FRAME_MISSION.
+        """
+        positioned = Waypoint(command=self.command).has_position
+        frame = _TO_INT_FRAME.get(self.frame, self.frame) if positioned else MavFrame.MISSION
         return Waypoint(
             command=self.command,
-            frame=self.frame,
+            frame=frame,
             param1=self.param1,
             param2=self.param2,
             param3=self.param3,
@@ -65,6 +71,13 @@ class WireItem:
             altitude_m=self.z,
             autocontinue=self.autocontinue,
         )
+
+
+_TO_INT_FRAME: dict[int, int] = {
+    MavFrame.GLOBAL: MavFrame.GLOBAL_INT,
+    MavFrame.GLOBAL_RELATIVE_ALT: MavFrame.GLOBAL_RELATIVE_ALT_INT,
+    MavFrame.GLOBAL_TERRAIN_ALT: MavFrame.GLOBAL_TERRAIN_ALT_INT,
+}
 
 
 def _from_waypoint(seq: int, wp: Waypoint, mission_type: int) -> WireItem:

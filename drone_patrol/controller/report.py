@@ -162,6 +162,12 @@ class Tracker:
                 self.areas.append(area)
             emit(VehicleEvent.now("area_entered", INFO, f"entered key area {area}", area=area))
 
+    def close_area(self, emit: Callable[[VehicleEvent], None]) -> None:
+        """Emit ``area_left`` for the area being flown when the patrol part of the sortie ends."""
+        if self.current_area is not None:
+            previous, self.current_area = self.current_area, None
+            emit(VehicleEvent.now("area_left", INFO, f"left key area {previous}", area=previous))
+
     def progress(self, phase: object, state: VehicleState) -> PatrolProgress:
         home = state.home or self.mission.home
         to_home = distance_m(state.position, home) if state.position is not None else None

@@ -129,8 +129,10 @@ class MissionTransfer:
                 self._upload_once(items, mission_type, deadline, progress)
                 return
             except _Restart:
+                # The vehicle answers but gave up waiting (its own upload timeout ran out,
+                # e.g. on a fast-running simulator): start over while the deadline allows.
                 restarts += 1
-                if restarts > self.timing.retries:
+                if restarts > 2 * self.timing.retries or time.monotonic() >= deadline:
                     raise self._error(
                         mavlink.MAV_MISSION_OPERATION_CANCELLED,
                         "upload",

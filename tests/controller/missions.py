@@ -22,23 +22,29 @@ AREAS = ROOT / "flight_plans" / "guilin_dongxi_xiang.geojson"
 HOME = GeoPoint(25.2821593, 110.296202, 150.0)
 
 
+def _round(point: GeoPoint, altitude_m: float = 0.0) -> GeoPoint:
+    """``point`` on the 1e-7 degree grid MISSION_ITEM_INT carries, so read-backs compare equal."""
+    return GeoPoint(round(point.latitude_deg, 7), round(point.longitude_deg, 7), altitude_m)
+
+
 def _wp(point: GeoPoint, altitude_m: float) -> Waypoint:
+    p = _round(point)
     return Waypoint(
-        MavCmd.NAV_WAYPOINT, latitude_deg=point.latitude_deg, longitude_deg=point.longitude_deg, altitude_m=altitude_m
+        MavCmd.NAV_WAYPOINT, latitude_deg=p.latitude_deg, longitude_deg=p.longitude_deg, altitude_m=altitude_m
     )
 
 
 def _rally(point: GeoPoint, altitude_m: float) -> GeoPoint:
-    return GeoPoint(point.latitude_deg, point.longitude_deg, altitude_m)
+    return _round(point, altitude_m)
 
 
 def fence_around(home: GeoPoint, half_size_m: float = 400.0) -> Geofence:
     """A square inclusion fence around home and a small exclusion circle off to the north-east."""
-    corners = tuple(destination(home, bearing, half_size_m * 2**0.5) for bearing in (45, 135, 225, 315))
+    corners = tuple(_round(destination(home, bearing, half_size_m * 2**0.5)) for bearing in (45, 135, 225, 315))
     return Geofence(
         polygons=(FencePolygon(True, corners),),
-        circles=(FenceCircle(False, destination(home, 30.0, 300.0), 25.0),),
-        return_point=destination(home, 180.0, 20.0),
+        circles=(FenceCircle(False, _round(destination(home, 30.0, 300.0)), 25.0),),
+        return_point=_round(destination(home, 180.0, 20.0)),
     )
 
 

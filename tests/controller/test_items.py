@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from drone_patrol.controller.items import (
@@ -45,6 +45,7 @@ waypoints = st.builds(
 )
 
 
+@settings(max_examples=40)
 @given(st.lists(waypoints, max_size=30))
 def test_mission_round_trip(items: list[Waypoint]) -> None:
     mission = Mission(home=HOME, items=(Waypoint(MavCmd.NAV_TAKEOFF, altitude_m=30.0), *items))
@@ -56,6 +57,7 @@ def test_mission_round_trip(items: list[Waypoint]) -> None:
     assert list_differences(wire, wire, skip_home=True) == []
 
 
+@settings(max_examples=40)
 @given(st.lists(st.tuples(lat, lon), min_size=3, max_size=8), st.floats(min_value=5, max_value=500))
 def test_fence_round_trip(vertices: list[tuple[float, float]], radius: float) -> None:
     poly = FencePolygon(True, tuple(GeoPoint(round(a, 7), round(b, 7)) for a, b in vertices))
