@@ -151,15 +151,14 @@ class Outbox:
         self, event_id: str | None, cls: int, rank: int, topic: str, payload: bytes, qos: int, expires: float | None
     ) -> int:
         try:
-            if event_id is not None:
-                row = self._db.execute("SELECT seq FROM outbox WHERE event_id = ?", (event_id,)).fetchone()
-                if row is not None:
-                    return int(row[0])
             cur = self._db.execute(
                 "INSERT INTO outbox (event_id, class, severity, topic, payload, qos, created_s, expires_s)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING",
                 (event_id, cls, rank, topic, payload, qos, self._clock(), expires),
             )
+            if cur.rowcount == 0:  # the same event id is already waiting: putting it again is a no-op
+                row = self._db.execute("SELECT seq FROM outbox WHERE event_id = ?", (event_id,)).fetchone()
+                return int(row[0]) if row else 0
         except sqlite3.DatabaseError as exc:
             raise OutboxError(f"outbox {self.path}: cannot write ({exc})") from None
         self._pending += 1
