@@ -86,6 +86,19 @@ def test_fixed_input_size_conflict(tiny_model: TinyModel) -> None:
     path = tiny_model(_head(), names=NAMES, input_shape=[1, 3, 64, 96])
     with pytest.raises(ModelError, match=r"fixed at 64x96"):
         load_model(path, input_size=(320, 320))
+    shared = load_model(path)
+    with pytest.raises(ModelError, match=r"fixed at \(64, 96\), not \(320, 320\)"):
+        OnnxDetector(OnnxDetectorConfig(input_size=(320, 320)), model=shared)
+
+
+def test_input_size_per_detector_on_a_shared_dynamic_model(tiny_model: TinyModel) -> None:
+    model = load_model(tiny_model(_head(), names=NAMES, imgsz=(64, 96)))
+    small = OnnxDetector(OnnxDetectorConfig(input_size=(32, 32)), model=model)
+    assert small.input_hw == (32, 32) and model.input_hw == (64, 96)
+    # A 64x64 image halved into 32x32: the person box (x 22..42 in the input) comes back doubled
+    # and clipped to the image.
+    dets = small.detect_image(np.zeros((64, 64, 3), np.uint8))
+    assert np.allclose(dets.xyxy[0], [44, 22, 64, 42])
 
 
 # --- files that are not usable models ---------------------------------------------------

@@ -28,7 +28,8 @@ class OnnxDetectorConfig(Section):
     """A YOLOv8-layout ONNX detector run with onnxruntime on the CPU.
 
     - ``model_path``: the .onnx file; ``None`` for the shipped COCO YOLOv8n.
-    - ``intra_op_threads`` / ``inter_op_threads``: onnxruntime session threads.
+    - ``intra_op_threads`` / ``inter_op_threads``: onnxruntime session threads;
+      ``thread_spinning`` lets idle ones busy-wait (off: the CPU is shared with the pipeline).
     - ``input_size``: network input (height, width), multiples of 32; ``None`` takes the
       model's ``imgsz`` metadata, else its fixed input shape, else 640x640.
     - ``confidence_threshold``, ``iou_threshold`` (NMS), ``max_detections`` per frame.
@@ -48,6 +49,7 @@ class OnnxDetectorConfig(Section):
     model_path: Path | None = None
     intra_op_threads: int = Field(default=2, ge=1, le=64)
     inter_op_threads: int = Field(default=1, ge=1, le=64)
+    thread_spinning: bool = False
     input_size: tuple[int, int] | None = None
     confidence_threshold: float = Field(default=0.25, gt=0, le=1)
     iou_threshold: float = Field(default=0.45, gt=0, le=1)

@@ -51,6 +51,7 @@ class OnnxDetector:
                 intra_op_threads=self.config.intra_op_threads,
                 inter_op_threads=self.config.inter_op_threads,
                 input_size=self.config.input_size,
+                spinning=self.config.thread_spinning,
             )
         self.model: YoloModel = model
         size = self.config.input_size
