@@ -102,6 +102,7 @@ class AlertSubscriber:
         json_schema: bool = False,
         dedup_capacity: int = 100_000,
         reconnect_max_s: float = 10.0,
+        subscribe_alerts: bool = True,
     ) -> None:
         if settings is None:
             address = parse_broker_url(broker_url)
@@ -124,6 +125,7 @@ class AlertSubscriber:
         self.persistent = persistent
         self.client_id = client_id or (default_client_id() if persistent else f"dronepatrol-cr-{uuid.uuid4().hex[:10]}")
         self._share = share_group
+        self._subscribe_alerts = subscribe_alerts
         self._json_schema = json_schema
         self._on_alert = on_alert
         self._on_ack = on_ack
@@ -274,7 +276,7 @@ class AlertSubscriber:
         alerts = self._topics.alerts_filter
         if self._share:
             alerts = f"$share/{self._share}/{alerts}"
-        subs = [(alerts, 1)]
+        subs = [(alerts, 1)] if self._subscribe_alerts else []
         if self._on_status is not None:
             subs.append((self._topics.status, 1))
         if self._on_telemetry is not None:
@@ -366,10 +368,11 @@ class AlertSubscriber:
         self.state = "connected"
         self.metrics["connects"] += 1
         filters = self._filters()
-        _result, mid = client.subscribe(filters)
-        if mid is not None:
-            with self._lock:
-                self._sub_filters[mid] = [f for f, _ in filters]
+        if filters:
+            _result, mid = client.subscribe(filters)
+            if mid is not None:
+                with self._lock:
+                    self._sub_filters[mid] = [f for f, _ in filters]
         self._connected.set()
         self._answered.set()
         log.info(
