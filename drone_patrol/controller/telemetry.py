@@ -170,7 +170,11 @@ class Telemetry:
         if armed != s.armed and s.mode != "UNKNOWN":
             self._event("armed" if armed else "disarmed", INFO, "armed" if armed else "disarmed")
         landed = s.landed
-        if not self._have_landed_state and not armed:
+        if not armed:
+            # a disarmed copter is on the ground; this also settles a landing that happened
+            # while the link was down, before EXTENDED_SYS_STATE says so
+            if not landed and s.mode != "UNKNOWN":
+                self._landing_events(False, True)
             landed = True
         new = replace(s, armed=armed, mode=mode, system_status=int(msg.system_status), landed=landed)
         return new if new != s else s

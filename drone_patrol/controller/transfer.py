@@ -229,8 +229,10 @@ class MissionTransfer:
                     raise _Restart()
                 if result in _NON_FATAL or (result in _AMBIGUOUS and not requested_any):
                     continue
-                if result in _AMBIGUOUS and final_sends > 1:
-                    raise _FinalAckUncertain(f"{result_name(result)} after a repeated last item")
+                if result in _AMBIGUOUS and final_sends:
+                    # The last item went out: this may answer a duplicate of it after a lost
+                    # ACCEPTED (ArduPilot answers items outside a transfer with ERROR).
+                    raise _FinalAckUncertain(f"{result_name(result)} after the last item")
                 raise self._error(result, "upload", mission_type, f"vehicle answered at item {last_sent}")
 
     # -- download --------------------------------------------------------------

@@ -159,10 +159,12 @@ class Vehicle:
         try:
             link.wait_for_vehicle(config.connect_timeout_s if timeout_s is None else timeout_s)
             vehicle = cls(link, config)
-            vehicle.request_telemetry()
         except BaseException:
             link.close()
             raise
+        vehicle.request_telemetry_in_background()
+        # the default streams usually carry a position within moments; do not insist
+        vehicle.wait_for(lambda s: s.position is not None and s.battery_percent is not None, 1.0)
         return vehicle
 
     def wall(self, vehicle_s: float, floor: bool = False) -> float:
@@ -185,11 +187,17 @@ class Vehicle:
         except (CommandRejectedError, DronePatrolError) as exc:
             log.warning("home position not requested: %s", exc)
 
+    def request_telemetry_in_background(self) -> threading.Thread:
+        """:meth:`request_telemetry` in its own thread (each request waits for its ACK)."""
+        thread = threading.Thread(target=self.request_telemetry, name="telemetry-setup", daemon=True)
+        thread.start()
+        return thread
+
     def _on_link_health(self, alive: bool) -> None:
         if alive:
             self.events.emit(VehicleEvent.now("link_restored", INFO, f"link {self.link.connection_string} restored"))
             # re-set the streams away from the reader thread, which must keep reading
-            threading.Thread(target=self.request_telemetry, name="telemetry-rerequest", daemon=True).start()
+            self.request_telemetry_in_background()
         else:
             health = self.link.health()
             age = health.heartbeat_age_s

@@ -84,3 +84,11 @@ def patrol_mission(speed_m_s: float = 8.0) -> Mission:
     areas = load_areas(AREAS)
     result = plan_patrol(areas, PlannerConfig(speed_m_s=speed_m_s), CameraConfig())
     return result.sorties[0]
+
+
+def landed_near_home_or_rally(position: GeoPoint, mission: Mission, tolerance_m: float = 2.0) -> bool:
+    """True when ``position`` is within ``tolerance_m`` of home or of a rally point (RTL goes to the nearest)."""
+    from drone_patrol.core.geo import distance_m
+
+    targets = (mission.home, *mission.rally_points)
+    return min(distance_m(position, t) for t in targets) < tolerance_m
