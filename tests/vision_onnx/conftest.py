@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -105,19 +106,32 @@ PERSON_IN_PHOTO: dict[str, tuple[int, int, int, int]] = {
 SCENE_HEIGHTS_PX = (160, 96, 64, 48, 32, 24)
 
 
+def package_file(package: str, relative: str) -> Path:
+    """A data file inside an installed package, found without importing it; skips the test when absent."""
+    reason = f"{package} (a dev dependency) is not installed; it ships {relative}"
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        pytest.skip(reason)
+    path = Path(next(iter(spec.submodule_search_locations))) / relative
+    if not path.is_file():
+        pytest.skip(f"{path} is missing from the installed {package}")
+    return path
+
+
+def _read_rgb(path: Path) -> NDArray[np.uint8]:
+    import cv2
+
+    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    assert bgr is not None, f"{path}: cannot be read"
+    return np.ascontiguousarray(bgr[:, :, ::-1])
+
+
 def load_photos() -> dict[str, NDArray[np.uint8]]:
     """The three photographs of people that ship in scikit-image and matplotlib, as RGB uint8."""
-    skdata = pytest.importorskip(
-        "skimage.data", reason="scikit-image (dev dependency) ships astronaut.png and camera.png"
-    )
-    cbook = pytest.importorskip("matplotlib.cbook", reason="matplotlib (dev dependency) ships grace_hopper.jpg")
-    mimage = pytest.importorskip("matplotlib.image", reason="matplotlib (dev dependency) reads grace_hopper.jpg")
-    hopper = np.asarray(mimage.imread(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)))
-    camera = np.asarray(skdata.camera())
     return {
-        "astronaut": np.asarray(skdata.astronaut(), np.uint8),
-        "camera": np.repeat(camera[:, :, None], 3, axis=2).astype(np.uint8),
-        "grace_hopper": hopper.astype(np.uint8),
+        "astronaut": _read_rgb(package_file("skimage", "data/astronaut.png")),
+        "camera": _read_rgb(package_file("skimage", "data/camera.png")),
+        "grace_hopper": _read_rgb(package_file("matplotlib", "mpl-data/sample_data/grace_hopper.jpg")),
     }
 
 
@@ -128,9 +142,8 @@ def aerial_scene() -> tuple[NDArray[np.uint8], list[tuple[str, int, NDArray[np.f
     """
     import cv2
 
-    skdata = pytest.importorskip("skimage.data", reason="scikit-image (dev dependency) ships gravel.png")
-    ground = cv2.resize(np.asarray(skdata.gravel()), (640, 512), interpolation=cv2.INTER_LINEAR)
-    frame = np.repeat(ground[:, :, None], 3, axis=2).copy()
+    gravel = _read_rgb(package_file("skimage", "data/gravel.png"))
+    frame = cv2.resize(gravel, (640, 512), interpolation=cv2.INTER_LINEAR)
     truth: list[tuple[str, int, NDArray[np.float64]]] = []
     gap, y = 12, 4
     for name, photo in load_photos().items():

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from pydantic import ValidationError
 
+from drone_patrol.core.errors import ModelError
 from drone_patrol.vision.detections import CLASS_PERSON, Detections
 from drone_patrol.vision.frames import Detector, ThermalFrame
 from drone_patrol.vision.onnx import EveryNthFrame, OnnxDetectorConfig
@@ -69,3 +72,14 @@ def test_config_defaults_and_validation() -> None:
         OnnxDetectorConfig.model_validate({"treshold": 0.3})
     with pytest.raises(ValidationError):
         OnnxDetectorConfig(intra_op_threads=0)
+
+
+def test_make_onnx_detector_wraps_when_asked(tmp_path: Path) -> None:
+    from drone_patrol.vision.onnx import OnnxDetector, make_onnx_detector
+
+    plain = make_onnx_detector(OnnxDetectorConfig(intra_op_threads=1))
+    assert isinstance(plain, OnnxDetector)
+    wrapped = make_onnx_detector(OnnxDetectorConfig(intra_op_threads=1, every_nth_frame=3))
+    assert isinstance(wrapped, EveryNthFrame) and wrapped.k == 3 and isinstance(wrapped.detector, OnnxDetector)
+    with pytest.raises(ModelError, match="model file not found"):
+        make_onnx_detector(OnnxDetectorConfig(model_path=tmp_path / "gone.onnx"))

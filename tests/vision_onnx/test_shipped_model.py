@@ -58,7 +58,7 @@ def score(dets: Detections, truth: list[tuple[str, int, NDArray[np.float64]]]) -
 def _detector(tiling: bool) -> OnnxDetector:
     if tiling:  # share the session of the detector without tiling
         return OnnxDetector(OnnxDetectorConfig(tiling=True), model=_detector(False).model)
-    return OnnxDetector(OnnxDetectorConfig(intra_op_threads=2))
+    return OnnxDetector(OnnxDetectorConfig(intra_op_threads=1))
 
 
 @cache

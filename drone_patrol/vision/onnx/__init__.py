@@ -10,6 +10,14 @@ from the ONNX metadata when present. See ``models/README.md`` for the shipped mo
 from drone_patrol.vision.onnx.config import OnnxDetectorConfig, default_model_path
 from drone_patrol.vision.onnx.detector import OnnxDetector
 from drone_patrol.vision.onnx.model import YoloModel, load_model
-from drone_patrol.vision.onnx.schedule import EveryNthFrame
+from drone_patrol.vision.onnx.schedule import EveryNthFrame, make_onnx_detector
 
-__all__ = ["EveryNthFrame", "OnnxDetector", "OnnxDetectorConfig", "YoloModel", "default_model_path", "load_model"]
+__all__ = [
+    "EveryNthFrame",
+    "OnnxDetector",
+    "OnnxDetectorConfig",
+    "YoloModel",
+    "default_model_path",
+    "load_model",
+    "make_onnx_detector",
+]

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Literal
 
+from drone_patrol.core.config.onnx_detector import OnnxDetectorConfig
 from drone_patrol.vision.detections import Detections
 from drone_patrol.vision.frames import Detector, ThermalFrame
+from drone_patrol.vision.onnx.detector import OnnxDetector
 
 
 class EveryNthFrame:
@@ -44,3 +46,12 @@ class EveryNthFrame:
         """Forget the held result; the next frame runs the detector."""
         self._count = 0
         self._last = Detections.empty()
+
+
+def make_onnx_detector(config: OnnxDetectorConfig) -> Detector:
+    """The detector a pipeline should add for ``config``: an ``OnnxDetector``, wrapped in
+    ``EveryNthFrame`` when ``config.every_nth_frame`` > 1. Raises ``ModelError`` for an unusable model."""
+    detector = OnnxDetector(config)
+    if config.every_nth_frame > 1:
+        return EveryNthFrame(detector, config.every_nth_frame)
+    return detector
