@@ -29,8 +29,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "detect": ("drone_patrol.vision.commands:detect", "Run the vision pipeline on recorded frames and telemetry."),
     "alerts": ("drone_patrol.alerts.commands:alerts", "Watch and acknowledge alerts in the command room."),
     "broker": ("drone_patrol.alerts.commands:broker", "Run the embedded MQTT broker on 127.0.0.1."),
-    "patrol": ("drone_patrol.service_commands:patrol", "Run the patrol service from a config file."),
-    "demo": ("drone_patrol.service_commands:demo", "Run the whole system on embedded defaults."),
+    "patrol": ("drone_patrol.service.commands:patrol", "Run the patrol service from a config file."),
+    "demo": ("drone_patrol.service.commands:demo", "Run the whole system on embedded defaults."),
     "dashboard": ("drone_patrol.dashboard.commands:dashboard", "Serve the command-room dashboard."),
 }
 

@@ -7,6 +7,7 @@ and status never wait behind frames: they go straight to the publisher's outbox.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import queue
 import threading
@@ -36,6 +37,10 @@ class MissionClock:
     def now(self) -> float:
         """The current vehicle time in UNIX seconds."""
         return self._t0 + (time.monotonic() - self._m0) * self.time_scale
+
+    def from_wall(self, wall_s: float) -> float:
+        """The vehicle time corresponding to the UNIX wall time ``wall_s``."""
+        return self._t0 + (wall_s - self._t0) * self.time_scale
 
     def wall_interval_s(self, vehicle_interval_s: float) -> float:
         """How long to wait on the wall clock for ``vehicle_interval_s`` of vehicle time."""
@@ -140,6 +145,9 @@ class DataPath:
         next_t = time.monotonic()
         while not self._stop.is_set():
             state = self._state()
+            if self.clock.time_scale != 1.0:
+                # telemetry is stamped with its wall arrival time; frames live on vehicle time
+                state = dataclasses.replace(state, time_s=self.clock.from_wall(state.time_s))
             if state.position is None or (self.airborne_only and (state.landed or not state.armed)):
                 self.stats.frames_skipped_no_state += 1
             else:

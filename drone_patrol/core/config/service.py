@@ -16,3 +16,7 @@ class ServiceConfig(Section):
     log_format: str = Field(default="text", pattern=r"^(text|json)$")
     metrics_port: int | None = Field(default=None, ge=0, le=65535)
     return_home_on_exit: bool = True
+    camera_fps: float = Field(default=2.0, gt=0)  # frames per second of vehicle time
+    video_fps: float = Field(default=2.0, ge=0)  # annotated JPEGs per wall second to the command room
+    frame_queue: int = Field(default=4, ge=1)  # frames waiting for vision before the oldest is dropped
+    report_dir: str = "out"

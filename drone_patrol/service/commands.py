@@ -1,0 +1,177 @@
+"""``drone-patrol patrol`` and ``drone-patrol demo``."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import signal
+import threading
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from types import FrameType
+
+import click
+
+from drone_patrol.core.config import Settings, load_config
+from drone_patrol.core.errors import ConfigError
+from drone_patrol.service.demo import run_demo
+from drone_patrol.service.logs import setup_logging
+from drone_patrol.service.metrics import OpsServer
+from drone_patrol.service.schedule import NightSchedule
+from drone_patrol.service.session import PatrolSession, VehicleSource
+
+DEMO_CONFIG = Path("configs/demo.yaml")
+log = logging.getLogger("drone_patrol.service")
+
+
+@contextlib.contextmanager
+def _stop_on_signals(session: PatrolSession, leave_flying: bool) -> Iterator[None]:
+    """SIGINT/SIGTERM end the patrol cleanly (RTL unless leave_flying); a second one aborts the process."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    count = {"n": 0}
+
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        count["n"] += 1
+        if count["n"] > 1:
+            raise KeyboardInterrupt
+        what = "leaving the vehicle on its mission" if leave_flying else "returning home and waiting for landing"
+        click.echo(f"\n{signal.Signals(signum).name}: stopping, {what} (again to abort)", err=True)
+        session.request_stop(leave_flying)
+
+    old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
+def _source(sitl: Path | None, sitl_defaults: Path | None, connect: str | None) -> VehicleSource:
+    if sitl is not None and connect is not None:
+        raise click.UsageError("--sitl and --connect exclude each other")
+    return VehicleSource(sitl, sitl_defaults, connect)
+
+
+def _settings(config: Path | None) -> Settings:
+    if config is None and DEMO_CONFIG.is_file():
+        config = DEMO_CONFIG
+    return load_config(config)
+
+
+@click.command()
+@click.option("--config", "config", type=click.Path(path_type=Path), help="Config file (default configs/demo.yaml).")
+@click.option("--sitl", type=click.Path(path_type=Path), help="Fly ArduPilot SITL: path to an arducopter binary.")
+@click.option("--sitl-defaults", type=click.Path(path_type=Path), help="Frame defaults .parm for SITL (copter.parm).")
+@click.option("--connect", help="Fly an already running vehicle (pymavlink connection string).")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("out/demo"), show_default=True)
+@click.option("--speedup", type=float, help="Simulation speedup (default from the config).")
+@click.option("--scenario", type=click.Path(path_type=Path), help="Scenario file for the simulated camera.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
+def demo(
+    config: Path | None,
+    sitl: Path | None,
+    sitl_defaults: Path | None,
+    connect: str | None,
+    out_dir: Path,
+    speedup: float | None,
+    scenario: Path | None,
+    as_json: bool,
+) -> None:
+    """Plan the sample district, fly it on a simulated copter over a simulated thermal world, and show
+    the command room's alerts, on embedded defaults (embedded broker, simulator, simulated camera)."""
+    settings = _settings(config)
+    sim_update = {k: v for k, v in (("speedup", speedup), ("scenario", scenario)) if v is not None}
+    if sim_update:
+        settings = settings.model_copy(update={"sim": settings.sim.model_copy(update=sim_update)})
+    setup_logging(settings.service.log_format, logging.WARNING)
+    echo = (lambda _s: None) if as_json else click.echo
+    result = run_demo(settings, _source(sitl, sitl_defaults, connect), out_dir, echo=echo)
+    if as_json:
+        click.echo(json.dumps({**result.summary, "report": str(result.report_path)}, default=str))
+        return
+    click.echo("\nsummary")
+    for key, value in result.summary.items():
+        click.echo(f"  {key:40} {value}")
+    for m in result.matches:
+        where = f"{m.error_m:.1f} m from truth" if m.error_m is not None else "NOT ALERTED"
+        delay = f", alert {m.first_seen_to_alert_s:.2f} s after first sighting" if m.first_seen_to_alert_s else ""
+        click.echo(f"  {m.kind:6} {m.name:24} {where}{delay}")
+    click.echo(f"report: {result.report_path}")
+
+
+@click.command()
+@click.option("--config", "config", type=click.Path(path_type=Path), required=True, help="Config file.")
+@click.option("--schedule", is_flag=True, help="Run the night schedule: patrol after patrol.")
+@click.option("--leave-flying", is_flag=True, help="On SIGINT/SIGTERM leave the vehicle on its mission.")
+@click.option("--mission", "mission_file", type=click.Path(path_type=Path), help="Fly this .plan/.waypoints.")
+@click.option("--sim", "use_sim", is_flag=True, help="Fly the built-in simulated copter.")
+@click.option("--sitl", type=click.Path(path_type=Path), help="Fly ArduPilot SITL: path to an arducopter binary.")
+@click.option("--sitl-defaults", type=click.Path(path_type=Path), help="Frame defaults .parm for SITL.")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), help="Where plans and reports go.")
+def patrol(
+    config: Path,
+    schedule: bool,
+    leave_flying: bool,
+    mission_file: Path | None,
+    use_sim: bool,
+    sitl: Path | None,
+    sitl_defaults: Path | None,
+    out_dir: Path | None,
+) -> None:
+    """Run the patrol service: plan (or load) the mission, fly it with vision and alerting."""
+    settings = load_config(config)
+    setup_logging(settings.service.log_format)
+    connect = None if (use_sim or sitl) else settings.controller.connection
+    session = PatrolSession(settings, _source(sitl, sitl_defaults, connect), out_dir, mission_file)
+    ops = None
+    if settings.service.metrics_port is not None:
+        ops = OpsServer(session.metrics, "127.0.0.1", settings.service.metrics_port).start()
+        ops.add_check("broker", lambda: session.publisher is not None and session.publisher.connected)
+        ops.add_check("vehicle_link", lambda: session.vehicle is not None and session.vehicle.link_alive)
+        log.info("metrics and health on http://127.0.0.1:%d/metrics and /healthz", ops.port)
+    try:
+        with session, _stop_on_signals(session, leave_flying):
+            _, missions, files = session.plan()
+            for kind, paths in files.items():
+                log.info("plan %s: %s", kind, paths)
+            session.start_broker()
+            session.start_publisher()
+            session.start_vehicle()
+            if settings.sim.scenario is None:
+                raise ConfigError("sim.scenario: only the simulated thermal camera is wired into the service so far")
+            session.start_camera()
+            if not schedule:
+                _fly_all(session, missions)
+                return
+            plan = NightSchedule.parse(
+                settings.service.schedule_start, settings.service.schedule_end, settings.service.schedule_every_min
+            )
+            while not session.stopping:
+                start = plan.next_patrol(datetime.now())
+                log.info("next patrol at %s", start.isoformat(timespec="minutes"))
+                assert session.publisher is not None
+                while not session.stopping and datetime.now() < start:
+                    session.publisher.publish_status("online", mission_state="waiting", next_patrol=start.isoformat())
+                    session._stopping.wait(min(30.0, max(0.0, (start - datetime.now()).total_seconds())))
+                if not session.stopping:
+                    _fly_all(session, missions)
+    finally:
+        if ops is not None:
+            ops.stop()
+
+
+def _fly_all(session: PatrolSession, missions: list) -> None:  # type: ignore[type-arg]
+    for i, mission in enumerate(missions, 1):
+        if session.stopping:
+            return
+        log.info("sortie %d/%d: %d items", i, len(missions), len(mission.items))
+        outcome = session.fly(mission)
+        rep = outcome.report
+        log.info(
+            "sortie %d: %s, %d alerts, %d frames (%d dropped)", i, rep.outcome if rep else "left flying",
+            len(outcome.alerts), outcome.datapath.frames_processed, outcome.datapath.frames_dropped,
+        )  # fmt: skip

@@ -1,0 +1,249 @@
+"""A patrol session: the long-lived parts of the service (broker, vehicle, publisher, vision) and its patrols.
+
+``PatrolSession`` is what ``drone-patrol patrol`` and ``drone-patrol demo`` share: it
+plans (or loads) the mission, brings up the vehicle (simulated, ArduPilot SITL or any
+connection string), the publisher and the vision pipeline, flies one patrol or a
+night's schedule of them, and tears everything down in reverse order.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from drone_patrol.alerts.broker import EmbeddedBroker
+from drone_patrol.alerts.publisher import AlertPublisher
+from drone_patrol.controller import Vehicle
+from drone_patrol.core.config import Settings
+from drone_patrol.core.errors import ConfigError
+from drone_patrol.core.types import GeoPoint, Mission
+from drone_patrol.mission.areas import AreaSet, load_areas
+from drone_patrol.mission.files import load_mission
+from drone_patrol.planner import PlanResult, plan_patrol
+from drone_patrol.planner.export import write_outputs
+from drone_patrol.service.feeds import SimCameraFeed
+from drone_patrol.service.metrics import ServiceMetrics
+from drone_patrol.service.patrol import PatrolOutcome, PatrolRun
+from drone_patrol.service.pipeline import MissionClock
+from drone_patrol.service.sitl import SitlProcess
+from drone_patrol.sim.copter import SimulatedCopter
+from drone_patrol.sim.thermal import Scenario, ThermalCameraSim
+from drone_patrol.vision.baseline import HeatBaseline
+from drone_patrol.vision.pipeline import VisionPipeline
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class VehicleSource:
+    """Which vehicle to fly: the built-in simulator (default), a SITL binary, or a connection string."""
+
+    sitl_binary: Path | None = None
+    sitl_defaults: Path | None = None
+    connect: str | None = None
+    speedup: float | None = None  # None: the sim config's for the simulator and SITL, 1 for a connection
+
+    @property
+    def simulated(self) -> bool:
+        """True when the built-in simulator is used."""
+        return self.sitl_binary is None and self.connect is None
+
+
+@dataclass
+class SessionResult:
+    """Everything a session produced."""
+
+    plan: PlanResult | None
+    missions: list[Mission]
+    outcomes: list[PatrolOutcome] = field(default_factory=list)
+    files: dict[str, Any] = field(default_factory=dict)
+    broker_url: str = ""
+
+
+def site_home(settings: Settings, areas: AreaSet) -> GeoPoint:
+    """Home with its AMSL altitude: the area file's third coordinate, else the site's ground altitude."""
+    p = areas.home_point
+    alt = p.altitude_m if p.altitude_m else settings.site.ground_altitude_m
+    return GeoPoint(p.latitude_deg, p.longitude_deg, alt)
+
+
+class PatrolSession:
+    """Bring the service up, fly, bring it down. Use as a context manager."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        source: VehicleSource | None = None,
+        out_dir: Path | None = None,
+        mission_file: Path | None = None,
+    ) -> None:
+        self.settings = settings
+        self.source = source or VehicleSource()
+        self.out_dir = Path(out_dir or settings.service.report_dir)
+        self.mission_file = mission_file
+        self.metrics = ServiceMetrics()
+        self.areas = load_areas(
+            settings.site.areas_file, ceiling_m=settings.planner.ceiling_m, floor_m=settings.planner.floor_m
+        )
+        self.home = site_home(settings, self.areas)
+        self.broker: EmbeddedBroker | None = None
+        self.sim: SimulatedCopter | None = None
+        self.sitl: SitlProcess | None = None
+        self.vehicle: Vehicle | None = None
+        self.publisher: AlertPublisher | None = None
+        self.feed: SimCameraFeed | None = None
+        self.baseline: HeatBaseline | None = None
+        self._stack = contextlib.ExitStack()
+        self._current: PatrolRun | None = None
+        self._stopping = threading.Event()
+        self._leave_flying = False
+
+    # -- bring up -------------------------------------------------------------------------------------------
+
+    @property
+    def speedup(self) -> float:
+        """How much faster than real time the vehicle runs (1 for a real vehicle)."""
+        if self.source.speedup is not None:
+            return self.source.speedup
+        return 1.0 if self.source.connect else self.settings.sim.speedup
+
+    @property
+    def broker_url(self) -> str:
+        """The URL the publisher and the command room use."""
+        return self.broker.url if self.broker is not None else self.settings.alerts.broker_url
+
+    def plan(self) -> tuple[PlanResult | None, list[Mission], dict[str, Any]]:
+        """Plan the site's patrol (or load the given mission file) and write the plan files."""
+        if self.mission_file is not None:
+            return None, [load_mission(self.mission_file)], {}
+        result = plan_patrol(self.areas, self.settings.planner, self.settings.camera)
+        for warning in result.warnings:
+            log.warning("planner: %s", warning)
+        stem = Path(self.settings.site.areas_file).stem
+        files = write_outputs(result, self.out_dir, stem)
+        return result, list(result.sorties), files
+
+    def start_broker(self) -> None:
+        """Start the embedded broker when the config asks for it."""
+        if self.settings.alerts.embedded_broker:
+            self.broker = EmbeddedBroker("127.0.0.1", 0).start()
+            self._stack.callback(self.broker.stop)
+            log.info("embedded MQTT broker on %s", self.broker.url)
+
+    def start_vehicle(self) -> Vehicle:
+        """Start the simulator or SITL when asked, then connect the controller."""
+        s = self.settings
+        if self.source.sitl_binary is not None:
+            self.sitl = SitlProcess(
+                self.source.sitl_binary, self.home, speedup=self.speedup, defaults=self.source.sitl_defaults
+            ).start()
+            self._stack.callback(self.sitl.stop)
+            connection = self.sitl.connection_string
+        elif self.source.connect is not None:
+            connection = self.source.connect
+        else:
+            self.sim = SimulatedCopter(home=self.home, port=0, speedup=self.speedup, seed=s.sim.seed).start()
+            self._stack.callback(self.sim.stop)
+            connection = self.sim.connection_string
+        cfg = s.controller.model_copy(update={"connection": connection, "speedup": self.speedup})
+        timeout_s = 120.0 if self.sitl is not None else None
+        self.vehicle = Vehicle.connect(connection, cfg, timeout_s=timeout_s)
+        self._stack.callback(self.vehicle.close)
+        return self.vehicle
+
+    def start_publisher(self) -> AlertPublisher:
+        """Start the alert publisher towards the broker."""
+        s = self.settings
+        self.publisher = AlertPublisher(s.alerts, s.site.id, s.site.drone_id, broker_url=self.broker_url).start()
+        self._stack.callback(self._stop_publisher)
+        self.publisher.publish_status("online", mission_state="idle")
+        return self.publisher
+
+    def _stop_publisher(self) -> None:
+        if self.publisher is not None:
+            self.publisher.stop(flush_timeout_s=10.0)
+
+    def start_camera(self, scenario_file: Path | None = None) -> SimCameraFeed:
+        """The simulated thermal camera over ``scenario_file`` (default: the configured scenario)."""
+        s = self.settings
+        path = scenario_file or s.sim.scenario
+        if path is None:
+            raise ConfigError("sim.scenario: no scenario file configured for the simulated camera")
+        scenario = Scenario.load(path)
+        self.feed = SimCameraFeed(ThermalCameraSim(scenario, s.camera, seed=s.sim.seed))
+        return self.feed
+
+    def baseline_path(self) -> Path:
+        """Where this site's heat baseline is kept."""
+        return Path(self.settings.site.data_dir) / f"heat_baseline_{self.settings.site.id}.json"
+
+    def new_pipeline(self) -> VisionPipeline:
+        """A vision pipeline for one patrol, with the site's heat baseline."""
+        s = self.settings
+        self.baseline = HeatBaseline.load_or_new(self.baseline_path(), s.site.id, self.home)
+        return VisionPipeline(
+            s.vision, s.camera, self.home, self.areas.heat_sources, self.areas.patrol, self.baseline,
+            site=s.site.id, drone=s.site.drone_id,
+        )  # fmt: skip
+
+    # -- fly ------------------------------------------------------------------------------------------------
+
+    def fly(
+        self, mission: Mission, resume_from_seq: int | None = None, survey: bool = False, **hooks: Any
+    ) -> PatrolOutcome:
+        """Fly one sortie with vision and alerting, then fold its heat into the site's baseline.
+
+        Normally heat that raised an alert is kept out of the baseline; a ``survey`` patrol
+        (a site's first, known to be an ordinary night) learns every heat source it saw.
+        """
+        if self.vehicle is None or self.publisher is None or self.feed is None:
+            raise RuntimeError("start the vehicle, the publisher and the camera first")
+        if self.sim is not None:
+            self.sim.set_battery_percent(100.0)  # a fresh battery for every sortie, as the crew would fit
+        pipeline = self.new_pipeline()
+        clock = MissionClock(self.speedup)
+        run = PatrolRun(
+            self.settings, self.vehicle, mission, self.publisher, self.feed, pipeline, clock,
+            metrics=self.metrics, resume_from_seq=resume_from_seq, **hooks,
+        )  # fmt: skip
+        self._current = run
+        if self._stopping.is_set():
+            run.request_stop(self._leave_flying)
+        try:
+            outcome = run.run()
+        finally:
+            self._current = None
+        if self.baseline is not None:
+            observed = pipeline.heat_observations(include_alerted=survey)
+            added = self.baseline.update_from_patrol(observed, clock.now())
+            self.baseline.save(self.baseline_path())
+            log.info("heat baseline: %d cells from this patrol, saved to %s", added, self.baseline_path())
+        return outcome
+
+    def request_stop(self, leave_flying: bool = False) -> None:
+        """From a signal handler or another thread: end the current patrol (RTL unless ``leave_flying``)."""
+        self._leave_flying = leave_flying
+        self._stopping.set()
+        if self._current is not None:
+            self._current.request_stop(leave_flying)
+
+    @property
+    def stopping(self) -> bool:
+        """True once a stop was requested."""
+        return self._stopping.is_set()
+
+    def close(self) -> None:
+        """Stop everything that was started, in reverse order."""
+        if self.publisher is not None:
+            self.publisher.publish_status("offline", mission_state="stopped")
+        self._stack.close()
+
+    def __enter__(self) -> PatrolSession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
