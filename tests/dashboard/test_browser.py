@@ -102,14 +102,14 @@ def test_live_alert_on_map_and_list_then_acknowledge(
         page.fill("input[name=operator]", "Sgt Li")
         page.fill("input[name=token]", "staff-token-1")
         page.click("button[type=submit]")
-        page.wait_for_selector("#link-page.ok", timeout=5000)
-        page.wait_for_selector(f'#alerts li[data-incident="{earlier.incident_id}"]', timeout=3000)
-        page.wait_for_selector('#drones article[data-drone="dongxi/drone-1"] img.video:not([hidden])', timeout=3000)
+        page.wait_for_selector("#link-page.ok", timeout=15000)
+        page.wait_for_selector(f'#alerts li[data-incident="{earlier.incident_id}"]', timeout=10000)
+        page.wait_for_selector('#drones article[data-drone="dongxi/drone-1"] img.video:not([hidden])', timeout=10000)
         assert "staff-token-1" not in page.content()
 
         second = context.new_page()  # another open dashboard (same staff session)
         second.goto(dash.url)
-        second.wait_for_selector("#link-page.ok", timeout=5000)
+        second.wait_for_selector("#link-page.ok", timeout=15000)
 
         alert = make_alert()
         t0 = time.monotonic()
@@ -139,8 +139,8 @@ def test_live_alert_on_map_and_list_then_acknowledge(
         _, payload, _ = watcher.wait_for(lambda t, p: t == "dronepatrol/dongxi/drone-1/alerts/ack", 3.0)
         ack = json.loads(payload)
         assert ack["data"]["target_id"] == alert.alert_id and ack["data"]["by"] == "Sgt Li"
-        page.wait_for_selector(f'#alerts li.acked[data-incident="{alert.incident_id}"]', timeout=2000)
-        second.wait_for_selector(f'#alerts li.acked[data-incident="{alert.incident_id}"]', timeout=2000)
+        page.wait_for_selector(f'#alerts li.acked[data-incident="{alert.incident_id}"]', timeout=5000)
+        second.wait_for_selector(f'#alerts li.acked[data-incident="{alert.incident_id}"]', timeout=5000)
         assert "acknowledged by Sgt Li" in second.inner_text(f'#alerts li[data-incident="{alert.incident_id}"]')
 
         drone_card = page.inner_text('#drones article[data-drone="dongxi/drone-1"]')

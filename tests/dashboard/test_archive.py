@@ -1,0 +1,113 @@
+"""The SQLite archive and the folding of messages and acks into incidents."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from drone_patrol.core.types import AlertStatus, Severity
+from drone_patrol.dashboard.archive import Archive
+from drone_patrol.dashboard.model import Ack, AlertMessage
+from tests.dashboard.helpers import make_alert
+
+
+def msg(alert) -> AlertMessage:  # type: ignore[no-untyped-def]
+    loc = alert.location
+    return AlertMessage(
+        id=alert.alert_id,
+        incident_id=alert.incident_id,
+        site=alert.site,
+        drone=alert.drone,
+        kind=alert.kind.value,
+        status=alert.status.value,
+        severity=alert.severity.value,
+        time_s=alert.time_s,
+        latitude_deg=loc.latitude_deg,
+        longitude_deg=loc.longitude_deg,
+        error_radius_m=alert.error_radius_m,
+        first_seen_s=alert.first_seen_s,
+        last_seen_s=alert.last_seen_s,
+        confidence=alert.confidence,
+        area=alert.area_name,
+        summary=alert.summary,
+        figures=alert.figures,
+        thumbnail_jpeg=alert.thumbnail_jpeg,
+    )
+
+
+def ack(target: str, n: int, by: str = "a") -> Ack:
+    return Ack(ack_id=f"ack-{n}", target_id=target, by=by, time_s=100.0 + n, site="dongxi", drone="drone-1")
+
+
+def test_messages_are_stored_once_and_kept_on_disk(tmp_path: Path) -> None:
+    path = tmp_path / "a.sqlite"
+    a = make_alert(time_s=100.0)
+    with_thumb = Archive(path)
+    assert with_thumb.add_message(msg(a), 100.5) is True
+    assert with_thumb.add_message(msg(a), 101.0) is False
+    with_thumb.close()
+    again = Archive(path)
+    assert again.thumbnail(a.alert_id) == a.thumbnail_jpeg
+    assert [r["event_id"] for r in again.incidents(0)] == [a.alert_id]
+    assert again.incidents(200) == []
+    again.close()
+
+
+def test_fold_keeps_latest_fields_first_time_and_thumbnail() -> None:
+    arc = Archive(":memory:")
+    first = make_alert(time_s=100.0, severity=Severity.WARNING)
+    update = make_alert(
+        incident_id=first.incident_id,
+        time_s=110.0,
+        status=AlertStatus.UPDATE,
+        severity=Severity.CRITICAL,
+        thumbnail=False,
+    )
+    other = make_alert(time_s=105.0)
+    for i, a in enumerate((first, other, update)):
+        arc.add_message(msg(a), 200.0 + i)
+    rows = arc.incidents(0)
+    assert [r["incident_id"] for r in rows] == [first.incident_id, other.incident_id]
+    top = rows[0]
+    assert top["first_time_s"] == 100.0 and top["time_s"] == 110.0 and top["updates"] == 2
+    assert top["severity"] == "critical" and top["max_severity"] == "critical" and top["status"] == "update"
+    assert top["thumbnail_id"] == first.alert_id and top["event_id"] == update.alert_id
+
+
+def test_ack_of_a_message_is_undone_by_escalation_only() -> None:
+    arc = Archive(":memory:")
+    w = make_alert(time_s=100.0, severity=Severity.WARNING)
+    arc.add_message(msg(w), 200.0)
+    assert arc.add_ack(ack(w.alert_id, 1, "Li"), 201.0) is True
+    assert arc.add_ack(ack(w.alert_id, 1, "Li"), 202.0) is False  # the same ack again
+    row = arc.incident(w.incident_id)
+    assert row is not None and row["acked"] and row["acked_by"] == "Li"
+    same = make_alert(incident_id=w.incident_id, time_s=101.0, severity=Severity.WARNING, status=AlertStatus.UPDATE)
+    arc.add_message(msg(same), 203.0)
+    assert arc.incident(w.incident_id)["acked"] is True  # type: ignore[index]
+    worse = make_alert(incident_id=w.incident_id, time_s=102.0, severity=Severity.CRITICAL, status=AlertStatus.UPDATE)
+    arc.add_message(msg(worse), 204.0)
+    assert arc.incident(w.incident_id)["acked"] is False  # type: ignore[index]
+    arc.add_ack(ack(worse.alert_id, 2, "Wang"), 205.0)
+    row = arc.incident(w.incident_id)
+    assert row is not None and row["acked"] and row["acked_by"] == "Wang"
+
+
+def test_ack_of_a_whole_incident_covers_what_was_received_before_it() -> None:
+    arc = Archive(":memory:")
+    c = make_alert(time_s=100.0, severity=Severity.CRITICAL)
+    arc.add_message(msg(c), 200.0)
+    arc.add_ack(ack(c.incident_id, 1), 201.0)
+    assert arc.incident_of(c.incident_id) == c.incident_id and arc.incident_of(c.alert_id) == c.incident_id
+    assert arc.incidents(0)[0]["acked"] is True
+    later = make_alert(incident_id=c.incident_id, time_s=101.0, severity=Severity.CRITICAL, status=AlertStatus.UPDATE)
+    arc.add_message(msg(later), 202.0)
+    assert arc.incidents(0)[0]["acked"] is True  # not more severe than what was acknowledged
+
+
+def test_ack_arriving_before_its_alert_applies_when_the_alert_comes() -> None:
+    arc = Archive(":memory:")
+    a = make_alert(time_s=100.0)
+    arc.add_ack(ack(a.alert_id, 1), 150.0)
+    assert arc.incident_of(a.alert_id) is None
+    arc.add_message(msg(a), 140.0)  # received (by the broker's clock) before the ack
+    assert arc.incidents(0)[0]["acked"] is True
