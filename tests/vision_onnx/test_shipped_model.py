@@ -127,8 +127,12 @@ def test_thermal_frame_is_normalised_and_detected(scene: tuple[NDArray[np.uint8]
     # A Celsius frame whose contrast follows the photographs' brightness (12 C to 34 C).
     celsius = (12.0 + frame.mean(axis=2) / 255.0 * 22.0).astype(np.float32)
     thermal = ThermalFrame(celsius=celsius, time_s=0.0, index=7)
-    result = score(_detector(False).detect(thermal), truth)
+    dets = _detector(False).detect(thermal)
+    result = score(dets, truth)
     assert {("astronaut", 160), ("camera", 160), ("grace_hopper", 160)} <= set(result.found), result.found
+    # Temperatures are read from the Celsius frame inside each box.
+    assert np.isfinite(dets.peak_c).all() and (dets.peak_c >= dets.mean_c).all()
+    assert (dets.peak_c <= 34.0 + 1e-3).all() and (dets.mean_c >= 12.0).all()
 
 
 def test_rgb_of_a_thermal_frame_is_used_and_scaled_to_thermal_pixels(scene: tuple[NDArray[np.uint8], list]) -> None:

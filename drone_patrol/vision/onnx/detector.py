@@ -8,7 +8,7 @@ from typing import Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from drone_patrol.core.errors import ModelError
+from drone_patrol.core.errors import ModelError, VisionError
 from drone_patrol.vision.detections import Detections
 from drone_patrol.vision.frames import ThermalFrame
 from drone_patrol.vision.onnx.config import OnnxDetectorConfig
@@ -97,7 +97,10 @@ class OnnxDetector:
     # --- public detection entry points -------------------------------------------------
 
     def detect(self, frame: ThermalFrame) -> Detections:
-        """Detect in a thermal frame; boxes in the Celsius image's pixel coordinates."""
+        """Detect in a thermal frame; boxes in the Celsius image's pixel coordinates.
+
+        ``peak_c`` and ``mean_c`` of each detection are read from the Celsius image inside its box.
+        """
         source = self.config.source
         if frame.rgb is not None and source in ("auto", "rgb"):
             image = as_rgb(frame.rgb)
@@ -106,9 +109,9 @@ class OnnxDetector:
             if image.shape[:2] != (h, w) and len(dets):  # co-registered but of another resolution
                 sx, sy = w / image.shape[1], h / image.shape[0]
                 dets = _rescaled(dets, sx, sy)
-            return dets
+            return _with_temperatures(dets, frame.celsius)
         if source == "rgb":
-            raise ModelError(f"{self.model.path}: source is 'rgb' but frame {frame.index} carries no RGB image")
+            raise VisionError(f"OnnxDetector: source is 'rgb' but frame {frame.index} carries no RGB image")
         image = thermal_to_rgb(
             frame.celsius,
             percentiles=self.config.thermal_percentiles,
@@ -116,7 +119,7 @@ class OnnxDetector:
             min_span_c=self.config.thermal_min_span_c,
             polarity=self.config.thermal_polarity,
         )
-        return self.detect_image(image)
+        return _with_temperatures(self.detect_image(image), frame.celsius)
 
     def detect_image(self, image: NDArray[np.generic], channel_order: Literal["rgb", "bgr"] = "rgb") -> Detections:
         """Detect in an 8-bit image (H, W) grey or (H, W, 3|4) RGB/BGR; boxes in its pixel coordinates."""
@@ -221,3 +224,20 @@ class OnnxDetector:
 def _rescaled(dets: Detections, sx: float, sy: float) -> Detections:
     xyxy = dets.xyxy * np.array([sx, sy, sx, sy])
     return Detections.create(xyxy, dets.confidence, dets.class_id)
+
+
+def _with_temperatures(dets: Detections, celsius: NDArray[np.floating]) -> Detections:
+    """Fill ``peak_c`` / ``mean_c`` from the Celsius pixels inside each box (NaN for an empty box)."""
+    if not len(dets):
+        return dets
+    h, w = celsius.shape[:2]
+    peak = np.full(len(dets), np.nan)
+    mean = np.full(len(dets), np.nan)
+    for i, (x0, y0, x1, y1) in enumerate(dets.xyxy):
+        c0, r0 = max(0, int(np.floor(x0))), max(0, int(np.floor(y0)))
+        c1, r1 = min(w, int(np.ceil(x1))), min(h, int(np.ceil(y1)))
+        patch = celsius[r0:r1, c0:c1]
+        patch = patch[np.isfinite(patch)]
+        if patch.size:
+            peak[i], mean[i] = float(patch.max()), float(patch.mean())
+    return dets.with_fields(peak_c=peak, mean_c=mean)
