@@ -6,12 +6,11 @@ simulator against the MAVLink protocol (and can be pointed at ArduPilot SITL).
 
 from __future__ import annotations
 
+import select
+import socket
 import time
 from dataclasses import dataclass
 from typing import Any
-
-import select
-import socket
 
 from pymavlink.dialects.v20 import ardupilotmega as mavlink2
 
@@ -92,9 +91,8 @@ class Gcs:
                 self.texts.append(msg.text)
             if name == "BAD_DATA":
                 continue
-            if types is None or name in types:
-                if cond is None or cond(msg):
-                    return msg
+            if (types is None or name in types) and (cond is None or cond(msg)):
+                return msg
 
     def wait_text(self, fragment: str, timeout: float = 5.0) -> str | None:
         """Wait for a STATUSTEXT containing ``fragment`` (also looks at texts already seen)."""
@@ -122,18 +120,24 @@ class Gcs:
         return self.recv("PARAM_VALUE", timeout, cond=lambda m: m.param_id == name)
 
     def upload(
-        self, items: list[tuple], mission_type: int = 0, legacy: bool = False, timeout: float = 10.0
-    ) -> UploadResult:  # type: ignore[type-arg]
+        self,
+        items: list[tuple],  # type: ignore[type-arg]
+        mission_type: int = 0,
+        legacy: bool = False,
+        timeout: float = 10.0,
+        reply_timeout: float = 2.0,
+    ) -> UploadResult:
         """Upload (command, frame, p1..p4, lat, lon, alt) tuples; answers whatever seq is asked."""
         requests: list[tuple[str, int]] = []
         self.send(self.mav.mission_count_encode(1, 1, len(items), mission_type))
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            msg = self.recv(["MISSION_REQUEST", "MISSION_REQUEST_INT", "MISSION_ACK"], timeout=2.0)
+            msg = self.recv(["MISSION_REQUEST", "MISSION_REQUEST_INT", "MISSION_ACK"], timeout=reply_timeout)
             if msg is None:
                 return UploadResult(None, requests)
             if msg.get_type() == "MISSION_ACK":
-                if msg.mission_type == mission_type:
+                # INVALID_SEQUENCE answers a duplicate (after a re-request): the upload goes on.
+                if msg.mission_type == mission_type and msg.type != mavlink2.MAV_MISSION_INVALID_SEQUENCE:
                     return UploadResult(msg.type, requests)
                 continue
             requests.append((msg.get_type(), msg.seq))
@@ -152,6 +156,17 @@ class Gcs:
                     1, 1, seq, frame, cmd, 0, 1, p1, p2, p3, p4, round(lat * 1e7), round(lon * 1e7), alt, mission_type
                 )
             )
+
+    def goto(self, lat: float, lon: float, relative_alt_m: float) -> None:
+        """SET_POSITION_TARGET_GLOBAL_INT with only the position (GUIDED)."""
+        mask = 0b110111111000
+        frame = mavlink2.MAV_FRAME_GLOBAL_RELATIVE_ALT_INT
+        lat_i, lon_i = round(lat * 1e7), round(lon * 1e7)
+        self.send(
+            self.mav.set_position_target_global_int_encode(
+                0, 1, 1, frame, mask, lat_i, lon_i, relative_alt_m, 0, 0, 0, 0, 0, 0, 0, 0
+            )
+        )
 
     def download(self, mission_type: int = 0, timeout: float = 10.0) -> list[Any] | None:
         """MISSION_REQUEST_LIST then MISSION_REQUEST_INT for each item, then ACK."""

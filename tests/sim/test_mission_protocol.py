@@ -155,7 +155,7 @@ def test_rerequest_every_second_and_cancel_after_eight(make_sim, make_gcs) -> No
 
 
 def test_clear_all_and_refusal_in_auto(make_sim, make_gcs) -> None:
-    sim = make_sim(speedup=20.0)
+    sim = make_sim(speedup=20.0, params={"DISARM_DELAY": 60})
     gcs = make_gcs(sim)
     assert gcs.upload(waypoints(LAT, LON, 3)).ack == ACCEPTED
     gcs.send(gcs.mav.mission_clear_all_encode(1, 1, 0))

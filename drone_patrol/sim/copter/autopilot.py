@@ -378,8 +378,8 @@ class Autopilot:
     def step(self, dt: float) -> None:
         """Advance the whole vehicle by ``dt`` simulated seconds."""
         self.time_s += dt
-        if not self.home_set and self.position_ok:
-            self.home_set = True
+        if not self.home_set and self.gps[0] >= 3:
+            self.home_set = True  # the EKF origin and home come with the first 3D fix
         if not self.ekf_announced and self.position_ok:
             self.ekf_announced = True
             self.say(mavlink2.MAV_SEVERITY_INFO, "EKF3 IMU0 is using GPS")

@@ -40,6 +40,7 @@ class Handlers:
     def __init__(self, vehicle: SimulatedCopter) -> None:
         self.v = vehicle
         self.ap = vehicle.ap
+        self._deferred: list[int] = []
         self._table: dict[str, Callable[[Connection, Any], None]] = {
             "HEARTBEAT": self.heartbeat,
             "COMMAND_LONG": self.command_long,
@@ -230,11 +231,15 @@ class Handlers:
         self._command(conn, msg, msg.command, p, msg.frame, True)
 
     def _command(self, conn: Connection, msg: Any, command: int, p: tuple, frame: int, is_int: bool) -> None:  # type: ignore[type-arg]
+        self._deferred = []
         try:
             result = self._run_command(conn, command, p, frame)
         except (ValueError, OverflowError):
             result = FAILED
         conn.send(conn.mav.command_ack_encode(command, result, 0, 0, msg.get_srcSystem(), msg.get_srcComponent()))
+        # Requested messages go out after the ACK, as ArduPilot queues them.
+        for msg_id in self._deferred:
+            self.v.send_requested(conn, msg_id)
 
     def _local(self, lat: float, lon: float, alt: float, frame: int) -> tuple[float, float, float]:
         ap = self.ap
@@ -309,10 +314,10 @@ class Handlers:
             msg_id = int(p[0])
             if msg_id not in REQUESTABLE:
                 return FAILED
-            self.v.send_requested(conn, msg_id)
+            self._deferred.append(msg_id)
             return ACCEPTED
         if command == 520:  # REQUEST_AUTOPILOT_CAPABILITIES
-            self.v.send_requested(conn, tm.AUTOPILOT_VERSION)
+            self._deferred.append(tm.AUTOPILOT_VERSION)
             return ACCEPTED
         return UNSUPPORTED
 

@@ -1,0 +1,165 @@
+"""Battery, ground-station and fence failsafes of the simulated copter."""
+
+from __future__ import annotations
+
+from pymavlink.dialects.v20 import ardupilotmega as mavlink2
+
+from drone_patrol.core.geo import distance_m
+from tests.sim.conftest import HOME, wait_sim_time, wait_until
+
+LAT, LON = HOME.latitude_deg, HOME.longitude_deg
+OK = mavlink2.MAV_RESULT_ACCEPTED
+# DISARM_DELAY 60: a loaded machine must not let the 10 s auto-disarm (0.25 s wall at 40x) win a race.
+FAST = {"RTL_ALT": 1000, "RTL_LOIT_TIME": 1000, "LAND_ALT_LOW": 300, "DISARM_DELAY": 60}
+
+
+def _fly_guided(sim, gcs, alt_m: float = 8.0) -> None:
+    wait_sim_time(sim, 6.5)
+    assert gcs.set_mode(4) == OK
+    assert gcs.command(400, 1) == OK
+    assert gcs.command(22, 0, 0, 0, 0, 0, 0, alt_m) == OK, (gcs.texts, sim.truth())
+    assert wait_until(lambda: sim.truth().relative_altitude_m > alt_m - 0.3, 20.0)
+
+
+def _goto(gcs, north_m: float, east_m: float, alt_m: float) -> None:
+    lat = LAT + north_m / 111_000.0
+    lon = LON + east_m / 90_800.0
+    gcs.goto(lat, lon, alt_m)
+
+
+def test_low_battery_held_ten_seconds_triggers_batt_fs_low_act(make_sim, make_gcs) -> None:
+    sim = make_sim(speedup=40.0, params={**FAST, "BATT_FS_LOW_ACT": 2})  # 2: RTL
+    gcs = make_gcs(sim)
+    _fly_guided(sim, gcs)
+    _goto(gcs, 30.0, 0.0, 8.0)
+    assert wait_until(lambda: distance_m(sim.truth().position, HOME) > 20.0, 20.0)
+    sim.set_battery_percent(3.0)  # resting voltage well under BATT_LOW_VOLT 10.5 V
+    t_low = sim.sim_time_s
+    assert gcs.wait_text("Battery 1 is low", 10.0)
+    assert 9.8 <= sim.sim_time_s - t_low <= 11.5  # BATT_LOW_TIMER
+    assert gcs.wait_text("Battery Failsafe", 3.0)
+    assert wait_until(lambda: sim.truth().mode == "RTL", 3.0)
+    hb = gcs.recv("HEARTBEAT", 3.0, cond=lambda m: m.custom_mode == 6)
+    assert hb.system_status == mavlink2.MAV_STATE_CRITICAL
+    bat = gcs.recv("BATTERY_STATUS", 3.0)
+    assert bat.charge_state == mavlink2.MAV_BATTERY_CHARGE_STATE_LOW and bat.battery_remaining <= 3
+    sys_status = gcs.recv("SYS_STATUS", 3.0)
+    assert sys_status.voltage_battery < 10500
+    assert wait_until(lambda: not sim.truth().armed, 40.0)
+    assert distance_m(sim.truth().position, HOME) < 2.0
+    # Low battery also blocks arming again.
+    assert gcs.command(400, 1) == mavlink2.MAV_RESULT_FAILED
+    assert gcs.wait_text("PreArm: Battery 1 low voltage failsafe")
+
+
+def test_short_voltage_dip_does_not_trigger(make_sim, make_gcs) -> None:
+    sim = make_sim(speedup=40.0, params={**FAST, "BATT_FS_LOW_ACT": 1})
+    gcs = make_gcs(sim)
+    _fly_guided(sim, gcs)
+    sim.set_battery_percent(3.0)
+    t0 = sim.sim_time_s
+    wait_sim_time(sim, t0 + 5.0)
+    sim.set_battery_percent(90.0)
+    wait_sim_time(sim, t0 + 15.0)
+    assert sim.truth().mode == "GUIDED"
+    assert not any("Battery" in t for t in gcs.texts)
+
+
+def test_battery_failsafe_land_action(make_sim, make_gcs) -> None:
+    sim = make_sim(speedup=40.0, params={**FAST, "BATT_FS_LOW_ACT": 1, "BATT_LOW_TIMER": 2})
+    gcs = make_gcs(sim)
+    _fly_guided(sim, gcs)
+    sim.set_battery_percent(2.0)
+    assert wait_until(lambda: sim.truth().mode == "LAND", 10.0)
+    assert wait_until(lambda: not sim.truth().armed, 40.0)
+    assert distance_m(sim.truth().position, HOME) < 1.0
+
+
+def test_gcs_heartbeat_loss_triggers_rtl_and_recovers(make_sim, make_gcs) -> None:
+    sim = make_sim(speedup=10.0, params={**FAST, "FS_GCS_ENABLE": 1, "FS_GCS_TIMEOUT": 3})
+    gcs = make_gcs(sim)  # system id 255 = SYSID_MYGCS
+    other = make_gcs(sim, sysid=200)  # heartbeats from another system do not count
+    wait_sim_time(sim, 6.5)
+    gcs.heartbeat()
+    assert gcs.set_mode(4) == OK
+    assert gcs.command(400, 1) == OK
+    assert gcs.command(22, 0, 0, 0, 0, 0, 0, 8) == OK
+
+    last_beat = {"s": 0.0}
+
+    def beat_until(cond, who) -> bool:
+        last = -1.0
+        for _ in range(4000):
+            if cond():
+                return True
+            if sim.sim_time_s - last >= 1.0:
+                who.heartbeat()
+                last = sim.sim_time_s
+                if who is gcs:
+                    last_beat["s"] = last
+            who.recv("HEARTBEAT", 0.02)
+        return False
+
+    assert beat_until(lambda: sim.truth().relative_altitude_m > 7.7, gcs)
+    assert sim.truth().mode == "GUIDED"
+    assert beat_until(lambda: sim.truth().mode == "RTL", other)
+    assert 2.9 <= sim.sim_time_s - last_beat["s"] <= 3.6
+    assert gcs.wait_text("GCS Failsafe")
+    gcs.heartbeat()
+    assert gcs.wait_text("GCS Failsafe Cleared", 5.0)
+    assert sim.truth().mode == "RTL"  # the action is not undone
+
+
+def test_gcs_failsafe_disabled_or_never_seen_does_nothing(make_sim, make_gcs) -> None:
+    sim = make_sim(speedup=40.0, params={**FAST, "FS_GCS_ENABLE": 1})
+    gcs = make_gcs(sim, sysid=250)  # never sends as SYSID_MYGCS
+    _fly_guided(sim, gcs)
+    wait_sim_time(sim, sim.sim_time_s + 8.0)
+    assert sim.truth().mode == "GUIDED"
+
+
+def test_polygon_fence_breach_rtl_and_prearm(make_sim, make_gcs) -> None:
+    sim = make_sim(speedup=40.0, params={**FAST, "FENCE_ENABLE": 1, "FENCE_TYPE": 4, "FENCE_ACTION": 1})
+    gcs = make_gcs(sim)
+    d = 20.0 / 111_000.0
+    e = 20.0 / 90_800.0
+    poly = [(LAT - d, LON - e), (LAT - d, LON + e), (LAT + d, LON + e), (LAT + d, LON - e)]
+    assert gcs.upload([(5001, 0, 4, 0, 0, 0, la, lo, 0.0) for la, lo in poly], mission_type=1).ack == 0
+    _fly_guided(sim, gcs)
+    _goto(gcs, 40.0, 0.0, 8.0)
+    assert gcs.wait_text("Fence Breached", 20.0)
+    breach_distance = distance_m(sim.truth().position, HOME)
+    assert 19.0 <= breach_distance <= 30.0  # read a little after the breach, still braking
+    assert wait_until(lambda: sim.truth().mode == "RTL", 3.0)
+    assert wait_until(lambda: not sim.truth().armed, 40.0)
+    assert distance_m(sim.truth().position, HOME) < 2.0
+    # Moved outside the fence on the ground (as if carried): arming is refused.
+    sim.ap.body.north_m = 30.0
+    wait_sim_time(sim, sim.sim_time_s + 0.5)
+    assert gcs.command(400, 1) == mavlink2.MAV_RESULT_FAILED
+    assert gcs.wait_text("PreArm: Vehicle breaching Polygon fence")
+
+
+def test_altitude_fence_land_action(make_sim, make_gcs) -> None:
+    sim = make_sim(
+        speedup=40.0, params={**FAST, "FENCE_ENABLE": 1, "FENCE_TYPE": 1, "FENCE_ALT_MAX": 12, "FENCE_ACTION": 2}
+    )
+    gcs = make_gcs(sim)
+    _fly_guided(sim, gcs)
+    _goto(gcs, 0.0, 0.0, 20.0)
+    assert gcs.wait_text("Fence Breached", 20.0)
+    assert 11.9 <= sim.truth().relative_altitude_m <= 15.0  # read a little after the breach
+    assert wait_until(lambda: sim.truth().mode == "LAND", 3.0)
+
+
+def test_fence_enable_by_command_and_report_only(make_sim, make_gcs) -> None:
+    sim = make_sim(speedup=40.0, params={**FAST, "FENCE_TYPE": 2, "FENCE_RADIUS": 30, "FENCE_ACTION": 0})
+    gcs = make_gcs(sim)
+    _fly_guided(sim, gcs)
+    assert gcs.command(207, 1) == OK  # DO_FENCE_ENABLE
+    _goto(gcs, 40.0, 0.0, 8.0)
+    assert gcs.wait_text("Fence Breached", 20.0)
+    wait_sim_time(sim, sim.sim_time_s + 2.0)
+    assert sim.truth().mode == "GUIDED"  # FENCE_ACTION 0: report only
+    status = gcs.recv("SYS_STATUS", 3.0)
+    assert not status.onboard_control_sensors_health & 0x100000
