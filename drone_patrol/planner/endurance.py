@@ -44,12 +44,15 @@ def _heading_change_deg(a: PathPoint, b: PathPoint, c: PathPoint) -> float:
     return 360.0 - d if d > 180.0 else d
 
 
-def estimate(path: Sequence[PathPoint], model: EnduranceConfig) -> FlightEstimate:
-    """Estimate a flight that takes off at ``path[0]`` (on the ground) and lands at ``path[-1]``."""
+def estimate(path: Sequence[PathPoint], model: EnduranceConfig, airborne: bool = False) -> FlightEstimate:
+    """Estimate a flight that takes off at ``path[0]`` (on the ground) and lands at ``path[-1]``;
+    with ``airborne`` the path is a piece flown in the air (no take-off or landing)."""
     if not path:
         return FlightEstimate(0.0, 0.0, 0.0, 0)
     cruise_s = 0.0
-    hover_s = path[0].altitude_m / model.climb_rate_m_s + path[-1].altitude_m / model.descent_rate_m_s
+    hover_s = 0.0
+    if not airborne:
+        hover_s = path[0].altitude_m / model.climb_rate_m_s + path[-1].altitude_m / model.descent_rate_m_s
     length = 0.0
     turns = 0
     horizontal = [

@@ -350,7 +350,8 @@ class _Planner:
         model = self.cfg.endurance
         pp = lambda pts: [PathPoint(p.x, p.y, p.altitude_m, p.speed_m_s) for p in pts]  # noqa: E731
         base = estimate(pp(flight), model).battery_fraction
-        lap = estimate(pp([body[-1], *loopback, *body]), model).battery_fraction
+        first = next(i for i, p in enumerate(body) if not p.transit)
+        lap = estimate(pp([body[-1], *loopback, *body[first:]]), model, airborne=True).battery_fraction
         fit = max(0, math.floor((usable_fraction(model) - base) / lap)) if lap > 0 else loops
         if fit < loops:
             self.warnings.append(f"patrol loop reduced from {loops} to {fit} repeats to fit the endurance with reserve")
