@@ -206,3 +206,36 @@ def test_nms_properties(rows: list[tuple[float, float, float, float, float]], th
     for d in dropped:  # every dropped box is covered by a kept one scoring at least as high
         over = kept[(iou(xyxy[d], xyxy[kept]) > thr) & (score[kept] >= score[d])]
         assert over.size
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.floats(0, 200), st.floats(0, 200), st.floats(2, 40), st.floats(2, 40), st.floats(0.05, 1)),
+        min_size=1,
+        max_size=25,
+    ),
+    st.lists(st.booleans(), min_size=25, max_size=25),
+)
+def test_merge_tiles_properties(rows: list[tuple[float, float, float, float, float]], cut_flags: list[bool]) -> None:
+    xyxy = np.array([[x, y, x + bw, y + bh] for x, y, bw, bh, _ in rows], float)
+    score = np.array([r[4] for r in rows])
+    n = len(rows)
+    cut = np.array(cut_flags[:n])
+    tiles = np.arange(n) % 4
+    boxes = RawBoxes(xyxy, score, np.zeros(n, np.int64))
+    out = merge_tiles(boxes, cut, tiles, 0.6, 0.45)
+    assert 1 <= len(out) <= n
+    # Every output box covers at least one input box, and every whole input box is near an output box.
+    for box in out.xyxy:
+        inside = (xyxy[:, 0] >= box[0] - 1e-9) & (xyxy[:, 1] >= box[1] - 1e-9)
+        inside &= (xyxy[:, 2] <= box[2] + 1e-9) & (xyxy[:, 3] <= box[3] + 1e-9)
+        assert inside.any()
+    for i in np.flatnonzero(~cut):  # kept, or suppressed by NMS under a kept box
+        assert (iou(xyxy[i], out.xyxy) > 0.45 - 1e-9).any()
+    # Whole boxes that overlap each other little (a crowd) all survive.
+    whole = ~cut
+    if whole.all():
+        pairwise = [iou(xyxy[i], np.delete(xyxy, i, axis=0)).max() if n > 1 else 0.0 for i in range(n)]
+        if max(pairwise) <= 0.45:
+            assert len(out) == n
