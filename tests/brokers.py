@@ -138,6 +138,7 @@ class MosquittoBroker:
     require_certificate: bool = False
     extra_config: str = ""
     host: str = "127.0.0.1"
+    config_text: str | None = None  # a whole mosquitto.conf to run as is (e.g. the shipped one)
     _proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -166,6 +167,10 @@ class MosquittoBroker:
 
     def _write_config(self) -> None:
         w = self.workdir
+        run_as = [f"user {getpass.getuser()}"] if os.geteuid() == 0 else []  # as root it would become 'mosquitto'
+        if self.config_text is not None:
+            self.conf_path.write_text(self.config_text + "\n" + "\n".join(run_as) + "\n")
+            return
         lines = [f"listener {self.port} {self.host}"]
         if self.tls is not None:
             lines += [
@@ -195,8 +200,7 @@ class MosquittoBroker:
             "max_queued_messages 20000",
             "max_inflight_messages 20",
         ]
-        if os.geteuid() == 0:
-            lines.append(f"user {getpass.getuser()}")  # as root Mosquitto would switch to user 'mosquitto'
+        lines += run_as
         self.conf_path.write_text("\n".join(lines) + "\n" + self.extra_config + "\n")
 
     def start(self, timeout_s: float = 5.0) -> MosquittoBroker:

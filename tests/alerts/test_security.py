@@ -152,3 +152,36 @@ def test_acl_keeps_other_drones_alerts_from_a_drone_and_acks_to_the_command_room
             raw.loop_stop()
             raw.disconnect()
         assert codes == [135, 16]  # a drone may not forge acks; its own status is allowed (16: no subscribers)
+
+
+def test_shipped_mosquitto_conf_starts_and_enforces_tls_and_passwords(tmp_path: Path) -> None:
+    """configs/mosquitto/mosquitto.conf, with its paths pointed at test files, is a working config."""
+    from tests.brokers import MosquittoBroker, free_port, make_password_file, make_tls_files
+
+    shipped = (Path(__file__).resolve().parents[2] / "configs" / "mosquitto" / "mosquitto.conf").read_text()
+    tls = make_tls_files(tmp_path / "tls")
+    (tmp_path / "dronepatrol.acl").write_text(ACL)
+    make_password_file(tmp_path / "passwd", USERS)
+    port = free_port()
+    conf = shipped.replace("/etc/mosquitto/dronepatrol/", f"{tmp_path}/").replace("/var/lib/mosquitto/", f"{tmp_path}/")
+    conf = conf.replace("listener 8883", f"listener {port} 127.0.0.1").replace("log_dest syslog", "log_dest stderr")
+    for name in ("ca", "server"):
+        conf = conf.replace(f"{tmp_path}/{name}.", f"{tmp_path}/tls/{name}.")
+    broker = MosquittoBroker(tmp_path, port, tls=tls, config_text=conf)
+    broker.start()
+    try:
+        got: list[dict] = []
+        sub = AlertSubscriber(
+            broker.url, on_alert=got.append, persistent=False, username="command-room", password="room-secret",
+            tls_ca_file=tls.ca_cert,
+        ).start(wait_s=5)  # fmt: skip
+        try:
+            assert sub.connected and sub.protocol == "5"
+        finally:
+            sub.stop()
+        anonymous = AlertSubscriber(broker.url, persistent=False, tls_ca_file=tls.ca_cert)
+        with pytest.raises(BrokerConnectionError):
+            anonymous.start(wait_s=5)
+        anonymous.stop()
+    finally:
+        broker.stop()
