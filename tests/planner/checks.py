@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from shapely.geometry import LineString, Point
 
 from drone_patrol.core.types import MavCmd, MavFrame, Mission
@@ -26,7 +28,7 @@ def assert_respects_no_fly(result: PlanResult, margin_m: float) -> None:
         for p in nav_points(result, mission):
             assert not zones.intersects(p), f"waypoint {p} inside a no-fly zone"
         coords = list(route.coords)
-        for a, b in zip(coords[:-1], coords[1:], strict=True):
+        for a, b in itertools.pairwise(coords):
             leg = LineString([a, b]) if a != b else Point(a)
             assert not zones.intersects(leg), f"leg {a} -> {b} crosses a no-fly zone"
             touches_home = Point(a).distance(Point(0, 0)) < 1e-6 or Point(b).distance(Point(0, 0)) < 1e-6
