@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import mimetypes
+import socket
 import threading
 import time
 from http import HTTPStatus
@@ -67,6 +68,8 @@ class DashboardServer(ThreadingHTTPServer):
         self.history_s = history_s
         self.stopping = threading.Event()
         self.static_root = _static_root()
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
         super().__init__(address, DashboardHandler)
 
     def shutdown(self) -> None:
@@ -157,6 +160,9 @@ class DashboardHandler(BaseHTTPRequestHandler):
     # ------------------------------------------------------------------ dispatch
 
     def do_HEAD(self) -> None:
+        if urlsplit(self.path).path == "/api/events":
+            self._error(HTTPStatus.METHOD_NOT_ALLOWED, "the event stream needs GET")
+            return
         self.do_GET()
 
     def do_GET(self) -> None:

@@ -283,3 +283,40 @@ def test_bad_query_values_are_400(make_dashboard: MakeDash) -> None:
     assert http("GET", dash.url + "api/alerts?limit=-3")[0] == 400
     assert http("GET", dash.url + "api/nothing")[0] == 404
     assert http("GET", dash.url + "static/../app.py")[0] == 404
+
+
+def test_tile_layer_is_configurable_and_allowed_by_the_csp(make_dashboard: MakeDash) -> None:
+    dash = make_dashboard(tile_url="http://{s}.tiles.local:8081/{z}/{x}/{y}.png", tile_attribution="local tiles")
+    cfg = get_json(dash.url + "api/config")
+    assert cfg["tile_url"] == "http://{s}.tiles.local:8081/{z}/{x}/{y}.png" and cfg["tile_attribution"] == "local tiles"
+    status, headers, _ = http("GET", dash.url)
+    assert (
+        status == 200 and "img-src 'self' data: blob: http://*.tiles.local:8081" in headers["Content-Security-Policy"]
+    )
+    assert "connect-src 'self'" in headers["Content-Security-Policy"]
+
+
+def test_acknowledge_without_a_broker_is_503(tmp_path, broker: MosquittoBroker) -> None:
+    from drone_patrol.dashboard.app import DashboardOptions
+    from drone_patrol.dashboard.archive import Archive
+    from drone_patrol.dashboard.model import Topic, parse_alert
+    from tests.brokers import free_port
+    from tests.dashboard.helpers import event_of
+
+    alert = make_alert()
+    path = tmp_path / "a.sqlite"
+    arc = Archive(path)
+    topic = Topic("dongxi", "drone-1", "alert", "thermal_hotspot")
+    arc.add_message(parse_alert(topic, "t", json.dumps(event_of(alert)).encode()), time.time())
+    arc.close()
+    dash = Dashboard(
+        DashboardOptions(broker_url=f"mqtt://127.0.0.1:{free_port()}", site="dongxi", archive_path=path, port=0)
+    )
+    dash.start()
+    try:
+        status, _, body = http("POST", dash.url + f"api/alerts/{alert.alert_id}/ack", {})
+        assert status == 503 and b"not connected" in body
+        assert _alerts(dash)[0]["acked"] is False
+        assert get_json(dash.url + "healthz")["broker_connected"] is False
+    finally:
+        dash.stop()

@@ -119,6 +119,9 @@ def test_live_alert_on_map_and_list_then_acknowledge(
         item = page.wait_for_selector(f'#alerts li[data-incident="{alert.incident_id}"]', timeout=1000)
         t_list = time.monotonic() - t0
         assert t_map < 1.0 and t_list < 1.0, (t_map, t_list)
+        ARTIFACTS.mkdir(exist_ok=True)
+        latency = {"publish_to_map_marker_s": round(t_map, 4), "publish_to_list_item_s": round(t_list, 4)}
+        (ARTIFACTS / "dashboard-latency.json").write_text(json.dumps(latency) + "\n")
         first_li = page.eval_on_selector("#alerts li", "li => li.dataset.incident")
         assert first_li == alert.incident_id  # newest first
         text = item.inner_text()
@@ -134,7 +137,6 @@ def test_live_alert_on_map_and_list_then_acknowledge(
         centre = page.evaluate("() => { const c = window.dronePatrol.map().getCenter(); return [c.lat, c.lng]; }")
         assert centre == pytest.approx([LAT, LON], abs=1e-5)
 
-        page.screenshot(path=str(ARTIFACTS / "dashboard-before-ack.png"))
         item.query_selector("button.ack").click()
         _, payload, _ = watcher.wait_for(lambda t, p: t == "dronepatrol/dongxi/drone-1/alerts/ack", 3.0)
         ack = json.loads(payload)
@@ -147,7 +149,6 @@ def test_live_alert_on_map_and_list_then_acknowledge(
         assert "AUTO" in drone_card and "76 %" in drone_card and "item 17 / 48" in drone_card
         assert "online" in drone_card.lower()
         assert errors == []
-        ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "dashboard.png"))
     finally:
         watcher.stop()
