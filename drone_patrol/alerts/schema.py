@@ -21,6 +21,7 @@ import enum
 import functools
 import json
 import math
+import time
 import uuid
 from datetime import UTC, datetime
 from importlib import resources
@@ -328,7 +329,7 @@ def vehicle_alert(
     message: str,
     data: dict[str, Any] | None = None,
     *,
-    time_s: float,
+    time_s: float | None = None,
     location: GeoPoint | None = None,
     status: AlertStatus | str = AlertStatus.NEW,
     incident_id: str | None = None,
@@ -340,8 +341,10 @@ def vehicle_alert(
     ``kind`` is the event's name (``battery_low``, ``link_lost``, ``fence_breach``, ...)
     and lands in ``figures.event``; ``data`` becomes the other figures. The incident id
     defaults to one stable per (site, drone, event name), so repeats of the same event
-    are updates of one incident in the command room.
+    are updates of one incident in the command room. ``time_s`` defaults to now.
     """
+    if time_s is None:
+        time_s = time.time()
     if not kind:
         raise AlertSchemaError("vehicle alert: the event name (kind) is empty")
     try:

@@ -200,3 +200,50 @@ def test_status_document_is_json_with_fields(any_broker: Any, tmp_path: Path) ->
         pub.stop()
         sub.stop()
     assert wait_until(lambda: docs[-1]["state"] == "offline", 2) and docs[-1]["reason"] == "stopped"
+
+
+def test_telemetry_at_qos0_and_a_vehicle_alert(any_broker: Any, tmp_path: Path) -> None:
+    from drone_patrol.alerts.schema import vehicle_alert
+    from drone_patrol.core.types import GeoPoint
+
+    samples: list[dict] = []
+    alerts: list[dict] = []
+    sub = AlertSubscriber(
+        any_broker.url, persistent=False, on_alert=alerts.append, on_telemetry=lambda s, d, doc: samples.append(doc)
+    ).start(wait_s=5)
+    pub = AlertPublisher(fast_config(any_broker.url, tmp_path / "ob.sqlite"), SITE, DRONE).start()
+    try:
+        assert wait_until(lambda: pub.connected, 5)
+        state = VehicleState(time_s=1.0e9, position=GeoPoint(25.28, 110.29, 180.0), battery_percent=64.0, mode="AUTO")
+        assert pub.publish_telemetry(state)
+        assert not pub.publish_telemetry(state)  # within the same second: skipped
+        assert wait_until(lambda: len(samples) == 1, 5)
+        assert samples[0]["battery_percent"] == 64.0 and samples[0]["mode"] == "AUTO"
+        event = vehicle_alert(
+            "fence_breach", "critical", "left the geofence", {"distance_m": 12.5}, site=SITE, drone=DRONE
+        )
+        pub.publish_alert(event)
+        assert wait_until(lambda: len(alerts) == 1, 5)
+        assert alerts[0]["type"] == "org.dronepatrol.alert.vehicle"
+        assert alerts[0]["data"]["figures"] == {"distance_m": 12.5, "event": "fence_breach"}
+    finally:
+        pub.stop()
+        sub.stop()
+
+
+def test_archive_drops_a_replayed_alert_after_the_watcher_restarts(any_broker: Any, tmp_path: Path) -> None:
+    archive = tmp_path / "room.sqlite"
+    alert = make_alert(AlertKind.THERMAL_HOTSPOT)
+    got: list[dict] = []
+    for round_ in range(2):  # the same event id sent again, as a restarted drone's outbox replay would
+        sub = AlertSubscriber(any_broker.url, on_alert=got.append, persistent=False, archive_path=archive)
+        sub.start(wait_s=5)
+        pub = AlertPublisher(fast_config(any_broker.url, tmp_path / f"ob{round_}.sqlite"), SITE, DRONE).start()
+        try:
+            pub.publish_alert(alert)
+            assert pub.flush(5)
+            assert wait_until(lambda s=sub: s.metrics["received"] + s.metrics["duplicates"] == 1, 5)
+        finally:
+            pub.stop()
+            sub.stop()
+    assert [e["id"] for e in got] == [alert.alert_id]
