@@ -133,6 +133,12 @@ def test_thermal_to_rgb_stretches_and_keeps_uniform_scenes_flat() -> None:
     noisy = 20 + np.random.default_rng(1).normal(0, 0.05, (32, 40)).astype(np.float32)
     flat = thermal_to_rgb(noisy)
     assert 100 < flat.mean() < 155 and flat.std() < 5
+    # A grill at 230 C in view: capped at 45 C, the person stays bright and the grill saturates.
+    grill = celsius.copy()
+    grill[0:8, 30:40] = 230.0
+    capped = thermal_to_rgb(grill, max_c=45.0)
+    assert capped[2, 35, 0] == 255 and capped[15, 12, 0] > 150
+    assert thermal_to_rgb(grill)[15, 12, 0] < 50  # without the cap the person is crushed
     black = thermal_to_rgb(celsius, polarity="black_hot")
     assert black[15, 12, 0] == 0
     celsius[0, 0] = np.nan

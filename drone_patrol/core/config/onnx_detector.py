@@ -37,7 +37,9 @@ class OnnxDetectorConfig(Section):
       model class name to a drone-patrol class id (1 person, 2 vehicle).
     - ``source``: what a ``ThermalFrame`` is detected on: ``thermal`` (the Celsius frame
       normalised to grey), ``rgb`` (its co-registered colour image), ``auto`` (RGB when
-      present). ``thermal_*`` set the normalisation.
+      present). ``thermal_*`` set the normalisation: a fixed ``thermal_range_c``, or the
+      frame's ``thermal_percentiles`` with the top capped at ``thermal_max_c`` (hotter
+      things, fires and grills, saturate white rather than hide people in the dark end).
     - ``tiling``: sliced inference for small people; ``tile_size_px`` (height, width),
       ``tile_overlap`` (fraction of a tile side), ``tile_input_size`` (network input for a
       tile, default ``input_size``: a tile is enlarged to it), ``tile_full_frame`` (also run the whole
@@ -62,6 +64,7 @@ class OnnxDetectorConfig(Section):
     thermal_percentiles: tuple[float, float] = (1.0, 99.5)
     thermal_range_c: tuple[float, float] | None = None
     thermal_min_span_c: float = Field(default=8.0, gt=0)
+    thermal_max_c: float | None = 45.0
     thermal_polarity: Literal["white_hot", "black_hot"] = "white_hot"
     tiling: bool = False
     tile_size_px: tuple[int, int] = (256, 320)

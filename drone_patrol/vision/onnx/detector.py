@@ -118,6 +118,7 @@ class OnnxDetector:
             range_c=self.config.thermal_range_c,
             min_span_c=self.config.thermal_min_span_c,
             polarity=self.config.thermal_polarity,
+            max_c=self.config.thermal_max_c,
         )
         return _with_temperatures(self.detect_image(image), frame.celsius)
 

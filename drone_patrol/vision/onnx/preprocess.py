@@ -91,12 +91,15 @@ def thermal_to_rgb(
     range_c: tuple[float, float] | None = None,
     min_span_c: float = 8.0,
     polarity: Literal["white_hot", "black_hot"] = "white_hot",
+    max_c: float | None = None,
 ) -> NDArray[np.uint8]:
     """Normalise a Celsius frame to an 8-bit grey image repeated on 3 channels.
 
     The stretch is a fixed ``range_c`` when given, else the frame's ``percentiles``
     widened to at least ``min_span_c`` around their middle, so a nearly uniform scene is
-    not blown up into noise. Non-finite pixels become the bottom of the range.
+    not blown up into noise. ``max_c`` caps the top of a percentile stretch, so that a fire
+    or a grill in view saturates white instead of crushing people into the dark end.
+    Non-finite pixels become the bottom of the range.
     """
     arr = np.asarray(celsius, dtype=np.float32)
     if arr.ndim != 2 or arr.size == 0:
@@ -107,6 +110,8 @@ def thermal_to_rgb(
     elif finite.any():
         values = arr[finite] if not finite.all() else arr
         lo, hi = (float(v) for v in np.percentile(values, percentiles))
+        if max_c is not None:
+            lo, hi = min(lo, max_c - min_span_c), min(hi, max_c)
     else:
         lo, hi = 0.0, min_span_c
     if hi - lo < min_span_c:
