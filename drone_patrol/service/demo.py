@@ -19,7 +19,7 @@ from drone_patrol.alerts.schema import alert_from_event
 from drone_patrol.alerts.subscriber import AlertSubscriber
 from drone_patrol.core.config import Settings
 from drone_patrol.core.geo import distance_m
-from drone_patrol.core.types import Alert, AlertKind, AlertStatus
+from drone_patrol.core.types import Alert, AlertKind, AlertStatus, GeoPoint
 from drone_patrol.service.patrol import PatrolOutcome
 from drone_patrol.service.report import PatrolReportData, TruthMarker, write_report
 from drone_patrol.service.session import PatrolSession, SessionResult, VehicleSource
@@ -53,6 +53,7 @@ class DemoResult:
     summary: dict[str, Any] = field(default_factory=dict)
     landed_home_m: float | None = None
     disarmed: bool = False
+    truth: list[tuple[str, str, GeoPoint]] = field(default_factory=list)
 
 
 class CommandRoom:
@@ -100,7 +101,7 @@ def evaluate(session: PatrolSession, alerts: list[Alert], room: CommandRoom) -> 
         return [], []
     matches: list[IncidentMatch] = []
     used: set[str] = set()
-    for name, kind, pos in feed.incidents():
+    for name, kind, pos in feed.incidents(session.settings.vision.crowd_min_people):
         want = _TRUTH_KIND[kind]
         candidates = [a for a in alerts if a.kind == want and a.location is not None]
         best = min(candidates, key=lambda a: distance_m(a.location, pos), default=None)  # type: ignore[arg-type]
@@ -190,7 +191,8 @@ def run_demo(
         room.sub.stop()
         demo.summary = _summary(demo, published, time.monotonic() - started)
         track = [p for o in result.outcomes for p in o.track]
-        truth = [TruthMarker(n, k, p) for n, k, p in (session.feed.incidents() if session.feed else [])]
+        demo.truth = session.feed.incidents(settings.vision.crowd_min_people) if session.feed else []
+        truth = [TruthMarker(n, k, p) for n, k, p in demo.truth]
         data = PatrolReportData(
             f"Night patrol demo: {settings.site.id}", session.home, session.areas.all, missions, track,
             alerts, truth, demo.summary,

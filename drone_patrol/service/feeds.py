@@ -51,12 +51,12 @@ class SimCameraFeed:
                 self.seen[obj.name] = SeenTruth(obj.name, obj.kind, pos, first, first_wall, count)
         return frame
 
-    def incidents(self) -> list[tuple[str, str, GeoPoint]]:
-        """Every fire and crowd of the scenario: (name, kind, position), whether seen or not."""
+    def incidents(self, min_crowd: int = 1) -> list[tuple[str, str, GeoPoint]]:
+        """The fires and the crowds of at least ``min_crowd`` people: (name, kind, position), seen or not."""
         out = []
         sc = self.scenario
         for obj in sc.objects:
-            if obj.role in ("fire", "crowd"):
+            if obj.role == "fire" or (obj.role == "crowd" and obj.count >= min_crowd):
                 e, n = (float(v) for v in obj.centre_en)
                 p = sc.frame.enu_to_point(e, n, 0.0)
                 out.append((obj.name, obj.role, GeoPoint(p.latitude_deg, p.longitude_deg)))

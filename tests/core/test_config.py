@@ -85,3 +85,14 @@ def test_read_secret_env_then_file(tmp_path: Path) -> None:
     assert read_secret("X_PW", None, environ={}) is None
     with pytest.raises(ConfigError, match="cannot read secret file"):
         read_secret(None, tmp_path / "missing", environ={})
+
+
+def test_override_nested_and_validated() -> None:
+    from drone_patrol.core.config import override
+
+    s = load_config(None, environ={})
+    t = override(s, {"planner": {"altitude_m": 33}, "controller": {"failsafe": {"rtl_alt_m": 40}}})
+    assert t.planner.altitude_m == 33 and t.controller.failsafe.rtl_alt_m == 40
+    assert t.planner.speed_m_s == s.planner.speed_m_s
+    with pytest.raises(ConfigError, match="planner.altitude_m"):
+        override(s, {"planner": {"altitude_m": "x"}})

@@ -46,6 +46,8 @@ __all__ = [
     "SiteConfig",
     "VisionConfig",
     "load_config",
+    "override",
+    "read_secret",
 ]
 
 SIMPLE_ENV_PREFIX = "DRONE_PATROL_"
@@ -63,6 +65,14 @@ class Settings(Section):
     alerts: AlertsConfig = AlertsConfig()
     service: ServiceConfig = ServiceConfig()
     dashboard: DashboardConfig = DashboardConfig()
+
+
+def override(settings: Settings, updates: Mapping[str, Any]) -> Settings:
+    """A copy of ``settings`` with nested ``updates`` ({section: {key: value}}) applied and validated."""
+    try:
+        return Settings.model_validate(_merge(settings.model_dump(), updates))
+    except ValidationError as exc:
+        raise ConfigError(f"override: {_describe(exc.errors()[0])}") from None
 
 
 def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
