@@ -287,6 +287,23 @@ class Camera:
                 & (p[..., 1] <= h - 0.5 - margin_px)
             )
 
+    def pixel_footprint(
+        self, u: ArrayLike, v: ArrayLike
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+        """Ground point, slant range, off-nadir angle (rad) and ground area per pixel (m^2) in one pass."""
+        uu = np.atleast_1d(np.asarray(u, dtype=np.float64))
+        vv = np.atleast_1d(np.asarray(v, dtype=np.float64))
+        n = uu.size
+        us = np.concatenate([uu, uu + 1.0, uu])
+        vs = np.concatenate([vv, vv, vv + 1.0])
+        rays = self.pose.rays_enu(self.intrinsics.pixel_to_ray(us, vs))
+        en, rng = self.pose.intersect_ground(rays, self.ground_up_m, self.max_range_m, self.min_depression_deg)
+        a = en[n : 2 * n] - en[:n]
+        b = en[2 * n :] - en[:n]
+        area = np.abs(a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0])
+        off_nadir = np.arccos(np.clip(-rays[:n, 2], -1.0, 1.0))
+        return en[:n], rng[:n], off_nadir, area
+
     def ground_area_per_pixel_m2(self, u: ArrayLike, v: ArrayLike) -> NDArray[np.float64]:
         """Ground area (m^2) covered by one pixel at ``u``, ``v`` (the local ground sample distance squared)."""
         uu = np.asarray(u, dtype=np.float64)

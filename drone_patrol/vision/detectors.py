@@ -27,8 +27,23 @@ _MAD_TO_SIGMA = 1.4826
 GsdFn = Callable[[ThermalFrame], float | None]
 
 
+_STATS_CACHE: dict[int, tuple[NDArray[np.float32], float, float]] = {}
+
+
 def scene_statistics(celsius: NDArray[np.float32], step: int = 8) -> tuple[float, float]:
-    """Robust scene level and spread: the median and the MAD-sigma of every ``step``-th pixel."""
+    """Robust scene level and spread: the median and the MAD-sigma of every ``step``-th pixel.
+
+    The last frame's figures are cached, so several detectors on one frame pay once.
+    """
+    hit = _STATS_CACHE.get(step)
+    if hit is not None and hit[0] is celsius:
+        return hit[1], hit[2]
+    med, mad = _scene_statistics(celsius, step)
+    _STATS_CACHE[step] = (celsius, med, mad)
+    return med, mad
+
+
+def _scene_statistics(celsius: NDArray[np.float32], step: int) -> tuple[float, float]:
     sub = celsius[::step, ::step]
     sub = sub[np.isfinite(sub)]
     if sub.size == 0:
@@ -114,7 +129,7 @@ class WarmBodyDetector:
 
     def _kernel(self, size: int) -> NDArray[np.uint8]:
         if size not in self._kernels:
-            self._kernels[size] = cv2.getStructuringElement(cv2.MORPH_RECT, (size, size))
+            self._kernels[size] = np.asarray(cv2.getStructuringElement(cv2.MORPH_RECT, (size, size)), dtype=np.uint8)
         return self._kernels[size]
 
     def detect(self, frame: ThermalFrame) -> Detections:
@@ -128,11 +143,12 @@ class WarmBodyDetector:
         px_m2 = gsd * gsd
         hot = (t > hi).view(np.uint8)
         halo_px = max(3, round(0.3 / gsd) | 1)
-        near_hot = cv2.dilate(hot, self._kernel(halo_px))
+        near_hot: NDArray[np.uint8] = np.asarray(cv2.dilate(hot, self._kernel(halo_px)), dtype=np.uint8)
         band = ((t >= lo) & (t <= hi)).view(np.uint8)
         band &= near_hot ^ 1
         min_px = max(2, math.ceil(c.body_min_area_m2 / px_m2))
         single_px = c.body_max_area_m2 / px_m2
+        split_px = 1.5 * c.body_typical_area_m2 / px_m2
         blob_px = c.body_max_blob_m2 / px_m2
         spacing_px = max(2.0, c.body_head_spacing_m / gsd)
         box_half = max(1.5, 0.25 / gsd)
@@ -145,7 +161,11 @@ class WarmBodyDetector:
                 continue
             roi = t[y : y + h, x : x + w]
             vals = roi[inside]
-            peaks = _head_peaks(roi, inside, float(np.median(vals)) + c.body_head_contrast_c, spacing_px)
+            peaks = (
+                _head_peaks(roi, inside, float(np.median(vals)) + c.body_head_contrast_c, spacing_px)
+                if area > split_px
+                else []
+            )
             if area <= single_px and len(peaks) <= 1:
                 if w > 4 * h + 2 or h > 4 * w + 2 or area < 0.2 * w * h:
                     continue  # a kerb or a pipe, not a person

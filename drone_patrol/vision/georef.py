@@ -66,7 +66,7 @@ class Georeferencer:
     def ground_sample_m(self, cam: Camera) -> float | None:
         """Metres per pixel at the image centre (``None`` when the centre looks above the horizon)."""
         i = cam.intrinsics
-        a = float(cam.ground_area_per_pixel_m2(i.cx_px, i.cy_px))
+        a = float(cam.pixel_footprint(i.cx_px, i.cy_px)[3][0])
         return math.sqrt(a) if math.isfinite(a) and a > 0 else None
 
     def locate(self, dets: Detections, cam: Camera) -> Detections:
@@ -74,8 +74,7 @@ class Georeferencer:
         if len(dets) == 0:
             return dets.with_fields(data={**dets.data, "area_m2": np.zeros(0), "range_m": np.zeros(0)})
         u, v = dets.centroid_px[:, 0], dets.centroid_px[:, 1]
-        en, rng, off_nadir = cam.pixel_geometry(u, v)
-        px_area = cam.ground_area_per_pixel_m2(u, v)
+        en, rng, off_nadir, px_area = cam.pixel_footprint(u, v)
         area_m2 = dets.area_px * px_area
         v_ = self.vision
         sigma = horizontal_sigma_m(

@@ -57,6 +57,7 @@ class Incident:
     last_alert_s: float = -math.inf
     last_alert_figures: dict[str, Any] = field(default_factory=dict)
     last_alert_en: NDArray[np.float64] | None = None
+    change_since_s: float | None = None
 
     @property
     def error_radius_m(self) -> float:
@@ -122,6 +123,37 @@ def dbscan(points: NDArray[np.float64], eps_m: float, min_samples: int) -> NDArr
     return labels
 
 
+def gather_groups(
+    points: NDArray[np.float64], eps_m: float, min_samples: int, radius_m: float
+) -> list[NDArray[np.int64]]:
+    """Groups of people around each DBSCAN cluster, biggest first, each person in one group.
+
+    A cluster's group is everyone within ``min(radius_m, extent + eps_m)`` of its centre
+    (computed twice, so the centre settles), which takes in the loose edge of a crowd that
+    DBSCAN leaves as noise or as a small cluster of its own.
+    """
+    labels = dbscan(points, eps_m, min_samples)
+    groups = []
+    for lab in set(labels.tolist()) - {-1}:
+        idx = np.nonzero(labels == lab)[0]
+        centre = points[idx].mean(axis=0)
+        for _ in range(2):
+            extent = float(np.hypot(*(points[idx] - centre).T).max())
+            reach = min(radius_m, extent + eps_m)
+            idx = np.nonzero(np.hypot(*(points - centre).T) <= reach)[0]
+            centre = points[idx].mean(axis=0)
+        groups.append(idx)
+    groups.sort(key=len, reverse=True)
+    taken: set[int] = set()
+    out = []
+    for g in groups:
+        rest = np.array([k for k in g.tolist() if k not in taken], dtype=np.int64)
+        if len(rest):
+            out.append(rest)
+            taken.update(rest.tolist())
+    return out
+
+
 class IncidentRules:
     """Turns the tracker's state into incident events, frame after frame."""
 
@@ -145,6 +177,7 @@ class IncidentRules:
         self._gatherings: list[_Gathering] = []
         #: track id -> why it raised nothing (known heat source, baseline)
         self.suppressed: dict[int, str] = {}
+        self._verdicts: dict[int, tuple[float, str | None]] = {}
 
     # helpers -------------------------------------------------------------------------------------------------
 
@@ -212,7 +245,12 @@ class IncidentRules:
                 continue  # seen only cut by the image border so far: wait for a trustworthy position
             inc = self._by_track.get(t.track_id)
             if inc is None:
-                why = self._suppression(t)
+                cached = self._verdicts.get(t.track_id)
+                if cached is not None and t.peak_c <= cached[0] + 10.0:
+                    why = cached[1]
+                else:
+                    why = self._suppression(t)
+                    self._verdicts[t.track_id] = (t.peak_c, why)
                 if why is not None:
                     self.suppressed[t.track_id] = why
                     continue
@@ -242,6 +280,7 @@ class IncidentRules:
         ended = {t.track_id for t in tracker.pop_ended()}
         for tid in ended:
             self.suppressed.pop(tid, None)
+            self._verdicts.pop(tid, None)
         for inc in list(self.incidents.values()):
             if inc.kind is not AlertKind.THERMAL_HOTSPOT or not inc.is_open or not inc.track_ids:
                 continue
@@ -286,16 +325,10 @@ class IncidentRules:
         candidates: list[tuple[set[int], NDArray[np.float64], list[Track]]] = []
         if len(people) >= c.crowd_min_people:
             pts = np.array([t.en_m for t in people])
-            labels = dbscan(pts, c.crowd_eps_m, c.crowd_core_people)
-            for lab in set(labels.tolist()) - {-1}:
-                idx = np.nonzero(labels == lab)[0]
-                if len(idx) < c.crowd_min_people:
-                    continue
-                centre = pts[idx].mean(axis=0)
-                near = idx[np.hypot(*(pts[idx] - centre).T) <= c.crowd_radius_m]
-                if len(near) >= c.crowd_min_people:
-                    members = [people[k] for k in near]
-                    candidates.append(({t.track_id for t in members}, pts[near].mean(axis=0), members))
+            for idx in gather_groups(pts, c.crowd_eps_m, c.crowd_core_people, c.crowd_radius_m):
+                if len(idx) >= c.crowd_min_people:
+                    members = [people[k] for k in idx]
+                    candidates.append(({t.track_id for t in members}, pts[idx].mean(axis=0), members))
         matched: set[int] = set()
         for ids, centre, members in candidates:
             g = self._match_gathering(ids, centre, matched)
@@ -312,8 +345,10 @@ class IncidentRules:
                 if inc.last_alert_s == -math.inf:
                     self._mark(inc, now_s)
                     events.append(IncidentEvent(inc, AlertStatus.NEW, "people gathering"))
-                elif self._due(inc, now_s) and self._crowd_changed(inc):
-                    reason = "growing" if inc.figures["head_count"] > inc.last_alert_figures["head_count"] else "shrinking"
+                elif self._due(inc, now_s) and self._crowd_changed(inc, now_s):
+                    reason = (
+                        "growing" if inc.figures["head_count"] > inc.last_alert_figures["head_count"] else "shrinking"
+                    )
                     self._mark(inc, now_s)
                     events.append(IncidentEvent(inc, AlertStatus.UPDATE, reason))
         for g in list(self._gatherings):
@@ -364,10 +399,19 @@ class IncidentRules:
         inc.severity = Severity.CRITICAL if n >= 3 * c.crowd_min_people or density >= 2.0 else Severity.WARNING
         inc.area_name = self.area_at(centre)
 
-    def _crowd_changed(self, inc: Incident) -> bool:
+    def _crowd_changed(self, inc: Incident, now_s: float) -> bool:
+        """A head count a fifth (or two people) off the last alert's, held for 1.5 s (not a passing glitch)."""
         old = inc.last_alert_figures.get("head_count", 0)
         new = inc.figures.get("head_count", 0)
-        return abs(new - old) >= max(2, math.ceil(0.2 * old))
+        if abs(new - old) < max(2, math.ceil(0.2 * old)):
+            inc.change_since_s = None
+            return False
+        if inc.change_since_s is None:
+            inc.change_since_s = now_s
+        if now_s - inc.change_since_s < 1.5:
+            return False
+        inc.change_since_s = None
+        return True
 
     def finish(self, now_s: float) -> list[IncidentEvent]:
         """Close every open incident (the end of a patrol)."""

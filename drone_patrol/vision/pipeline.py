@@ -158,7 +158,7 @@ class VisionPipeline:
         dets = _clipped_at_border(dets, cam)
         dets = self._size_filter(dets)
         self.stats.detections += len(dets)
-        margin = 4.0 * cam.intrinsics.width_px / 640.0
+        margin = 0.03 * cam.intrinsics.width_px  # a thing at the very edge may be cut and missed
 
         def in_view(en: np.ndarray) -> np.ndarray:
             return cam.in_image(cam.ground_to_pixel(en[:, 0], en[:, 1]), margin_px=margin)
@@ -175,7 +175,7 @@ class VisionPipeline:
         if len(dets) == 0:
             return dets
         c = self.vision
-        area = dets.data["area_m2"]
+        area = np.asarray(dets.data["area_m2"], dtype=np.float64)
         hot = dets.class_id == CLASS_HOTSPOT
         keep = ~hot | ((area >= c.hotspot_min_area_m2) & (area <= c.hotspot_max_area_m2))
         keep &= np.all(np.isfinite(dets.ground_en_m), axis=1)
@@ -214,7 +214,9 @@ class VisionPipeline:
         loc = self.georef.frame.enu_to_point(float(inc.en_m[0]), float(inc.en_m[1]), self.georef.ground_up_m)
         figures = dict(inc.figures)
         if inc.hull_en is not None:
-            figures["hull"] = [[round(float(a), 7), round(float(b), 7)] for a, b in self.georef.frame.en_to_lonlat(inc.hull_en)]
+            figures["hull"] = [
+                [round(float(a), 7), round(float(b), 7)] for a, b in self.georef.frame.en_to_lonlat(inc.hull_en)
+            ]
         figures["reason"] = ev.reason
         if inc.kind is AlertKind.THERMAL_HOTSPOT:
             summary = f"heat source {figures.get('max_temperature_c', float('nan')):.0f} C"
@@ -254,7 +256,12 @@ class VisionPipeline:
         caption = f"{inc.kind.value} {inc.figures.get('max_temperature_c', inc.figures.get('head_count', ''))}"
         try:
             return thumbnail_jpeg(
-                frame.celsius, (float(uv[0]), float(uv[1])), tracked[sel], half, self.vision.thumbnail_max_width_px, caption
+                frame.celsius,
+                (float(uv[0]), float(uv[1])),
+                tracked[sel],
+                half,
+                self.vision.thumbnail_max_width_px,
+                caption,
             )
         except Exception:  # a thumbnail is a nicety; the alert goes out without it
             log.exception("vision: thumbnail failed for incident %s", inc.incident_id)

@@ -13,7 +13,9 @@ from drone_patrol.vision.detections import CLASS_HOTSPOT, Detections
 _COLOURS = {CLASS_HOTSPOT: (40, 40, 255), 1: (80, 255, 80), 2: (255, 200, 60)}  # BGR
 
 
-def pseudo_colour(celsius: NDArray[np.float32], low_c: float | None = None, high_c: float | None = None) -> NDArray[np.uint8]:
+def pseudo_colour(
+    celsius: NDArray[np.float32], low_c: float | None = None, high_c: float | None = None
+) -> NDArray[np.uint8]:
     """A BGR 'inferno' image of a Celsius array; the span defaults to the scene median -5 .. +25 C."""
     if low_c is None or high_c is None:
         sub = celsius[::8, ::8]
@@ -32,7 +34,7 @@ def annotate(image: NDArray[np.uint8], dets: Detections, scale: float = 1.0) -> 
     for k in range(len(dets)):
         x0, y0, x1, y1 = (dets.xyxy[k] * scale).tolist()
         colour = _COLOURS.get(int(dets.class_id[k]), (255, 255, 255))
-        cv2.rectangle(image, (int(x0) - 1, int(y0) - 1), (int(math.ceil(x1)) + 1, int(math.ceil(y1)) + 1), colour, 1)
+        cv2.rectangle(image, (int(x0) - 1, int(y0) - 1), (math.ceil(x1) + 1, math.ceil(y1) + 1), colour, 1)
         if dets.tracker_id[k] >= 0 and dets.class_id[k] == CLASS_HOTSPOT:
             label = f"{dets.peak_c[k]:.0f}C"
             cv2.putText(image, label, (int(x0), max(8, int(y0) - 3)), cv2.FONT_HERSHEY_PLAIN, 0.8, colour, 1)
@@ -44,7 +46,9 @@ def encode_jpeg(image: NDArray[np.uint8], max_width_px: int, quality: int = 80) 
     h, w = image.shape[:2]
     if w > max_width_px:
         f = max_width_px / w
-        image = cv2.resize(image, (max_width_px, max(1, round(h * f))), interpolation=cv2.INTER_AREA)
+        image = np.asarray(
+            cv2.resize(image, (max_width_px, max(1, round(h * f))), interpolation=cv2.INTER_AREA), dtype=np.uint8
+        )
     ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
     return buf.tobytes() if ok else b""
 

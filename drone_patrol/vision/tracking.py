@@ -27,6 +27,7 @@ from drone_patrol.core.config.vision import VisionConfig
 from drone_patrol.vision.detections import CLASS_PERSON, Detections
 
 _BIG = 1e9
+_PREDICT_MAX_S = 3.0
 
 
 @dataclass
@@ -56,7 +57,8 @@ class Track:
 
     def predicted(self, time_s: float) -> NDArray[np.float64]:
         """Position predicted for ``time_s``."""
-        return self.en_m + self.velocity_m_s * max(0.0, time_s - self.last_seen_s)
+        # people stop, turn and wait: a velocity is trusted for a few seconds only
+        return self.en_m + self.velocity_m_s * min(max(0.0, time_s - self.last_seen_s), _PREDICT_MAX_S)
 
 
 InViewFn = Callable[[NDArray[np.float64]], NDArray[np.bool_]]
@@ -78,7 +80,6 @@ class GroundTracker:
         ``in_view`` tells which ground points the frame covered (for hit/miss bookkeeping);
         without it every track counts as in view.
         """
-        c = self.config
         ok = np.all(np.isfinite(dets.ground_en_m), axis=1) if len(dets) else np.zeros(0, bool)
         dets = dets[ok]
         en = self._register(dets, time_s)
@@ -104,7 +105,7 @@ class GroundTracker:
                     matched.add(t.track_id)
             for k in sel:
                 if ids[k] == -1:
-                    t = self._new(dets, k, en[k], time_s)
+                    t = self._new(dets, int(k), en[k], time_s)
                     ids[k] = t.track_id
                     matched.add(t.track_id)
         self._age(time_s, matched, in_view)
@@ -113,7 +114,7 @@ class GroundTracker:
     def _gate(self, t: Track, time_s: float) -> float:
         c = self.config
         if t.class_id == CLASS_PERSON:
-            return c.track_gate_m * 0.5 + c.person_max_speed_m_s * max(0.0, time_s - t.last_seen_s)
+            return c.track_gate_m * 0.5 + c.person_max_speed_m_s * min(max(0.0, time_s - t.last_seen_s), _PREDICT_MAX_S)
         return c.track_gate_m
 
     def _register(self, dets: Detections, time_s: float) -> NDArray[np.float64]:

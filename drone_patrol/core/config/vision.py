@@ -39,6 +39,7 @@ class VisionConfig(Section):
     body_min_delta_c: float = Field(default=4.0, ge=0)
     body_min_area_m2: float = Field(default=0.03, gt=0)
     body_max_area_m2: float = Field(default=0.6, gt=0)
+    body_typical_area_m2: float = Field(default=0.1, gt=0)  # blobs past 1.5 times this are searched for heads
     body_max_blob_m2: float = Field(default=30.0, gt=0)
     body_head_contrast_c: float = Field(default=1.0, ge=0)
     body_head_spacing_m: float = Field(default=0.35, gt=0)

@@ -65,7 +65,7 @@ def fly_route(
     n = int(total / speed_m_s * rate_hz) + 1
     for i in range(n):
         d = i * speed_m_s / rate_hz
-        k = int(min(np.searchsorted(cum, d, side="right") - 1, len(lengths) - 1))
+        k = min(int(np.searchsorted(cum, d, side="right")) - 1, len(lengths) - 1)
         frac = (d - cum[k]) / lengths[k] if lengths[k] > 0 else 0.0
         p = pts[k] + frac * seg[k]
         yaw = math.degrees(math.atan2(seg[k, 0], seg[k, 1])) % 360.0

@@ -35,7 +35,7 @@ def _along_path(points: NDArray[np.float64], distance_m: float) -> tuple[NDArray
     if backwards:
         d = 2 * total - d
     cum = np.concatenate([[0.0], np.cumsum(lengths)])
-    k = int(min(np.searchsorted(cum, d, side="right") - 1, len(lengths) - 1))
+    k = min(int(np.searchsorted(cum, d, side="right")) - 1, len(lengths) - 1)
     frac = (d - cum[k]) / lengths[k] if lengths[k] > 0 else 0.0
     pos = points[k] + frac * seg[k]
     heading = math.degrees(math.atan2(seg[k, 0], seg[k, 1])) + (180.0 if backwards else 0.0)
