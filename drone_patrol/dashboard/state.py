@@ -102,6 +102,20 @@ class EventHub:
         return event
 
 
+def _num(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _count(value: Any) -> int | None:
+    v = _num(value)
+    return int(v) if v is not None and v >= 0 else None
+
+
+def _positive_int(value: Any) -> int | None:
+    v = _count(value)
+    return v if v else None
+
+
 @dataclass
 class DroneState:
     """What the dashboard knows about one drone."""
@@ -133,13 +147,17 @@ class DroneState:
             link = "online" if self.online else "offline"
         if link == "online" and (self.last_seen_s is None or now_s - self.last_seen_s > offline_after_s):
             link = "stale"
+        st = self.status_detail
         count = t.mission_count if t is not None and t.mission_count else None
-        if count is None:
-            raw = self.status_detail.get("mission_count")
-            count = int(raw) if isinstance(raw, int | float) and not isinstance(raw, bool) and raw > 0 else None
+        count = count or _positive_int(st.get("waypoints_total")) or _positive_int(st.get("mission_count"))
+        reached = _count(st.get("waypoints_reached"))
         progress = None
-        if t is not None and t.mission_current_seq is not None and count:
+        if reached is not None and _positive_int(st.get("waypoints_total")):
+            progress = min(1.0, reached / float(st["waypoints_total"]))
+        elif t is not None and t.mission_current_seq is not None and count:
             progress = max(0.0, min(1.0, t.mission_current_seq / count))
+        battery = t.battery_percent if t is not None and t.battery_percent is not None else None
+        battery = battery if battery is not None else _num(st.get("battery_percent"))
         out: dict[str, Any] = {
             "site": self.site,
             "drone": self.drone,
@@ -154,8 +172,12 @@ class DroneState:
             "relative_altitude_m": t.relative_altitude_m if t else None,
             "heading_deg": t.heading_deg if t else None,
             "ground_speed_m_s": t.ground_speed_m_s if t else None,
-            "battery_percent": t.battery_percent if t else None,
-            "mode": t.mode if t else self.status_detail.get("mode"),
+            "battery_percent": t.battery_percent
+            if t and t.battery_percent is not None
+            else _num(st.get("battery_percent")),
+            "mode": (t.mode if t else None) or (str(st["mode"]) if st.get("mode") else None),
+            "mission_state": str(st["mission_state"]) if st.get("mission_state") else None,
+            "waypoints_reached": reached,
             "armed": t.armed if t else None,
             "mission_current_seq": t.mission_current_seq if t else None,
             "mission_count": count,

@@ -154,7 +154,9 @@ def test_drone_status_last_will_telemetry_and_video(make_dashboard: MakeDash, br
     dash = make_dashboard()
     will = {"state": "offline", "site": "dongxi", "drone": "drone-2", "time": "2026-12-01T22:00:00Z"}
     drone = MqttTestClient(broker.url).will("dronepatrol/dongxi/drone-2/status", will).start()
-    drone.publish_status("dongxi", "drone-2", "online", mission_count=40)
+    drone.publish_status(
+        "dongxi", "drone-2", "online", mission_state="patrolling", waypoints_reached=10, waypoints_total=40
+    )
     for i in range(3):
         drone.publish(
             "dronepatrol/dongxi/drone-2/telemetry",
@@ -182,8 +184,8 @@ def test_drone_status_last_will_telemetry_and_video(make_dashboard: MakeDash, br
 
     d = wait_until(view, 3.0, "drone state")
     assert d["link"] == "online" and d["mode"] == "AUTO" and d["battery_percent"] == 81.0
-    assert d["mission_current_seq"] == 12 and d["mission_count"] == 40
-    assert d["mission_progress"] == pytest.approx(12 / 40)
+    assert d["mission_current_seq"] == 12 and d["mission_count"] == 40 and d["mission_state"] == "patrolling"
+    assert d["mission_progress"] == pytest.approx(10 / 40)  # waypoints reached, from the status
     status, headers, body = http("GET", dash.url + "api/drones/dongxi/drone-2/frame.jpg")
     assert status == 200 and body == frame and headers["X-Frame-Seq"] == "1"
     drone.kill()  # no DISCONNECT: the broker publishes the last will after the keepalive

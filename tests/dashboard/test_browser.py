@@ -61,7 +61,9 @@ def context(playwright: Any, tmp_path: Path) -> Iterator[Any]:
 
 
 def _drone_reports(drone: MqttTestClient) -> None:
-    drone.publish_status("dongxi", "drone-1", "online", mission_count=48)
+    drone.publish_status(
+        "dongxi", "drone-1", "online", mission_state="patrolling", waypoints_reached=16, waypoints_total=48
+    )
     for i in range(6):
         drone.publish(
             "dronepatrol/dongxi/drone-1/telemetry",
@@ -147,6 +149,7 @@ def test_live_alert_on_map_and_list_then_acknowledge(
 
         drone_card = page.inner_text('#drones article[data-drone="dongxi/drone-1"]')
         assert "AUTO" in drone_card and "76 %" in drone_card and "item 17 / 48" in drone_card
+        assert "patrolling" in drone_card and "33 %" in drone_card
         assert "online" in drone_card.lower()
         assert errors == []
         page.screenshot(path=str(ARTIFACTS / "dashboard.png"))

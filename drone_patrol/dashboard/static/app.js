@@ -479,11 +479,14 @@
     rows.push(batteryRow);
     rows.push(el("div", { class: "row" }, "alt ", el("b", { text: fmt(v.relative_altitude_m) + " m" }), " · speed ", el("b", { text: fmt(v.ground_speed_m_s) + " m/s" })));
     const mission = el("div", { class: "row" }, "mission ");
+    if (v.mission_state) mission.append(el("b", { text: v.mission_state }), " · ");
     if (v.mission_current_seq !== null && v.mission_current_seq !== undefined) {
       mission.append(el("b", { text: "item " + v.mission_current_seq + (v.mission_count ? " / " + v.mission_count : "") }));
-      if (v.area) mission.append(" · " + v.area);
-      if (v.mission_progress !== null && v.mission_progress !== undefined) mission.append(bar(v.mission_progress, "progress"));
-    } else mission.append(el("b", { text: "–" }));
+    } else if (!v.mission_state) mission.append(el("b", { text: "–" }));
+    if (v.area) mission.append(" · " + v.area);
+    if (v.mission_progress !== null && v.mission_progress !== undefined) {
+      mission.append(el("span", { text: " " + Math.round(v.mission_progress * 100) + " %" }), bar(v.mission_progress, "progress"));
+    }
     rows.push(mission);
     rows.push(el("div", { class: "row last-seen", text: "seen " + ago(v.last_seen) }));
     entry.card.className = "drone link-" + v.link;
