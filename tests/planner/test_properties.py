@@ -1,0 +1,89 @@
+"""Property tests over random convex and concave areas, with and without holes and no-fly zones."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+from shapely.geometry import Polygon
+
+from drone_patrol.core.config import CameraConfig, PlannerConfig
+from drone_patrol.core.errors import AreaFileError
+from drone_patrol.mission import read_plan, read_waypoints, write_plan, write_waypoints
+from drone_patrol.mission.areas import parse_areas
+from drone_patrol.planner import plan_patrol
+from tests.mission.builders import collection, point, polygon, rect
+from tests.planner.checks import assert_ardupilot_shape, assert_respects_no_fly
+
+CFG, CAM = PlannerConfig(), CameraConfig()
+SETTINGS = settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+@st.composite
+def convex(draw: st.DrawFn) -> list[tuple[float, float]]:
+    pts = draw(st.lists(st.tuples(st.floats(100, 400), st.floats(-150, 150)), min_size=3, max_size=10))
+    hull = Polygon(pts).convex_hull
+    assume(isinstance(hull, Polygon) and hull.area > 2000)
+    return [(float(x), float(y)) for x, y in hull.exterior.coords[:-1]]
+
+
+@st.composite
+def star(draw: st.DrawFn) -> list[tuple[float, float]]:
+    n = draw(st.integers(5, 11))
+    angles = sorted(draw(st.lists(st.floats(0, 2 * math.pi - 0.01), min_size=n, max_size=n, unique=True)))
+    assume(min(b - a for a, b in zip(angles, [*angles[1:], angles[0] + 2 * math.pi], strict=True)) > 0.05)
+    r0 = draw(st.floats(60, 200))
+    radii = [r0 * draw(st.floats(0.35, 1.0)) for _ in angles]
+    pts = [(250 + r * math.cos(a), r * math.sin(a)) for r, a in zip(radii, angles, strict=True)]
+    assume(Polygon(pts).is_valid and Polygon(pts).area > 2000)
+    return pts
+
+
+def _plan(shell: list[tuple[float, float]], hole: bool, nofly: tuple[float, float] | None):  # type: ignore[no-untyped-def]
+    rings = [shell]
+    poly = Polygon(shell)
+    if hole:
+        c = poly.representative_point()
+        h = rect(c.x - 12, c.y - 12, c.x + 12, c.y + 12)
+        if poly.buffer(-5).contains(Polygon(h)):
+            rings.append(h)
+    feats = [point("post", (0, 0), role="home"), polygon("area", rings)]
+    if nofly is not None:
+        feats.append(polygon("nf", [rect(nofly[0] - 25, nofly[1] - 25, nofly[0] + 25, nofly[1] + 25)], role="no_fly"))
+    try:
+        areas = parse_areas(collection(*feats)["features"], "random")
+    except AreaFileError:
+        assume(False)
+    return plan_patrol(areas, CFG, CAM)
+
+
+nofly_spots = st.none() | st.tuples(st.floats(80, 400), st.floats(-150, 150))
+
+
+def _check(result, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    assert result.areas[0].coverage >= 0.99
+    assert_respects_no_fly(result, CFG.nofly_margin_m)
+    for m in result.sorties:
+        assert_ardupilot_shape(m)
+        assert read_waypoints(write_waypoints(m, tmp_path / "r.waypoints")).items == m.items
+        back = read_plan(write_plan(m, tmp_path / "r.plan"))
+        assert back.items == m.items and back.fence == m.fence and back.area_spans == m.area_spans
+
+
+@SETTINGS
+@given(shell=convex(), nofly=nofly_spots)
+def test_convex_areas(tmp_path: Path, shell: list[tuple[float, float]], nofly: tuple[float, float] | None) -> None:
+    result = _plan(shell, False, nofly)
+    assume(not result.areas[0].clipped_by or result.areas[0].target_m.area > 500)
+    _check(result, tmp_path)
+
+
+@SETTINGS
+@given(shell=star(), hole=st.booleans(), nofly=nofly_spots)
+def test_concave_areas_with_holes(
+    tmp_path: Path, shell: list[tuple[float, float]], hole: bool, nofly: tuple[float, float] | None
+) -> None:
+    result = _plan(shell, hole, nofly)
+    _check(result, tmp_path)
