@@ -26,7 +26,7 @@ from drone_patrol.sim.copter.modes import (
     CopterMode,
     mode_name,
 )
-from drone_patrol.sim.copter.navigator import RUNNING, MissionRunner
+from drone_patrol.sim.copter.navigator import COMPLETE, RUNNING, MissionRunner
 from drone_patrol.sim.copter.params import ParamStore
 from drone_patrol.sim.copter.rtl import Rtl
 
@@ -135,7 +135,7 @@ class Autopilot:
 
     def _starts_with_takeoff(self) -> bool:
         items = self.store.lists[0]
-        start = self.mission.nav_index if self.mission.nav_index > 0 and self.mission.state != 3 else 1
+        start = self.mission.nav_index if self.mission.nav_index > 0 and self.mission.state != COMPLETE else 1
         for it in items[start:]:
             if it.command == MavCmd.NAV_TAKEOFF:
                 return True
@@ -324,7 +324,7 @@ class Autopilot:
         self.params.set_internal("RALLY_TOTAL", s.count(2))
         if mission_type == 1:
             self.fence_zones, _ = fence_mod.zones_from_items(s.lists[1], self.frame.to_ne)
-        if mission_type == 0 and self.mode == CopterMode.AUTO:
+        if mission_type == 0:
             self.mission.mission_changed(self)
 
     def can_clear_mission(self) -> bool:
@@ -410,7 +410,7 @@ class Autopilot:
         mode = self.mode
         if mode == CopterMode.AUTO:
             if self.auto_armed or not self.landed:
-                if self.mission.state != RUNNING and self.mission.state != 3 and not self.landed:
+                if self.mission.state not in (RUNNING, COMPLETE) and not self.landed:
                     self.mission.start(self, restart=False)
                 self.mission.update(self, dt)
         elif mode == CopterMode.GUIDED:

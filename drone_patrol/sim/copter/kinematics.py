@@ -189,11 +189,16 @@ _CELL_CURVE = ((0.0, 3.27), (0.05, 3.5), (0.10, 3.6), (0.20, 3.7), (0.40, 3.8), 
 
 
 class Battery:
-    """A 3S LiPo: capacity BATT_CAPACITY mAh, current from hover, airspeed and climb."""
+    """A 3S LiPo: capacity BATT_CAPACITY mAh, current from hover, airspeed and climb.
+
+    With the default 3300 mAh a full pack lasts about 25 minutes of cruise at 5-8 m/s,
+    the planner's default endurance; the resting voltage follows a LiPo discharge
+    curve, so BATT_LOW_VOLT (10.5 V) is reached near 9 % remaining.
+    """
 
     CELLS = 3
     RESISTANCE_OHM = 0.02
-    HOVER_CURRENT_A = 12.0
+    HOVER_CURRENT_A = 7.0
     IDLE_CURRENT_A = 0.4
 
     def __init__(self, capacity_mah: float) -> None:
@@ -225,7 +230,7 @@ class Battery:
     def step(self, dt: float, flying: bool, airspeed_m_s: float, climb_m_s: float) -> None:
         """Drain the pack for ``dt`` seconds."""
         if flying:
-            current = self.HOVER_CURRENT_A + 0.08 * airspeed_m_s**2 + 2.0 * max(0.0, climb_m_s)
+            current = self.HOVER_CURRENT_A + 0.02 * airspeed_m_s**2 + 1.5 * max(0.0, climb_m_s)
         else:
             current = self.IDLE_CURRENT_A
         self.current_a = current
