@@ -20,6 +20,8 @@ from amqtt.broker import Broker
 from amqtt.plugins.base import BaseAuthPlugin
 from amqtt.session import Session
 
+from drone_patrol.alerts.connection import parse_broker_url
+from drone_patrol.core.config import AlertsConfig
 from drone_patrol.core.errors import AlertsError
 
 log = logging.getLogger("drone_patrol.alerts.broker")
@@ -168,3 +170,15 @@ class EmbeddedBroker:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def embedded_broker_for(config: AlertsConfig) -> EmbeddedBroker | None:
+    """Start the embedded broker on the host and port of ``config.broker_url`` when
+    ``config.embedded_broker`` is set (the demo); ``None`` otherwise.
+    """
+    if not config.embedded_broker:
+        return None
+    address = parse_broker_url(config.broker_url)
+    if address.tls:
+        raise BrokerStartError(f"embedded broker: {config.broker_url} asks for TLS, which the embedded broker lacks")
+    return EmbeddedBroker(host=address.host, port=address.port).start()

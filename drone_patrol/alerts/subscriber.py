@@ -434,12 +434,16 @@ class AlertSubscriber:
         if not rest.startswith("alerts/"):
             return
         try:
-            event = parse_event(msg.payload, check_json_schema=self._json_schema)
+            try:
+                envelope = json.loads(msg.payload)
+            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+                raise AlertSchemaError(f"payload is not JSON ({exc})") from None
+            event = parse_event(envelope, check_json_schema=self._json_schema)
         except AlertSchemaError as exc:
             self.metrics["invalid"] += 1
             self._report(AlertSchemaError(f"message on {msg.topic} dropped: {exc}"))
             return
-        envelope = event.model_dump(mode="json", exclude_none=True)
+        # callbacks get the envelope exactly as sent (validated), not a re-serialisation
         if event.type == ACK_TYPE:
             self.metrics["acks_received"] += 1
             if self._archive is not None:

@@ -137,3 +137,19 @@ def test_broker_command_refuses_a_public_address_in_one_line(capsys: pytest.Capt
     assert code == 1
     assert err.startswith("drone-patrol: error: embedded broker: host '192.0.2.1' is not a loopback address")
     assert len(err.strip().splitlines()) == 1
+
+
+def test_embedded_broker_for_a_config() -> None:
+    from drone_patrol.alerts.broker import embedded_broker_for
+    from drone_patrol.core.config import AlertsConfig
+
+    assert embedded_broker_for(AlertsConfig()) is None
+    port = free_port()
+    b = embedded_broker_for(AlertsConfig(broker_url=f"mqtt://127.0.0.1:{port}", embedded_broker=True))
+    try:
+        assert b is not None and b.port == port and b.running
+    finally:
+        if b is not None:
+            b.stop()
+    with pytest.raises(BrokerStartError, match="TLS"):
+        embedded_broker_for(AlertsConfig(broker_url="mqtts://127.0.0.1:8883", embedded_broker=True))

@@ -225,6 +225,8 @@ def test_telemetry_at_qos0_and_a_vehicle_alert(any_broker: Any, tmp_path: Path) 
         pub.publish_alert(event)
         assert wait_until(lambda: len(alerts) == 1, 5)
         assert alerts[0]["type"] == "org.dronepatrol.alert.vehicle"
+        assert alerts[0]["data"]["location"] is None
+        validate_json_schema(alerts[0])
         assert alerts[0]["data"]["figures"] == {"distance_m": 12.5, "event": "fence_breach"}
     finally:
         pub.stop()
