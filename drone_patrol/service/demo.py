@@ -38,7 +38,9 @@ class IncidentMatch:
     seen: bool
     alert_incident_id: str | None
     error_m: float | None
-    first_seen_to_alert_s: float | None
+    first_seen_to_alert_s: float | None  # wall: first frame in view -> first alert received by the command room
+    confirm_vehicle_s: float | None = None  # vehicle time: first frame in view -> first alert raised on board
+    transit_s: float | None = None  # wall: alert raised on board -> received by the command room
 
 
 @dataclass
@@ -94,7 +96,9 @@ def _received_alerts(received: list[dict[str, Any]]) -> list[Alert]:
     return out
 
 
-def evaluate(session: PatrolSession, alerts: list[Alert], room: CommandRoom) -> tuple[list[IncidentMatch], list[str]]:
+def evaluate(
+    session: PatrolSession, alerts: list[Alert], room: CommandRoom, outcomes: list[PatrolOutcome] | None = None
+) -> tuple[list[IncidentMatch], list[str]]:
     """Match each scenario fire and crowd with the received alerts; list alerts matching nothing."""
     feed = session.feed
     if feed is None:
@@ -111,14 +115,20 @@ def evaluate(session: PatrolSession, alerts: list[Alert], room: CommandRoom) -> 
             continue
         used.add(best.incident_id)
         firsts = [a for a in alerts if a.incident_id == best.incident_id and a.status == AlertStatus.NEW]
-        delay = None
+        delay = confirm = transit = None
         if seen is not None and firsts:
             # first frame with the incident in view -> the first alert's arrival in the command room (wall time)
             arrived = room.received_wall_s.get(firsts[0].alert_id)
             if arrived is not None:
                 delay = arrived - seen.first_seen_wall_s
+            for o in outcomes or []:
+                raised_v = o.datapath.first_alert_vehicle_s.get(best.incident_id)
+                raised_w = o.datapath.first_alert_wall_s.get(best.incident_id)
+                if raised_v is not None and raised_w is not None:
+                    confirm = raised_v - seen.first_seen_s
+                    transit = arrived - raised_w if arrived is not None else None
         matches.append(IncidentMatch(name, kind, seen is not None, best.incident_id,
-                                     distance_m(best.location, pos), delay))  # fmt: skip
+                                     distance_m(best.location, pos), delay, confirm, transit))  # fmt: skip
     false = sorted({a.incident_id for a in alerts if a.kind != AlertKind.VEHICLE and a.incident_id not in used})
     return matches, false
 
@@ -155,6 +165,7 @@ def run_demo(
         echo(f"vehicle connected ({'simulator' if session.source.simulated else 'external'}, x{session.speedup:g})")
         result = SessionResult(plan, missions, files=files, broker_url=session.broker_url)
         survey_ids: set[str] = set()
+        n_survey = 0
         if learn_scenario is not None and learn_scenario.is_file() and not session.baseline_path().exists():
             site = settings.site.id
             echo(f"no heat baseline for site {site} yet: a first patrol over {learn_scenario.name} learns it")
@@ -163,6 +174,7 @@ def run_demo(
                 learned = session.fly(mission, survey=True)
                 result.outcomes.append(learned)
                 survey_ids |= {a.alert_id for a in learned.alerts}
+                n_survey += 1
             echo(f"heat baseline saved to {session.baseline_path()}")
         session.start_camera()
         for i, mission in enumerate(missions, 1):
@@ -184,7 +196,8 @@ def run_demo(
         state = vehicle.state
         demo = DemoResult(result, list(room.received))
         alerts = [a for a in _received_alerts(room.received) if a.alert_id not in survey_ids]
-        demo.matches, demo.false_alerts = evaluate(session, alerts, room)
+        main = result.outcomes[n_survey:]
+        demo.matches, demo.false_alerts = evaluate(session, alerts, room, main)
         last = result.outcomes[-1].report if result.outcomes else None
         demo.landed_home_m = last.landed_distance_from_home_m if last else None
         demo.disarmed = not state.armed

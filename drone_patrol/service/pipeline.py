@@ -84,7 +84,8 @@ class DataPathStats:
     alerts: int = 0
     vision_errors: int = 0
     processing_s: float = 0.0
-    first_alert_wall_s: dict[str, float] = field(default_factory=dict)
+    first_alert_wall_s: dict[str, float] = field(default_factory=dict)  # incident id -> wall time of its first alert
+    first_alert_vehicle_s: dict[str, float] = field(default_factory=dict)  # ... and vehicle time
 
     @property
     def fps(self) -> float:
@@ -202,6 +203,7 @@ class DataPath:
             self.alerts.append(alert)
             self.stats.alerts += 1
             self.stats.first_alert_wall_s.setdefault(alert.incident_id, time.time())
+            self.stats.first_alert_vehicle_s.setdefault(alert.incident_id, self.clock.now())
         self.sink.publish_alert(alert)
         log.info(
             "alert %s %s %s",
