@@ -16,8 +16,9 @@ from typing import Any
 
 import pytest
 
-from drone_patrol.core.types import AlertKind, Severity
+from drone_patrol.core.types import AlertKind, GeoPoint, MavCmd, Mission, Severity, Waypoint
 from drone_patrol.dashboard.app import Dashboard
+from drone_patrol.mission.qgc_plan import write_plan
 from tests.brokers import MosquittoBroker
 from tests.dashboard.helpers import LAT, LON, MqttTestClient, jpeg, make_alert
 
@@ -85,9 +86,19 @@ def _drone_reports(drone: MqttTestClient) -> None:
 
 
 def test_live_alert_on_map_and_list_then_acknowledge(
-    make_dashboard: Callable[..., Dashboard], broker: MosquittoBroker, context: Any
+    make_dashboard: Callable[..., Dashboard], broker: MosquittoBroker, context: Any, tmp_path: Path
 ) -> None:
-    dash = make_dashboard(token="staff-token-1", offline_after_s=120.0)
+    plan = write_plan(
+        Mission(
+            home=GeoPoint(25.28075, 110.29705, 150.0),
+            items=tuple(
+                Waypoint(MavCmd.NAV_WAYPOINT, latitude_deg=lat, longitude_deg=lon, altitude_m=40.0)
+                for lat, lon in ((25.2810, 110.2975), (25.2826, 110.2978), (25.2826, 110.2992), (25.2812, 110.2995))
+            ),
+        ),
+        tmp_path / "tonight.plan",
+    )
+    dash = make_dashboard(token="staff-token-1", offline_after_s=120.0, route_files=(plan,))
     drone = MqttTestClient(broker.url).start()
     watcher = MqttTestClient(broker.url, subscribe="dronepatrol/+/+/alerts/ack").start()
     try:
@@ -108,6 +119,7 @@ def test_live_alert_on_map_and_list_then_acknowledge(
         page.wait_for_selector(f'#alerts li[data-incident="{earlier.incident_id}"]', timeout=10000)
         page.wait_for_selector('#drones article[data-drone="dongxi/drone-1"] img.video:not([hidden])', timeout=10000)
         assert "staff-token-1" not in page.content()
+        assert page.locator("path.route-line").count() == 1  # the planned route is drawn
 
         second = context.new_page()  # another open dashboard (same staff session)
         second.goto(dash.url)

@@ -211,11 +211,11 @@
     const routes = L.geoJSON(doc.routes, {
       style: (feature) => {
         const p = feature.properties;
-        if (p.kind === "fence") return { color: p.inclusion ? "#ffd166" : "#ff4d5e", weight: 1.5, dashArray: "2 6", fill: false };
-        return { color: "#3fe0c5", weight: 2, dashArray: "8 6", opacity: 0.8 };
+        if (p.kind === "fence") return { color: p.inclusion ? "#ffd166" : "#ff4d5e", weight: 1.5, dashArray: "2 6", fill: false, className: "fence-line" };
+        if (p.kind === "route") return { color: "#3fe0c5", weight: 2, dashArray: "8 6", opacity: 0.8, className: "route-line" };
+        return { radius: p.kind === "rally" ? 5 : 2.5, color: "#3fe0c5", weight: 1, fillOpacity: 0.9, className: "route-item" };
       },
-      pointToLayer: (feature, latlng) =>
-        L.circleMarker(latlng, { radius: feature.properties.kind === "rally" ? 5 : 2.5, color: "#3fe0c5", weight: 1, fillOpacity: 0.9 }),
+      pointToLayer: (feature, latlng) => L.circleMarker(latlng),
       onEachFeature: (feature, layer) => {
         const p = feature.properties;
         if (p.kind === "route") layer.bindTooltip("route " + (p.name || p.file) + (p.sortie > 1 ? " #" + p.sortie : ""));
