@@ -241,7 +241,10 @@ class MavLink:
     def wait_for_vehicle(self, timeout_s: float) -> tuple[int, int]:
         """Block until the first autopilot heartbeat names the target; return (system, component)."""
         if not self._discovered.wait(timeout_s):
-            raise LinkError(f"connection {self.connection_string!r}: no autopilot heartbeat within {timeout_s:.1f} s")
+            hint = " (MAVLink 2 signing is on: the vehicle must sign with the same key)" if self.signing_key else ""
+            raise LinkError(
+                f"connection {self.connection_string!r}: no autopilot heartbeat within {timeout_s:.1f} s{hint}"
+            )
         return self.target_system, self.target_component
 
     # -- subscriptions ---------------------------------------------------------
