@@ -195,6 +195,8 @@ def _make_area(index: int, feature: Any, path: Path, repair: bool, warnings: lis
     priority = props.get("priority", 3)
     if isinstance(priority, bool) or not isinstance(priority, int) or not 1 <= priority <= 5:
         raise AreaFileError(f"{path}: {where}: priority must be an integer 1 (highest) to 5, got {priority!r}")
+    if "clockwise" in props and not isinstance(props["clockwise"], bool):
+        raise AreaFileError(f"{path}: {where}: clockwise must be true or false, got {props['clockwise']!r}")
     pattern: PatternKind | None = None
     if role is AreaRole.PATROL:
         try:

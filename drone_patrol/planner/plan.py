@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
 import shapely
@@ -19,7 +19,6 @@ from shapely.geometry.base import BaseGeometry
 from drone_patrol.core.config.camera import CameraConfig
 from drone_patrol.core.config.planner import EnduranceConfig, PlannerConfig
 from drone_patrol.core.errors import PlanningError
-from drone_patrol.core.geo import LocalFrame
 from drone_patrol.core.types import Geofence, GeoPoint, KeyArea, MavCmd, Mission, PatternKind
 from drone_patrol.mission.areas import AreaSet, area_footprint_m, to_local
 from drone_patrol.planner.build import ItemWriter, RoutePoint, geofence, inclusion_polygon
@@ -28,91 +27,13 @@ from drone_patrol.planner.endurance import PathPoint, estimate, usable_fraction
 from drone_patrol.planner.footprint import Footprint, footprint, line_spacing_m
 from drone_patrol.planner.ordering import Variant, order_units
 from drone_patrol.planner.patterns import corridor_variants, orbit_variants, perimeter_variants
+from drone_patrol.planner.result import AreaPlan, PlanResult, SortieStats
 from drone_patrol.planner.sorties import path_length, split, transit_points
 from drone_patrol.planner.transit import NoFlyMap
 
 __all__ = ["AreaPlan", "PlanResult", "SortieStats", "plan_patrol"]
 
 _ENDURANCE_KEYS = set(EnduranceConfig.model_fields)
-
-
-@dataclass(frozen=True)
-class AreaPlan:
-    """How one patrol area is flown and how much of it the camera sees."""
-
-    name: str
-    pattern: PatternKind
-    priority: int
-    altitude_m: float
-    speed_m_s: float
-    coverage: float
-    sweep_angle_deg: float | None = None
-    line_spacing_m: float | None = None
-    clipped_by: tuple[str, ...] = ()
-    target_m: BaseGeometry = field(default_factory=Polygon, repr=False, compare=False)
-
-
-@dataclass(frozen=True)
-class SortieStats:
-    """Figures of one sortie: items uploaded after home, length, time and battery use."""
-
-    waypoints: int
-    nav_waypoints: int
-    length_m: float
-    duration_s: float
-    battery_fraction: float
-
-
-@dataclass(frozen=True)
-class PlanResult:
-    """Everything one planning run produces."""
-
-    sorties: tuple[Mission, ...]
-    stats: tuple[SortieStats, ...]
-    areas: tuple[AreaPlan, ...]
-    warnings: tuple[str, ...]
-    routes_m: tuple[LineString, ...]
-    frame: LocalFrame
-    area_set: AreaSet
-    nofly_m: BaseGeometry
-    forbidden_m: BaseGeometry
-    loop_count: int = 0
-
-    def route_lonlat(self, index: int) -> list[tuple[float, float]]:
-        """Sortie ``index``'s flown path as (lon, lat) pairs, home to home."""
-        return [(float(a), float(b)) for a, b in self.frame.en_to_lonlat(list(self.routes_m[index].coords))]
-
-    def summary(self, files: dict[str, Any] | None = None) -> dict[str, Any]:
-        """The JSON summary the CLI prints with ``--json``."""
-        return {
-            "sorties": [
-                {
-                    "sortie": i + 1,
-                    "waypoints": s.waypoints,
-                    "nav_waypoints": s.nav_waypoints,
-                    "length_m": round(s.length_m, 1),
-                    "duration_s": round(s.duration_s, 1),
-                    "battery_fraction": round(s.battery_fraction, 3),
-                }
-                for i, s in enumerate(self.stats)
-            ],
-            "areas": [
-                {
-                    "name": a.name,
-                    "pattern": a.pattern.value,
-                    "coverage": round(a.coverage, 4),
-                    "altitude_m": a.altitude_m,
-                    "speed_m_s": a.speed_m_s,
-                    "sweep_angle_deg": a.sweep_angle_deg,
-                    "line_spacing_m": None if a.line_spacing_m is None else round(a.line_spacing_m, 2),
-                    "clipped_by": list(a.clipped_by),
-                }
-                for a in self.areas
-            ],
-            "loop_count": self.loop_count,
-            "warnings": list(self.warnings),
-            "files": files or {},
-        }
 
 
 def _config(planner: PlannerConfig, overrides: dict[str, Any]) -> PlannerConfig:
@@ -205,6 +126,11 @@ class _Planner:
         spacing = line_spacing_m(fp, self.cfg.side_overlap)
         geom = to_local(area.geometry, self.frame)
         pattern = area.pattern or PatternKind.COVERAGE
+        clockwise = bool(area.properties.get("clockwise", self.cfg.perimeter_clockwise))
+        if area.dwell_s and pattern is not PatternKind.ORBIT:
+            self.warnings.append(
+                f"area {area.name!r}: dwell_s applies to orbit areas only; ignored for {pattern.value}"
+            )
         angle = None
         if pattern in (PatternKind.COVERAGE, PatternKind.PERIMETER):
             target, hit = self.clip(area, geom)
@@ -223,7 +149,7 @@ class _Planner:
                 )
                 variants, angle = list(sweep.variants), round(sweep.angle_deg, 2) % 180.0
             else:
-                variants = perimeter_variants(target, fp.across_m, self.cfg.perimeter_clockwise)
+                variants = perimeter_variants(target, fp.across_m, clockwise)
         elif pattern is PatternKind.CORRIDOR:
             assert isinstance(geom, LineString)
             width = float(area.width_m or fp.across_m)
@@ -236,7 +162,7 @@ class _Planner:
             loops = self.cfg.orbit_loops
             if area.dwell_s:
                 loops = max(loops, area.dwell_s * speed / (2 * math.pi * radius)) if radius > 0 else loops
-            variants = orbit_variants(geom, radius, loops, self.cfg.orbit_points_per_loop)
+            variants = orbit_variants(geom, radius, loops, self.cfg.orbit_points_per_loop, clockwise)
             ring = geom.buffer(radius).exterior
             target, hit = self.clip(area, ring.buffer(0.5))
             target = LineString(ring.coords)
@@ -310,6 +236,10 @@ class _Planner:
             else:
                 self.warnings.append("patrol loops until the battery failsafe or the operator ends it (DO_JUMP -1)")
         routes = [LineString([(p.x, p.y) for p in f]) for f in flights]
+        if loopback or loops:
+            routes.append(
+                LineString([(p.x, p.y) for p in [body[-1], *loopback, next(q for q in body if not q.transit)]])
+            )
         incl = inclusion_polygon(
             routes, [area_footprint_m(a, self.frame) for a in self.areas.patrol], cfg.fence_margin_m
         )
@@ -336,7 +266,7 @@ class _Planner:
             tuple(stats),
             tuple(final),
             tuple(self.warnings),
-            tuple(routes),
+            tuple(LineString([(p.x, p.y) for p in f]) for f in flown_all),
             self.frame,
             self.areas,
             self.nofly.zones,
@@ -382,10 +312,11 @@ class _Planner:
                     w.waypoint(q)
                 w.jump(jump_target, loops)
         w.rtl()
-        flown = list(flight)
+        flown = once = list(flight)
         if loops:
             lap = [*loopback, *inner[first : last + 1]]
             flown = [*flight[: last + 2], *(lap * max(1, loops)), *flight[last + 2 :]]
+            once = [*flight[: last + 2], *lap, *flight[last + 2 :]]
         home = self.areas.home_point
         rally = [GeoPoint(home.latitude_deg, home.longitude_deg, self.cfg.altitude_m)]
         for r in self.areas.rally:
@@ -405,7 +336,7 @@ class _Planner:
         est = estimate([PathPoint(p.x, p.y, p.altitude_m, p.speed_m_s) for p in flown], self.cfg.endurance)
         nav = sum(1 for it in w.items if it.command == MavCmd.NAV_WAYPOINT)
         st = SortieStats(len(w.items), nav, path_length(flown), est.duration_s, est.battery_fraction)
-        return mission, st, flown
+        return mission, st, once
 
 
 def plan_patrol(areas: AreaSet, planner: PlannerConfig, camera: CameraConfig, **overrides: Any) -> PlanResult:
