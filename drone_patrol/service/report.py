@@ -160,9 +160,14 @@ def render_svg(data: PatrolReportData, width_px: int = 900) -> str:
             f'<path d="M{x - 5:.1f},{y - 5:.1f} L{x + 5:.1f},{y + 5:.1f} M{x - 5:.1f},{y + 5:.1f} L{x + 5:.1f},'
             f'{y - 5:.1f}" stroke="#1a202c" stroke-width="2"><title>truth: {html.escape(t.label)}</title></path>'
         )
-    for i, a in enumerate(data.alerts, 1):
-        if a.location is None:
-            continue
+    latest: dict[str, Alert] = {}
+    for a in data.alerts:  # one marker per incident, at its latest position
+        if a.location is not None:
+            latest[a.incident_id] = a
+    numbers = {inc: i for i, inc in enumerate(dict.fromkeys(a.incident_id for a in data.alerts), 1)}
+    for inc, a in latest.items():
+        assert a.location is not None
+        i = numbers[inc]
         e, n = frame.lonlat_to_en([(a.location.longitude_deg, a.location.latitude_deg)])[0]
         x, y = p.en(float(e), float(n))
         colour = _KIND_COLOUR.get(a.kind.value, "#4a5568")
@@ -192,7 +197,9 @@ def _nice_length(m: float) -> float:
 
 def _alert_rows(alerts: Sequence[Alert]) -> str:
     rows = []
-    for i, a in enumerate(alerts, 1):
+    numbers = {inc: i for i, inc in enumerate(dict.fromkeys(a.incident_id for a in alerts), 1)}
+    for a in alerts:
+        i = numbers[a.incident_id]
         loc = f"{a.location.latitude_deg:.6f}, {a.location.longitude_deg:.6f}" if a.location else "-"
         figures = ", ".join(
             f"{k}={v:.1f}" if isinstance(v, float) else f"{k}={v}"
@@ -228,7 +235,7 @@ td,th{{border:1px solid #cbd5e0;padding:3px 8px;text-align:left;font-size:13px}}
 green line: flown track; dots and circles: alerts with their error radius; crosses: true incident positions.</p>
 {render_svg(data)}
 <h2>Summary</h2><table>{summary}</table>
-<h2>Alerts ({len(data.alerts)})</h2>
+<h2>Alerts ({len(data.alerts)} messages, {len({a.incident_id for a in data.alerts})} incidents)</h2>
 <table><tr><th></th><th>time (UTC)</th><th>kind</th><th>status</th><th>severity</th><th>place</th><th>area</th>
 <th>figures</th><th>thumbnail</th></tr>
 {_alert_rows(data.alerts)}
