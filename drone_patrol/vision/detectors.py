@@ -142,7 +142,7 @@ class WarmBodyDetector:
         gsd = _gsd(self.ground_sample_m, frame)
         px_m2 = gsd * gsd
         hot = (t > hi).view(np.uint8)
-        halo_px = max(3, round(0.3 / gsd) | 1)
+        halo_px = 2 * math.ceil(c.body_halo_m / gsd) + 1
         near_hot: NDArray[np.uint8] = np.asarray(cv2.dilate(hot, self._kernel(halo_px)), dtype=np.uint8)
         band = ((t >= lo) & (t <= hi)).view(np.uint8)
         band &= near_hot ^ 1

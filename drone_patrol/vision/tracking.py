@@ -6,7 +6,8 @@ associated with the tracks of their class by a gated optimal assignment (gate: t
 configured distance plus, for people, their walking reach since the last sighting, and
 for hot spots twice the detection's pose uncertainty). A track is confirmed after
 ``k`` hits within its last ``n`` frames *in which it was in view*; it ends after
-``track_max_misses`` consecutive in-view misses (the thing is gone) or when not seen for
+``track_max_misses`` consecutive in-view misses, or two spanning ``track_max_miss_s``
+(the thing is gone) or when not seen for
 ``track_lifetime_s`` (out of sight too long). Tracks out of view are neither hit nor
 missed, so a fire seen on one pass is the same track on the next.
 """
@@ -215,7 +216,8 @@ class GroundTracker:
                     t.misses += 1
                     t.history.append(False)
         for t in list(self.tracks.values()):
-            if t.misses >= c.track_max_misses or time_s - t.last_seen_s > c.track_lifetime_s:
+            gone = t.misses >= c.track_max_misses or (t.misses >= 2 and time_s - t.last_seen_s >= c.track_max_miss_s)
+            if gone or time_s - t.last_seen_s > c.track_lifetime_s:
                 del self.tracks[t.track_id]
                 self.ended.append(t)
 

@@ -41,6 +41,7 @@ class VisionConfig(Section):
     body_max_area_m2: float = Field(default=0.6, gt=0)
     body_typical_area_m2: float = Field(default=0.1, gt=0)  # blobs past 1.5 times this are searched for heads
     body_max_blob_m2: float = Field(default=30.0, gt=0)
+    body_halo_m: float = Field(default=0.3, ge=0)  # warm pixels this close to hotter ones are a halo
     body_head_contrast_c: float = Field(default=1.0, ge=0)
     body_head_spacing_m: float = Field(default=0.35, gt=0)
     # frames
@@ -58,6 +59,7 @@ class VisionConfig(Section):
     track_confirm_hits: int = Field(default=3, ge=1)
     track_confirm_window: int = Field(default=5, ge=1)
     track_max_misses: int = Field(default=8, ge=1)
+    track_max_miss_s: float = Field(default=1.5, gt=0)
     track_lifetime_s: float = Field(default=300.0, gt=0)
     person_max_speed_m_s: float = Field(default=2.5, gt=0)
     # incident rules
