@@ -64,34 +64,50 @@ def _wait_forever() -> None:
 
 
 @click.command("sim")
-@click.option("--home", default=_DEFAULTS.home or _SITL_HOME, show_default=True, help="LAT,LON,ALT[,HDG] of home.")
-@click.option("--host", default=_DEFAULTS.host, show_default=True, help="Address to listen on.")
-@click.option("--port", default=_DEFAULTS.port, show_default=True, type=click.IntRange(0, 65535), help="TCP port.")
 @click.option(
-    "--speedup", default=_DEFAULTS.speedup, show_default=True, type=click.FloatRange(0.1, 100), help="Time scale."
+    "--config", "config_path", type=click.Path(dir_okay=False), help="YAML config; its sim section sets defaults."
 )
-@click.option("--seed", default=_DEFAULTS.seed, show_default=True, type=int, help="Random seed.")
+@click.option("--home", default=None, help=f"LAT,LON,ALT[,HDG] of home [default: sim.home or {_SITL_HOME}].")
+@click.option("--host", default=None, help=f"Address to listen on [default: {_DEFAULTS.host}].")
+@click.option("--port", default=None, type=click.IntRange(0, 65535), help=f"TCP port [default: {_DEFAULTS.port}].")
+@click.option(
+    "--speedup", default=None, type=click.FloatRange(0.1, 100), help=f"Time scale [default: {_DEFAULTS.speedup:g}]."
+)
+@click.option("--seed", default=None, type=int, help=f"Random seed [default: {_DEFAULTS.seed}].")
 @click.option("--udp-out", default=None, help="Also send to a UDP ground station at HOST:PORT (e.g. 127.0.0.1:14550).")
 @click.option("--param", "param_values", multiple=True, help="Parameter override NAME=VALUE (repeatable).")
 def sim(
-    home: str, host: str, port: int, speedup: float, seed: int, udp_out: str | None, param_values: tuple[str, ...]
+    config_path: str | None,
+    home: str | None,
+    host: str | None,
+    port: int | None,
+    speedup: float | None,
+    seed: int | None,
+    udp_out: str | None,
+    param_values: tuple[str, ...],
 ) -> None:
     """Run the simulated ArduCopter (MAVLink 2 on TCP, like SITL's serial0) until Ctrl-C."""
+    from drone_patrol.core.config import load_config
     from drone_patrol.sim.copter import SimulatedCopter
 
-    point, heading = parse_home(home)
-    udp = parse_hostport(udp_out, "--udp-out") if udp_out else None
-    params = _parse_params(param_values)
+    cfg = load_config(config_path).sim if config_path else _DEFAULTS
+    point, heading = parse_home(home or cfg.home or _SITL_HOME)
+    udp_text_in = udp_out or cfg.udp_out
+    udp = parse_hostport(udp_text_in, "--udp-out") if udp_text_in else None
+    params = {**{k.upper(): float(v) for k, v in cfg.params.items()}, **_parse_params(param_values)}
+    speed = speedup if speedup is not None else cfg.speedup
     try:
         vehicle = SimulatedCopter(
             home=point,
             heading_deg=heading,
-            host=host,
-            port=port,
-            speedup=speedup,
-            seed=seed,
+            host=host or cfg.host,
+            port=port if port is not None else cfg.port,
+            speedup=speed,
+            seed=seed if seed is not None else cfg.seed,
             udp_out=udp,
             params=params,
+            gps_ready_s=cfg.gps_ready_s,
+            ekf_ready_s=cfg.ekf_ready_s,
         )
     except KeyError as exc:
         raise InputError(f"--param: {exc.args[0]}") from None
@@ -99,7 +115,7 @@ def sim(
     udp_text = f", udp out {udp[0]}:{udp[1]}" if udp else ""
     click.echo(
         f"drone-patrol sim: ArduCopter on {vehicle.connection_string}{udp_text}, home {point.latitude_deg:.6f},"
-        f"{point.longitude_deg:.6f},{point.altitude_m:g} hdg {heading:g}, speedup {speedup:g}x (Ctrl-C to stop)"
+        f"{point.longitude_deg:.6f},{point.altitude_m:g} hdg {heading:g}, speedup {speed:g}x (Ctrl-C to stop)"
     )
     try:
         _wait_forever()

@@ -318,3 +318,30 @@ def test_mission_set_current_and_loiter_turns(make_sim, make_gcs) -> None:
     assert gcs.recv("MISSION_ITEM_REACHED", 40.0, cond=lambda m: m.seq == 4) is not None
     assert wait_until(lambda: not sim.truth().armed, 10.0)
     assert distance_m(sim.truth().position, HOME) > 5.0  # landed where the mission's LAND was
+
+
+def test_udp_out_ground_station(make_sim) -> None:
+    import socket
+
+    gs = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    gs.bind(("127.0.0.1", 0))
+    gs.settimeout(3.0)
+    sim = make_sim(udp_out=f"127.0.0.1:{gs.getsockname()[1]}")
+    mav = mavlink2.MAVLink(None, srcSystem=255, srcComponent=190)
+    mav.robust_parsing = True
+
+    def recv(name: str):
+        for _ in range(200):
+            data, addr = gs.recvfrom(65536)
+            for m in mav.parse_buffer(data) or []:
+                if m.get_type() == name:
+                    return m, addr
+        return None, None
+
+    hb, addr = recv("HEARTBEAT")
+    assert hb is not None and hb.autopilot == mavlink2.MAV_AUTOPILOT_ARDUPILOTMEGA
+    gs.sendto(mav.command_long_encode(1, 1, 31010, 0, 0, 0, 0, 0, 0, 0, 0).pack(mav), addr)
+    ack, _ = recv("COMMAND_ACK")
+    assert ack is not None and ack.result == mavlink2.MAV_RESULT_UNSUPPORTED
+    gs.close()
+    assert sim.port > 0

@@ -79,6 +79,7 @@ class Autopilot:
         self.land_pause_until_s = 0.0
         self.land_contact_s: float | None = None
         self.roi: tuple[float, float, float] | None = None
+        self.fixed_yaw_deg: float | None = None  # CONDITION_YAW
         self.speed_override_m_s: float | None = None
         self.disarm_timer_s = 0.0
         self.home_set = False
@@ -158,6 +159,7 @@ class Autopilot:
             self.land_begin()
         if mode != CopterMode.AUTO:
             self.roi = None
+        self.fixed_yaw_deg = None
 
     def land_begin(self, at: tuple[float, float] | None = None, pause: bool = False) -> None:
         """Start a descent at the current (or given) horizontal position."""
@@ -205,6 +207,8 @@ class Autopilot:
         yaw: float | None = None
         if self.roi is not None:
             yaw = math.degrees(math.atan2(self.roi[1] - b.east_m, self.roi[0] - b.north_m))
+        elif self.fixed_yaw_deg is not None:
+            yaw = self.fixed_yaw_deg
         elif not hold_yaw and int(p.get("WP_YAW_BEHAVIOR")) != 0:
             dn, de = target[0] - b.north_m, target[1] - b.east_m
             if math.hypot(dn, de) > 2.0:

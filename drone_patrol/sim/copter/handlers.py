@@ -287,6 +287,14 @@ class Handlers:
             else:
                 ap.roi = self._local(p[4], p[5], p[6], frame)
             return ACCEPTED
+        if command == 115:  # CONDITION_YAW: angle, rate (unused), direction, relative
+            if not 0.0 <= p[0] <= 360.0 or p[3] not in (0.0, 1.0):
+                return FAILED
+            base = ap.body.yaw_deg if p[3] == 1.0 else 0.0
+            sign = -1.0 if p[2] < 0 and p[3] == 1.0 else 1.0
+            ap.fixed_yaw_deg = (base + sign * p[0]) % 360.0
+            ap.roi = None
+            return ACCEPTED
         if command == MavCmd.DO_SET_ROI_NONE:
             ap.roi = None
             return ACCEPTED

@@ -29,6 +29,7 @@ class ParseCounters:
     unknown: int = 0
     not_for_us: int = 0
     handler_errors: int = 0
+    step_errors: int = 0
 
 
 class Connection:

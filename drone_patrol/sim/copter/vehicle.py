@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import random
 import selectors
 import socket
@@ -22,6 +23,8 @@ from drone_patrol.sim.copter.modes import mode_name
 from drone_patrol.sim.copter.params import ParamStore
 from drone_patrol.sim.copter.server import Connection, ParseCounters
 from drone_patrol.sim.copter.transfer import ListProtocol
+
+log = logging.getLogger(__name__)
 
 STEP_S = 0.05  # simulated seconds per physics step
 MAX_STEPS_PER_LOOP = 400
@@ -237,10 +240,15 @@ class SimulatedCopter:
                 conn.send(tm.build(conn.mav, msg_id, self.ap, self.boot_unix_s))
 
     def _step_once(self) -> None:
-        self.ap.step(STEP_S)
-        for prot in self.protocols.values():
-            prot.update()
-        self._telemetry()
+        try:
+            self.ap.step(STEP_S)
+            for prot in self.protocols.values():
+                prot.update()
+            self._telemetry()
+        except Exception:  # a bug in the flight logic must not silence the vehicle: log, count, go on
+            self.counters.step_errors += 1
+            if self.counters.step_errors <= 3:
+                log.exception("simulated copter: step failed at t=%.2f s", self.ap.time_s)
 
     def _run(self) -> None:
         sel = self._selector
@@ -321,6 +329,8 @@ class SimulatedCopter:
                     self.counters.not_for_us += 1
             except Exception:  # a message the handlers cannot digest must never stop the vehicle
                 self.counters.handler_errors += 1
+                if self.counters.handler_errors <= 3:
+                    log.exception("simulated copter: %s could not be handled", msg.get_type())
 
     def _drop(self, conn: Connection) -> None:
         if self._selector is not None and conn.sock is not None:
