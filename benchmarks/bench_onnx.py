@@ -76,9 +76,8 @@ def _time_ms(fn: Any, runs: int = RUNS, warmup: int = WARMUP) -> tuple[float, fl
     return statistics.median(wall), p90, statistics.median(cpu)
 
 
-def _latency_rows(image: NDArray[np.uint8], source: str) -> tuple[list[dict[str, Any]], float]:
+def _latency_rows(image: NDArray[np.uint8], source: str) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
-    cpu_512x640 = float("nan")
     cases: list[tuple[str, dict[str, Any]]] = [
         ("320x320", {"input_size": (320, 320)}),
         ("512x640", {"input_size": (512, 640)}),
@@ -107,9 +106,7 @@ def _latency_rows(image: NDArray[np.uint8], source: str) -> tuple[list[dict[str,
                     "frame": f"640x512 {source}",
                 }
             )
-            if threads == 1 and label == "512x640":
-                cpu_512x640 = cpu
-    return rows, cpu_512x640
+    return rows
 
 
 def _sim_frames(n: int) -> list[Any]:
@@ -158,13 +155,16 @@ def _pipeline_fps(frames: list[Any], extra: Any | None) -> tuple[float, float, i
     return len(frames) / wall, len(frames) / cpu, pipeline.stats.frames_processed
 
 
-def _pipeline_rows(onnx_cpu_ms: float) -> list[dict[str, Any]]:
+def _pipeline_rows() -> list[dict[str, Any]]:
     try:
         frames = _sim_frames(PIPELINE_FRAMES)
         load = _load()
         base_fps, base_cpu_fps, processed = _pipeline_fps(frames, None)
     except ImportError as exc:
         return [{"kind": "pipeline", "case": f"VisionPipeline not available ({exc})"}]
+    detector = OnnxDetector(OnnxDetectorConfig(intra_op_threads=1, source="thermal"))
+    # The cost of one run in the pipeline: thermal normalisation, network, decoding, temperatures.
+    _, _, onnx_cpu_ms = _time_ms(lambda: detector.detect(frames[len(frames) // 2]), runs=8, warmup=1)
     rows: list[dict[str, Any]] = [
         {
             "kind": "pipeline",
@@ -179,14 +179,13 @@ def _pipeline_rows(onnx_cpu_ms: float) -> list[dict[str, Any]]:
             "ok": base_cpu_fps >= TARGET_FPS,
         }
     ]
-    # The smallest k whose CPU cost per frame stays within the target's budget with a 15 % margin:
+    # The smallest k whose CPU cost per frame stays within the target's budget with a 25 % margin:
     # CPU time does not count what other processes on a shared machine take.
-    budget_ms = 1000.0 / (TARGET_FPS * 1.15) - 1000.0 / base_cpu_fps
+    budget_ms = 1000.0 / (TARGET_FPS * 1.25) - 1000.0 / base_cpu_fps
     if budget_ms <= 0:
         rows.append({"kind": "pipeline", "case": "no k meets the target: the rest of the pipeline is too slow"})
         return rows
     k = max(1, math.ceil(onnx_cpu_ms / budget_ms))
-    detector = OnnxDetector(OnnxDetectorConfig(intra_op_threads=1, source="thermal"))
     load = _load()
     fps, cpu_fps, processed = _pipeline_fps(frames, EveryNthFrame(detector, k))
     rows.append(
@@ -194,6 +193,7 @@ def _pipeline_rows(onnx_cpu_ms: float) -> list[dict[str, Any]]:
             "kind": "pipeline",
             "case": f"with EveryNthFrame(OnnxDetector 512x640, k={k})",
             "threads": 1,
+            "cpu_ms": round(onnx_cpu_ms, 1),
             "k": k,
             "fps": round(fps, 1),
             "cpu_fps": round(cpu_fps, 1),
@@ -210,6 +210,6 @@ def _pipeline_rows(onnx_cpu_ms: float) -> list[dict[str, Any]]:
 def run() -> list[dict[str, Any]]:
     """Latency rows, then pipeline rows."""
     image, source = _scene_image()
-    rows, onnx_cpu_ms = _latency_rows(image, source)
-    rows.extend(_pipeline_rows(onnx_cpu_ms))
+    rows = _latency_rows(image, source)
+    rows.extend(_pipeline_rows())
     return rows
