@@ -33,6 +33,7 @@ from drone_patrol.alerts.connection import (
     Topics,
     guarded,
     make_client,
+    probe_protocol,
     protocol_of,
     reason_text,
 )
@@ -81,6 +82,8 @@ class MqttBridge:
         self._pub_results: dict[int, tuple[int, str]] = {}
         self._sub_mid: int | None = None
         self._sub_filters: list[str] = []
+        self._stopping = threading.Event()
+        self._prober: threading.Thread | None = None
         self.last_error: AlertsError | None = None
 
     @property
@@ -94,10 +97,31 @@ class MqttBridge:
         return "5" if self._protocol == MQTTProtocolVersion.MQTTv5 else "3.1.1"
 
     def start(self) -> None:
-        """Connect in the background."""
-        if not self._running:
-            self._running = True
+        """Connect in the background (``auto`` first probes whether the broker speaks MQTT 5)."""
+        if self._running:
+            return
+        self._running = True
+        if self.settings.mqtt_version == "auto":
+            self._prober = threading.Thread(target=self._probe_then_connect, name="dashboard-mqtt-probe", daemon=True)
+            self._prober.start()
+        else:
             self._new_client()
+
+    def _probe_then_connect(self) -> None:
+        """A v5 CONNECT with properties can leave an MQTT 3.1.1 broker (amqtt) hanging: ask plainly first."""
+        delay_s = self.settings.reconnect_min_s
+        while self._running:
+            protocol, why = probe_protocol(self.settings, f"{self.client_id}-probe"[:64], timeout_s=5.0)
+            if protocol is not None:
+                self._protocol = protocol
+                if self._running:
+                    self._new_client()
+                return
+            if self.last_error is None or why not in str(self.last_error):
+                log.warning("dashboard: broker %s unreachable (%s); retrying", self.broker_url, why)
+                self.last_error = AlertsError(f"broker {self.broker_url} unreachable: {why}")
+            self._stopping.wait(delay_s)
+            delay_s = min(delay_s * 2, self.settings.reconnect_max_s)
 
     def wait_connected(self, timeout_s: float) -> bool:
         """Wait until connected and the broker confirmed the subscriptions; ``False`` on timeout."""
@@ -106,6 +130,10 @@ class MqttBridge:
     def stop(self) -> None:
         """Disconnect (the persistent session stays on the broker) and stop the network thread."""
         self._running = False
+        self._stopping.set()
+        if self._prober is not None:
+            self._prober.join(6.0)
+            self._prober = None
         client = self._client
         if client is not None:
             client.disconnect()

@@ -322,3 +322,27 @@ def test_acknowledge_without_a_broker_is_503(tmp_path, broker: MosquittoBroker) 
         assert get_json(dash.url + "healthz")["broker_connected"] is False
     finally:
         dash.stop()
+
+
+def test_embedded_amqtt_broker_mqtt_311(tmp_path) -> None:
+    """The demo's embedded broker speaks only MQTT 3.1.1: the dashboard probes and uses it."""
+    from drone_patrol.dashboard.app import DashboardOptions
+    from tests.brokers import amqtt_broker
+
+    with amqtt_broker() as b:
+        dash = Dashboard(
+            DashboardOptions(
+                broker_url=b.url, site="dongxi", archive_path=tmp_path / "a.sqlite", port=0, client_id="d1"
+            )
+        )
+        dash.start()
+        drone = MqttTestClient(b.url).start()
+        try:
+            assert dash.bridge.wait_connected(10) and dash.bridge.protocol == "3.1.1"
+            alert = make_alert()
+            drone.publish_alert(alert)
+            wait_until(lambda: _alerts(dash), 3.0, "alert through amqtt")
+            assert http("POST", dash.url + f"api/alerts/{alert.alert_id}/ack", {})[0] == 200
+        finally:
+            drone.stop()
+            dash.stop()
