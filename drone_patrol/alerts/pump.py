@@ -1,0 +1,125 @@
+"""The bookkeeping between the outbox and paho: which message id carries which outbox row.
+
+paho calls ``on_publish`` in its network thread while holding its own message lock,
+and can do so before ``publish()`` has returned the message id. So
+:meth:`OutboxPump.on_publish` only appends ``(mid, reason)`` to a list behind a small
+lock that is never held across a paho call, and the pump thread, the only one that
+calls :meth:`feed` and :meth:`settle`, matches ids to rows afterwards: an early
+PUBACK is simply settled on the next round. Waiting on one shared lock in both
+places instead would deadlock against paho's lock.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import MQTTErrorCode
+from paho.mqtt.properties import Properties
+
+from drone_patrol.alerts.connection import PublishRejectedError
+from drone_patrol.alerts.outbox import ALERT, TELEMETRY, Outbox, OutboxRow
+
+log = logging.getLogger("drone_patrol.alerts.pump")
+
+
+@dataclass(frozen=True)
+class Tracked:
+    """A message outside the outbox whose PUBACK still matters (the retained status)."""
+
+    topic: str
+
+
+class OutboxPump:
+    """Hands outbox rows to paho in order, at most ``window`` unacknowledged, and settles PUBACKs.
+
+    Rows are deleted when their PUBACK arrives; a PUBACK with a failure reason (MQTT 5,
+    ``>= 0x80``) turns the row into a dead letter and is kept in :attr:`last_rejection`.
+    Alerts go before buffered telemetry.
+    """
+
+    def __init__(self, outbox: Outbox, window: int) -> None:
+        self.outbox = outbox
+        self.window = window
+        self._lock = threading.Lock()  # guards _acks only
+        self._acks: list[tuple[int, int, str]] = []
+        self._inflight: dict[int, OutboxRow | Tracked] = {}
+        self._cursor = {ALERT: 0, TELEMETRY: 0}
+        self.delivered_alerts = 0
+        self.rejected_alerts = 0
+        self.last_rejection: PublishRejectedError | None = None
+
+    @property
+    def inflight(self) -> int:
+        """Messages handed to paho and not yet acknowledged."""
+        return len(self._inflight)
+
+    def tracking(self, kind: type) -> bool:
+        """True while a message of this kind (e.g. :class:`Tracked`) waits for its PUBACK."""
+        return any(isinstance(item, kind) for item in list(self._inflight.values()))
+
+    def on_publish(self, mid: int, code: int, name: str) -> None:
+        """Record a PUBACK (any thread; never blocks on the pump)."""
+        with self._lock:
+            self._acks.append((mid, code, name))
+
+    def reset(self) -> None:
+        """Forget what was in flight: a new paho client starts from the outbox again."""
+        self._inflight.clear()
+        self._cursor = {ALERT: 0, TELEMETRY: 0}
+        with self._lock:
+            self._acks.clear()
+
+    def track(self, mid: int, item: Tracked) -> None:
+        """Expect a PUBACK for a message sent outside the outbox."""
+        self._inflight[mid] = item
+
+    def settle(self, on_tracked: Callable[[Tracked, int, str], None] | None = None) -> int:
+        """Apply the PUBACKs received so far; returns how many outbox rows were delivered."""
+        with self._lock:
+            acks, self._acks = self._acks, []
+        delivered: list[int] = []
+        for mid, code, name in acks:
+            item = self._inflight.pop(mid, None)
+            if item is None:
+                continue  # QoS 0 telemetry or video sent directly
+            if isinstance(item, Tracked):
+                if on_tracked is not None:
+                    on_tracked(item, code, name)
+                continue
+            if code >= 0x80:
+                err = PublishRejectedError(item.topic, code, name, item.event_id)
+                self.last_rejection = err
+                self.outbox.reject(item.seq, f"{name} ({code})")
+                self.rejected_alerts += 1
+                log.error("%s; kept as a dead letter in the outbox", err)
+            else:
+                delivered.append(item.seq)
+                self.delivered_alerts += item.cls == ALERT
+        self.outbox.delete(delivered)
+        return len(delivered)
+
+    def feed(self, client: mqtt.Client, props_for: Callable[[OutboxRow], Properties | None]) -> int:
+        """Publish the next rows while the window has room; returns how many were handed over."""
+        room = self.window - len(self._inflight)
+        if room <= 0:
+            return 0
+        rows = self.outbox.pending(ALERT, self._cursor[ALERT], room)
+        if not rows:
+            rows = self.outbox.pending(TELEMETRY, self._cursor[TELEMETRY], room)
+        sent = 0
+        for row in rows:
+            info = client.publish(row.topic, row.payload, qos=row.qos, properties=props_for(row))
+            if info.rc == MQTTErrorCode.MQTT_ERR_NO_CONN and row.qos == 0:
+                break  # paho drops QoS 0 while offline: the row stays for the next connect
+            if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
+                log.warning("paho refused to queue outbox row %d: %s", row.seq, mqtt.error_string(info.rc))
+                break
+            # paho keeps a QoS 1 message it could not send yet (NO_CONN) and sends it on reconnect
+            self._inflight[info.mid] = row
+            self._cursor[row.cls] = row.seq
+            sent += 1
+        return sent
