@@ -229,7 +229,7 @@ class ListProtocol:
             self._ack(link, msg, m.INVALID_SEQUENCE)
             return
         item = self._home_item() if self.mission_type == m.MISSION and seq == 0 else items[seq]
-        current = 1 if self.mission_type == m.MISSION and seq == self._current_seq() else 0
+        current = 1 if self.mission_type == m.MISSION and seq == self._current_seq() > 0 else 0
         src = (msg.get_srcSystem(), msg.get_srcComponent())
         if legacy:
             if not self._request_warning_sent:
