@@ -5,20 +5,23 @@ lawnmower entered at one of four corners). Units are visited by priority group
 (1 first); inside a group the order starts nearest-neighbour and is improved with
 2-opt and or-opt moves, and for every tried order the variants are chosen exactly by
 dynamic programming over the chain (so a unit's entry and direction are chosen
-together with the order). Distances are straight lines; detours around no-fly zones
-are added when the route is built.
+together with the order). Distances are straight lines unless a ``metric`` is given
+(the planner passes path lengths around the no-fly zones); the nearest-neighbour
+start uses straight lines.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 XY = tuple[float, float]
+#: distances from every point of the first list to every point of the second
+Metric = Callable[[Sequence[XY], Sequence[XY]], list[list[float]]]
 
 
 @dataclass(frozen=True)
@@ -42,7 +45,9 @@ class Variant:
 class _Table:
     """Pre-computed straight-line distances between every variant's exit and every variant's entry."""
 
-    def __init__(self, start: XY, end: XY | None, units: Sequence[Sequence[Variant]]) -> None:
+    def __init__(
+        self, start: XY, end: XY | None, units: Sequence[Sequence[Variant]], metric: Metric | None = None
+    ) -> None:
         self.ids: list[list[int]] = []
         flat: list[Variant] = []
         for vs in units:
@@ -144,6 +149,7 @@ def order_units(
     *,
     return_to_end: bool = True,
     max_passes: int = 6,
+    metric: Metric | None = None,
 ) -> list[tuple[int, int]]:
     """The visiting order as (unit index, variant index) pairs, from ``start`` (and back to ``end``)."""
     if not units:
@@ -156,7 +162,7 @@ def order_units(
         part, here = _nearest_neighbour(here, units, members)
         bounds.append((len(order), len(order) + len(part)))
         order.extend(part)
-    table = _Table(start, end if return_to_end else None, units)
+    table = _Table(start, end if return_to_end else None, units, metric)
     best, chosen = table.chain(order)
     for _ in range(max_passes):
         improved = False

@@ -213,7 +213,8 @@ class _Planner:
                 raise PlanningError(f"area {area.name!r}: no route could be laid out")
             units.append(variants)
             plans.append(ap)
-        order = order_units((0.0, 0.0), (0.0, 0.0), units, [a.priority for a in self.areas.patrol])
+        metric = None if self.nofly.empty else self.nofly.distance_matrix
+        order = order_units((0.0, 0.0), (0.0, 0.0), units, [a.priority for a in self.areas.patrol], metric=metric)
         body = self.route_body(units, plans, order)
         home = RoutePoint(0.0, 0.0, 0.0, cfg.speed_m_s)
         flights = split(home, body, self.nofly.path, cfg.endurance, cfg.speed_m_s)

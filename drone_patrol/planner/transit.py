@@ -1,9 +1,9 @@
 """Transit legs that keep out of no-fly zones: shortest paths over a visibility graph.
 
 The forbidden region is the union of the no-fly zones grown by the safety margin.
-Graph nodes are the corners of that region grown a little further with mitred
-joins, so every edge between two nodes stays outside the margin; a query adds its
-two end points, joins them to the nodes they can see, and runs Dijkstra.
+Graph nodes are the vertices of that region grown a little further (a coarse round
+buffer whose chords clear the margin), so edges along it stay outside; a query adds
+its two end points, joins them to the nodes they can see, and runs Dijkstra (A*).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import itertools
 import math
 from collections.abc import Sequence
 
+import numpy as np
 import shapely
 from shapely.geometry import LineString, MultiPolygon, Point, Polygon
 from shapely.geometry.base import BaseGeometry
@@ -47,7 +48,10 @@ class NoFlyMap:
         shapely.prepare(self._inner)
         shapely.prepare(self._hard)
         self.nodes: list[XY] = []
-        grown = self.zones.buffer(margin_m + 1.0, join_style="mitre", mitre_limit=2.0) if zones else Polygon()
+        # a round buffer with 2 segments per quarter circle, grown so that its chords (the graph's
+        # edges along it) stay 0.5 m outside the margin: radius / cos(22.5 deg)
+        grown_m = (margin_m + 0.5) / math.cos(math.pi / 8)
+        grown = self.zones.buffer(grown_m, quad_segs=2) if zones else Polygon()
         for poly in _polygons(grown):
             for ring in (poly.exterior, *poly.interiors):
                 self.nodes.extend((float(x), float(y)) for x, y in list(ring.coords)[:-1])
@@ -60,6 +64,7 @@ class NoFlyMap:
                     self._edges[i].append((j, d))
                     self._edges[j].append((i, d))
         self._cache: dict[tuple[XY, XY], list[XY]] = {}
+        self._apsp: np.ndarray | None = None
 
     @property
     def empty(self) -> bool:
@@ -129,6 +134,45 @@ class NoFlyMap:
         out.reverse()
         self._cache[key] = out
         return out
+
+    def _all_pairs(self) -> np.ndarray:
+        """Shortest node-to-node distances over the visibility graph (Floyd-Warshall)."""
+        if self._apsp is None:
+            n = len(self.nodes)
+            d = np.full((n, n), np.inf)
+            np.fill_diagonal(d, 0.0)
+            for i, edges in enumerate(self._edges):
+                for j, w in edges:
+                    d[i, j] = w
+            for k in range(n):
+                d = np.minimum(d, d[:, k, None] + d[None, k, :])
+            self._apsp = d
+        return self._apsp
+
+    def _visible(self, pts: Sequence[XY]) -> np.ndarray:
+        out = np.full((len(pts), len(self.nodes)), np.inf)
+        for i, p in enumerate(pts):
+            for j, q in enumerate(self.nodes):
+                if self.clear(p, q):
+                    out[i, j] = math.dist(p, q)
+        return out
+
+    def distance_matrix(self, sources: Sequence[XY], targets: Sequence[XY]) -> list[list[float]]:
+        """Length of the shortest no-fly-avoiding path from every source to every target."""
+        src = np.asarray(sources, dtype=float).reshape(-1, 2)
+        dst = np.asarray(targets, dtype=float).reshape(-1, 2)
+        direct = np.hypot(src[:, None, 0] - dst[None, :, 0], src[:, None, 1] - dst[None, :, 1])
+        if self.empty or not self.nodes:
+            return direct.tolist()
+        blocked = [(i, j) for i, a in enumerate(sources) for j, b in enumerate(targets) if not self.clear(a, b)]
+        if not blocked:
+            return direct.tolist()
+        d = self._all_pairs()
+        via_src = np.min(self._visible(sources)[:, :, None] + d[None, :, :], axis=1)
+        vis_dst = self._visible(targets)
+        for i, j in blocked:
+            direct[i, j] = float(np.min(via_src[i] + vis_dst[j]))
+        return direct.tolist()
 
     def path_length_m(self, a: XY, b: XY) -> float:
         """Length of :meth:`path`."""
