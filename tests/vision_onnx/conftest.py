@@ -6,15 +6,18 @@ import importlib.util
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 from numpy.typing import NDArray
 
-onnx = pytest.importorskip("onnx", reason="the onnx package (a dev dependency) builds the tiny test graphs")
-from onnx import TensorProto, helper, numpy_helper  # noqa: E402
-
 TinyModel = Callable[..., Path]
+
+
+def _onnx() -> tuple[Any, Any, Any, Any]:
+    onnx = pytest.importorskip("onnx", reason="the onnx package (a dev dependency) builds the tiny test graphs")
+    return onnx, onnx.TensorProto, onnx.helper, onnx.numpy_helper
 
 
 def build_tiny_model(
@@ -31,6 +34,7 @@ def build_tiny_model(
     The output is ``head + 0 * mean(images)`` so it depends on the input as a real network
     does; ``names`` and ``imgsz`` are written as ultralytics writes its metadata.
     """
+    onnx, TensorProto, helper, numpy_helper = _onnx()
     head = np.asarray(head, dtype=np.float32)
     nodes = [
         helper.make_node("ReduceMean", ["images"], ["mean4"], axes=[1, 2, 3], keepdims=1),
@@ -69,6 +73,7 @@ def build_tiny_model(
 
 def build_reshape_model(path: Path, last_dim: int, names: list[str]) -> Path:
     """A graph that reshapes the image to [N, -1, last_dim]: an output shape known only at run time."""
+    onnx, TensorProto, helper, numpy_helper = _onnx()
     graph = helper.make_graph(
         [helper.make_node("Reshape", ["images", "shape"], ["output0"])],
         "reshape_only",

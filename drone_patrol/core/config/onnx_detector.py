@@ -18,10 +18,13 @@ DEFAULT_MODEL_NAME = "yolov8n_coco.onnx"
 
 
 def default_model_path() -> Path:
-    """``models/yolov8n_coco.onnx`` of the source tree this package runs from (or of the working directory)."""
-    # this file is <repo>/drone_patrol/core/config/onnx_detector.py
-    repo_models = Path(__file__).resolve().parents[3] / "models" / DEFAULT_MODEL_NAME
-    return repo_models if repo_models.is_file() else Path("models") / DEFAULT_MODEL_NAME
+    """The shipped model: ``models/yolov8n_coco.onnx`` of the source tree this package runs from,
+    else ``drone_patrol/models/`` inside an installed package, else ``models/`` of the working directory."""
+    package = Path(__file__).resolve().parents[2]  # this file is <repo>/drone_patrol/core/config/onnx_detector.py
+    for candidate in (package.parent / "models" / DEFAULT_MODEL_NAME, package / "models" / DEFAULT_MODEL_NAME):
+        if candidate.is_file():
+            return candidate
+    return Path("models") / DEFAULT_MODEL_NAME
 
 
 class OnnxDetectorConfig(Section):
