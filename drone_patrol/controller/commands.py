@@ -12,6 +12,7 @@ import click
 
 from drone_patrol.controller.events import INFO, VehicleEvent
 from drone_patrol.controller.executor import PatrolExecutor
+from drone_patrol.controller.items import fence_to_wire
 from drone_patrol.controller.report import PatrolProgress, PatrolReport
 from drone_patrol.controller.vehicle import Vehicle
 from drone_patrol.core.config import ControllerConfig, load_config
@@ -179,7 +180,7 @@ def mission_upload(
             done[0] = step
 
         vehicle.mission.upload(loaded, progress=progress, verify=not no_verify)
-    fence_n = sum(len(p.vertices) for p in loaded.fence.polygons) + len(loaded.fence.circles)
+    fence_n = len(fence_to_wire(loaded.fence))
     click.echo(
         f"uploaded {len(loaded.items)} items, {fence_n} fence items, {len(loaded.rally_points)} rally points "
         f"in {time.monotonic() - started:.1f} s" + ("" if no_verify else " (verified)")
@@ -247,7 +248,9 @@ def status(connection: str | None, config_path: Path | None, speedup: float | No
     """Show the vehicle's state and link health."""
     config = controller_config(config_path, connection, speedup)
     with Vehicle.connect(config.connection, config) as vehicle:
-        vehicle.wait_for(lambda s: s.position is not None and s.battery_percent is not None, 3.0)
+        vehicle.wait_for(
+            lambda s: s.mode != "UNKNOWN" and s.position is not None and s.battery_percent is not None, 3.0
+        )
         while True:
             health = vehicle.health
             click.echo(format_state(vehicle.state))

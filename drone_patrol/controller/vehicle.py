@@ -164,7 +164,9 @@ class Vehicle:
             raise
         vehicle.request_telemetry_in_background()
         # the default streams usually carry a position within moments; do not insist
-        vehicle.wait_for(lambda s: s.position is not None and s.battery_percent is not None, 1.0)
+        vehicle.wait_for(
+            lambda s: s.mode != "UNKNOWN" and s.position is not None and s.battery_percent is not None, 1.0
+        )
         return vehicle
 
     def wall(self, vehicle_s: float, floor: bool = False) -> float:
