@@ -248,3 +248,19 @@ def test_home_within_the_margin_can_still_leave() -> None:
     data = basic(polygon("yard", [rect(-20, 5, 20, 60)], role="no_fly"))
     result = plan_patrol(parse_areas(data["features"]), CFG, CAM)
     assert_respects_no_fly(result, CFG.nofly_margin_m)
+
+
+def test_street_and_orbit_crossing_no_fly_zones_are_flown_around() -> None:
+    data = collection(
+        point("post", (0, 0), role="home"),
+        line("street", [(20, 0), (20, 400)], width_m=60),
+        polygon("barracks", [rect(-20, 150, 80, 200)], role="no_fly"),
+        point("square", (150, 300), radius_m=40),
+        polygon("mast", [rect(170, 280, 230, 320)], role="no_fly"),
+    )
+    result = plan_patrol(parse_areas(data["features"]), CFG, CAM)
+    assert_respects_no_fly(result, CFG.nofly_margin_m)
+    assert any("'street' overlaps no-fly zone 'barracks'" in w for w in result.warnings)
+    assert any("'square' overlaps no-fly zone 'mast'" in w for w in result.warnings)
+    street, square = result.areas
+    assert street.coverage >= 0.99 and 0.5 < square.coverage < 0.9
