@@ -11,6 +11,7 @@ import json
 import sqlite3
 import threading
 import time
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -133,3 +134,54 @@ class AlertArchive:
         """Close the file."""
         with self._lock:
             self._db.close()
+
+
+class Deduplicator:
+    """Which alerts were seen (keyed by CloudEvents ``source`` + ``id``), and which drone each came from.
+
+    A bounded in-memory LRU answers first; the optional archive remembers across restarts.
+    """
+
+    def __init__(self, archive: AlertArchive | None = None, capacity: int = 100_000) -> None:
+        self.archive = archive
+        self.capacity = capacity
+        self._lock = threading.Lock()
+        self._seen: OrderedDict[str, None] = OrderedDict()
+        self._where: OrderedDict[str, tuple[str, str]] = OrderedDict()
+
+    def first_time(self, envelope: dict[str, Any]) -> bool:
+        """True the first time an alert envelope is offered (and then it is recorded)."""
+        key = f"{envelope['source']} {envelope['id']}"
+        data = envelope["data"]
+        with self._lock:
+            if key in self._seen:
+                self._seen.move_to_end(key)
+                return False
+            self._seen[key] = None
+            if len(self._seen) > self.capacity:
+                self._seen.popitem(last=False)
+            for target in (envelope["id"], data["incident_id"]):
+                self._where[target] = (data["site"], data["drone"])
+                self._where.move_to_end(target)
+            while len(self._where) > self.capacity:
+                self._where.popitem(last=False)
+        return self.archive is None or self.archive.add_alert(envelope)
+
+    def locate(self, target_id: str) -> tuple[str, str] | None:
+        """(site, drone) of an event id or incident id seen here or in the archive."""
+        with self._lock:
+            where = self._where.get(target_id)
+        if where is None and self.archive is not None:
+            where = self.archive.locate(target_id)
+        return where
+
+    def add_ack(self, envelope: dict[str, Any]) -> None:
+        """Record an acknowledgement in the archive (if any)."""
+        if self.archive is not None:
+            self.archive.add_ack(envelope)
+
+    def close(self) -> None:
+        """Close the archive."""
+        if self.archive is not None:
+            self.archive.close()
+            self.archive = None

@@ -147,6 +147,16 @@ class ClientSettings:
     session_expiry_s: int = 86400
 
     @classmethod
+    def from_url(cls, url: str, **fields: Any) -> ClientSettings:
+        """Settings for ``url``; a CA file implies TLS even on ``mqtt://``; ``fields`` as the dataclass's."""
+        address = parse_broker_url(url)
+        if fields.get("ca_file") is not None and not address.tls:
+            address = BrokerAddress(address.host, address.port, True, address.username)
+        if not fields.get("username"):
+            fields["username"] = address.username
+        return cls(address=address, **fields)
+
+    @classmethod
     def from_config(cls, cfg: AlertsConfig, broker_url: str | None = None) -> ClientSettings:
         """Settings from the ``alerts`` config section; the password from its env variable or file."""
         address = parse_broker_url(broker_url or cfg.broker_url)

@@ -5,7 +5,8 @@ An alert on the wire is one JSON object: the CloudEvents attributes ``specversio
 ``type`` (``org.dronepatrol.alert.<kind>``), ``time``, ``datacontenttype``,
 ``dataschema`` and ``subject`` (the incident id), and ``data`` as :class:`AlertData`.
 The JSON Schema files in ``drone_patrol/alerts/schemas/`` are the contract; the
-pydantic models here accept exactly what they accept (a test keeps both in step).
+pydantic models (:mod:`drone_patrol.alerts.models`, re-exported here) accept exactly what they accept
+(a test keeps both in step).
 ``dataschema`` is the ``$id`` of the data's schema file, resolved by :func:`load_schema`.
 
 Acknowledgements from the command room are CloudEvents too (type
@@ -18,213 +19,69 @@ from __future__ import annotations
 
 import base64
 import enum
-import functools
 import json
 import math
 import time
 import uuid
-from datetime import UTC, datetime
-from importlib import resources
-from typing import Any, Literal
+from typing import Any
 
-import jsonschema
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import ValidationError
 
-from drone_patrol.core.errors import AlertsError
+from drone_patrol.alerts.models import (
+    ACK_DATASCHEMA,
+    ACK_TYPE,
+    ALERT_DATASCHEMA,
+    CONTENT_TYPE,
+    DATA_CONTENT_TYPE,
+    ENVELOPE_SCHEMA,
+    SPECVERSION,
+    TYPE_PREFIX,
+    AckData,
+    AlertData,
+    AlertSchemaError,
+    CloudEvent,
+    Position,
+    Scalar,
+    StatusMessage,
+    Thumbnail,
+    from_rfc3339,
+    load_schema,
+    to_rfc3339,
+    validate_json_schema,
+)
 from drone_patrol.core.types import Alert, AlertKind, AlertStatus, GeoPoint, Severity, VehicleState
 
-SPECVERSION = "1.0"
-CONTENT_TYPE = "application/cloudevents+json"
-DATA_CONTENT_TYPE = "application/json"
-ALERT_DATASCHEMA = "urn:dronepatrol:schema:alert:1.0"
-ACK_DATASCHEMA = "urn:dronepatrol:schema:ack:1.0"
-ENVELOPE_SCHEMA = "urn:dronepatrol:schema:cloudevent:1.0"
-TYPE_PREFIX = "org.dronepatrol.alert."
-ACK_TYPE = TYPE_PREFIX + "ack"
-
-_SCHEMA_FILES = {
-    ENVELOPE_SCHEMA: "cloudevent-1.0.json",
-    ALERT_DATASCHEMA: "alert-1.0.json",
-    ACK_DATASCHEMA: "ack-1.0.json",
-}
-_NAME = r"^[A-Za-z0-9_-]+$"
-
-
-class AlertSchemaError(AlertsError):
-    """A message is not a valid drone-patrol event; the message names the field and the problem."""
-
-
-# ---------------------------------------------------------------------------- time
-
-
-def to_rfc3339(time_s: float) -> str:
-    """UNIX seconds as RFC 3339 UTC with microseconds, e.g. ``2026-12-01T21:40:00.123456Z``."""
-    return datetime.fromtimestamp(time_s, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def from_rfc3339(text: str) -> float:
-    """RFC 3339 text (``Z`` or an offset) as UNIX seconds."""
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-
-
-# ---------------------------------------------------------------------------- models
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Position(_Model):
-    """A WGS84 position in an alert."""
-
-    latitude_deg: float = Field(ge=-90, le=90)
-    longitude_deg: float = Field(ge=-180, le=180)
-    altitude_m: float | None = None
-
-
-class Thumbnail(_Model):
-    """A small JPEG of the incident, base64 in the JSON."""
-
-    media_type: Literal["image/jpeg"] = "image/jpeg"
-    data_base64: str = Field(pattern=r"^[A-Za-z0-9+/]*={0,2}$")
-
-
-Scalar = float | int | str | bool | None
-
-
-class AlertData(_Model):
-    """The ``data`` of an alert event (schema ``alert-1.0.json``)."""
-
-    incident_id: str = Field(min_length=1, max_length=128)
-    kind: AlertKind
-    status: AlertStatus
-    severity: Severity
-    site: str = Field(pattern=_NAME)
-    drone: str = Field(pattern=_NAME)
-    location: Position | None
-    error_radius_m: float = Field(ge=0)
-    first_seen: str
-    last_seen: str
-    confidence: float = Field(ge=0, le=1)
-    summary: str = Field(max_length=1000)
-    area: str | None
-    figures: dict[str, Scalar]
-    thumbnail: Thumbnail | None
-
-    @field_validator("first_seen", "last_seen")
-    @classmethod
-    def _rfc3339(cls, value: str) -> str:
-        _check_rfc3339(value)
-        return value
-
-    @model_validator(mode="after")
-    def _kind_figures(self) -> AlertData:
-        f = self.figures
-        if self.kind is AlertKind.THERMAL_HOTSPOT and not _is_number(f.get("max_temperature_c")):
-            raise ValueError("figures.max_temperature_c (a number) is required for thermal_hotspot")
-        if self.kind is AlertKind.CROWD_GATHERING:
-            count = f.get("head_count")
-            if not (isinstance(count, int) and not isinstance(count, bool) and count >= 0):
-                raise ValueError("figures.head_count (an integer >= 0) is required for crowd_gathering")
-        if self.kind is AlertKind.VEHICLE and not (isinstance(f.get("event"), str) and f["event"]):
-            raise ValueError("figures.event (the vehicle event's name) is required for vehicle")
-        return self
-
-
-class AckData(_Model):
-    """The ``data`` of an acknowledgement (schema ``ack-1.0.json``)."""
-
-    target_id: str = Field(min_length=1, max_length=128)
-    by: str = Field(min_length=1, max_length=128)
-    site: str = Field(pattern=_NAME)
-    drone: str = Field(pattern=_NAME)
-    note: str = Field(default="", max_length=1000)
-
-
-class CloudEvent(BaseModel):
-    """A CloudEvents 1.0 envelope as drone-patrol sends it; extension attributes are kept."""
-
-    model_config = ConfigDict(extra="allow", frozen=True)
-
-    specversion: Literal["1.0"]
-    id: str = Field(min_length=1, max_length=128)
-    source: str = Field(pattern=r"^/[A-Za-z0-9_-]+/[A-Za-z0-9_-]+/[A-Za-z0-9_-]+$")
-    type: str = Field(pattern=r"^org\.dronepatrol\.alert\.[a-z_]+$")
-    time: str
-    datacontenttype: Literal["application/json"]
-    dataschema: Literal["urn:dronepatrol:schema:alert:1.0", "urn:dronepatrol:schema:ack:1.0"]
-    subject: str | None = None
-    data: dict[str, Any]
-
-    @field_validator("time")
-    @classmethod
-    def _rfc3339(cls, value: str) -> str:
-        _check_rfc3339(value)
-        return value
-
-
-class StatusMessage(BaseModel):
-    """The retained ``status`` document of a drone; extra fields (mission state, ...) are allowed."""
-
-    model_config = ConfigDict(extra="allow", frozen=True)
-
-    state: str = Field(min_length=1)
-    site: str
-    drone: str
-    time: str
-    connected_since: str | None = None
-    outbox_depth: int | None = None
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _check_rfc3339(value: str) -> None:
-    if "T" not in value:
-        raise ValueError(f"{value!r} is not an RFC 3339 date-time")
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise ValueError(f"{value!r} is not an RFC 3339 date-time") from None
-    if parsed.tzinfo is None:
-        raise ValueError(f"{value!r} has no time zone (expected Z or +HH:MM)")
-
-
-# ---------------------------------------------------------------------------- JSON Schema
-
-
-@functools.cache
-def load_schema(uri: str) -> dict[str, Any]:
-    """The shipped JSON Schema whose ``$id`` is ``uri`` (a ``dataschema`` value or the envelope's)."""
-    name = _SCHEMA_FILES.get(uri)
-    if name is None:
-        raise AlertSchemaError(f"dataschema {uri!r}: unknown; expected one of {sorted(_SCHEMA_FILES)}")
-    text = resources.files("drone_patrol.alerts").joinpath("schemas", name).read_text(encoding="utf-8")
-    schema: dict[str, Any] = json.loads(text)
-    return schema
-
-
-@functools.cache
-def _validator(uri: str) -> jsonschema.protocols.Validator:
-    schema = load_schema(uri)
-    cls = jsonschema.validators.validator_for(schema)
-    return cls(schema)  # type: ignore[no-any-return]
-
-
-def validate_json_schema(event: dict[str, Any]) -> None:
-    """Validate an envelope and its ``data`` against the shipped JSON Schema files.
-
-    Raises :class:`AlertSchemaError` naming the first failing field.
-    """
-    for uri, doc, prefix in ((ENVELOPE_SCHEMA, event, ""), (None, event.get("data"), "data.")):
-        if uri is None:
-            uri = event.get("dataschema", "")
-        error = jsonschema.exceptions.best_match(_validator(uri).iter_errors(doc))
-        if error is not None:
-            where = prefix + ".".join(str(p) for p in error.absolute_path) or "(top level)"
-            raise AlertSchemaError(f"event {event.get('id', '?')}: {where}: {error.message}")
-
+__all__ = [
+    "ACK_DATASCHEMA",
+    "ACK_TYPE",
+    "ALERT_DATASCHEMA",
+    "CONTENT_TYPE",
+    "DATA_CONTENT_TYPE",
+    "ENVELOPE_SCHEMA",
+    "SPECVERSION",
+    "TYPE_PREFIX",
+    "AckData",
+    "AlertData",
+    "AlertSchemaError",
+    "CloudEvent",
+    "Position",
+    "StatusMessage",
+    "Thumbnail",
+    "ack_event",
+    "alert_data",
+    "alert_event",
+    "alert_from_event",
+    "event_source",
+    "event_type",
+    "from_rfc3339",
+    "load_schema",
+    "parse_event",
+    "status_payload",
+    "telemetry_payload",
+    "to_rfc3339",
+    "validate_json_schema",
+    "vehicle_alert",
+]
 
 # ---------------------------------------------------------------------------- building events
 

@@ -19,7 +19,6 @@ import socket
 import threading
 import time
 import uuid
-from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -29,7 +28,7 @@ from paho.mqtt.enums import MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from drone_patrol.alerts.archive import AlertArchive
+from drone_patrol.alerts.archive import AlertArchive, Deduplicator
 from drone_patrol.alerts.connection import (
     UNSUPPORTED_PROTOCOL,
     BrokerConnectionError,
@@ -40,7 +39,6 @@ from drone_patrol.alerts.connection import (
     Topics,
     guarded,
     make_client,
-    parse_broker_url,
     probe_protocol,
     protocol_of,
     reason_text,
@@ -105,20 +103,11 @@ class AlertSubscriber:
         subscribe_alerts: bool = True,
     ) -> None:
         if settings is None:
-            address = parse_broker_url(broker_url)
-            tls = address.tls or tls_ca_file is not None
-            settings = ClientSettings(
-                address=address if tls == address.tls else type(address)(address.host, address.port, tls),
-                username=username or address.username,
-                password=password,
-                ca_file=tls_ca_file,
-                cert_file=tls_cert_file,
-                key_file=tls_key_file,
-                tls_insecure=tls_insecure,
-                mqtt_version=mqtt_version,
-                reconnect_max_s=reconnect_max_s,
-                session_expiry_s=session_expiry_s,
-            )
+            settings = ClientSettings.from_url(
+                broker_url, username=username, password=password, ca_file=tls_ca_file, cert_file=tls_cert_file,
+                key_file=tls_key_file, tls_insecure=tls_insecure, mqtt_version=mqtt_version,
+                reconnect_max_s=reconnect_max_s, session_expiry_s=session_expiry_s,
+            )  # fmt: skip
         self._settings = settings
         self._topics = Topics(site, drone, prefix)
         self.prefix = prefix
@@ -132,10 +121,7 @@ class AlertSubscriber:
         self._on_status = on_status
         self._on_telemetry = on_telemetry
         self._on_error = on_error
-        self._archive = AlertArchive(archive_path) if archive_path is not None else None
-        self._seen: OrderedDict[str, None] = OrderedDict()
-        self._dedup_capacity = dedup_capacity
-        self._where: OrderedDict[str, tuple[str, str]] = OrderedDict()
+        self._dedup = Deduplicator(AlertArchive(archive_path) if archive_path else None, dedup_capacity)
         self._lock = threading.Lock()
         self._pub_results: dict[int, tuple[int, str]] = {}
         self._sub_filters: dict[int, list[str]] = {}
@@ -198,9 +184,7 @@ class AlertSubscriber:
             client.disconnect()
             client.loop_stop()
         self._connected.clear()
-        if self._archive is not None:
-            self._archive.close()
-            self._archive = None
+        self._dedup.close()
 
     def __enter__(self) -> AlertSubscriber:
         return self.start()
@@ -227,7 +211,7 @@ class AlertSubscriber:
         PUBACK; raises :class:`AlertsError` if it does not come, and
         :class:`PublishRejectedError` when the broker refuses (MQTT 5).
         """
-        where = (site, drone) if site and drone else self._locate(event_or_incident_id)
+        where = (site, drone) if site and drone else self._dedup.locate(event_or_incident_id)
         if where is None:
             raise AlertsError(
                 f"ack {event_or_incident_id}: not an alert or incident seen here; give the site and the drone"
@@ -262,13 +246,6 @@ class AlertSubscriber:
             raise AlertsError(f"ack {event_or_incident_id}: the broker did not confirm within {timeout_s:.1f} s")
         self.metrics["acks_sent"] += 1
         return str(ev["id"])
-
-    def _locate(self, target: str) -> tuple[str, str] | None:
-        with self._lock:
-            where = self._where.get(target)
-        if where is None and self._archive is not None:
-            where = self._archive.locate(target)
-        return where
 
     # ------------------------------------------------------------------ paho
 
@@ -446,31 +423,13 @@ class AlertSubscriber:
         # callbacks get the envelope exactly as sent (validated), not a re-serialisation
         if event.type == ACK_TYPE:
             self.metrics["acks_received"] += 1
-            if self._archive is not None:
-                self._archive.add_ack(envelope)
+            self._dedup.add_ack(envelope)
             if self._on_ack is not None:
                 self._on_ack(envelope)
             return
-        if not self._first_time(envelope):
+        if not self._dedup.first_time(envelope):
             self.metrics["duplicates"] += 1
             return
         self.metrics["received"] += 1
         if self._on_alert is not None:
             self._on_alert(envelope)
-
-    def _first_time(self, envelope: dict[str, Any]) -> bool:
-        key = f"{envelope['source']} {envelope['id']}"
-        data = envelope["data"]
-        with self._lock:
-            if key in self._seen:
-                self._seen.move_to_end(key)
-                return False
-            self._seen[key] = None
-            if len(self._seen) > self._dedup_capacity:
-                self._seen.popitem(last=False)
-            for target in (envelope["id"], data["incident_id"]):
-                self._where[target] = (data["site"], data["drone"])
-                self._where.move_to_end(target)
-            while len(self._where) > self._dedup_capacity:
-                self._where.popitem(last=False)
-        return self._archive is None or self._archive.add_alert(envelope)
