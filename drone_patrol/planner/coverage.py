@@ -343,11 +343,11 @@ def best_sweep(
     def cost(angle: float) -> float:
         return sum(quick_cost(p, angle, spacing, across, speed, turn_s) for p in parts)
 
-    coarse = sorted((cost(a), a) for a in np.arange(0.0, 180.0, step_deg))
+    coarse = sorted((cost(float(a)), float(a)) for a in np.arange(0.0, 180.0, step_deg))
     candidates: set[float] = set()
     for _, a in coarse[:3]:
-        fine = [(cost(a + d), (a + d) % 180.0) for d in np.linspace(-step_deg / 2, step_deg / 2, 5)]
-        candidates.add(round(min(fine)[1], 3) % 180.0)
+        fine = [(cost(a + float(d)), (a + float(d)) % 180.0) for d in np.linspace(-step_deg / 2, step_deg / 2, 5)]
+        candidates.add(float(round(min(fine)[1], 3) % 180.0))
     candidates.update(edge_angles(main))
     sweeps = [build_sweep(poly, a, spacing, across, along, speed, turn_s, forbidden, False) for a in sorted(candidates)]
     best = min(sweeps, key=lambda s: s.time_s)

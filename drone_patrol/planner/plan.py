@@ -91,7 +91,6 @@ class _Planner:
             elif isinstance(shape, Polygon):
                 self.fence_polys.append(shape)
         self.nofly = NoFlyMap([s for _, s in self.nofly_polys], cfg.nofly_margin_m)
-        self.nofly_map = self.nofly
 
     def altitude(self, area: KeyArea) -> float:
         alt = area.altitude_m if area.altitude_m is not None else self.cfg.altitude_m

@@ -56,13 +56,14 @@ class NoFlyMap:
             for ring in (poly.exterior, *poly.interiors):
                 self.nodes.extend((float(x), float(y)) for x, y in list(ring.coords)[:-1])
         self._edges: list[list[tuple[int, float]]] = [[] for _ in self.nodes]
-        for i, a in enumerate(self.nodes):
-            for j in range(i + 1, len(self.nodes)):
-                b = self.nodes[j]
-                if self.clear(a, b):
-                    d = math.dist(a, b)
-                    self._edges[i].append((j, d))
-                    self._edges[j].append((i, d))
+        if self.nodes:
+            seen = self.clear_matrix(self.nodes, self.nodes)
+            for i, a in enumerate(self.nodes):
+                for j in range(i + 1, len(self.nodes)):
+                    if seen[i, j]:
+                        d = math.dist(a, self.nodes[j])
+                        self._edges[i].append((j, d))
+                        self._edges[j].append((i, d))
         self._cache: dict[tuple[XY, XY], list[XY]] = {}
         self._apsp: np.ndarray | None = None
 
@@ -149,13 +150,32 @@ class NoFlyMap:
             self._apsp = d
         return self._apsp
 
+    def clear_matrix(self, sources: Sequence[XY], targets: Sequence[XY]) -> np.ndarray:
+        """:meth:`clear` for every source/target pair at once (vectorised)."""
+        src = np.asarray(sources, dtype=float).reshape(-1, 2)
+        dst = np.asarray(targets, dtype=float).reshape(-1, 2)
+        if self.empty:
+            return np.ones((len(src), len(dst)), dtype=bool)
+        n, m = len(src), len(dst)
+        coords = np.empty((n, m, 2, 2))
+        coords[:, :, 0, :] = src[:, None, :]
+        coords[:, :, 1, :] = dst[None, :, :]
+        lines = shapely.linestrings(coords.reshape(n * m, 2, 2))
+        inside_src = shapely.intersects(shapely.points(src), self._inner)
+        inside_dst = shapely.intersects(shapely.points(dst), self._inner)
+        soft = (inside_src[:, None] | inside_dst[None, :]).reshape(-1)
+        hit = np.zeros(n * m, dtype=bool)
+        if (~soft).any():
+            hit[~soft] = shapely.intersects(lines[~soft], self._inner)
+        if soft.any():
+            hit[soft] = shapely.intersects(lines[soft], self._hard)
+        return ~hit.reshape(n, m)
+
     def _visible(self, pts: Sequence[XY]) -> np.ndarray:
-        out = np.full((len(pts), len(self.nodes)), np.inf)
-        for i, p in enumerate(pts):
-            for j, q in enumerate(self.nodes):
-                if self.clear(p, q):
-                    out[i, j] = math.dist(p, q)
-        return out
+        nodes = np.asarray(self.nodes, dtype=float).reshape(-1, 2)
+        p = np.asarray(pts, dtype=float).reshape(-1, 2)
+        dist = np.hypot(p[:, None, 0] - nodes[None, :, 0], p[:, None, 1] - nodes[None, :, 1])
+        return np.where(self.clear_matrix(pts, self.nodes), dist, np.inf)
 
     def distance_matrix(self, sources: Sequence[XY], targets: Sequence[XY]) -> list[list[float]]:
         """Length of the shortest no-fly-avoiding path from every source to every target."""
@@ -164,8 +184,8 @@ class NoFlyMap:
         direct = np.hypot(src[:, None, 0] - dst[None, :, 0], src[:, None, 1] - dst[None, :, 1])
         if self.empty or not self.nodes:
             return direct.tolist()
-        blocked = [(i, j) for i, a in enumerate(sources) for j, b in enumerate(targets) if not self.clear(a, b)]
-        if not blocked:
+        blocked = np.argwhere(~self.clear_matrix(sources, targets))
+        if blocked.size == 0:
             return direct.tolist()
         d = self._all_pairs()
         via_src = np.min(self._visible(sources)[:, :, None] + d[None, :, :], axis=1)
