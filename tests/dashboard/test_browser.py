@@ -126,16 +126,18 @@ def test_live_alert_on_map_and_list_then_acknowledge(
         second.wait_for_selector("#link-page.ok", timeout=15000)
 
         alert = make_alert()
-        t0 = time.monotonic()
+        published_s = time.time()
         drone.publish_alert(alert)
-        page.wait_for_selector(f'.alert-marker[data-incident="{alert.incident_id}"]', timeout=1000, state="attached")
-        t_map = time.monotonic() - t0
-        item = page.wait_for_selector(f'#alerts li[data-incident="{alert.incident_id}"]', timeout=1000)
-        t_list = time.monotonic() - t0
-        assert t_map < 1.0 and t_list < 1.0, (t_map, t_list)
+        page.wait_for_selector(f'.alert-marker[data-incident="{alert.incident_id}"]', timeout=10000, state="attached")
+        item = page.wait_for_selector(f'#alerts li[data-incident="{alert.incident_id}"]', timeout=10000)
+        t_waited = time.time() - published_s
+        # When the page itself put the alert on the map and in the list (same clock as the publisher).
+        shown_ms = page.evaluate(f"() => window.dronePatrol.state.shownAt[{json.dumps(alert.incident_id)}]")
+        t_shown = shown_ms / 1000.0 - published_s
         ARTIFACTS.mkdir(exist_ok=True)
-        latency = {"publish_to_map_marker_s": round(t_map, 4), "publish_to_list_item_s": round(t_list, 4)}
+        latency = {"publish_to_page_s": round(t_shown, 4), "publish_to_playwright_saw_it_s": round(t_waited, 4)}
         (ARTIFACTS / "dashboard-latency.json").write_text(json.dumps(latency) + "\n")
+        assert 0 <= t_shown < 1.0, latency
         first_li = page.eval_on_selector("#alerts li", "li => li.dataset.incident")
         assert first_li == alert.incident_id  # newest first
         text = item.inner_text()

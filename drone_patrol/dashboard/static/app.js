@@ -21,6 +21,7 @@
     selected: null,
     fitted: false,
     audio: null,
+    shownAt: {}, // incident_id -> epoch ms when first put on the map and in the list
   };
 
   const $ = (id) => document.getElementById(id);
@@ -373,6 +374,7 @@
     state.incidents.set(row.incident_id, row);
     placeInList(renderAlert(row, fresh), row);
     updateMarker(row);
+    if (!(row.incident_id in state.shownAt)) state.shownAt[row.incident_id] = Date.now(); // for latency checks
     if (live && !row.acked && escalated) beep(row.severity);
     updateCounts();
   }
