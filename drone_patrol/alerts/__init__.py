@@ -1,1 +1,25 @@
-"""Alerts to the command room: schema, durable outbox, MQTT publisher, broker, subscriber."""
+"""Alerts to the command room: schema, durable outbox, MQTT publisher, broker, subscriber.
+
+The drone side::
+
+    from drone_patrol.alerts.publisher import AlertPublisher
+    pub = AlertPublisher(settings.alerts, site, drone).start()   # a missing broker is not fatal
+    event_id = pub.publish_alert(alert)      # committed to the SQLite outbox first, then QoS 1
+    pub.publish_status("patrolling", battery_percent=71)          # retained; last will: offline
+    pub.publish_telemetry(vehicle_state)     # QoS 0, about telemetry_hz
+    pub.on_ack(callback)                     # AlertAck from the command room
+    pub.stop()
+
+The command room::
+
+    from drone_patrol.alerts.subscriber import AlertSubscriber
+    sub = AlertSubscriber("mqtts://broker:8883", site="+", on_alert=show, archive_path="room.sqlite").start()
+    sub.ack(event_or_incident_id, by="officer-7")
+
+Modules: :mod:`.schema` (build and parse events; the models in :mod:`.models`, the JSON
+Schema files in ``schemas/``), :mod:`.outbox`, :mod:`.publisher` (on :mod:`.link` and
+:mod:`.pump`), :mod:`.subscriber` (with :mod:`.archive`), :mod:`.broker` (embedded amqtt),
+:mod:`.connection` (URLs, TLS, credentials, topics, typed errors), :mod:`.watch` and
+:mod:`.commands` (``drone-patrol alerts watch|ack``, ``drone-patrol broker``). Broker setup:
+``configs/mosquitto/README.md``.
+"""

@@ -108,8 +108,8 @@ class AlertData(_Model):
         if self.kind is AlertKind.THERMAL_HOTSPOT and not _is_number(f.get("max_temperature_c")):
             raise ValueError("figures.max_temperature_c (a number) is required for thermal_hotspot")
         if self.kind is AlertKind.CROWD_GATHERING:
-            count = f.get("head_count")
-            if not (isinstance(count, int) and not isinstance(count, bool) and count >= 0):
+            count = f.get("head_count")  # JSON Schema counts 14.0 as an integer too
+            if not (isinstance(count, int | float) and _is_number(count) and float(count).is_integer() and count >= 0):
                 raise ValueError("figures.head_count (an integer >= 0) is required for crowd_gathering")
         if self.kind is AlertKind.VEHICLE and not (isinstance(f.get("event"), str) and f["event"]):
             raise ValueError("figures.event (the vehicle event's name) is required for vehicle")
