@@ -249,3 +249,36 @@ def test_archive_drops_a_replayed_alert_after_the_watcher_restarts(any_broker: A
             pub.stop()
             sub.stop()
     assert [e["id"] for e in got] == [alert.alert_id]
+
+
+@requires_mosquitto
+def test_a_failing_callback_never_stops_the_network_thread(tmp_path: Path) -> None:
+    calls: list[str] = []
+
+    def flaky(envelope: dict) -> None:
+        calls.append(envelope["id"])
+        if len(calls) == 1:
+            raise RuntimeError("display crashed")
+
+    acks: list[AlertAck] = []
+
+    def flaky_ack(ack: AlertAck) -> None:
+        acks.append(ack)
+        raise ValueError("drone-side handler bug")
+
+    with mosquitto_broker(tmp_path / "b") as broker:
+        sub = AlertSubscriber(broker.url, on_alert=flaky, persistent=False).start(wait_s=5)
+        pub = AlertPublisher(fast_config(broker.url, tmp_path / "ob.sqlite"), SITE, DRONE)
+        pub.on_ack(flaky_ack)
+        pub.start()
+        try:
+            first = pub.publish_alert(make_alert(AlertKind.VEHICLE, 0))
+            second = pub.publish_alert(make_alert(AlertKind.VEHICLE, 1))
+            assert wait_until(lambda: calls == [first, second], 5), calls
+            sub.ack(first, by="officer")
+            sub.ack(second, by="officer")
+            assert wait_until(lambda: len(acks) == 2, 5)
+            assert pub.connected and sub.connected and sub.metrics["received"] == 2
+        finally:
+            pub.stop()
+            sub.stop()
