@@ -16,7 +16,13 @@ import threading
 import time
 
 from drone_patrol.controller.events import CRITICAL, INFO, WARNING, EventCallback, VehicleEvent
-from drone_patrol.controller.failsafe import FailsafeAction, FailsafeDecision, evaluate, mission_duration_s
+from drone_patrol.controller.failsafe import (
+    FailsafeAction,
+    FailsafeDecision,
+    check_link,
+    evaluate,
+    mission_duration_s,
+)
 from drone_patrol.controller.preflight import limits_from_config, run_preflight
 from drone_patrol.controller.report import PatrolProgress, PatrolReport, Tracker
 from drone_patrol.controller.vehicle import Vehicle
@@ -244,14 +250,16 @@ class PatrolExecutor:
                     )
             elif lost_since is not None:
                 lost_since = None
+                self._handled_rules.discard("link:rtl")  # a later loss is reported again
                 self._emit(
                     VehicleEvent.now("mission_state", INFO, f"monitoring again in mode {state.mode}", mode=state.mode)
                 )
             if self.phase in (Phase.MISSION, Phase.PAUSED) and alive:
                 self.tracker.track_area(state, self._emit)
-            decision = evaluate(
-                state, self.mission, self.limits, link_alive=alive, fence_breached=v.telemetry.fence_breached
-            )
+            if alive:
+                decision = evaluate(state, self.mission, self.limits, fence_breached=v.telemetry.fence_breached)
+            else:  # the state is stale; only the lost link itself can be judged
+                decision = check_link(False, state)
             if decision.triggered:
                 self._apply_failsafe(decision, alive)
             if alive and self.phase == Phase.MISSION:
@@ -311,11 +319,12 @@ class PatrolExecutor:
         if decision.rule.startswith("battery"):
             self._emit(VehicleEvent.now("battery_low", CRITICAL, decision.reason, **data))
         self._emit(VehicleEvent.now("failsafe", CRITICAL, f"{decision.action.value}: {decision.reason}", **data))
+        if not alive:
+            # Nothing can be sent: the vehicle's own GCS failsafe acts. Whether it really
+            # went home shows in its mode once the link is back (see _monitor).
+            return
         self._outcome = self._outcome or "returned_early"
         self._reason = self._reason or decision.reason
-        if not alive:
-            self._set_phase(Phase.RETURNING, decision.reason)
-            return
         try:
             if decision.action == FailsafeAction.LAND:
                 self._set_phase(Phase.LANDING, decision.reason)

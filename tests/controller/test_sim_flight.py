@@ -158,3 +158,17 @@ def test_parameters_are_read_back(vehicle: Vehicle) -> None:
         vehicle.params.get("A_NAME_LONGER_THAN_16")
     with pytest.raises(InputError, match="not an ArduCopter mode"):
         vehicle.action.set_mode("HOVER")
+
+
+def test_gps_loss_in_flight_lands_where_it_is(sim: Any, vehicle: Vehicle, config: Any) -> None:
+    events: list[VehicleEvent] = []
+    executor = PatrolExecutor(vehicle, small_mission(legs=6), config, on_event=events.append)
+    thread, out = _run_in_thread(executor)
+    assert vehicle.wait_for(lambda s: s.mission_reached_seq >= 3, 30.0) is not None
+    sim.set_gps(1, 2)
+    thread.join(60.0)
+    report = out[0]
+    assert report.outcome == "returned_early" and report.failsafes[0] == "gps", report.summary()
+    assert any(e.kind == "gps_lost" and e.severity == "critical" for e in events)
+    assert any(e.kind == "mode_changed" and e.data.get("mode") == "LAND" for e in events)
+    assert not sim.truth().armed and sim.truth().landed
