@@ -9,7 +9,7 @@ from drone_patrol.alerts.schema import from_rfc3339
 
 #: (title, width) of the table's columns; the last (event id) is not padded.
 COLUMNS: tuple[tuple[str, int], ...] = (
-    ("TIME", 8),
+    ("TIME", 11),
     ("DRONE", 12),
     ("KIND", 15),
     ("SEVERITY", 8),
@@ -64,11 +64,14 @@ def format_place(location: dict[str, Any] | None, error_radius_m: float) -> str:
 
 
 def format_row(envelope: dict[str, Any]) -> str:
-    """One table line for an alert envelope (as :class:`AlertSubscriber` hands them over); local time."""
+    """One table line for an alert envelope (as :class:`AlertSubscriber` hands them over).
+
+    Local time; alerts of another day show the date instead of the seconds.
+    """
     data = envelope["data"]
     t = datetime.fromtimestamp(from_rfc3339(envelope["time"]))
     cells = (
-        t.strftime("%H:%M:%S"),
+        t.strftime("%H:%M:%S" if t.date() == datetime.now().date() else "%m-%d %H:%M"),
         data["drone"],
         data["kind"],
         data["severity"],

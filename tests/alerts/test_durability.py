@@ -62,7 +62,7 @@ def test_publisher_killed_in_the_middle_of_a_burst_and_restarted(any_broker: Any
     got: list[dict] = []
     sub = AlertSubscriber(any_broker.url, on_alert=got.append, client_id="cr-kill", persistent=True).start(wait_s=5)
     outbox = tmp_path / "ob.sqlite"
-    first = _spawn(any_broker.url, outbox, "--count", str(BURST), "--pause-every", "50")
+    first = _spawn(any_broker.url, outbox, "--count", str(BURST), "--pause-every", "25")
     queued = 0
     try:
         assert first.stdout is not None
