@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from drone_patrol.controller import Vehicle
@@ -77,12 +78,12 @@ def _sim_rows() -> list[dict[str, Any]]:
     for count in SIZES:
         with SimulatedCopter(home=HOME, speedup=5.0, seed=1) as sim:
             conn = sim.connection_string
-            rows.append(_row("sim 5x", "direct", count, lambda c=conn, n=count: _time_upload(c, 5.0, n)))
+            rows.append(_row("sim 5x", "direct", count, partial(_time_upload, conn, 5.0, count)))
         with SimulatedCopter(home=HOME, speedup=5.0, seed=1) as sim:
             link = FaultyLink(("127.0.0.1", sim.port), drop=0.2, dup=0.02, delay_ms=30, jitter_ms=20, seed=5).start()
             try:
                 conn = f"tcp:127.0.0.1:{link.port}"
-                rows.append(_row("sim 5x", "20% loss", count, lambda c=conn, n=count: _time_upload(c, 5.0, n, 0.3)))
+                rows.append(_row("sim 5x", "20% loss", count, partial(_time_upload, conn, 5.0, count, 0.3)))
             finally:
                 link.stop()
     return rows
@@ -107,12 +108,12 @@ def _sitl_rows() -> list[dict[str, Any]]:
                     link = FaultyLink(("127.0.0.1", sitl.port), drop=0.2, dup=0.02, delay_ms=30, jitter_ms=20).start()
                     try:
                         conn = f"tcp:127.0.0.1:{link.port}"
-                        rows.append(_row("sitl 5x", label, count, lambda c=conn, n=count: _time_upload(c, 5.0, n, 0.3)))
+                        rows.append(_row("sitl 5x", label, count, partial(_time_upload, conn, 5.0, count, 0.3)))
                     finally:
                         link.stop()
                 else:
                     conn = sitl.connection_string
-                    rows.append(_row("sitl 5x", label, count, lambda c=conn, n=count: _time_upload(c, 5.0, n)))
+                    rows.append(_row("sitl 5x", label, count, partial(_time_upload, conn, 5.0, count)))
             finally:
                 sitl.stop()
     return rows

@@ -98,6 +98,7 @@ def test_link_cut_mid_mission_vehicle_failsafe_reconnect_and_monitoring(sim: Sim
         assert any(e.kind == "mode_changed" and e.data.get("mode") == "RTL" for e in events)
         assert report.link_losses == 1 and report.outcome == "returned_early", report.summary()
         truth = sim.truth()
-        assert not truth.armed and landed_near_home_or_rally(truth.position, mission)
+        assert truth.position is not None and not truth.armed
+        assert landed_near_home_or_rally(truth.position, mission)
     finally:
         link.stop()
