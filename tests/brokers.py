@@ -13,6 +13,8 @@ Small on purpose. Typical use::
             broker.stop(); broker.start()                # same port, same persistence file
             broker.kill()                                # SIGKILL
 
+    MosquittoBroker(workdir, free_port(), config_text=TEXT).start()   # run a given mosquitto.conf as is
+
     from tests.brokers import amqtt_broker
     with amqtt_broker() as broker: ...broker.url...      # drone_patrol.alerts.broker.EmbeddedBroker
 

@@ -282,3 +282,29 @@ def test_a_failing_callback_never_stops_the_network_thread(tmp_path: Path) -> No
         finally:
             pub.stop()
             sub.stop()
+
+
+@requires_mosquitto
+def test_forced_mqtt_311_works_on_mosquitto_without_properties(tmp_path: Path) -> None:
+    seen: list[mqtt.MQTTMessage] = []
+    with mosquitto_broker(tmp_path / "b") as broker:
+        raw = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="raw5", protocol=MQTTProtocolVersion.MQTTv5)
+        raw.on_message = lambda c, u, m: seen.append(m)
+        raw.connect("127.0.0.1", broker.port)
+        raw.subscribe("dronepatrol/+/+/alerts/+", qos=1)
+        raw.loop_start()
+        got: list[dict] = []
+        sub = AlertSubscriber(broker.url, on_alert=got.append, persistent=False, mqtt_version="3.1.1")
+        pub = AlertPublisher(fast_config(broker.url, tmp_path / "ob.sqlite", mqtt_version="3.1.1"), SITE, DRONE)
+        try:
+            sub.start(wait_s=5)
+            pub.start()
+            event_id = pub.publish_alert(make_alert(AlertKind.THERMAL_HOTSPOT))
+            assert wait_until(lambda: [e["id"] for e in got] == [event_id] and len(seen) == 1, 5)
+            assert pub.protocol == sub.protocol == "3.1.1"
+            assert seen[0].properties is None or not getattr(seen[0].properties, "ContentType", None)
+        finally:
+            pub.stop()
+            sub.stop()
+            raw.loop_stop()
+            raw.disconnect()
