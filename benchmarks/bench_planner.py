@@ -1,13 +1,15 @@
 """Planner quality and speed: coverage, no-fly respect, sweep angle and planning time.
 
 Cases: the realistic sample (flight_plans/guilin_dongxi_xiang.geojson), the other
-samples in flight_plans/, and a 1 km2 concave polygon with three holes, rotated 30
-degrees, next to a no-fly zone. Targets: coverage of every coverage/corridor area
->= 99 %; no waypoint and no leg inside a no-fly zone; the route at the chosen sweep
-angles no longer than the best of all-0 and all-90 degree sweeps; planning time of
-the sample well under 1 s and of the 1 km2 polygon under 1 s (CPU time of this single-
-threaded process, best of 3, so that other load on a shared machine does not count;
-wall time is shown beside it).
+samples in flight_plans/, a 1 km2 concave polygon with three holes, rotated 30
+degrees, next to a no-fly zone, and a district of 20 blocks and 5 no-fly zones.
+
+Targets: coverage of every coverage/corridor area >= 99 %; no waypoint and no leg
+inside a no-fly zone; the route at the chosen sweep angles no longer than the best
+of all-0 and all-90 degree sweeps (compared as one sortie, so that the battery split
+does not blur it); planning time of the sample well under 1 s and of the 1 km2
+polygon under 1 s (CPU time of this single-threaded process, best of 3, so that
+other load on a shared machine does not count; wall time is shown beside it).
 """
 
 from __future__ import annotations
@@ -67,6 +69,42 @@ def concave_km2() -> AreaSet:
         },
     ]
     return parse_areas(feats, "km2-concave-three-holes")
+
+
+def district_20() -> AreaSet:
+    """Twenty blocks of three priorities and five no-fly zones over 1.3 x 1.3 km (random, seeded)."""
+    import random
+
+    rnd = random.Random(3)
+    frame = LocalFrame(GeoPoint(25.2600, 110.2800))
+
+    def ring(x: float, y: float, w: float, h: float) -> list[list[float]]:
+        pts = [(x, y), (x + w, y), (x + w, y + h), (x, y + h), (x, y)]
+        return [[float(a), float(b)] for a, b in frame.en_to_lonlat(pts)]
+
+    feats: list[dict[str, Any]] = [
+        {
+            "type": "Feature",
+            "properties": {"name": "home", "role": "home"},
+            "geometry": {"type": "Point", "coordinates": [110.28, 25.26]},
+        }
+    ]
+    for i in range(20):
+        x, y = rnd.uniform(-600, 600), rnd.uniform(-600, 600)
+        geom = {"type": "Polygon", "coordinates": [ring(x, y, rnd.uniform(40, 120), rnd.uniform(40, 120))]}
+        feats.append(
+            {"type": "Feature", "properties": {"name": f"block-{i}", "priority": rnd.randint(1, 3)}, "geometry": geom}
+        )
+    for i in range(5):
+        x, y = rnd.uniform(-600, 600), rnd.uniform(-600, 600)
+        feats.append(
+            {
+                "type": "Feature",
+                "properties": {"name": f"no-fly-{i}", "role": "no_fly"},
+                "geometry": {"type": "Polygon", "coordinates": [ring(x, y, 80, 60)]},
+            }
+        )
+    return parse_areas(feats, "district-20-areas-5-no-fly")
 
 
 def nofly_violations(result: PlanResult) -> int:
@@ -136,4 +174,5 @@ def run() -> list[dict[str, Any]]:
     """One row per case."""
     rows = [_row(name, load_areas(ROOT / "flight_plans" / f"{name}.geojson"), 1.0) for name in SAMPLES]
     rows.append(_row("km2-concave-three-holes", concave_km2(), 1.0))
+    rows.append(_row("district-20-areas-5-no-fly", district_20(), 1.0))
     return rows

@@ -67,13 +67,14 @@ def _edges(geom: BaseGeometry) -> np.ndarray:
     return np.vstack(out) if out else np.zeros((0, 4))
 
 
-def _segments(rot: BaseGeometry, ys: np.ndarray) -> list[list[tuple[float, float]]]:
+def _segments(rot: BaseGeometry | np.ndarray, ys: np.ndarray) -> list[list[tuple[float, float]]]:
     """Per line, the sorted (x0, x1) intervals where the line y = const crosses the rotated polygon.
 
     Even-odd rule over every ring edge (half-open in y, so a line through a vertex
-    counts it once), which handles holes and concave shapes alike.
+    counts it once), which handles holes and concave shapes alike. ``rot`` is the
+    polygon or its :func:`_edges` array.
     """
-    e = _edges(rot)
+    e = rot if isinstance(rot, np.ndarray) else _edges(rot)
     y = ys[:, None]
     y0, y1 = e[None, :, 1], e[None, :, 3]
     crosses = (y0 <= y) != (y1 <= y)
@@ -87,12 +88,30 @@ def _segments(rot: BaseGeometry, ys: np.ndarray) -> list[list[tuple[float, float
     return out
 
 
-def quick_cost(poly: Polygon, angle_deg: float, spacing: float, across: float, speed: float, turn_s: float) -> float:
-    """Estimated time (s) of a sweep at ``angle_deg``: segment length, line changes, turns."""
-    rot = affinity.rotate(poly, -angle_deg, origin=(0, 0))
-    _, ymin, _, ymax = rot.bounds
+def _rotate_edges(edges: np.ndarray, angle_deg: float) -> np.ndarray:
+    """Edges turned by ``-angle_deg`` about the origin (as affinity.rotate(geom, -angle) would)."""
+    a = math.radians(-angle_deg)
+    c, s = math.cos(a), math.sin(a)
+    out = np.empty_like(edges)
+    out[:, 0] = edges[:, 0] * c - edges[:, 1] * s
+    out[:, 1] = edges[:, 0] * s + edges[:, 1] * c
+    out[:, 2] = edges[:, 2] * c - edges[:, 3] * s
+    out[:, 3] = edges[:, 2] * s + edges[:, 3] * c
+    return out
+
+
+def quick_cost(
+    poly: Polygon | np.ndarray, angle_deg: float, spacing: float, across: float, speed: float, turn_s: float
+) -> float:
+    """Estimated time (s) of a sweep at ``angle_deg``: segment length, line changes, turns.
+
+    ``poly`` may be given as its :func:`_edges` array (faster when many angles are tried).
+    """
+    e = _rotate_edges(poly if isinstance(poly, np.ndarray) else _edges(poly), angle_deg)
+    ys_all = e[:, [1, 3]]
+    ymin, ymax = float(ys_all.min()), float(ys_all.max())
     ys = _line_offsets(ymin, ymax, spacing, across)
-    segs = _segments(rot, ys)
+    segs = _segments(e, ys)
     length = sum(x1 - x0 for line in segs for x0, x1 in line)
     count = sum(len(line) for line in segs)
     return (length + count * spacing) / speed + 2 * count * turn_s
@@ -340,8 +359,10 @@ def best_sweep(
     parts = [p for p in _pieces(poly) if isinstance(p, Polygon)]
     main = max(parts, key=lambda p: p.area)
 
+    edges = [_edges(p) for p in parts]
+
     def cost(angle: float) -> float:
-        return sum(quick_cost(p, angle, spacing, across, speed, turn_s) for p in parts)
+        return sum(quick_cost(e, angle, spacing, across, speed, turn_s) for e in edges)
 
     coarse = sorted((cost(float(a)), float(a)) for a in np.arange(0.0, 180.0, step_deg))
     candidates: set[float] = set()

@@ -50,8 +50,9 @@ class NoFlyMap:
         self.nodes: list[XY] = []
         # a round buffer with 2 segments per quarter circle, grown so that its chords (the graph's
         # edges along it) stay 0.5 m outside the margin: radius / cos(22.5 deg)
+        # (then simplified by 1 m, grown 1 m more first, so that round no-fly zones give few nodes)
         grown_m = (margin_m + 0.5) / math.cos(math.pi / 8)
-        grown = self.zones.buffer(grown_m, quad_segs=2) if zones else Polygon()
+        grown = self.zones.buffer(grown_m + 1.0, quad_segs=2).simplify(1.0) if zones else Polygon()
         for poly in _polygons(grown):
             for ring in (poly.exterior, *poly.interiors):
                 self.nodes.extend((float(x), float(y)) for x, y in list(ring.coords)[:-1])
@@ -165,10 +166,11 @@ class NoFlyMap:
         inside_dst = shapely.intersects(shapely.points(dst), self._inner)
         soft = (inside_src[:, None] | inside_dst[None, :]).reshape(-1)
         hit = np.zeros(n * m, dtype=bool)
+        # the prepared geometry goes first so that GEOS uses its index
         if (~soft).any():
-            hit[~soft] = shapely.intersects(lines[~soft], self._inner)
+            hit[~soft] = shapely.intersects(self._inner, lines[~soft])
         if soft.any():
-            hit[soft] = shapely.intersects(lines[soft], self._hard)
+            hit[soft] = shapely.intersects(self._hard, lines[soft])
         return ~hit.reshape(n, m)
 
     def _visible(self, pts: Sequence[XY]) -> np.ndarray:
