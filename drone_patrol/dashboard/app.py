@@ -15,6 +15,7 @@ import logging
 import re
 import socket
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -51,6 +52,7 @@ class DashboardOptions:
     areas_file: Path | None = None
     route_files: tuple[Path, ...] = ()
     history_hours: float = 12.0
+    archive_keep_days: float = 90.0
     track_points: int = 1800
     offline_after_s: float = 10.0
     video_max_fps: float = 4.0
@@ -81,6 +83,7 @@ class DashboardOptions:
             "areas_file": d.areas_file or s.areas_file,
             "route_files": d.route_files,
             "history_hours": d.history_hours,
+            "archive_keep_days": d.archive_keep_days,
             "track_points": d.track_points,
             "offline_after_s": d.offline_after_s,
             "video_max_fps": d.video_max_fps,
@@ -108,6 +111,14 @@ class Dashboard:
             areas = load_area_features(options.areas_file)
         routes = route_features(options.route_files)
         self.archive = Archive(options.archive_path)
+        pruned = self.archive.prune(time.time() - options.archive_keep_days * 86400.0)
+        if pruned:
+            log.info(
+                "dashboard: archive %s: removed %d messages older than %g days",
+                options.archive_path,
+                pruned,
+                options.archive_keep_days,
+            )
         self.hub = EventHub()
         self.fleet = Fleet(options.track_points, options.offline_after_s)
         self.core = DashboardCore(

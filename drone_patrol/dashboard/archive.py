@@ -130,6 +130,27 @@ class Archive:
             ).fetchone()
         return row[0] if row else None
 
+    def prune(self, before_s: float) -> int:
+        """Delete messages (and the acks of their incidents) older than ``before_s``; returns messages deleted.
+
+        An incident with a message at or after ``before_s`` keeps all its messages.
+        """
+        with self._lock:
+            self._db.execute("BEGIN")
+            try:
+                old = "SELECT incident_id FROM messages GROUP BY incident_id HAVING MAX(time_s) < ?"
+                self._db.execute(
+                    f"DELETE FROM acks WHERE target_id IN ({old}) OR target_id IN "
+                    f"(SELECT id FROM messages WHERE incident_id IN ({old}))",
+                    (before_s, before_s),
+                )
+                cur = self._db.execute(f"DELETE FROM messages WHERE incident_id IN ({old})", (before_s,))
+                self._db.execute("COMMIT")
+            except sqlite3.Error:
+                self._db.execute("ROLLBACK")
+                raise
+            return cur.rowcount
+
     def thumbnail(self, message_id: str) -> bytes | None:
         """The JPEG thumbnail of one message, if it had one."""
         with self._lock:

@@ -131,7 +131,7 @@ class DroneState:
     frame_jpeg: bytes | None = None
     frame_seq: int = 0
     frame_time_s: float | None = None
-    frame_notified_s: float = 0.0
+    frame_notified_s: float = float("-inf")
 
     @property
     def key(self) -> str:

@@ -111,3 +111,17 @@ def test_ack_arriving_before_its_alert_applies_when_the_alert_comes() -> None:
     assert arc.incident_of(a.alert_id) is None
     arc.add_message(msg(a), 140.0)  # received (by the broker's clock) before the ack
     assert arc.incidents(0)[0]["acked"] is True
+
+
+def test_prune_removes_whole_old_incidents_only() -> None:
+    arc = Archive(":memory:")
+    old = make_alert(time_s=100.0)
+    kept_first = make_alert(time_s=100.0)
+    kept_later = make_alert(incident_id=kept_first.incident_id, time_s=1000.0, status=AlertStatus.UPDATE)
+    for i, a in enumerate((old, kept_first, kept_later)):
+        arc.add_message(msg(a), 100.0 + i)
+    arc.add_ack(ack(old.alert_id, 1), 200.0)
+    assert arc.prune(500.0) == 1
+    assert [r["incident_id"] for r in arc.incidents(0)] == [kept_first.incident_id]
+    assert arc.incidents(0)[0]["updates"] == 2
+    assert arc.acks() == []

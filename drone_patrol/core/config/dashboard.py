@@ -33,6 +33,7 @@ class DashboardConfig(Section):
     route_files: tuple[Path, ...] = ()
     archive_path: Path | None = None  # None: <site.data_dir>/dashboard.sqlite
     history_hours: float = Field(default=12.0, gt=0)
+    archive_keep_days: float = Field(default=90.0, gt=0)
     track_points: int = Field(default=1800, ge=2)
     offline_after_s: float = Field(default=10.0, gt=0)
     video_max_fps: float = Field(default=4.0, gt=0, le=30)
