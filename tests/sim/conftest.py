@@ -34,11 +34,13 @@ def make_sim() -> Iterator[Callable[..., SimulatedCopter]]:
 def make_gcs() -> Iterator[Callable[..., Gcs]]:
     clients: list[Gcs] = []
 
-    def make(sim_or_port: SimulatedCopter | int, **kwargs: object) -> Gcs:
+    def make(sim_or_port: SimulatedCopter | int, streams_hz: int = 4, **kwargs: object) -> Gcs:
         port = sim_or_port if isinstance(sim_or_port, int) else sim_or_port.port
         g = Gcs(f"tcp:127.0.0.1:{port}", **kwargs)  # type: ignore[arg-type]
         clients.append(g)
         assert g.recv("HEARTBEAT", 5.0) is not None
+        if streams_hz:
+            g.request_streams(streams_hz)
         return g
 
     yield make

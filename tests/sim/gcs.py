@@ -66,7 +66,11 @@ class Gcs:
         self._force_v1 = mavlink1
         self.mav = self.conn.mav
         self.texts: list[str] = []
-        self.seen: list[Any] = []
+        # What the vehicle said, with the last position report before it in the stream
+        # (its own clock and altitude at that moment, whatever the test thread's delays).
+        self.text_log: list[tuple[str, Any]] = []
+        self.last: dict[str, Any] = {}
+        self.max_relative_alt_m = 0.0
 
     def close(self) -> None:
         self.conn.close()
@@ -87,8 +91,12 @@ class Gcs:
             if msg is None:
                 continue
             name = msg.get_type()
+            self.last[name] = msg
             if name == "STATUSTEXT":
                 self.texts.append(msg.text)
+                self.text_log.append((msg.text, self.last.get("GLOBAL_POSITION_INT")))
+            elif name == "GLOBAL_POSITION_INT":
+                self.max_relative_alt_m = max(self.max_relative_alt_m, msg.relative_alt / 1000.0)
             if name == "BAD_DATA":
                 continue
             if (types is None or name in types) and (cond is None or cond(msg)):
@@ -101,6 +109,17 @@ class Gcs:
                 return t
         msg = self.recv("STATUSTEXT", timeout, cond=lambda m: fragment in m.text)
         return None if msg is None else msg.text
+
+    def request_streams(self, rate_hz: int = 4) -> None:
+        """REQUEST_DATA_STREAM for all groups, as MAVProxy does on connect."""
+        self.send(self.mav.request_data_stream_encode(1, 1, mavlink2.MAV_DATA_STREAM_ALL, rate_hz, 1))
+
+    def context_of(self, fragment: str) -> Any:
+        """The GLOBAL_POSITION_INT last received before the first text containing ``fragment``."""
+        for text, gpi in self.text_log:
+            if fragment in text:
+                return gpi
+        return None
 
     def heartbeat(self) -> None:
         self.send(self.mav.heartbeat_encode(mavlink2.MAV_TYPE_GCS, mavlink2.MAV_AUTOPILOT_INVALID, 0, 0, 0))

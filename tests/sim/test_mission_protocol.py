@@ -133,7 +133,7 @@ def test_item_without_upload_is_an_error(make_sim, make_gcs) -> None:
 
 
 def test_rerequest_every_second_and_cancel_after_eight(make_sim, make_gcs) -> None:
-    sim = make_sim(speedup=20.0)
+    sim = make_sim(speedup=10.0)
     gcs = make_gcs(sim)
     gcs.send(gcs.mav.mission_count_encode(1, 1, 4, 0))
     first = gcs.recv("MISSION_REQUEST", 3.0)

@@ -94,11 +94,12 @@ PARAM_SPECS: dict[str, ParamSpec] = {
     "SIM_GPS_DISABLE": ParamSpec(0, INT8, 0, 1),
     "SIM_GPS_NUMSATS": ParamSpec(10, INT8, 0, 30),
     "SERIAL0_PROTOCOL": ParamSpec(2, INT8, read_only=True),
-    "SR0_EXT_STAT": ParamSpec(2, INT16, 0, 50),
-    "SR0_EXTRA1": ParamSpec(4, INT16, 0, 50),
-    "SR0_EXTRA2": ParamSpec(4, INT16, 0, 50),
-    "SR0_EXTRA3": ParamSpec(1, INT16, 0, 50),
-    "SR0_POSITION": ParamSpec(4, INT16, 0, 50),
+    # Copter's default stream rates are all 0: a ground station asks for what it wants.
+    "SR0_EXT_STAT": ParamSpec(0, INT16, 0, 50),
+    "SR0_EXTRA1": ParamSpec(0, INT16, 0, 50),
+    "SR0_EXTRA2": ParamSpec(0, INT16, 0, 50),
+    "SR0_EXTRA3": ParamSpec(0, INT16, 0, 50),
+    "SR0_POSITION": ParamSpec(0, INT16, 0, 50),
 }
 
 

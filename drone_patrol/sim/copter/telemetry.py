@@ -1,11 +1,14 @@
 """Telemetry messages built from the autopilot's state, and per-connection stream rates.
 
-Default rates follow SITL's serial0 defaults (SR0_*): HEARTBEAT 1 Hz; SYS_STATUS,
-MISSION_CURRENT, GPS_RAW_INT, BATTERY_STATUS, EKF_STATUS_REPORT, NAV_CONTROLLER_OUTPUT at
-SR0_EXT_STAT; ATTITUDE at SR0_EXTRA1; VFR_HUD at SR0_EXTRA2; GLOBAL_POSITION_INT at
-SR0_POSITION; SYSTEM_TIME and HOME_POSITION at SR0_EXTRA3. SET_MESSAGE_INTERVAL
-changes one message on one connection (-1 stops it, 0 restores the default);
-REQUEST_DATA_STREAM sets a whole group. Rates are in simulated time.
+HEARTBEAT goes out at 1 Hz. Everything else follows the SR0_* stream groups as in
+ArduCopter: SYS_STATUS, MISSION_CURRENT, GPS_RAW_INT, BATTERY_STATUS, EKF_STATUS_REPORT and
+NAV_CONTROLLER_OUTPUT at SR0_EXT_STAT; ATTITUDE at SR0_EXTRA1; VFR_HUD at SR0_EXTRA2;
+GLOBAL_POSITION_INT at SR0_POSITION; SYSTEM_TIME, HOME_POSITION and EXTENDED_SYS_STATE at
+SR0_EXTRA3. Copter's defaults for these are 0, so, as on SITL, a ground station that
+asks for nothing gets heartbeats and texts only. REQUEST_DATA_STREAM sets a group's
+rate on one connection (as MAVProxy and QGroundControl ask); SET_MESSAGE_INTERVAL
+sets one message on one connection (-1 stops it, 0 restores the group's rate).
+Rates are in simulated time.
 """
 
 from __future__ import annotations

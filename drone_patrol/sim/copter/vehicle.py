@@ -27,7 +27,11 @@ from drone_patrol.sim.copter.transfer import ListProtocol
 log = logging.getLogger(__name__)
 
 STEP_S = 0.05  # simulated seconds per physics step
-MAX_STEPS_PER_LOOP = 400
+# Steps between two looks at the sockets: input is never left waiting more than 0.2 s of
+# simulated time, or a starved process would time its own clients out.
+MAX_STEPS_PER_LOOP = 4
+# When the simulation lags wall time by more than this (CPU starved), time slips instead.
+MAX_LAG_S = 0.5
 BOOT_TEXTS = (
     "ArduCopter V4.6.0-dev (drone-patrol sim)",
     "Frame: QUAD/X",
@@ -98,6 +102,7 @@ class SimulatedCopter:
         self._selector: selectors.BaseSelector | None = None
         self.port = 0
         self._booted = False
+        self.lag_events = 0
 
     # ------------------------------------------------------------------ API
     @property
@@ -259,12 +264,14 @@ class SimulatedCopter:
             with self.lock:
                 target = sim0 + (time.monotonic() - wall0) * self.speedup
                 steps = 0
+                if target - self.ap.time_s > MAX_LAG_S:
+                    # Falling behind: let simulated time slip rather than race through it unheard.
+                    wall0, sim0 = time.monotonic(), self.ap.time_s
+                    target = sim0
+                    self.lag_events += 1
                 while self.ap.time_s + STEP_S <= target and steps < MAX_STEPS_PER_LOOP:
                     self._step_once()
                     steps += 1
-                if steps >= MAX_STEPS_PER_LOOP:
-                    # Falling behind (CPU starved): let simulated time slip rather than spiral.
-                    wall0, sim0 = time.monotonic(), self.ap.time_s
                 self._flush_all()
             wait = max(0.0, (self.ap.time_s + STEP_S - target) / self.speedup)
             try:
