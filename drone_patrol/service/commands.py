@@ -141,8 +141,8 @@ def patrol(
             session.start_broker()
             session.start_publisher()
             session.start_vehicle()
-            if settings.sim.scenario is None:
-                raise ConfigError("sim.scenario: only the simulated thermal camera is wired into the service so far")
+            if settings.service.frame_source is None and settings.sim.scenario is None:
+                raise ConfigError("service.frame_source: no camera: name a frame source or a sim.scenario")
             session.start_camera()
             if not schedule:
                 _fly_all(session, missions)

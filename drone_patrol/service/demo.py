@@ -20,6 +20,7 @@ from drone_patrol.alerts.subscriber import AlertSubscriber
 from drone_patrol.core.config import Settings
 from drone_patrol.core.geo import distance_m
 from drone_patrol.core.types import Alert, AlertKind, AlertStatus, GeoPoint
+from drone_patrol.service.feeds import SimCameraFeed
 from drone_patrol.service.patrol import PatrolOutcome
 from drone_patrol.service.report import PatrolReportData, TruthMarker, write_report
 from drone_patrol.service.session import PatrolSession, SessionResult, VehicleSource
@@ -101,7 +102,7 @@ def evaluate(
 ) -> tuple[list[IncidentMatch], list[str]]:
     """Match each scenario fire and crowd with the received alerts; list alerts matching nothing."""
     feed = session.feed
-    if feed is None:
+    if not isinstance(feed, SimCameraFeed):
         return [], []
     matches: list[IncidentMatch] = []
     used: set[str] = set()
@@ -204,7 +205,8 @@ def run_demo(
         room.sub.stop()
         demo.summary = _summary(demo, published, time.monotonic() - started)
         track = [p for o in result.outcomes for p in o.track]
-        demo.truth = session.feed.incidents(settings.vision.crowd_min_people) if session.feed else []
+        feed = session.feed
+        demo.truth = feed.incidents(settings.vision.crowd_min_people) if isinstance(feed, SimCameraFeed) else []
         truth = [TruthMarker(n, k, p) for n, k, p in demo.truth]
         data = PatrolReportData(
             f"Night patrol demo: {settings.site.id}", session.home, session.areas.all, missions, track,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from dataclasses import dataclass
@@ -9,6 +10,9 @@ from dataclasses import dataclass
 from drone_patrol.core.frames import ThermalFrame
 from drone_patrol.core.types import GeoPoint, VehicleState
 from drone_patrol.sim.thermal import Scenario, ThermalCameraSim
+from drone_patrol.vision.sources import Radiometry, RawFrame, open_frames
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -61,3 +65,51 @@ class SimCameraFeed:
                 p = sc.frame.enu_to_point(e, n, 0.0)
                 out.append((obj.name, obj.role, GeoPoint(p.latitude_deg, p.longitude_deg)))
         return out
+
+
+class LiveFrameFeed:
+    """A real camera (V4L2 device, RTSP/HTTP stream, video file or frame folder) read on a thread of its own.
+
+    The reader keeps only the newest decoded frame; :meth:`frame_at` pairs it with the
+    vehicle state at that moment, so a slow vision stage never backs the camera up.
+    """
+
+    def __init__(self, source: str, radiometry: Radiometry | None = None, fps: float = 9.0) -> None:
+        self.source = source
+        self._frames = open_frames(source, radiometry or Radiometry(), fps=fps)
+        self._latest: RawFrame | None = None
+        self._served_index = -1
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self.frames_read = 0
+        self.error: str | None = None
+        self._thread = threading.Thread(target=self._read, name="camera-reader", daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        try:
+            for raw in self._frames:
+                if self._stop.is_set():
+                    return
+                with self._lock:
+                    self._latest = raw
+                    self.frames_read += 1
+        except Exception as exc:  # a camera that fails mid-flight is reported, not fatal to the patrol
+            self.error = f"{self.source}: {exc}"
+            log.error("camera source failed: %s", self.error)
+
+    def frame_at(self, state: VehicleState, time_s: float) -> ThermalFrame | None:
+        """The newest frame not served yet, with ``state`` attached (None when there is none)."""
+        with self._lock:
+            raw = self._latest
+            if raw is None or raw.index == self._served_index:
+                return None
+            self._served_index = raw.index
+        return ThermalFrame(
+            celsius=raw.celsius, time_s=raw.time_s, index=raw.index, state=state, degraded=raw.degraded,
+            counts=raw.counts, kelvin_per_count=raw.kelvin_per_count,
+        )  # fmt: skip
+
+    def close(self) -> None:
+        """Stop reading (the source is released when its iterator ends)."""
+        self._stop.set()

@@ -25,7 +25,7 @@ from drone_patrol.mission.areas import AreaSet, load_areas
 from drone_patrol.mission.files import load_mission
 from drone_patrol.planner import PlanResult, plan_patrol
 from drone_patrol.planner.export import write_outputs
-from drone_patrol.service.feeds import SimCameraFeed
+from drone_patrol.service.feeds import LiveFrameFeed, SimCameraFeed
 from drone_patrol.service.metrics import ServiceMetrics
 from drone_patrol.service.patrol import PatrolOutcome, PatrolRun
 from drone_patrol.service.pipeline import MissionClock
@@ -34,6 +34,7 @@ from drone_patrol.sim.copter import SimulatedCopter
 from drone_patrol.sim.thermal import Scenario, ThermalCameraSim
 from drone_patrol.vision.baseline import HeatBaseline
 from drone_patrol.vision.pipeline import VisionPipeline
+from drone_patrol.vision.sources import Radiometry
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +96,7 @@ class PatrolSession:
         self.sitl: SitlProcess | None = None
         self.vehicle: Vehicle | None = None
         self.publisher: AlertPublisher | None = None
-        self.feed: SimCameraFeed | None = None
+        self.feed: SimCameraFeed | LiveFrameFeed | None = None
         self.baseline: HeatBaseline | None = None
         self._stack = contextlib.ExitStack()
         self._current: PatrolRun | None = None
@@ -167,9 +168,16 @@ class PatrolSession:
         if self.publisher is not None:
             self.publisher.stop(flush_timeout_s=10.0)
 
-    def start_camera(self, scenario_file: Path | None = None) -> SimCameraFeed:
-        """The simulated thermal camera over ``scenario_file`` (default: the configured scenario)."""
+    def start_camera(self, scenario_file: Path | None = None) -> SimCameraFeed | LiveFrameFeed:
+        """The configured real camera (``service.frame_source``), else the simulated one over
+        ``scenario_file`` (default: the configured scenario)."""
         s = self.settings
+        if s.service.frame_source is not None and scenario_file is None:
+            rad = Radiometry(kind=s.service.frame_radiometry, resolution_k=s.camera.tlinear_resolution_k)
+            live = LiveFrameFeed(s.service.frame_source, rad)
+            self._stack.callback(live.close)
+            self.feed = live
+            return live
         path = scenario_file or s.sim.scenario
         if path is None:
             raise ConfigError("sim.scenario: no scenario file configured for the simulated camera")

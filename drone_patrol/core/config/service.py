@@ -20,3 +20,7 @@ class ServiceConfig(Section):
     video_fps: float = Field(default=2.0, ge=0)  # annotated JPEGs per wall second to the command room
     frame_queue: int = Field(default=4, ge=1)  # frames waiting for vision before the oldest is dropped
     report_dir: str = "out"
+    # A real thermal camera: V4L2 device (/dev/video0 or an index), RTSP/HTTP URL, video file or frame folder.
+    # None: the simulated camera over sim.scenario.
+    frame_source: str | None = None
+    frame_radiometry: str = Field(default="tlinear", pattern=r"^(tlinear|flir_raw|celsius)$")
