@@ -257,7 +257,10 @@ class _Planner:
             target = ap.target_m
             if ap.pattern is PatternKind.ORBIT:
                 tol = 0.5 + 0.05 * float(self.areas.by_name(ap.name).radius_m or 0.0)
-                cov = target.intersection(flown_lines.buffer(tol)).length / target.length if target.length else 0.0
+                near = flown_lines.intersection(target.buffer(tol + 1.0).envelope)
+                cov = (
+                    target.intersection(near.buffer(tol, quad_segs=2)).length / target.length if target.length else 0.0
+                )
             else:
                 cov = covered.intersection(target).area / target.area if target.area else 0.0
             final.append(replace(ap, coverage=min(1.0, cov)))
