@@ -1,0 +1,84 @@
+"""The dashboard with the real drone side (AlertPublisher) and the CLI watcher (AlertSubscriber)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from drone_patrol.alerts.publisher import AlertAck, AlertPublisher
+from drone_patrol.alerts.subscriber import AlertSubscriber
+from drone_patrol.core.config import AlertsConfig
+from drone_patrol.core.types import GeoPoint, VehicleState
+from drone_patrol.dashboard.app import Dashboard
+from tests.brokers import MosquittoBroker
+from tests.dashboard.helpers import get_json, http, jpeg, make_alert, wait_until
+
+pytestmark = pytest.mark.mosquitto
+
+
+def test_publisher_to_dashboard_and_ack_back_to_the_drone(
+    make_dashboard: Callable[..., Dashboard], broker: MosquittoBroker, tmp_path: Path
+) -> None:
+    dash = make_dashboard()
+    config = AlertsConfig(
+        broker_url=broker.url, outbox_path=tmp_path / "outbox.sqlite", reconnect_min_s=0.1, keepalive_s=5
+    )
+    pub = AlertPublisher(config, "dongxi", "drone-7").start()
+    acks: list[AlertAck] = []
+    pub.on_ack(acks.append)
+    watcher = AlertSubscriber(broker.url, site="dongxi", persistent=False, client_id="cli-watcher").start(wait_s=5)
+    try:
+        assert wait_until(lambda: pub.connected, 5.0, "publisher connected")
+        pub.publish_status("online", mission_state="patrolling", waypoints_reached=3, waypoints_total=12)
+        pub.publish_telemetry(
+            VehicleState(
+                time_s=time.time(), position=GeoPoint(25.2815, 110.2981, 190.0), battery_percent=64.0, mode="AUTO"
+            )
+        )
+        pub.publish_video(jpeg(160, 128))
+        alert = make_alert(drone="drone-7")
+        event_id = pub.publish_alert(alert)
+        assert pub.flush(5.0)
+        row = wait_until(lambda: (r := get_json(dash.url + "api/alerts")["alerts"]) and r[0], 3.0, "alert")
+        assert row["event_id"] == event_id and row["drone"] == "drone-7" and row["thumbnail_url"]
+        drone = wait_until(
+            lambda: next((d for d in get_json(dash.url + "api/drones")["drones"] if d["drone"] == "drone-7"), None),
+            3.0,
+            "drone",
+        )
+        wait_until(lambda: get_json(dash.url + "api/drones")["drones"][-1]["frame_seq"] >= 1, 3.0, "video frame")
+        drone = next(d for d in get_json(dash.url + "api/drones")["drones"] if d["drone"] == "drone-7")
+        assert drone["link"] == "online" and drone["mission_state"] == "patrolling"
+        assert drone["mission_progress"] == pytest.approx(0.25) and drone["battery_percent"] == 64.0
+
+        # The dashboard's ack reaches the drone's publisher.
+        assert http("POST", dash.url + f"api/alerts/{event_id}/ack", {"by": "Sgt Li"})[0] == 200
+        assert wait_until(lambda: acks, 3.0, "ack at the drone")
+        assert acks[0].target_id == event_id and acks[0].by == "Sgt Li"
+
+        # An ack of the whole incident from the CLI watcher shows on the dashboard.
+        second = make_alert(drone="drone-7")
+        pub.publish_alert(second)
+        wait_until(lambda: len(get_json(dash.url + "api/alerts")["alerts"]) == 2, 3.0, "second alert")
+        wait_until(lambda: watcher.metrics["received"] >= 2, 3.0, "watcher saw both")
+        watcher.ack(second.incident_id, by="cli operator")
+        row = wait_until(
+            lambda: (
+                next(r for r in get_json(dash.url + "api/alerts")["alerts"] if r["incident_id"] == second.incident_id)
+                if any(
+                    r["acked"]
+                    for r in get_json(dash.url + "api/alerts")["alerts"]
+                    if r["incident_id"] == second.incident_id
+                )
+                else None
+            ),
+            3.0,
+            "CLI ack on the dashboard",
+        )
+        assert row["acked_by"] == "cli operator"
+    finally:
+        watcher.stop()
+        pub.stop()
