@@ -99,7 +99,7 @@ class AlertSubscriber:
         session_expiry_s: int = 7 * 86400,
         json_schema: bool = False,
         dedup_capacity: int = 100_000,
-        reconnect_max_s: float = 10.0,
+        reconnect_max_s: float = 5.0,
         subscribe_alerts: bool = True,
     ) -> None:
         if settings is None:

@@ -26,7 +26,9 @@ KINDS = list(AlertKind)
 def test_broker_down_10_s_in_the_middle_of_a_burst(tmp_path: Path) -> None:
     with mosquitto_broker(tmp_path / "b") as broker:
         got: list[dict] = []
-        sub = AlertSubscriber(broker.url, on_alert=got.append, client_id="cr-durable", persistent=True)
+        sub = AlertSubscriber(
+            broker.url, on_alert=got.append, client_id="cr-durable", persistent=True, reconnect_max_s=1.0
+        )
         sub.start(wait_s=5)
         pub = AlertPublisher(fast_config(broker.url, tmp_path / "ob.sqlite"), SITE, DRONE).start()
         try:

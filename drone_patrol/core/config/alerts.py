@@ -35,7 +35,7 @@ class AlertsConfig(Section):
     tls_insecure: bool = False  # skip the broker host name check (test benches only)
     keepalive_s: int = Field(default=30, ge=5, le=65535)
     reconnect_min_s: float = Field(default=0.5, gt=0)
-    reconnect_max_s: float = Field(default=30.0, gt=0)
+    reconnect_max_s: float = Field(default=5.0, gt=0)  # the worst wait after a broker comes back
     max_inflight: int = Field(default=20, ge=1, le=65535)
     session_expiry_s: int = Field(default=86400, ge=0)  # keeps acks queued while the drone is away
     outbox_path: Path = Path("var/outbox.sqlite")
