@@ -143,7 +143,7 @@ class ClientSettings:
     mqtt_version: MqttVersion = "auto"
     keepalive_s: int = 30
     reconnect_min_s: float = 0.5
-    reconnect_max_s: float = 30.0
+    reconnect_max_s: float = 5.0
     session_expiry_s: int = 86400
 
     @classmethod
