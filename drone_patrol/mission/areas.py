@@ -12,6 +12,7 @@ import json
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +66,15 @@ class AreaSet:
 
     def local_frame(self) -> LocalFrame:
         """An ENU frame with its origin at home, for work in metres."""
+        return self._frame
+
+    @cached_property
+    def _frame(self) -> LocalFrame:
         return LocalFrame(self.home_point)
+
+    @cached_property
+    def _shapes_m(self) -> dict[str, BaseGeometry]:
+        return {a.name: area_footprint_m(a, self._frame) for a in self.all}
 
     def by_name(self, name: str) -> KeyArea:
         """The feature called ``name``; ``KeyError`` if there is none."""
@@ -74,15 +83,32 @@ class AreaSet:
                 return area
         raise KeyError(name)
 
-    def patrol_area_at(self, latitude_deg: float, longitude_deg: float) -> KeyArea | None:
-        """The first patrol area (in priority order) whose polygon or corridor/orbit contains the point."""
-        frame = self.local_frame()
-        e, n = (float(v) for v in frame.lonlat_to_en([(longitude_deg, latitude_deg)])[0])
+    def areas_at(
+        self,
+        latitude_deg: float,
+        longitude_deg: float,
+        roles: tuple[AreaRole, ...] | None = None,
+        margin_m: float = 0.0,
+    ) -> list[KeyArea]:
+        """Every feature (of ``roles``, default all) whose ground shape lies within ``margin_m`` of the point.
+
+        Corridors count by their ``width_m``, points by their ``radius_m``.
+        """
+        e, n = (float(v) for v in self._frame.lonlat_to_en([(longitude_deg, latitude_deg)])[0])
         here = Point(e, n)
-        for area in sorted(self.patrol, key=lambda a: a.priority):
-            if area_footprint_m(area, frame).covers(here):
-                return area
-        return None
+        out = []
+        for area in self.all:
+            if roles is not None and area.role not in roles:
+                continue
+            shape = self._shapes_m[area.name]
+            if shape.distance(here) <= margin_m:
+                out.append(area)
+        return out
+
+    def patrol_area_at(self, latitude_deg: float, longitude_deg: float) -> KeyArea | None:
+        """The patrol area (highest priority first) whose polygon, corridor or orbit disc contains the point."""
+        found = self.areas_at(latitude_deg, longitude_deg, (AreaRole.PATROL,))
+        return min(found, key=lambda a: a.priority) if found else None
 
 
 def area_footprint_m(area: KeyArea, frame: LocalFrame) -> BaseGeometry:
@@ -234,7 +260,7 @@ def _make_area(index: int, feature: Any, path: Path, repair: bool, warnings: lis
 
 def _read_features(path: Path) -> list[Any]:
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise AreaFileError(f"{path}: area file not found") from None
     except (OSError, UnicodeDecodeError) as exc:

@@ -253,7 +253,7 @@ def read_plan(path: str | Path) -> Mission:
     """Read a QGC .plan file; raises :class:`MissionFileError` with a one-line message."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        text = p.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise MissionFileError(f"{p}: plan file not found") from None
     except (OSError, UnicodeDecodeError) as exc:

@@ -128,7 +128,7 @@ def read_route_geojson(path: str | Path, sortie: int = 1) -> Mission:
     """Read sortie ``sortie`` (from 1) of a route GeoJSON written by :func:`write_route_geojson`."""
     p = Path(path)
     try:
-        data = json.loads(p.read_text(encoding="utf-8"))
+        data = json.loads(p.read_text(encoding="utf-8-sig"))
     except FileNotFoundError:
         raise MissionFileError(f"{p}: route file not found") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:

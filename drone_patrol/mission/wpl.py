@@ -112,7 +112,7 @@ def read_waypoints(path: str | Path) -> Mission:
     """Read a QGC WPL 110 file; raises :class:`MissionFileError` with a one-line message."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        text = p.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise MissionFileError(f"{p}: waypoints file not found") from None
     except (OSError, UnicodeDecodeError) as exc:

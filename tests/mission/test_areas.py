@@ -247,3 +247,17 @@ def test_any_valid_position_loads_and_swapped_is_caught(lon: float, lat: float) 
         feats[0]["geometry"]["coordinates"] = [lat, lon]  # type: ignore[index]
         with pytest.raises(AreaFileError, match=r"\[lat, lon\] order"):
             parse_areas(feats, "p")
+
+
+def test_areas_at_finds_heat_sources_within_a_margin() -> None:
+    areas = load_areas(SAMPLE)
+    stall = areas.by_name("grill-stall-1").geometry
+    found = areas.areas_at(stall.y, stall.x, (AreaRole.HEAT_SOURCE,), margin_m=1.0)
+    assert [a.name for a in found] == ["grill-stall-1"]
+    assert {a.name for a in areas.areas_at(stall.y, stall.x)} == {"grill-stall-1", "dongxi-grid-1"}
+
+
+def test_byte_order_mark_is_accepted(tmp_path: Path) -> None:
+    path = tmp_path / "bom.geojson"
+    path.write_bytes(b"\xef\xbb\xbf" + SAMPLE.read_bytes())
+    assert load_areas(path).home.name == "dongxi-police-post"
