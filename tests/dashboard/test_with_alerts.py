@@ -44,13 +44,12 @@ def test_publisher_to_dashboard_and_ack_back_to_the_drone(
         assert pub.flush(5.0)
         row = wait_until(lambda: (r := get_json(dash.url + "api/alerts")["alerts"]) and r[0], 3.0, "alert")
         assert row["event_id"] == event_id and row["drone"] == "drone-7" and row["thumbnail_url"]
-        drone = wait_until(
-            lambda: next((d for d in get_json(dash.url + "api/drones")["drones"] if d["drone"] == "drone-7"), None),
-            3.0,
-            "drone",
-        )
-        wait_until(lambda: get_json(dash.url + "api/drones")["drones"][-1]["frame_seq"] >= 1, 3.0, "video frame")
-        drone = next(d for d in get_json(dash.url + "api/drones")["drones"] if d["drone"] == "drone-7")
+
+        def drone_7() -> dict | None:
+            d = next((d for d in get_json(dash.url + "api/drones")["drones"] if d["drone"] == "drone-7"), None)
+            return d if d and d["frame_seq"] >= 1 and d["latitude_deg"] is not None else None
+
+        drone = wait_until(drone_7, 3.0, "drone-7 with telemetry and a video frame")
         assert drone["link"] == "online" and drone["mission_state"] == "patrolling"
         assert drone["mission_progress"] == pytest.approx(0.25) and drone["battery_percent"] == 64.0
 
@@ -65,19 +64,12 @@ def test_publisher_to_dashboard_and_ack_back_to_the_drone(
         wait_until(lambda: len(get_json(dash.url + "api/alerts")["alerts"]) == 2, 3.0, "second alert")
         wait_until(lambda: watcher.metrics["received"] >= 2, 3.0, "watcher saw both")
         watcher.ack(second.incident_id, by="cli operator")
-        row = wait_until(
-            lambda: (
-                next(r for r in get_json(dash.url + "api/alerts")["alerts"] if r["incident_id"] == second.incident_id)
-                if any(
-                    r["acked"]
-                    for r in get_json(dash.url + "api/alerts")["alerts"]
-                    if r["incident_id"] == second.incident_id
-                )
-                else None
-            ),
-            3.0,
-            "CLI ack on the dashboard",
-        )
+
+        def acked_row() -> dict | None:
+            rows = get_json(dash.url + "api/alerts")["alerts"]
+            return next((r for r in rows if r["incident_id"] == second.incident_id and r["acked"]), None)
+
+        row = wait_until(acked_row, 3.0, "CLI ack on the dashboard")
         assert row["acked_by"] == "cli operator"
     finally:
         watcher.stop()
