@@ -42,6 +42,9 @@ def controller_config(config_path: Path | None, connection: str | None, speedup:
 
 
 def _bar(p: PatrolProgress, width: int = 24) -> str:
+    if p.phase in ("upload", "verify") and p.upload_total:
+        filled = round(width * p.upload_done / p.upload_total)
+        return f"[{'#' * filled}{'-' * (width - filled)}] {p.phase} {p.upload_done}/{p.upload_total} list items"
     filled = round(p.fraction * width)
     battery = f"{p.battery_percent:.0f}%" if p.battery_percent is not None else "?"
     home = f"{p.distance_to_home_m:.0f} m" if p.distance_to_home_m is not None else "?"

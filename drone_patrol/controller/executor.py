@@ -167,13 +167,14 @@ class PatrolExecutor:
 
     def _run(self) -> None:
         v = self.vehicle
-        self._set_phase(Phase.PREFLIGHT)
-        run_preflight(v, self.mission, self.config)
-        self._check_abort()
+        if not self.dry_run:  # a dry run changes nothing on the vehicle but its lists
+            self._set_phase(Phase.PREFLIGHT)
+            run_preflight(v, self.mission, self.config)
+            self._check_abort()
         self._set_phase(Phase.UPLOAD)
-        v.mission.upload(self.mission, progress=None, verify=False)
+        v.mission.upload(self.mission, progress=self._upload_progress, verify=False)
         self._check_abort()
-        if self.config.verify_upload:
+        if self.config.verify_upload or self.dry_run:
             self._set_phase(Phase.VERIFY)
             v.mission.verify(self.mission)
         if self.dry_run:
@@ -193,6 +194,9 @@ class PatrolExecutor:
         else:
             self._set_phase(Phase.MISSION)
         self._monitor()
+
+    def _upload_progress(self, done: int, total: int) -> None:
+        self.tracker.upload_done, self.tracker.upload_total = done, total
 
     def _takeoff_altitude_m(self) -> float:
         for wp in self.mission.items:

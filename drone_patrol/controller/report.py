@@ -27,6 +27,8 @@ class PatrolProgress:
     battery_percent: float | None
     relative_altitude_m: float
     area_name: str | None
+    upload_done: int = 0
+    upload_total: int = 0
 
     @property
     def fraction(self) -> float:
@@ -115,6 +117,8 @@ class Tracker:
         self.phases: list[tuple[float, str]] = []
         self.events: list[VehicleEvent] = []
         self.completed = False
+        self.upload_done = 0
+        self.upload_total = 0
         self._last_position: GeoPoint | None = None
         # MISSION_ITEM_REACHED comes for navigation commands (MAV_CMD_NAV_* are below 100)
         self.nav_total = sum(1 for wp in mission.items if wp.command < 100)
@@ -182,6 +186,8 @@ class Tracker:
             battery_percent=state.battery_percent,
             relative_altitude_m=state.relative_altitude_m,
             area_name=self.current_area,
+            upload_done=self.upload_done,
+            upload_total=self.upload_total,
         )
 
     def report(self, outcome: str, reason: str, state: VehicleState, error: DronePatrolError | None) -> PatrolReport:
