@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 import numpy as np
 import shapely
+from numpy.typing import NDArray
 
 from drone_patrol.core.config import load_config
 from drone_patrol.core.errors import InputError
@@ -26,7 +27,10 @@ from drone_patrol.sim.thermal.flight import fly_route, lawnmower_en
 from drone_patrol.sim.thermal.png import write_png16
 
 
-def _route(plan: Path | None, scenario: Scenario, home: GeoPoint, frame: LocalFrame, spacing_m: float):  # type: ignore[no-untyped-def]
+def _route(
+    plan: Path | None, scenario: Scenario, home: GeoPoint, frame: LocalFrame, spacing_m: float
+) -> tuple[NDArray[np.float64], float | None, float | None]:
+    """The east/north route to fly, and the plan's height and speed when it gives them."""
     if plan is not None:
         mission = load_mission(plan)
         pts = [w for w in mission.items if w.has_position and (w.latitude_deg or w.longitude_deg)]

@@ -10,7 +10,7 @@ default camera is assumed.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import cv2
 import numpy as np
@@ -115,8 +115,8 @@ class HotspotDetector:
 class WarmBodyDetector:
     """People by temperature: the skin-and-clothing band against the cooler night street.
 
-    Pixels between ``max(body_min_c, median + body_min_delta_c)`` and ``body_max_c`` that do
-    not touch anything hotter (the halo of a grill or an engine) form blobs; a blob is one
+    Pixels between ``max(body_min_c, median + body_min_delta_c)`` and ``body_max_c`` that are
+    not within ``body_halo_m`` of anything hotter (the halo of a grill or an engine) form blobs; a blob is one
     person when it has one warm head peak (or none) and a person's size, and is split into
     one detection per head peak when people stand shoulder to shoulder. Blobs larger than
     ``body_max_blob_m2`` (a warm roof) are dropped.
@@ -132,6 +132,26 @@ class WarmBodyDetector:
             self._kernels[size] = np.asarray(cv2.getStructuringElement(cv2.MORPH_RECT, (size, size)), dtype=np.uint8)
         return self._kernels[size]
 
+    def _without_halos(
+        self, t: NDArray[np.float32], band: NDArray[np.uint8], hi: float, gsd: float, min_px: int
+    ) -> Iterator[tuple[int, int, int, int, NDArray[np.bool_]]]:
+        """Warm blobs with the pixels within ``body_halo_m`` of anything hotter removed (done per blob, locally)."""
+        r = math.ceil(self.config.body_halo_m / gsd)
+        height, width = t.shape
+        for x, y, w, h, inside in components(band):
+            if w * h < min_px:
+                continue
+            x0, y0 = max(0, x - r), max(0, y - r)
+            around = t[y0 : min(height, y + h + r), x0 : min(width, x + w + r)]
+            if r == 0 or float(around.max()) <= hi:
+                yield x, y, w, h, inside
+                continue
+            hot = (around > hi).view(np.uint8)
+            near = cv2.dilate(hot, self._kernel(2 * r + 1))[y - y0 : y - y0 + h, x - x0 : x - x0 + w]
+            keep = (inside & (near == 0)).view(np.uint8)
+            for sx, sy, sw, sh, sub in components(np.ascontiguousarray(keep)):
+                yield x + sx, y + sy, sw, sh, sub
+
     def detect(self, frame: ThermalFrame) -> Detections:
         """One detection per person found in ``frame``."""
         c = self.config
@@ -141,11 +161,7 @@ class WarmBodyDetector:
         hi = c.body_max_c
         gsd = _gsd(self.ground_sample_m, frame)
         px_m2 = gsd * gsd
-        hot = (t > hi).view(np.uint8)
-        halo_px = 2 * math.ceil(c.body_halo_m / gsd) + 1
-        near_hot: NDArray[np.uint8] = np.asarray(cv2.dilate(hot, self._kernel(halo_px)), dtype=np.uint8)
-        band = ((t >= lo) & (t <= hi)).view(np.uint8)
-        band &= near_hot ^ 1
+        band = np.asarray(cv2.inRange(t, lo, hi), dtype=np.uint8)
         min_px = max(2, math.ceil(c.body_min_area_m2 / px_m2))
         single_px = c.body_max_area_m2 / px_m2
         split_px = 1.5 * c.body_typical_area_m2 / px_m2
@@ -153,9 +169,7 @@ class WarmBodyDetector:
         spacing_px = max(2.0, c.body_head_spacing_m / gsd)
         box_half = max(1.5, 0.25 / gsd)
         rows: list[tuple[float, float, float, float, float, float, float, float, float, float, float]] = []
-        for x, y, w, h, inside in components(band):
-            if w * h < min_px:
-                continue
+        for x, y, w, h, inside in self._without_halos(t, band, hi, gsd, min_px):
             area = int(inside.sum())
             if area < min_px or area > blob_px:
                 continue

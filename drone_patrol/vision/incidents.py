@@ -178,6 +178,7 @@ class IncidentRules:
         #: track id -> why it raised nothing (known heat source, baseline)
         self.suppressed: dict[int, str] = {}
         self._verdicts: dict[int, tuple[float, str | None]] = {}
+        self._last_crowd_s = -math.inf
 
     # helpers -------------------------------------------------------------------------------------------------
 
@@ -232,7 +233,12 @@ class IncidentRules:
     def evaluate(self, tracker: GroundTracker, now_s: float) -> list[IncidentEvent]:
         """Events produced by the tracker's current state (call once per processed frame)."""
         events = self._hotspots(tracker, now_s)
-        events += self._crowds(tracker, now_s)
+        if now_s - self._last_crowd_s >= self.config.crowd_eval_interval_s:
+            self._last_crowd_s = now_s
+            events += self._crowds(tracker, now_s)
+        for ev in events:  # closed incidents are done with: memory stays flat over long patrols
+            if ev.status is AlertStatus.CLOSED:
+                self.incidents.pop(ev.incident.incident_id, None)
         return events
 
     def _hotspots(self, tracker: GroundTracker, now_s: float) -> list[IncidentEvent]:
@@ -422,6 +428,7 @@ class IncidentRules:
                 events.append(IncidentEvent(inc, AlertStatus.CLOSED, "patrol ended"))
         self._gatherings.clear()
         self._by_track.clear()
+        self.incidents.clear()
         return events
 
 

@@ -8,7 +8,6 @@ over until :meth:`VisionPipeline.finish`). Bad frames are counted by reason in
 from __future__ import annotations
 
 import logging
-import math
 import time
 import uuid
 from collections.abc import Sequence
@@ -193,6 +192,7 @@ class VisionPipeline:
         if len(self._heat) > 20000:  # a bounded memory over very long patrols: keep the hottest
             keep = sorted(self._heat.items(), key=lambda kv: -kv[1][2])[:10000]
             self._heat = dict(keep)
+            self._alerted_tracks &= set(self._heat)
 
     # alerts --------------------------------------------------------------------------------------------------
 
@@ -321,4 +321,4 @@ def _plain(d: Detections) -> Detections:
     return d if not d.data else d.with_fields(data={})
 
 
-__all__ = ["PipelineStats", "VisionPipeline", "math"]
+__all__ = ["PipelineStats", "VisionPipeline"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -157,6 +156,3 @@ def truth_positions(truths: list[FrameTruth], kind: str) -> dict[str, tuple[floa
         for o in tr.of_kind(kind):
             out[o.name] = (o.latitude_deg, o.longitude_deg)
     return out
-
-
-__all__ = ["math"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
 
@@ -17,16 +19,16 @@ HOT_NAMES = ("fire-alley-1", "burning-bin", "fire-alley-3", "grill-stall-2", "gr
 
 def _legs(sc, names):
     frame = LocalFrame(home(areas()))
-    return passes_over([object_en(sc, n, frame) for n in names])
+    return passes_over([object_en(sc, n, frame) for n in names], half_length_m=10.0)
 
 
+@functools.cache
 def _quiet_baseline() -> HeatBaseline:
-    """A baseline learnt on one quiet-night patrol over the same places."""
+    """A baseline learnt on one quiet-night patrol over the same places (a survey: everything seen counts)."""
     sc = scenario("quiet_night")
     res = fly(sc, _legs(sc, ("grill-stall-2", "grill-stall-3", "wok-cart")))
     assert res.pipe is not None
     base = HeatBaseline("dongxi", home(areas()))
-    # a survey patrol: everything hot it saw is the site's usual heat
     base.update_from_patrol(res.pipe.heat_observations(include_alerted=True), 0.0)
     return base
 

@@ -132,7 +132,6 @@ class ThermalCameraSim:
         self._count += 1
         if cam is None:
             celsius = np.full((h, w), self.scenario.sky_c, dtype=np.float32)
-            people = self.world.people_at(t)
             return self._finish(celsius, rng, state, time_s, index), FrameTruth(time_s, t, ())
         temp, en_grid = self._background(cam)
         people = self.world.people_at(t)

@@ -250,7 +250,9 @@ def _num_prop(props: dict[str, Any], key: str, default: float, p: Path, where: s
     return float(v)
 
 
-def _make_object(i: int, feature: dict[str, Any], coords: list[tuple[float, float]], frame: LocalFrame, p: Path):  # type: ignore[no-untyped-def]
+def _make_object(
+    i: int, feature: dict[str, Any], coords: list[tuple[float, float]], frame: LocalFrame, p: Path
+) -> ScenarioObject:
     props = feature["properties"]
     role = props["role"]
     where = _where(i, feature)
