@@ -17,8 +17,8 @@ from drone_patrol.planner.render import render_plan_png
 
 
 def sortie_stem(stem: str, index: int, total: int) -> str:
-    """``stem`` for a single sortie, ``stem-sortie-N`` for sortie N (from 1) of several."""
-    return stem if total == 1 else f"{stem}-sortie-{index + 1}"
+    """``stem`` for the first (or only) sortie, ``stem-sortie-N`` for sortie N >= 2."""
+    return stem if index == 0 else f"{stem}-sortie-{index + 1}"
 
 
 def write_outputs(result: PlanResult, out_dir: str | Path, stem: str, png: bool = True) -> dict[str, Any]:
@@ -30,6 +30,11 @@ def write_outputs(result: PlanResult, out_dir: str | Path, stem: str, png: bool 
         raise MissionFileError(f"{out}: cannot create output directory ({exc.strerror})") from None
     files: dict[str, Any] = {"waypoints": [], "plan": []}
     total = len(result.sorties)
+    # sortie files of an earlier plan of the same areas that had more sorties would mislead
+    for old in [*out.glob(f"{stem}-sortie-*.waypoints"), *out.glob(f"{stem}-sortie-*.plan")]:
+        number = old.name[len(stem) + len("-sortie-") :].split(".")[0]
+        if number.isdigit() and int(number) > total:
+            old.unlink()
     for i, mission in enumerate(result.sorties):
         name = sortie_stem(stem, i, total)
         files["waypoints"].append(str(write_waypoints(mission, out / f"{name}.waypoints")))

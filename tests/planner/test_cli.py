@@ -76,6 +76,8 @@ def test_short_endurance_writes_one_file_per_sortie(tmp_path: Path, capsys: pyte
     assert len(summary["files"]["waypoints"]) == len(summary["sorties"])
     assert (tmp_path / "guilin_dongxi_xiang-sortie-2.plan").exists()
     assert any("split into" in w for w in summary["warnings"])
+    code, out, _ = run(capsys, str(SAMPLE), "--out", str(tmp_path), "--json", "--no-png")
+    assert code == 0 and not list(tmp_path.glob("*-sortie-*"))
 
 
 def test_config_file_sets_defaults(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
