@@ -23,7 +23,12 @@ from drone_patrol.core.errors import AlertsError, ConfigError
 
 def _connection_options(fn: Any) -> Any:
     options = [
-        click.option("--broker", "broker_url", metavar="URL", help="mqtt://HOST:PORT or mqtts://HOST:PORT."),
+        click.option(
+            "--broker",
+            "broker_url",
+            metavar="URL",
+            help="mqtt://HOST:PORT or mqtts://HOST:PORT (default: alerts.broker_url).",
+        ),
         click.option("--config", "config_path", type=click.Path(path_type=Path), help="YAML config (alerts section)."),
         click.option("--username", help="Broker user name."),
         click.option("--password-env", metavar="VAR", help="Environment variable holding the password."),

@@ -302,6 +302,7 @@ class AlertSubscriber:
             if self.state != why:  # log a change of reason once, not every retry
                 log.warning("command room: broker %s unreachable (%s); retrying", self._settings.address.url, why)
             self.state = why
+            self._answered.set()  # start(wait_s) need not wait longer: the broker is not there
             time.sleep(delay)
             delay = min(delay * 2, self._settings.reconnect_max_s)
 

@@ -308,3 +308,22 @@ def test_forced_mqtt_311_works_on_mosquitto_without_properties(tmp_path: Path) -
             sub.stop()
             raw.loop_stop()
             raw.disconnect()
+
+
+@requires_mosquitto
+def test_shared_subscription_splits_alerts_between_command_rooms(tmp_path: Path) -> None:
+    a: list[dict] = []
+    b: list[dict] = []
+    with mosquitto_broker(tmp_path / "b") as broker:
+        room_a = AlertSubscriber(broker.url, on_alert=a.append, client_id="room-a", share_group="room").start(wait_s=5)
+        room_b = AlertSubscriber(broker.url, on_alert=b.append, client_id="room-b", share_group="room").start(wait_s=5)
+        pub = AlertPublisher(fast_config(broker.url, tmp_path / "ob.sqlite"), SITE, DRONE).start()
+        try:
+            ids = {pub.publish_alert(make_alert(AlertKind.THERMAL_HOTSPOT, i)) for i in range(20)}
+            assert wait_until(lambda: len(a) + len(b) == 20, 5)
+            assert {e["id"] for e in a} | {e["id"] for e in b} == ids
+            assert a and b  # both members got a share
+        finally:
+            pub.stop()
+            room_a.stop()
+            room_b.stop()
