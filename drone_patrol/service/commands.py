@@ -39,7 +39,7 @@ def _stop_on_signals(session: PatrolSession, leave_flying: bool) -> Iterator[Non
         if count["n"] > 1:
             raise KeyboardInterrupt
         what = "leaving the vehicle on its mission" if leave_flying else "returning home and waiting for landing"
-        click.echo(f"\n{signal.Signals(signum).name}: stopping, {what} (again to abort)", err=True)
+        log.warning("%s: stopping, %s (again to abort)", signal.Signals(signum).name, what)
         session.request_stop(leave_flying)
 
     old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}

@@ -114,6 +114,7 @@ class PatrolRun:
         self._last_track_s = 0.0
         self._lock = threading.Lock()
         self._leave = threading.Event()
+        self._exported = (0, 0)
 
     def _chain(self, user: Callable[[Alert], None]) -> Callable[[Alert], None]:
         def both(alert: Alert) -> None:
@@ -138,8 +139,18 @@ class PatrolRun:
             self.metrics.link_packet_loss.set(getattr(health, "packet_loss", 0.0) or 0.0)
             self.metrics.outbox_depth.set(self.publisher.outbox_depth)
             self.metrics.broker_connected.set(1.0 if self.publisher.connected else 0.0)
+            self._export_frame_counts()
         except Exception:
             log.exception("state handler failed")
+
+    def _export_frame_counts(self) -> None:
+        stats = self.datapath.stats
+        with self._lock:
+            done, dropped = stats.frames_processed, stats.frames_dropped
+            self.metrics.frames_processed.inc(done - self._exported[0])
+            self.metrics.frames_dropped.inc(dropped - self._exported[1])
+            self._exported = (done, dropped)
+        self.metrics.pipeline_fps.set(stats.fps)
 
     def _on_event(self, event: VehicleEvent) -> None:
         self.events.append(event)
@@ -200,9 +211,7 @@ class PatrolRun:
             self.datapath.stop()
         report = result[0] if result else None
         stats = self.datapath.stats
-        self.metrics.frames_processed.inc(stats.frames_processed)
-        self.metrics.frames_dropped.inc(stats.frames_dropped)
-        self.metrics.pipeline_fps.set(stats.fps)
+        self._export_frame_counts()
         if report is not None and report.outcome == "completed":
             self.metrics.patrols_completed.inc()
         state = self.vehicle.state
