@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from drone_patrol.core.config._base import Section
 
@@ -33,4 +31,11 @@ class CameraConfig(Section):
     mount_yaw_deg: float = 0.0
     gimbal_stabilized: bool = False
     frame_rate_hz: float = Field(default=9.0, gt=0, le=240)
-    tlinear_resolution_k: Literal[0.01, 0.1] = 0.1
+    tlinear_resolution_k: float = 0.1
+
+    @field_validator("tlinear_resolution_k")
+    @classmethod
+    def _tlinear(cls, v: float) -> float:
+        if v not in (0.01, 0.1):
+            raise ValueError("must be 0.01 or 0.1 (kelvin per TLinear count)")
+        return v
