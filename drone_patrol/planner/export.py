@@ -48,5 +48,9 @@ def write_outputs(result: PlanResult, out_dir: str | Path, stem: str, png: bool 
             fence = Polygon(frame.lonlat_to_en([(v.longitude_deg, v.latitude_deg) for v in inc.vertices]))
         heat = [area_footprint_m(h, frame).buffer(2.0) for h in result.area_set.heat_sources]
         patrol = [area_footprint_m(a, frame) for a in result.area_set.patrol]
-        files["png"] = str(render_plan_png(out / f"{stem}.png", patrol, result.nofly_m, heat, result.routes_m, fence))
+        labels = [(a.name, p) for a, p in zip(result.area_set.patrol, patrol, strict=True)]
+        labels += [(n.name, area_footprint_m(n, frame)) for n in result.area_set.no_fly]
+        files["png"] = str(
+            render_plan_png(out / f"{stem}.png", patrol, result.nofly_m, heat, result.routes_m, fence, labels=labels)
+        )
     return files

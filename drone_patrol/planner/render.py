@@ -19,6 +19,7 @@ from shapely.geometry import LineString, Polygon
 from shapely.geometry.base import BaseGeometry
 
 from drone_patrol.core.errors import PlanningError
+from drone_patrol.planner.font import text_mask
 
 Colour = tuple[int, int, int]
 ROUTE_COLOURS: tuple[Colour, ...] = ((30, 90, 220), (150, 40, 200), (0, 150, 150), (200, 120, 0))
@@ -95,11 +96,34 @@ class Canvas:
                 ok = (c >= 0) & (c < self.w) & (r >= 0) & (r < self.h)
                 self.img[r[ok], c[ok]] = colour
 
+    def text(
+        self, xy_m: tuple[float, float] | None, label: str, colour: Colour, px: tuple[int, int] | None = None
+    ) -> None:
+        """``label`` centred on ``xy_m`` (metres), or with its top-left corner at pixel ``px``; on a light box."""
+        mask = text_mask(label)
+        h, w = mask.shape
+        if px is None:
+            assert xy_m is not None
+            c = self.px(np.array([xy_m], dtype=np.float64))[0]
+            col, row = int(c[0]) - w // 2, int(c[1]) - h // 2
+        else:
+            col, row = px
+        r0, c0 = max(row - 1, 0), max(col - 1, 0)
+        r1, c1 = min(row + h + 1, self.h), min(col + w + 1, self.w)
+        if r1 <= r0 or c1 <= c0:
+            return
+        box_region = self.img[r0:r1, c0:c1]
+        box_region[:] = (box_region * 0.3 + 255 * 0.7).astype(np.uint8)
+        padded = np.pad(mask, 1)
+        sub = padded[r0 - (row - 1) : r1 - (row - 1), c0 - (col - 1) : c1 - (col - 1)]
+        box_region[sub] = colour
+
     def scale_bar(self, metres: float = 100.0) -> None:
         """A black bar of ``metres`` in the lower left corner."""
         length = int(metres * self.scale)
         y = self.h - 12
         self.img[y : y + 4, 10 : 10 + min(length, self.w - 20)] = 0
+        self.text(None, f"{metres:g} M", (0, 0, 0), (12 + min(length, self.w - 60), y - 4))
 
     def png(self) -> bytes:
         """The image as PNG bytes (8-bit RGB, no interlace)."""
@@ -126,8 +150,12 @@ def render_plan_png(
     routes_m: Sequence[LineString],
     fence_m: BaseGeometry | None = None,
     max_px: int = 1000,
+    labels: Sequence[tuple[str, BaseGeometry]] = (),
 ) -> Path:
-    """Draw the plan (all geometries in local metres, home at the origin) and write it as a PNG."""
+    """Draw the plan (all geometries in local metres, home at the origin) and write it as a PNG.
+
+    ``labels`` are (text, geometry) pairs written at each geometry's representative point.
+    """
     shapes = [*patrol_m, *routes_m, nofly_m] + ([fence_m] if fence_m is not None else [])
     bounds = np.array([g.bounds for g in shapes if not g.is_empty])
     if bounds.size == 0:
@@ -149,6 +177,13 @@ def render_plan_png(
         canvas.line(route.coords, colour, 2)
         canvas.dots(route.coords, colour, 5)
     canvas.dots([(0.0, 0.0)], (0, 0, 0), 9)
+    home = canvas.px(np.array([[0.0, 0.0]]))[0]
+    canvas.text(None, "HOME", (0, 0, 0), (int(home[0]) - 15, int(home[1]) + 8))
+    for text, geom in labels:
+        p = geom.representative_point()
+        canvas.text((p.x, p.y), text, (20, 60, 20))
+    for k in range(len(routes_m)):
+        canvas.text(None, f"SORTIE {k + 1}", ROUTE_COLOURS[k % len(ROUTE_COLOURS)], (10, 10 + 16 * k))
     canvas.scale_bar()
     p = Path(path)
     p.write_bytes(canvas.png())
