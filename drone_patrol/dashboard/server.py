@@ -35,11 +35,11 @@ from drone_patrol.core.errors import AlertsError
 from drone_patrol.dashboard.auth import COOKIE_NAME, Gate, Session
 from drone_patrol.dashboard.core import DashboardCore, UnknownAlertError
 from drone_patrol.dashboard.model import parse_time
+from drone_patrol.dashboard.state import pump_events
 
 log = logging.getLogger(__name__)
 
 _MAX_BODY_BYTES = 16_384
-_KEEPALIVE_S = 15.0
 
 
 def _static_root() -> Traversable:
@@ -380,26 +380,7 @@ class DashboardHandler(BaseHTTPRequestHandler):
             self._security_headers()
             self.end_headers()
             self.close_connection = True
-            link = json.dumps({"connected": self.server.core.broker_connected, "detail": ""})
-            self.wfile.write(f"retry: 2000\nevent: broker\ndata: {link}\n\n".encode())
-            self.wfile.flush()
-            idle_s = 0.0
-            while not self.server.stopping.is_set():
-                event = sub.get(0.5)
-                if sub.overflowed:
-                    self.wfile.write(b'event: reload\ndata: {"reason":"slow reader"}\n\n')
-                    self.wfile.flush()
-                    break
-                if event is None:
-                    idle_s += 0.5
-                    if idle_s >= _KEEPALIVE_S:
-                        self.wfile.write(b": keep-alive\n\n")
-                        self.wfile.flush()
-                        idle_s = 0.0
-                    continue
-                idle_s = 0.0
-                self.wfile.write(event.encode())
-                self.wfile.flush()
+            pump_events(self.wfile, sub, self.server.stopping, self.server.core.broker_connected)
         except (BrokenPipeError, ConnectionResetError, OSError):
             pass
         finally:

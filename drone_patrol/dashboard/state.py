@@ -8,6 +8,7 @@ reload, so a stuck browser never holds the MQTT thread.
 from __future__ import annotations
 
 import contextlib
+import io
 import itertools
 import json
 import queue
@@ -18,6 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from drone_patrol.dashboard.model import Status, Telemetry, iso_time
+
+KEEPALIVE_S = 15.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +103,35 @@ class EventHub:
         for sub in subs:
             sub.put(event)
         return event
+
+
+def pump_events(out: io.BufferedIOBase, sub: Subscription, stopping: threading.Event, broker_connected: bool) -> None:
+    """Write ``sub``'s events to ``out`` in ``text/event-stream`` framing until ``stopping`` or an I/O error.
+
+    Starts with the reconnection delay and the broker link state; sends a comment
+    every :data:`KEEPALIVE_S` when idle (so proxies and browsers keep the stream);
+    a subscriber that overflowed is told to ``reload`` and the stream ends.
+    """
+    link = json.dumps({"connected": broker_connected, "detail": ""})
+    out.write(f"retry: 2000\nevent: broker\ndata: {link}\n\n".encode())
+    out.flush()
+    idle_s = 0.0
+    while not stopping.is_set():
+        event = sub.get(0.5)
+        if sub.overflowed:
+            out.write(b'event: reload\ndata: {"reason":"slow reader"}\n\n')
+            out.flush()
+            return
+        if event is None:
+            idle_s += 0.5
+            if idle_s >= KEEPALIVE_S:
+                out.write(b": keep-alive\n\n")
+                out.flush()
+                idle_s = 0.0
+            continue
+        idle_s = 0.0
+        out.write(event.encode())
+        out.flush()
 
 
 def _num(value: Any) -> float | None:

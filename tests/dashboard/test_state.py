@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from drone_patrol.dashboard.model import Status, parse_telemetry
-from drone_patrol.dashboard.state import EventHub, Fleet
+from drone_patrol.dashboard.state import EventHub, Fleet, pump_events
 
 
 def test_frames_are_announced_at_most_at_the_configured_rate() -> None:
@@ -43,3 +43,20 @@ def test_a_slow_page_loses_old_events_and_is_told() -> None:
     assert b"event: alert\n" in remaining[0].encode()  # type: ignore[union-attr]
     slow.close()
     assert hub.subscriber_count == 1
+
+
+def test_event_stream_framing_keepalive_and_stop() -> None:
+    import io
+    import threading
+
+    hub = EventHub()
+    sub = hub.subscribe()
+    stopping = threading.Event()
+    out = io.BytesIO()
+    hub.publish("alert", {"incident_id": "i-1"})
+    timer = threading.Timer(0.7, stopping.set)
+    timer.start()
+    pump_events(out, sub, stopping, broker_connected=True)
+    text = out.getvalue().decode()
+    assert text.startswith('retry: 2000\nevent: broker\ndata: {"connected": true, "detail": ""}\n\n')
+    assert 'id: 1\nevent: alert\ndata: {"incident_id":"i-1"}\n\n' in text

@@ -118,11 +118,17 @@
 
   /* ------------------------------------------------------------------ sound */
 
+  function ensureAudio() {
+    // Browsers start audio only after a user gesture: made on the first click or key press.
+    if (!state.audio) state.audio = new (window.AudioContext || window.webkitAudioContext)();
+    if (state.audio.state === "suspended") state.audio.resume();
+    return state.audio;
+  }
+
   function beep(severity) {
     if (!$("opt-sound").checked) return;
     try {
-      if (!state.audio) state.audio = new (window.AudioContext || window.webkitAudioContext)();
-      const ctx = state.audio;
+      const ctx = ensureAudio();
       const count = severity === "critical" ? 3 : severity === "warning" ? 2 : 1;
       const pitch = severity === "critical" ? 880 : severity === "warning" ? 660 : 520;
       for (let i = 0; i < count; i++) {
@@ -253,7 +259,8 @@
     const figures = Object.entries(row.figures || {}).map(([k, v]) => figureText(k, v).join(": "));
     return el(
       "div",
-      {},
+      { class: "popup" },
+      row.thumbnail_url ? el("img", { class: "popup-thumb", src: row.thumbnail_url, alt: "thumbnail" }) : null,
       el("b", { text: (KIND_LABEL[row.kind] || row.kind) + " · " + row.severity }),
       el("div", { text: clock(row.time) + " · " + row.drone + (row.area ? " · " + row.area : "") }),
       row.summary ? el("div", { text: row.summary }) : null,
@@ -610,6 +617,17 @@
       localStorage.setItem("dp-sound", e.target.checked ? "1" : "0");
       if (e.target.checked) beep("info");
     });
+    for (const kind of ["pointerdown", "keydown"]) {
+      document.addEventListener(kind, () => {
+        if ($("opt-sound").checked) {
+          try {
+            ensureAudio();
+          } catch (e) {
+            /* no audio device */
+          }
+        }
+      });
+    }
     $("opt-show-acked").addEventListener("change", (e) => {
       for (const node of $("alerts").children) if (node.classList.contains("acked")) node.hidden = !e.target.checked;
     });
