@@ -13,13 +13,13 @@ from collections.abc import Callable
 from pymavlink.dialects.v20 import ardupilotmega as mavlink2
 
 from drone_patrol.core.types import GeoPoint, MavCmd
+from drone_patrol.sim.copter import arming
 from drone_patrol.sim.copter import fence as fence_mod
 from drone_patrol.sim.copter.failsafes import Failsafes
 from drone_patrol.sim.copter.kinematics import Battery, Body, Limits, LocalTangent, wrap_180
 from drone_patrol.sim.copter.missions import Item, ItemStore
 from drone_patrol.sim.copter.modes import (
     GPS_MODES,
-    NOT_ARMABLE,
     PILOT_THROTTLE_MODES,
     SUPPORTED_MODES,
     USER_TAKEOFF_MODES,
@@ -31,7 +31,6 @@ from drone_patrol.sim.copter.params import ParamStore
 from drone_patrol.sim.copter.rtl import Rtl
 
 FORCE_ARM_MAGIC = 21196
-LAND_DETECT_S = 1.0
 LAND_PAUSE_S = 4.0
 
 
@@ -252,45 +251,12 @@ class Autopilot:
         """Arm as AP_Arming_Copter does; refusal reasons go out as "PreArm:"/"Arm:" texts."""
         if self.armed:
             return True
-        checks = int(self.params.get("ARMING_CHECK")) != 0 and not force
-        if not force and self.time_s < self.gps_ready_s:
-            self.say(mavlink2.MAV_SEVERITY_CRITICAL, "PreArm: AHRS: EKF3 not started")
+        if not arming.checks_pass(self, force):
             return False
-        if checks:
-            fix, _sats = self.gps
-            if self.mode in GPS_MODES or self.fence_enabled:
-                if fix < 3:
-                    self.say(mavlink2.MAV_SEVERITY_CRITICAL, "PreArm: GPS 1: Bad fix")
-                    return False
-                if not self.home_set:
-                    self.say(mavlink2.MAV_SEVERITY_CRITICAL, "PreArm: AHRS: waiting for home")
-                    return False
-            if self.failsafes.battery_level > 0:
-                self.say(mavlink2.MAV_SEVERITY_CRITICAL, "PreArm: Battery 1 low voltage failsafe")
-                return False
-            arm_volt = self.params.get("BATT_ARM_VOLT")
-            if arm_volt > 0 and self.battery.voltage_v < arm_volt:
-                self.say(
-                    mavlink2.MAV_SEVERITY_CRITICAL, f"PreArm: Battery 1 below minimum arming voltage {arm_volt:.1f}V"
-                )
-                return False
-            if self.fence_enabled and self.fence_state.breaches:
-                names = fence_mod.breach_names(self.fence_state.breaches)
-                self.say(mavlink2.MAV_SEVERITY_CRITICAL, f"PreArm: Vehicle breaching {names} fence")
-                return False
-        if not force:
-            if (self.mode in GPS_MODES or self.fence_enabled) and not self.position_ok:
-                self.say(mavlink2.MAV_SEVERITY_CRITICAL, "Arm: Need Position Estimate")
-                return False
-            auto_ok = self.mode == CopterMode.AUTO and int(self.params.get("AUTO_OPTIONS")) & 1
-            if self.mode in NOT_ARMABLE or (self.mode == CopterMode.AUTO and not auto_ok):
-                self.say(mavlink2.MAV_SEVERITY_CRITICAL, f"Arm: {mode_name(self.mode).title()} mode not armable")
-                return False
         self.armed = True
         self.auto_armed = False
         self.disarm_timer_s = 0.0
-        if not self.home_set or self.landed:
-            self.home_set = True
+        self.home_set = True
         self.say(mavlink2.MAV_SEVERITY_INFO, "Arming motors")
         return True
 
@@ -345,22 +311,6 @@ class Autopilot:
             z=round(self.home.altitude_m * 100.0) / 100.0,
         )
 
-    def do_command(self, item: Item) -> None:
-        """Run a mission "do" command."""
-        cmd = item.command
-        if cmd == MavCmd.DO_CHANGE_SPEED:
-            self.change_speed(int(item.param1), item.param2)
-        elif cmd in (MavCmd.DO_SET_ROI_LOCATION, 201):
-            if item.x == 0 and item.y == 0:
-                self.roi = None
-            else:
-                n, e = self.frame.to_ne(item.latitude_deg, item.longitude_deg)
-                self.roi = (n, e, item.z)
-        elif cmd == MavCmd.DO_SET_ROI_NONE:
-            self.roi = None
-        elif cmd == MavCmd.DO_FENCE_ENABLE:
-            self.fence_enable(int(item.param1))
-
     def change_speed(self, speed_type: int, speed_m_s: float) -> bool:
         """DO_CHANGE_SPEED: type 0/1 horizontal, 2 climb, 3 descent (Copter keeps it until mode change)."""
         if speed_m_s <= 0:
@@ -390,11 +340,11 @@ class Autopilot:
         self.fence_enabled = self.params.get("FENCE_ENABLE") >= 1
         self.body.wind_n, self.body.wind_e = self._wind()
         self._fly(dt)
-        self._land_detector(dt)
+        arming.land_detector(self)
         self.battery.capacity_mah = max(1.0, self.params.get("BATT_CAPACITY"))
         self.battery.step(dt, self.flying, self.body.airspeed_m_s, self.body.vu)
         self.failsafes.update(self, dt)
-        self._auto_disarm(dt)
+        arming.auto_disarm(self, dt)
 
     def _wind(self) -> tuple[float, float]:
         speed = self.params.get("SIM_WIND_SPD")
@@ -404,7 +354,7 @@ class Autopilot:
 
     def _fly(self, dt: float) -> None:
         b = self.body
-        if not self.armed or (self.landed and not self._lifting()):
+        if not self.armed or (self.landed and not self.lifting()):
             b.rest_on_ground() if self.landed else None
             if not self.armed and not self.landed:
                 # Motors stopped in the air: fall.
@@ -428,7 +378,7 @@ class Autopilot:
         elif mode in PILOT_THROTTLE_MODES:
             self._pilot_throttle(dt)
 
-    def _lifting(self) -> bool:
+    def lifting(self) -> bool:
         # On the ground, only a takeoff (user or mission) lifts the vehicle.
         if self.mode == CopterMode.AUTO:
             return self.auto_armed and self.mission.state == RUNNING
@@ -454,37 +404,6 @@ class Autopilot:
         self.fly_to(
             dt, (n, e, target_up), stop=True, speed_up=max(up_max, 0.1), speed_down=max(-rate, 0.5), hold_yaw=True
         )
-
-    def _land_detector(self, dt: float) -> None:
-        b = self.body
-        if not self.armed:
-            if b.up_m <= 0.0:
-                self.landed = True
-            return
-        if self.landed:
-            return
-        if b.up_m <= 0.05 and b.vu <= 0.05:
-            if self.land_contact_s is None:
-                self.land_contact_s = self.time_s
-            elif self.time_s - self.land_contact_s >= LAND_DETECT_S:
-                self.landed = True
-                b.rest_on_ground()
-                self.hold_target = None
-                if self.mode in (CopterMode.LAND, CopterMode.RTL, CopterMode.SMART_RTL):
-                    self.disarm()
-        else:
-            self.land_contact_s = None
-
-    def _auto_disarm(self, dt: float) -> None:
-        """Copter::auto_disarm_check: DISARM_DELAY seconds landed with the throttle low."""
-        delay = self.params.get("DISARM_DELAY")
-        if not self.armed or delay <= 0 or not self.landed or self.throttle_pwm > 1100 or self._lifting():
-            self.disarm_timer_s = 0.0
-            return
-        self.disarm_timer_s += dt
-        if self.disarm_timer_s >= delay:
-            self.disarm()
-            self.disarm_timer_s = 0.0
 
     def nav_target(self) -> tuple[float, float, float] | None:
         """Where the vehicle is heading (NAV_CONTROLLER_OUTPUT), or None when idle."""

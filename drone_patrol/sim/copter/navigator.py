@@ -103,7 +103,7 @@ class MissionRunner:
         i = nav_index + 1
         while i < len(items) and items[i].command not in NAV_COMMANDS and items[i].command != MavCmd.DO_JUMP:
             ap.say(mavlink2.MAV_SEVERITY_INFO, f"Mission: {i} {_TYPE_NAMES.get(items[i].command, 'Cmd')}")
-            ap.do_command(items[i])
+            do_command(ap, items[i])
             i += 1
 
     def start(self, ap: Autopilot, restart: bool) -> None:
@@ -118,7 +118,7 @@ class MissionRunner:
             for i in range(1, first):
                 it = self.items(ap)[i]
                 if it.command != MavCmd.DO_JUMP:
-                    ap.do_command(it)
+                    do_command(ap, it)
             self._begin(ap, first)
         else:
             self._begin(ap, self.nav_index)
@@ -305,3 +305,20 @@ class MissionRunner:
         ap.fly_to(dt, point, stop=False, speed=speed * 1.2)
         if nav.angle_swept_deg >= 360.0 * max(it.param1, 0.0):
             self._reached(ap, announce=True)
+
+
+def do_command(ap: Autopilot, item: Item) -> None:
+    """Run a mission "do" command."""
+    cmd = item.command
+    if cmd == MavCmd.DO_CHANGE_SPEED:
+        ap.change_speed(int(item.param1), item.param2)
+    elif cmd in (MavCmd.DO_SET_ROI_LOCATION, 201):
+        if item.x == 0 and item.y == 0:
+            ap.roi = None
+        else:
+            n, e = ap.frame.to_ne(item.latitude_deg, item.longitude_deg)
+            ap.roi = (n, e, item.z)
+    elif cmd == MavCmd.DO_SET_ROI_NONE:
+        ap.roi = None
+    elif cmd == MavCmd.DO_FENCE_ENABLE:
+        ap.fence_enable(int(item.param1))
