@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from pydantic import ValidationError
 
 from drone_patrol.core.config import load_config
 from drone_patrol.core.errors import InputError
@@ -104,8 +105,10 @@ def plan(
     if camera_update:
         try:
             camera = type(camera).model_validate({**camera.model_dump(), **camera_update})
-        except Exception as exc:
-            raise InputError(f"camera option: {exc.errors()[0]['msg']}") from None  # type: ignore[attr-defined]
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            key = ".".join(str(p) for p in err["loc"])
+            raise InputError(f"camera option {key}: {err['msg']} (got {err.get('input')!r})") from None
     ceiling = options.get("ceiling_m") or settings.planner.ceiling_m
     floor = options.get("floor_m") if options.get("floor_m") is not None else settings.planner.floor_m
     areas = load_areas(areas_file, ceiling_m=ceiling, floor_m=floor, make_valid=make_valid)

@@ -132,6 +132,8 @@ BAD = [
     ("alt_opt", basic(), ["--altitude", "200"], "altitude 200 m above the ceiling of 120 m"),
     ("ceiling_opt", _high(), ["--ceiling", "100"], "above the ceiling of 100 m"),
     ("camera", basic(), ["--camera-size", "big"], "--camera-size 'big': expected WIDTHxHEIGHT"),
+    ("hfov", basic(), ["--hfov", "200"], "camera option hfov_deg: Input should be less than 180"),
+    ("margin", basic(), ["--margin", "-5"], "planner option nofly_margin_m"),
 ]
 
 

@@ -119,3 +119,11 @@ def test_endurance_model_adds_climb_turns_and_descent() -> None:
     assert est.battery_fraction == pytest.approx(est.duration_s / 1000)
     assert estimate(path, model, airborne=True).duration_s == pytest.approx(300 / 5 + 4)
     assert Point(0, 0).distance(Point(0, 0)) == 0
+
+
+def test_font_masks() -> None:
+    from drone_patrol.planner.font import glyph, text_mask
+
+    assert glyph("a").shape == (5, 3) and glyph("A").tolist() == glyph("a").tolist()
+    assert not glyph("~").any()
+    assert text_mask("AB", scale=2).shape == (10, 14)
