@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import json
+import ssl
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+import paho.mqtt.client as mqtt
 import pytest
+from paho.mqtt.enums import CallbackAPIVersion
 
 from drone_patrol.alerts.publisher import AlertAck, AlertPublisher
 from drone_patrol.alerts.subscriber import AlertSubscriber
-from drone_patrol.core.config import AlertsConfig
+from drone_patrol.core.config import AlertsConfig, DashboardConfig, Settings, SiteConfig
 from drone_patrol.core.types import GeoPoint, VehicleState
 from drone_patrol.dashboard.app import Dashboard
-from tests.brokers import MosquittoBroker
-from tests.dashboard.helpers import get_json, http, jpeg, make_alert, wait_until
+from tests.brokers import MosquittoBroker, mosquitto_broker
+from tests.dashboard.conftest import AREAS
+from tests.dashboard.helpers import event_of, get_json, http, jpeg, make_alert, wait_until
 
 pytestmark = pytest.mark.mosquitto
 
@@ -74,3 +79,41 @@ def test_publisher_to_dashboard_and_ack_back_to_the_drone(
     finally:
         watcher.stop()
         pub.stop()
+
+
+def test_tls_and_password_from_the_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The dashboard takes the broker's TLS files and credentials from the ``alerts`` section."""
+
+    monkeypatch.setenv("TEST_DASH_MQTT_PW", "room-pw")
+    monkeypatch.setenv("TEST_DASH_TOKEN", "staff")
+    with mosquitto_broker(tmp_path / "mq", tls=True, users={"command-room": "room-pw", "drone-1": "d-pw"}) as b:
+        assert b.tls is not None
+        settings = Settings(
+            site=SiteConfig(id="dongxi", areas_file=AREAS, data_dir=tmp_path),
+            alerts=AlertsConfig(
+                broker_url=b.url, username="command-room", password_env="TEST_DASH_MQTT_PW", tls_ca_file=b.tls.ca_cert
+            ),
+            dashboard=DashboardConfig(port=0, token_env="TEST_DASH_TOKEN", client_id="dash-tls"),
+        )
+        dash = Dashboard.from_settings(settings)
+        assert dash.options.token == "staff" and dash.options.archive_path == tmp_path / "dashboard.sqlite"
+        dash.start()
+        try:
+            assert dash.bridge.wait_connected(10), dash.bridge.last_error
+
+            drone = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="drone-1")
+            drone.username_pw_set("drone-1", "d-pw")
+            drone.tls_set(ca_certs=str(b.tls.ca_cert), tls_version=ssl.PROTOCOL_TLS_CLIENT)
+            drone.connect("127.0.0.1", b.port)
+            drone.loop_start()
+            alert = make_alert()
+            drone.publish(
+                "dronepatrol/dongxi/drone-1/alerts/thermal_hotspot", json.dumps(event_of(alert)), qos=1
+            ).wait_for_publish(5)
+            bearer = {"Authorization": "Bearer staff"}
+            rows = wait_until(lambda: get_json(dash.url + "api/alerts", bearer)["alerts"], 3.0, "alert over TLS")
+            assert rows[0]["event_id"] == alert.alert_id
+            drone.disconnect()
+            drone.loop_stop()
+        finally:
+            dash.stop()
