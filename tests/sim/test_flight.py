@@ -315,7 +315,7 @@ def test_mission_set_current_and_loiter_turns(make_sim, make_gcs) -> None:
     assert gcs.recv("MISSION_ITEM_REACHED", 20.0, cond=lambda m: m.seq == 1) is not None
     assert gcs.command(224, 3) == OK  # skip the far waypoint
     assert gcs.recv("MISSION_CURRENT", 3.0, cond=lambda m: m.seq == 3) is not None
-    assert gcs.command(224, 99) == FAILED
+    assert gcs.command(224, 99) == mavlink2.MAV_RESULT_DENIED
     assert gcs.recv("MISSION_ITEM_REACHED", 40.0, cond=lambda m: m.seq == 3) is not None
     assert gcs.wait_text("Reached command #3")
     assert gcs.recv("MISSION_ITEM_REACHED", 40.0, cond=lambda m: m.seq == 4) is not None
@@ -364,3 +364,24 @@ def test_no_streams_until_asked_then_request_data_stream(make_sim, make_gcs) -> 
     gcs.send(gcs.mav.request_data_stream_encode(1, 1, mavlink2.MAV_DATA_STREAM_POSITION, 0, 0))
     gcs.recv("GLOBAL_POSITION_INT", 0.3)
     assert gcs.recv("GLOBAL_POSITION_INT", 0.5) is None
+
+
+def test_pause_continue_and_loiter_without_rc(make_sim, make_gcs) -> None:
+    sim = make_sim(speedup=20.0, params=FAST)
+    gcs = make_gcs(sim, streams_hz=10)
+    _takeoff(sim, gcs)
+    assert gcs.command(193, 1) == FAILED  # nothing paused to continue
+    gcs.goto(LAT + 60.0 / 111_000.0, LON, 10.0)
+    assert wait_until(lambda: sim.truth().ground_speed_m_s > 3.0, 10.0)
+    assert gcs.command(193, 0) == OK
+    assert wait_until(lambda: sim.truth().ground_speed_m_s < 0.1, 10.0)
+    assert gcs.command(193, 1) == OK
+    assert wait_until(lambda: sim.truth().ground_speed_m_s > 3.0, 10.0)
+    assert gcs.command(193, 5) == mavlink2.MAV_RESULT_DENIED
+    # LOITER with the throttle stick at rest (1000 us, as SITL without RC) sinks ...
+    assert gcs.command(17) == OK  # NAV_LOITER_UNLIM switches to LOITER
+    assert wait_until(lambda: sim.truth().climb_rate_m_s < -1.0, 10.0)
+    # ... and holds its height with the stick centred by RC_CHANNELS_OVERRIDE.
+    gcs.send(gcs.mav.rc_channels_override_encode(1, 1, 1500, 1500, 1500, 1500, 0, 0, 0, 0))
+    assert wait_until(lambda: abs(sim.truth().climb_rate_m_s) < 0.05, 10.0)
+    assert sim.truth().mode == "LOITER" and not sim.truth().landed

@@ -79,6 +79,7 @@ class Autopilot:
         self.land_contact_s: float | None = None
         self.roi: tuple[float, float, float] | None = None
         self.fixed_yaw_deg: float | None = None  # CONDITION_YAW
+        self.paused = False  # DO_PAUSE_CONTINUE in AUTO or GUIDED
         self.speed_override_m_s: float | None = None
         self.disarm_timer_s = 0.0
         self.home_set = False
@@ -159,6 +160,7 @@ class Autopilot:
         if mode != CopterMode.AUTO:
             self.roi = None
         self.fixed_yaw_deg = None
+        self.paused = False
 
     def land_begin(self, at: tuple[float, float] | None = None, pause: bool = False) -> None:
         """Start a descent at the current (or given) horizontal position."""
@@ -237,6 +239,18 @@ class Autopilot:
         self.guided_target = (b.north_m, b.east_m, altitude_m)
         self.hold_target = self.guided_target
         self.takeoff_started()
+        return True
+
+    def pause(self, stop: bool) -> bool:
+        """DO_PAUSE_CONTINUE: brake and hold in AUTO or GUIDED, or go on."""
+        if self.mode not in (CopterMode.AUTO, CopterMode.GUIDED) or not self.flying:
+            return False
+        if stop and not self.paused:
+            b = self.body
+            self.hold_target = (b.north_m, b.east_m, b.up_m)
+        if not stop and not self.paused:
+            return False
+        self.paused = stop
         return True
 
     def guided_goto(self, north_m: float, east_m: float, up_m: float) -> bool:
@@ -362,7 +376,9 @@ class Autopilot:
                 b.up_m = max(0.0, b.up_m + b.vu * dt)
             return
         mode = self.mode
-        if mode == CopterMode.AUTO:
+        if self.paused and mode in (CopterMode.AUTO, CopterMode.GUIDED):
+            self.hold_position(dt)
+        elif mode == CopterMode.AUTO:
             if self.auto_armed or not self.landed:
                 if self.mission.state not in (RUNNING, COMPLETE) and not self.landed:
                     self.mission.start(self, restart=False)

@@ -233,7 +233,7 @@ class Handlers:
     def _command(self, conn: Connection, msg: Any, command: int, p: tuple, frame: int, is_int: bool) -> None:  # type: ignore[type-arg]
         self._deferred = []
         try:
-            result = self._run_command(conn, command, p, frame)
+            result = self._run_command(conn, command, p, frame, is_int)
         except (ValueError, OverflowError):
             result = FAILED
         conn.send(conn.mav.command_ack_encode(command, result, 0, 0, msg.get_srcSystem(), msg.get_srcComponent()))
@@ -247,7 +247,7 @@ class Handlers:
         up = alt - ap.home.altitude_m if frame in (0, 5) else alt
         return n, e, up
 
-    def _run_command(self, conn: Connection, command: int, p: tuple, frame: int) -> int:  # type: ignore[type-arg]
+    def _run_command(self, conn: Connection, command: int, p: tuple, frame: int, is_int: bool) -> int:  # type: ignore[type-arg]
         ap = self.ap
         if command == MavCmd.COMPONENT_ARM_DISARM:
             force = int(p[1]) == FORCE_ARM_MAGIC
@@ -261,7 +261,18 @@ class Handlers:
                 return UNSUPPORTED
             return ACCEPTED if ap.set_mode(int(p[1])) else FAILED
         if command == MavCmd.NAV_TAKEOFF:
+            if is_int and frame != mavlink2.MAV_FRAME_GLOBAL_RELATIVE_ALT:
+                return DENIED
             return ACCEPTED if ap.user_takeoff(float(p[6])) else FAILED
+        if command == MavCmd.NAV_LOITER_UNLIM:
+            return ACCEPTED if ap.set_mode(CopterMode.LOITER) else FAILED
+        if command == 193:  # DO_PAUSE_CONTINUE: 0 pause, 1 continue
+            if int(p[0]) not in (0, 1):
+                return DENIED
+            if ap.pause(int(p[0]) == 0):
+                return ACCEPTED
+            conn.send_text(mavlink2.MAV_SEVERITY_INFO, "Failed to pause" if int(p[0]) == 0 else "Failed to resume")
+            return FAILED
         if command == MavCmd.MISSION_START:
             if p[0] != 0 or p[1] != 0:
                 return DENIED
@@ -273,7 +284,9 @@ class Handlers:
             return ACCEPTED
         if command == MavCmd.DO_SET_MISSION_CURRENT:
             seq = int(p[0])
-            if seq < 0 or not ap.mission.set_current(ap, seq):
+            if not 0 <= seq < ap.store.count(0):
+                return DENIED
+            if not ap.mission.set_current(ap, seq):
                 return FAILED
             if int(p[1]) == 1:
                 ap.mission.jumps.clear()
