@@ -21,7 +21,7 @@ from drone_patrol.core.config.camera import CameraConfig
 from drone_patrol.core.config.vision import VisionConfig
 from drone_patrol.core.types import Alert, AlertKind, AlertStatus, GeoPoint, KeyArea, Severity
 from drone_patrol.vision.baseline import HeatBaseline, HeatObservation
-from drone_patrol.vision.detections import CLASS_HOTSPOT, Detections
+from drone_patrol.vision.detections import CLASS_HOTSPOT, CLASS_PERSON, Detections
 from drone_patrol.vision.detectors import HotspotDetector, WarmBodyDetector
 from drone_patrol.vision.frames import Detector, ThermalFrame
 from drone_patrol.vision.georef import Georeferencer
@@ -101,7 +101,7 @@ class VisionPipeline:
         self.rules = IncidentRules(vision, self.georef.frame, heat_sources, patrol_areas, baseline)
         self.stats = PipelineStats()
         self._last_time_s: float | None = None
-        self._last: tuple[ThermalFrame, Detections] | None = None
+        self._last: tuple[ThermalFrame, Detections, Camera] | None = None
         self._thumbs: dict[str, bytes] = {}
         self._heat: dict[int, tuple[float, float, float]] = {}
         self._alerted_tracks: set[int] = set()
@@ -156,6 +156,8 @@ class VisionPipeline:
         dets = self.georef.locate(dets, cam)
         dets = _clipped_at_border(dets, cam)
         dets = self._size_filter(dets)
+        if len(self.detectors) > 1:
+            dets = _dedupe_people(dets, self.vision.person_merge_m)
         self.stats.detections += len(dets)
         margin = 0.03 * cam.intrinsics.width_px  # a thing at the very edge may be cut and missed
 
@@ -167,7 +169,7 @@ class VisionPipeline:
         events = self.rules.evaluate(self.tracker, frame.time_s)
         self.stats.frames_processed += 1
         self.stats.suppressed_tracks = len(self.rules.suppressed)
-        self._last = (frame, tracked)
+        self._last = (frame, tracked, cam)
         return [self._alert(ev, frame, tracked, cam) for ev in events]
 
     def _size_filter(self, dets: Detections) -> Detections:
@@ -281,8 +283,14 @@ class VisionPipeline:
         """The last processed frame in pseudo-colour with its tracked detections, as a JPEG."""
         if self._last is None:
             return None
-        frame, dets = self._last
-        return frame_jpeg(frame.celsius, dets, max_width_px)
+        frame, dets, cam = self._last
+        outlines = []
+        for _, shape, _ in self.rules.heat_sources:
+            ring = np.asarray(shape.exterior.coords) if hasattr(shape, "exterior") else np.zeros((0, 2))
+            uv = cam.ground_to_pixel(ring[:, 0], ring[:, 1]) if len(ring) else ring
+            if len(uv) and np.isfinite(uv).all() and cam.in_image(uv).any():
+                outlines.append(uv)
+        return frame_jpeg(frame.celsius, dets, max_width_px, outlines)
 
     def heat_observations(self, include_alerted: bool = False) -> list[HeatObservation]:
         """Hot things seen so far (peak per track), for :meth:`HeatBaseline.update_from_patrol`.
@@ -300,6 +308,23 @@ class VisionPipeline:
     def open_incidents(self) -> list[Incident]:
         """Incidents not yet closed."""
         return [i for i in self.rules.incidents.values() if i.is_open]
+
+
+def _dedupe_people(dets: Detections, merge_m: float) -> Detections:
+    """One detection per person when several detectors (warm body, ONNX) see the same one: the surest is kept."""
+    people = np.nonzero(dets.class_id == CLASS_PERSON)[0]
+    if len(people) < 2:
+        return dets
+    order = people[np.argsort(-dets.confidence[people])]
+    en = dets.ground_en_m
+    keep = np.ones(len(dets), dtype=bool)
+    kept: list[int] = []
+    for k in order:
+        if kept and float(np.min(np.hypot(*(en[kept] - en[k]).T))) < merge_m:
+            keep[k] = False
+        else:
+            kept.append(int(k))
+    return dets[keep]
 
 
 def _clipped_at_border(dets: Detections, cam: Camera) -> Detections:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import cv2
 import numpy as np
@@ -53,9 +54,17 @@ def encode_jpeg(image: NDArray[np.uint8], max_width_px: int, quality: int = 80) 
     return buf.tobytes() if ok else b""
 
 
-def frame_jpeg(celsius: NDArray[np.float32], dets: Detections, max_width_px: int = 320) -> bytes:
-    """The whole frame in pseudo-colour with its detections."""
-    return encode_jpeg(annotate(pseudo_colour(celsius), dets), max_width_px)
+def frame_jpeg(
+    celsius: NDArray[np.float32],
+    dets: Detections,
+    max_width_px: int = 320,
+    outlines: Sequence[NDArray[np.float64]] = (),
+) -> bytes:
+    """The whole frame in pseudo-colour with its detections and pixel outlines (known heat sources) in cyan."""
+    img = annotate(pseudo_colour(celsius), dets)
+    for uv in outlines:
+        cv2.polylines(img, [np.round(uv).astype(np.int32).reshape(-1, 1, 2)], True, (255, 255, 0), 1)
+    return encode_jpeg(img, max_width_px)
 
 
 def thumbnail_jpeg(

@@ -95,3 +95,30 @@ def test_scaled_frames_are_accepted_and_live_view_is_a_jpeg() -> None:
     alerts = pipe.finish(101.0)
     assert [a.status.value for a in alerts] == ["closed"]
     assert pipe.heat_observations() == []  # the alerted fire does not teach the baseline
+
+
+def test_a_second_person_detector_does_not_double_count() -> None:
+    from drone_patrol.vision.detectors import WarmBodyDetector
+    from tests.vision.synth import person
+
+    cfg = VisionConfig()
+    pipe = VisionPipeline(cfg, CameraConfig(), HOME, detectors=[WarmBodyDetector(cfg), WarmBodyDetector(cfg)])
+    img = scene()
+    for k in range(4):
+        person(img, 100 + 40 * k, 200)
+    for i in range(5):
+        pipe.process(frame(img, t=100 + i * 0.2, index=i))
+    assert len(pipe.tracker.confirmed()) == 4
+
+
+def test_live_view_outlines_known_heat_sources() -> None:
+    from tests.vision.flights import areas, object_en, scenario
+
+    a = areas()
+    pipe = VisionPipeline(VisionConfig(), CameraConfig(), HOME, a.heat_sources, a.patrol)
+    g = object_en(scenario("quiet_night"), "grill-stall-2", pipe.georef.frame)
+    pipe.process(frame(scene(), t=100.0, east=float(g[0]), north=float(g[1])))
+    plain = VisionPipeline(VisionConfig(), CameraConfig(), HOME)
+    plain.process(frame(scene(), t=100.0, east=float(g[0]), north=float(g[1])))
+    with_outline, without = pipe.last_annotated_jpeg(640), plain.last_annotated_jpeg(640)
+    assert with_outline and without and with_outline != without

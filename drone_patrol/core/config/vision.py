@@ -61,6 +61,7 @@ class VisionConfig(Section):
     track_max_misses: int = Field(default=8, ge=1)
     track_max_miss_s: float = Field(default=1.5, gt=0)
     track_lifetime_s: float = Field(default=300.0, gt=0)
+    person_merge_m: float = Field(default=0.4, gt=0)  # detections of several detectors closer than this: one person
     person_max_speed_m_s: float = Field(default=2.5, gt=0)
     # incident rules
     heat_source_margin_m: float = Field(default=1.5, ge=0)
