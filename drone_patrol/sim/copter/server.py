@@ -93,6 +93,11 @@ class Connection:
             return
         self.mav.seq = (self.mav.seq + 1) % 256
         self.sent_packets += 1
+        if self.sock is not None and self.sock.type == socket.SOCK_DGRAM:
+            # One datagram per packet, as MAVLink over UDP expects; a full socket drops it.
+            with contextlib.suppress(OSError):
+                self.sock.sendto(buf, self.peer)
+            return
         if len(self.out) + len(buf) > MAX_OUTPUT_BYTES:
             self.closed = True  # a client that does not read is dropped, as a full serial buffer would drop
             return
@@ -107,21 +112,12 @@ class Connection:
         if self.closed or not self.out or self.sock is None:
             return
         try:
-            if self.peer is None or self.sock.type == socket.SOCK_STREAM:
-                n = self.sock.send(self.out)
-                del self.out[:n]
-            else:
-                while self.out:
-                    # One datagram per packet would need framing; send what we have as one datagram.
-                    n = self.sock.sendto(bytes(self.out[:4096]), self.peer)
-                    del self.out[:n]
+            n = self.sock.send(self.out)
+            del self.out[:n]
         except (BlockingIOError, InterruptedError):
             return
         except OSError:
-            if self.sock.type == socket.SOCK_STREAM:
-                self.closed = True
-            else:
-                self.out.clear()
+            self.closed = True
 
     def close(self) -> None:
         """Close the socket (TCP) and mark the connection dead."""
