@@ -78,6 +78,8 @@ def probe(connection: str, ready_timeout_s: float = 90.0) -> dict[str, Any]:
             "custom_mode": hb.custom_mode, "system_status": hb.system_status, "mavlink2": hb.get_msgbuf()[0] == 0xFD,
         }  # fmt: skip
         facts["default_streams"] = sorted(_streams(gcs))
+        gcs.request_streams(4)
+        facts["streams after REQUEST_DATA_STREAM"] = sorted(_streams(gcs, 2.0))
         for name in ("FS_GCS_ENABLE", "FS_GCS_TIMEOUT", "BATT_FS_LOW_ACT", "BATT_LOW_VOLT", "FENCE_ENABLE",
                      "FENCE_ACTION", "FENCE_ALT_MAX", "FENCE_TYPE", "FENCE_RADIUS", "RTL_ALT", "WPNAV_SPEED",
                      "DISARM_DELAY", "SYSID_MYGCS", "MIS_RESTART", "NO_SUCH_PARAM"):  # fmt: skip
@@ -135,6 +137,14 @@ def probe(connection: str, ready_timeout_s: float = 90.0) -> dict[str, Any]:
         facts["reached"] = reached
         facts["mission texts"] = [t for t in gcs.texts if t.startswith(("Mission:", "Reached"))]
         facts["disarm in flight"] = gcs.command(400, 0)
+        facts["loiter"] = gcs.set_mode(5)
+        climbs = []
+        end = time.monotonic() + 1.0
+        while time.monotonic() < end:
+            hud = gcs.recv("VFR_HUD", 1.0)
+            if hud is not None:
+                climbs.append(hud.climb)
+        facts["loiter climb without rc (min m/s)"] = round(min(climbs), 1) if climbs else None
         gcs.texts.clear()
         facts["rtl"] = gcs.command(20)
         end = time.monotonic() + 180.0
