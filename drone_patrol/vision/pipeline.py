@@ -72,7 +72,14 @@ class PipelineStats:
 
 
 class VisionPipeline:
-    """Radiometric frames with their pose in, incident alerts out."""
+    """Radiometric frames with their pose in, incident alerts out.
+
+    ``origin`` is the site frame's origin (home, its altitude the ground height);
+    ``heat_sources`` and ``patrol_areas`` are the area file's features of those roles;
+    ``detectors`` replaces the default hot-spot and warm-body pair (pass them too, with an
+    ONNX person detector, to add one); a detector with a ``ground_sample_m`` attribute left
+    ``None`` is given the pipeline's per-frame ground sample distance.
+    """
 
     def __init__(
         self,
@@ -97,6 +104,9 @@ class VisionPipeline:
                 WarmBodyDetector(vision, ground_sample_m=self._frame_gsd),
             ]
         self.detectors = list(detectors)
+        for det in self.detectors:  # size limits in square metres need this frame's ground sample distance
+            if hasattr(det, "ground_sample_m") and det.ground_sample_m is None:
+                det.ground_sample_m = self._frame_gsd
         self.tracker = GroundTracker(vision)
         self.rules = IncidentRules(vision, self.georef.frame, heat_sources, patrol_areas, baseline)
         self.stats = PipelineStats()

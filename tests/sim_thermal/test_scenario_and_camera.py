@@ -134,3 +134,59 @@ def test_sim_camera_command_writes_frames_telemetry_and_truth(tmp_path) -> None:
     assert len((tmp_path / "truth.jsonl").read_text().splitlines()) == 3
     bad = CliRunner().invoke(sim_camera, [str(tmp_path / "none.geojson"), "--out", str(tmp_path)])
     assert bad.exit_code != 0 and "scenario file not found" in str(bad.exception)
+
+
+def test_rendered_flight_files_round_trip_through_detect(tmp_path) -> None:
+    from drone_patrol.vision.commands import detect
+    from tests.vision.flights import areas, home, object_en
+
+    sc = Scenario.load(SCEN / "fires_in_alleys.geojson")
+    h = home(areas())
+    from drone_patrol.core.geo import LocalFrame
+
+    frame = LocalFrame(h)
+    fire = object_en(sc, "fire-alley-1", frame)
+    a = frame.enu_to_point(fire[0] - 12, fire[1])
+    b = frame.enu_to_point(fire[0] + 12, fire[1])
+    wpl = ["QGC WPL 110", f"0\t1\t0\t16\t0\t0\t0\t0\t{h.latitude_deg}\t{h.longitude_deg}\t150\t1"]
+    for i, p in enumerate((a, b), start=1):
+        wpl.append(f"{i}\t0\t3\t16\t0\t0\t0\t0\t{p.latitude_deg:.8f}\t{p.longitude_deg:.8f}\t40\t1")
+    plan = tmp_path / "pass.waypoints"
+    plan.write_text("\n".join(wpl) + "\n")
+    out = tmp_path / "flight"
+    res = CliRunner().invoke(
+        sim_camera,
+        [str(SCEN / "fires_in_alleys.geojson"), "--plan", str(plan), "--out", str(out), "--rate", "2", "--speed", "6"],
+    )
+    assert res.exit_code == 0, res.output
+    alerts_path = tmp_path / "alerts.jsonl"
+    res = CliRunner().invoke(
+        detect,
+        [
+            str(out),
+            "--telemetry",
+            str(out / "telemetry.jsonl"),
+            "--out",
+            str(alerts_path),
+            "--areas",
+            str(SCEN.parent / "guilin_dongxi_xiang.geojson"),
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    alerts = [json.loads(x) for x in alerts_path.read_text().splitlines()]
+    new = [x for x in alerts if x["status"] == "new"]
+    truth = [
+        o
+        for line in (out / "truth.jsonl").read_text().splitlines()
+        for o in json.loads(line)["objects"]
+        if o["name"] == "fire-alley-1"
+    ]
+    assert len(new) == 1 and truth
+    from drone_patrol.core.geo import distance_m
+    from drone_patrol.core.types import GeoPoint
+
+    d = distance_m(
+        GeoPoint(new[0]["latitude_deg"], new[0]["longitude_deg"]),
+        GeoPoint(truth[0]["latitude_deg"], truth[0]["longitude_deg"]),
+    )
+    assert d < 3.0
