@@ -125,6 +125,7 @@ def test_live_alert_on_map_and_list_then_acknowledge(
         second.goto(dash.url)
         second.wait_for_selector("#link-page.ok", timeout=15000)
 
+        page.check("#opt-sound")  # the beep path runs (headless Chromium has a null audio sink)
         alert = make_alert()
         published_s = time.time()
         drone.publish_alert(alert)
@@ -138,6 +139,8 @@ def test_live_alert_on_map_and_list_then_acknowledge(
         latency = {"publish_to_page_s": round(t_shown, 4), "publish_to_playwright_saw_it_s": round(t_waited, 4)}
         (ARTIFACTS / "dashboard-latency.json").write_text(json.dumps(latency) + "\n")
         assert 0 <= t_shown < 1.0, latency
+        classes = item.get_attribute("class") or ""
+        assert "fresh" in classes and "unacked" in classes  # highlighted as new
         first_li = page.eval_on_selector("#alerts li", "li => li.dataset.incident")
         assert first_li == alert.incident_id  # newest first
         text = item.inner_text()
