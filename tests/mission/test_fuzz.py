@@ -59,8 +59,8 @@ def test_area_parser_only_raises_area_file_errors(feats: list[object]) -> None:
 def test_kml_parser_only_raises_area_file_errors(text: str) -> None:
     try:
         kml_features(Path("f.kml"), "<kml>" + text + "</kml>")
-    except AreaFileError:
-        pass
+    except AreaFileError as exc:
+        assert "\n" not in str(exc) and str(exc).startswith("f.kml")
 
 
 @settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -72,8 +72,8 @@ def test_mission_readers_only_raise_mission_file_errors(tmp_path: Path, body: ob
     path.write_text(json.dumps(body))
     try:
         load_mission(path)
-    except MissionFileError:
-        pass
+    except MissionFileError as exc:
+        assert "\n" not in str(exc) and str(exc).startswith(str(path))
 
 
 @settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -87,6 +87,8 @@ def test_waypoints_reader_only_raises_mission_file_errors(tmp_path: Path, lines:
     path = tmp_path / "m.waypoints"
     path.write_text("QGC WPL 110\n" + "\n".join("\t".join(cols) for cols in lines) + "\n")
     try:
-        load_mission(path)
-    except MissionFileError:
-        pass
+        mission = load_mission(path)
+    except MissionFileError as exc:
+        assert "\n" not in str(exc) and str(exc).startswith(str(path))
+    else:
+        assert len(mission.items) == max(0, len(lines) - 1)
