@@ -65,9 +65,11 @@ def corridor_variants(line: LineString, width_m: float, across_m: float, spacing
     for off in offsets:
         curve = line if abs(off) < 1e-9 else line.offset_curve(float(off), join_style="mitre", mitre_limit=3.0)
         parts = [g for g in getattr(curve, "geoms", [curve]) if isinstance(g, LineString) and g.length > 0]
-        if parts:
-            piece = max(parts, key=lambda g: g.length)
-            passes.append([(float(x), float(y)) for x, y in piece.coords])
+        # a pass split at a tight bend comes back in pieces: join them in the street's direction
+        parts.sort(key=lambda g: line.project(Point(g.coords[0])))
+        pts = [(float(x), float(y)) for g in parts for x, y in g.coords]
+        if len(pts) >= 2:
+            passes.append(pts)
     out = []
     for order in (passes, passes[::-1]):
         for flip in (False, True):
