@@ -79,6 +79,11 @@ class _Planner:
         self.areas, self.cfg, self.camera, self.fixed_angle = areas, cfg, camera, sweep_angle_deg
         self.frame = areas.local_frame()
         self.warnings: list[str] = list(areas.warnings)
+        if camera.mount_pitch_deg > -85.0:
+            self.warnings.append(
+                f"camera mount pitch {camera.mount_pitch_deg:g} deg: line spacing and coverage assume a camera "
+                "looking straight down (-90)"
+            )
         self.nofly_polys: list[tuple[str, Polygon]] = []
         self.nofly_circles: list[tuple[Point, float]] = []
         self.fence_polys: list[Polygon] = []
