@@ -67,9 +67,9 @@ def corridor_variants(line: LineString, width_m: float, across_m: float, spacing
         parts = [g for g in getattr(curve, "geoms", [curve]) if isinstance(g, LineString) and g.length > 0]
         # a pass split at a tight bend comes back in pieces: join them in the street's direction
         parts.sort(key=lambda g: line.project(Point(g.coords[0])))
-        pts = [(float(x), float(y)) for g in parts for x, y in g.coords]
-        if len(pts) >= 2:
-            passes.append(pts)
+        joined = [(float(x), float(y)) for g in parts for x, y in g.coords]
+        if len(joined) >= 2:
+            passes.append(joined)
     out = []
     for order in (passes, passes[::-1]):
         for flip in (False, True):
