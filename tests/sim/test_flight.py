@@ -8,6 +8,7 @@ import pytest
 from pymavlink.dialects.v20 import ardupilotmega as mavlink2
 
 from drone_patrol.core.geo import distance_m
+from drone_patrol.core.types import GeoPoint
 from tests.sim.conftest import HOME, wait_sim_time, wait_until
 from tests.sim.gcs import waypoints
 
@@ -385,3 +386,26 @@ def test_pause_continue_and_loiter_without_rc(make_sim, make_gcs) -> None:
     gcs.send(gcs.mav.rc_channels_override_encode(1, 1, 1500, 1500, 1500, 1500, 0, 0, 0, 0))
     assert wait_until(lambda: abs(sim.truth().climb_rate_m_s) < 0.05, 10.0)
     assert sim.truth().mode == "LOITER" and not sim.truth().landed
+
+
+def test_new_upload_during_auto_restarts_the_current_command(make_sim, make_gcs) -> None:
+    sim = make_sim(speedup=20.0, params=FAST)
+    gcs = make_gcs(sim, streams_hz=10)
+    _ready(sim, gcs)
+    far = LAT + 80.0 / 111_000.0
+    items = [(16, 0, 0, 0, 0, 0, LAT, LON, 0.0), (22, 3, 0, 0, 0, 0, 0.0, 0.0, 8.0), (16, 3, 0, 0, 0, 0, far, LON, 8.0)]
+    assert gcs.upload(items).ack == 0
+    assert gcs.set_mode(GUIDED) == OK
+    assert gcs.command(400, 1) == OK
+    assert gcs.command(300) == OK
+    assert gcs.recv("MISSION_ITEM_REACHED", 20.0, cond=lambda m: m.seq == 1) is not None
+    gcs.texts.clear()
+    east = LON + 30.0 / 90_800.0
+    new = [items[0], items[1], (16, 3, 0, 0, 0, 0, LAT, east, 8.0), (21, 3, 0, 0, 0, 0, 0.0, 0.0, 0.0)]
+    assert gcs.upload(new).ack == 0
+    gcs.wait_text("Mission: 2 WP", 3.0)
+    after = gcs.texts[gcs.texts.index("Flight plan received") :]
+    assert after.count("Mission: 2 WP") == 1  # restarted once, when the upload completed
+    assert gcs.recv("MISSION_ITEM_REACHED", 30.0, cond=lambda m: m.seq == 2) is not None
+    assert wait_until(lambda: not sim.truth().armed, 30.0)
+    assert distance_m(sim.truth().position, GeoPoint(LAT, east)) < 2.0

@@ -94,6 +94,8 @@ class ListProtocol:
         return True
 
     def _end_upload(self) -> None:
+        if self.receiving and self.mission_type != m.FENCE:
+            self._on_changed(self.mission_type)  # a failed upload may have changed the list too
         self.receiving = False
         self.link = None
         self._new_items = []
@@ -122,9 +124,9 @@ class ListProtocol:
         if self.mission_type == m.FENCE:
             self._new_items = []
         elif count < len(items):
+            # Truncated at once (AP_Mission::truncate); the vehicle is told when the upload ends.
             keep = max(count, 1) if self.mission_type == m.MISSION else count
             del items[keep:]
-            self._on_changed(self.mission_type)
         if count == 0:
             self._complete(link, msg)
             return
@@ -183,18 +185,20 @@ class ListProtocol:
             items[seq] = stored
         else:
             items.append(stored)
-        self._on_changed(self.mission_type)
 
     def _complete(self, link: Peer, msg: Any) -> None:
+        self.receiving = False
         result = m.ACCEPTED
         if self.mission_type == m.MISSION:
             link.send_text(mavlink2.MAV_SEVERITY_INFO, "Flight plan received")
-        elif self.mission_type == m.FENCE:
+        if self.mission_type == m.FENCE:
             if m.validate_fence(self._new_items):
                 self.store.lists[m.FENCE] = list(self._new_items)
                 self._on_changed(m.FENCE)
             else:
                 result = m.ERROR
+        else:
+            self._on_changed(self.mission_type)
         self._ack(link, msg, result)
         self._end_upload()
 
