@@ -261,3 +261,46 @@ def test_byte_order_mark_is_accepted(tmp_path: Path) -> None:
     path = tmp_path / "bom.geojson"
     path.write_bytes(b"\xef\xbb\xbf" + SAMPLE.read_bytes())
     assert load_areas(path).home.name == "dongxi-police-post"
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    ring=st.lists(st.tuples(st.floats(110.28, 110.30), st.floats(25.27, 25.29)), min_size=3, max_size=8),
+    priority=st.integers(1, 5),
+)
+def test_kml_and_geojson_give_the_same_areas(ring: list[tuple[float, float]], priority: int) -> None:
+    from shapely.geometry import Polygon as ShapelyPolygon
+
+    hull = ShapelyPolygon(ring).convex_hull
+    if not isinstance(hull, ShapelyPolygon) or hull.area < 1e-9:
+        return
+    coords = [[float(x), float(y)] for x, y in hull.exterior.coords]
+    text = " ".join(f"{x!r},{y!r}" for x, y in coords)
+    kml = (
+        "<kml xmlns='http://www.opengis.net/kml/2.2'><Document>"
+        "<Placemark><name>post</name><ExtendedData><Data name='role'><value>home</value></Data></ExtendedData>"
+        "<Point><coordinates>110.29,25.28</coordinates></Point></Placemark>"
+        f"<Placemark><name>area</name><ExtendedData><Data name='priority'><value>{priority}</value></Data>"
+        f"</ExtendedData><Polygon><outerBoundaryIs><LinearRing><coordinates>{text}</coordinates></LinearRing>"
+        "</outerBoundaryIs></Polygon></Placemark></Document></kml>"
+    )
+    from drone_patrol.mission.kml import kml_features
+
+    from_kml = parse_areas(kml_features(Path("a.kml"), kml), "a.kml")
+    from_json = parse_areas(
+        [
+            {
+                "type": "Feature",
+                "properties": {"name": "post", "role": "home"},
+                "geometry": {"type": "Point", "coordinates": [110.29, 25.28]},
+            },
+            {
+                "type": "Feature",
+                "properties": {"name": "area", "priority": priority},
+                "geometry": {"type": "Polygon", "coordinates": [coords]},
+            },
+        ],
+        "a.geojson",
+    )
+    assert from_kml.patrol[0].geometry.equals_exact(from_json.patrol[0].geometry, 0.0)
+    assert from_kml.patrol[0].priority == priority
