@@ -2,7 +2,9 @@
 
 Public API::
 
-    load_areas(path) -> AreaSet                 # GeoJSON or KML area file, validated
+    load_areas(path, *, ceiling_m=None, floor_m=None, make_valid=False) -> AreaSet   # GeoJSON or KML
+    AreaSet: home, patrol, no_fly, heat_sources, rally, all, home_point, local_frame(),
+             by_name(name), areas_at(lat, lon, roles, margin_m), patrol_area_at(lat, lon)
     write_waypoints(mission, path) / read_waypoints(path) -> Mission     # QGC WPL 110
     write_plan(mission, path) / read_plan(path) -> Mission               # QGC .plan JSON
     write_route_geojson(missions, path, areas) / read_route_geojson(path, sortie)
