@@ -205,8 +205,15 @@ def test_bad_fence_polygon_is_refused(make_sim, make_gcs) -> None:
     gcs = make_gcs(make_sim())
     fence = _fence_items()[:3]  # three vertices of a polygon declared with four
     assert gcs.upload(fence, mission_type=1).ack == mavlink2.MAV_MISSION_ERROR
-    assert gcs.upload([(5001, 0, 2, 0, 0, 0, LAT, LON, 0.0)] * 2, mission_type=1).ack == (
+    assert gcs.upload([(5001, 0, 2, 0, 0, 0, LAT, LON, 0.0)] * 2, mission_type=1).ack == mavlink2.MAV_MISSION_ERROR
+    assert gcs.wait_text("Invalid vertex count (2)")
+    assert gcs.upload([(5003, 0, 0.0, 0, 0, 0, LAT, LON, 0.0)], mission_type=1).ack == mavlink2.MAV_MISSION_ERROR
+    assert gcs.wait_text("Non-positive circle radius")
+    assert gcs.upload([(5001, 0, 300, 0, 0, 0, LAT, LON, 0.0)], mission_type=1).ack == (
         mavlink2.MAV_MISSION_INVALID_PARAM1
+    )
+    assert gcs.upload([(5003, 2, 10.0, 0, 0, 0, LAT, LON, 0.0)], mission_type=1).ack == (
+        mavlink2.MAV_MISSION_UNSUPPORTED_FRAME
     )
     assert gcs.upload([(16, 0, 0, 0, 0, 0, LAT, LON, 0.0)], mission_type=2).ack == mavlink2.MAV_MISSION_UNSUPPORTED
 

@@ -182,17 +182,17 @@ def convert_mission_item(item: Item) -> tuple[int, Item | None]:
     return ACCEPTED, stored
 
 
+_FENCE_FRAMES = _ABSOLUTE_FRAMES - {mavlink2.MAV_FRAME_MISSION} | _RELATIVE_FRAMES | _TERRAIN_FRAMES
+
+
 def convert_fence_item(item: Item) -> tuple[int, Item | None]:
-    """Validate one fence item (5000-5004) as AC_PolyFence_loader does."""
+    """Convert one fence item (5000-5004) as MissionItemProtocol_Fence does (counts are checked at the end)."""
+    if item.frame not in _FENCE_FRAMES:
+        return UNSUPPORTED_FRAME, None
     if item.command not in FENCE_COMMANDS:
         return UNSUPPORTED, None
-    result = _check_lat_lon(item.x, item.y)
-    if result != ACCEPTED:
-        return result, None
     polygon = (MavCmd.NAV_FENCE_POLYGON_VERTEX_INCLUSION, MavCmd.NAV_FENCE_POLYGON_VERTEX_EXCLUSION)
-    if item.command in polygon and int(item.param1) < 3:
-        return INVALID_PARAM1, None
-    if item.command in (MavCmd.NAV_FENCE_CIRCLE_INCLUSION, MavCmd.NAV_FENCE_CIRCLE_EXCLUSION) and item.param1 <= 0:
+    if item.command in polygon and item.param1 > 255:
         return INVALID_PARAM1, None
     return ACCEPTED, replace(item, frame=mavlink2.MAV_FRAME_GLOBAL, z=0.0)
 
@@ -204,26 +204,38 @@ def convert_rally_item(item: Item) -> tuple[int, Item | None]:
     result = _check_lat_lon(item.x, item.y)
     if result != ACCEPTED:
         return result, None
-    frame = _stored_frame(item.frame)
+    if not -32768 <= item.z <= 32767:
+        return mavlink2.MAV_MISSION_INVALID_PARAM7, None
+    frame = _stored_frame(item.frame) if item.frame != mavlink2.MAV_FRAME_MISSION else None
     if frame is None:
         return UNSUPPORTED_FRAME, None
-    return ACCEPTED, replace(item, frame=mavlink2.MAV_FRAME_GLOBAL_RELATIVE_ALT, z=float(round(item.z)))
+    # RallyLocation keeps whole metres and the altitude frame; it reads back in that frame.
+    return ACCEPTED, replace(item, frame=frame, z=float(int(item.z)))
 
 
-def validate_fence(items: list[Item]) -> bool:
-    """True when polygon vertices come in complete runs of their declared count."""
+def validate_fence(items: list[Item]) -> str | None:
+    """AC_PolyFence_loader's checks of a complete upload: None when good, else its warning text."""
+    polygon = (MavCmd.NAV_FENCE_POLYGON_VERTEX_INCLUSION, MavCmd.NAV_FENCE_POLYGON_VERTEX_EXCLUSION)
     i = 0
     while i < len(items):
         item = items[i]
-        if item.command in (MavCmd.NAV_FENCE_POLYGON_VERTEX_INCLUSION, MavCmd.NAV_FENCE_POLYGON_VERTEX_EXCLUSION):
+        if item.command in polygon:
             count = int(item.param1)
-            run = items[i : i + count]
-            if len(run) != count or any(v.command != item.command or int(v.param1) != count for v in run):
-                return False
+            if count < 3:
+                return f"Invalid vertex count ({count})"
+            for v in items[i : i + count]:
+                if v.command != item.command:
+                    return f"Received incorrect vertex type (want={item.command} got={v.command})"
+                if int(v.param1) != count:
+                    return f"Unexpected vertex count want={count} got={int(v.param1)}"
+            if len(items) - i < count:
+                return "Fence validation failed"
             i += count
-        else:
-            i += 1
-    return True
+            continue
+        if item.command in (MavCmd.NAV_FENCE_CIRCLE_INCLUSION, MavCmd.NAV_FENCE_CIRCLE_EXCLUSION) and item.param1 <= 0:
+            return "Non-positive circle radius"
+        i += 1
+    return None
 
 
 class ItemStore:

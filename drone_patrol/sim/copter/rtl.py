@@ -43,7 +43,8 @@ class Rtl:
             n, e = ap.frame.to_ne(item.latitude_deg, item.longitude_deg)
             d = math.hypot(body.north_m - n, body.east_m - e)
             if d < best_d:
-                best, best_d = (n, e, item.z), d
+                up = item.z - ap.home.altitude_m if item.frame == 0 else item.z
+                best, best_d = (n, e, up), d
         self.target_n, self.target_e = best[0], best[1]
         alt = max(p.get("RTL_ALT") / 100.0, body.up_m + p.get("RTL_CLIMB_MIN") / 100.0, best[2])
         if ap.fence_enabled and int(p.get("FENCE_TYPE")) & 1:

@@ -192,10 +192,12 @@ class ListProtocol:
         if self.mission_type == m.MISSION:
             link.send_text(mavlink2.MAV_SEVERITY_INFO, "Flight plan received")
         if self.mission_type == m.FENCE:
-            if m.validate_fence(self._new_items):
+            problem = m.validate_fence(self._new_items)
+            if problem is None:
                 self.store.lists[m.FENCE] = list(self._new_items)
                 self._on_changed(m.FENCE)
             else:
+                self._say(mavlink2.MAV_SEVERITY_WARNING, problem)
                 result = m.ERROR
         else:
             self._on_changed(self.mission_type)
@@ -298,8 +300,8 @@ class ListProtocol:
         now = self._clock()
         if now - self.last_receive_s > UPLOAD_TIMEOUT_S:
             link = self.link
-            if self.mission_type == m.MISSION:
-                link.send_text(mavlink2.MAV_SEVERITY_WARNING, "Mission upload timeout")
+            kind = {m.MISSION: "Mission", m.FENCE: "Fence", m.RALLY: "Rally"}[self.mission_type]
+            link.send_text(mavlink2.MAV_SEVERITY_WARNING, f"{kind} upload timeout")
             link.send(self._mav.mission_ack_encode(self.dest[0], self.dest[1], m.CANCELLED, self.mission_type))
             self._end_upload()
             return
