@@ -112,7 +112,7 @@ def plan(
     ceiling = options.get("ceiling_m") or settings.planner.ceiling_m
     floor = options.get("floor_m") if options.get("floor_m") is not None else settings.planner.floor_m
     areas = load_areas(areas_file, ceiling_m=ceiling, floor_m=floor, make_valid=make_valid)
-    result = plan_patrol(areas, settings.planner, camera, **options)
+    result = plan_patrol(areas, settings.planner, camera, home_altitude_m=settings.site.ground_altitude_m, **options)
     files = write_outputs(result, out_dir, areas_file.stem, png=not no_png)
     if as_json:
         click.echo(json.dumps(result.summary(files)))

@@ -77,6 +77,7 @@ def _leg_footprints(points: list[RoutePoint], camera: CameraConfig) -> list[Base
 class _Planner:
     def __init__(self, areas: AreaSet, cfg: PlannerConfig, camera: CameraConfig, sweep_angle_deg: float | None):
         self.areas, self.cfg, self.camera, self.fixed_angle = areas, cfg, camera, sweep_angle_deg
+        self.home_altitude_m: float | None = None
         self.frame = areas.local_frame()
         self.warnings: list[str] = list(areas.warnings)
         if camera.mount_pitch_deg > -85.0:
@@ -326,6 +327,8 @@ class _Planner:
             flown = [*flight[: last + 2], *(lap * max(1, loops)), *flight[last + 2 :]]
             once = [*flight[: last + 2], *lap, *flight[last + 2 :]]
         home = self.areas.home_point
+        if self.home_altitude_m is not None and not self.areas.home.geometry.has_z:
+            home = GeoPoint(home.latitude_deg, home.longitude_deg, self.home_altitude_m)
         rally = [GeoPoint(home.latitude_deg, home.longitude_deg, self.cfg.altitude_m)]
         for r in self.areas.rally:
             rally.append(GeoPoint(float(r.geometry.y), float(r.geometry.x), r.altitude_m or self.cfg.altitude_m))
@@ -354,13 +357,18 @@ def plan_patrol(areas: AreaSet, planner: PlannerConfig, camera: CameraConfig, **
     ``side_overlap``, ``nofly_margin_m``, ``ceiling_m``, ``floor_m``, ``loop_count``,
     ...) or :class:`EnduranceConfig` fields (``flight_time_s``, ``reserve_fraction``,
     ...); ``sweep_angle_deg`` fixes the coverage sweep angle instead of searching it.
+    ``home_altitude_m`` is the AMSL altitude written as the planned home when the area
+    file's home point has none (e.g. the site's ground altitude).
     ``None`` values are ignored. Raises :class:`PlanningError` when the constraints
     cannot be met.
     """
     fixed = overrides.pop("sweep_angle_deg", None)
+    home_altitude = overrides.pop("home_altitude_m", None)
     cfg = _config(planner, overrides)
     if cfg.altitude_m > cfg.ceiling_m:
         raise PlanningError(f"altitude {cfg.altitude_m:g} m above the ceiling of {cfg.ceiling_m:g} m")
     if cfg.altitude_m < cfg.floor_m:
         raise PlanningError(f"altitude {cfg.altitude_m:g} m below the floor of {cfg.floor_m:g} m")
-    return _Planner(areas, cfg, camera, fixed).run(cfg.loop_count)
+    planner_run = _Planner(areas, cfg, camera, fixed)
+    planner_run.home_altitude_m = home_altitude
+    return planner_run.run(cfg.loop_count)

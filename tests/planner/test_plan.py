@@ -264,3 +264,9 @@ def test_street_and_orbit_crossing_no_fly_zones_are_flown_around() -> None:
     assert any("'square' overlaps no-fly zone 'mast'" in w for w in result.warnings)
     street, square = result.areas
     assert street.coverage >= 0.99 and 0.5 < square.coverage < 0.9
+
+
+def test_home_altitude_fills_in_when_the_file_has_none() -> None:
+    areas = load_areas(PLANS / "guilin_dongxi_xiang.geojson")
+    assert plan_patrol(areas, CFG, CAM, home_altitude_m=150.0).sorties[0].home.altitude_m == 150.0
+    assert plan_patrol(areas, CFG, CAM).sorties[0].home.altitude_m == 0.0
