@@ -136,6 +136,8 @@ def test_params_list_read_set(make_sim, make_gcs) -> None:
     assert pv is not None and pv.param_value == 2
     gcs.send(gcs.mav.param_set_encode(1, 1, b"NO_SUCH_PARAM", 1.0, 9))
     assert gcs.recv("PARAM_VALUE", 0.5) is None
+    pv = gcs.set_param("MIS_TOTAL", 5.0)  # read-only: the old value comes back
+    assert pv is not None and pv.param_value == 0 and gcs.wait_text("Param write denied (MIS_TOTAL)")
     gcs.send(gcs.mav.param_request_list_encode(1, 1))
     names = set()
     while True:

@@ -8,6 +8,7 @@ ignored (counted), as ArduPilot routes them elsewhere.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -132,9 +133,12 @@ class Handlers:
     def param_set(self, conn: Connection, msg: Any) -> None:
         name = _param_name(msg.param_id)
         store = self.ap.params
-        if name not in store:
-            return  # ArduPilot ignores unknown names (no PARAM_VALUE comes back)
-        if store.set(name, float(msg.param_value)) and name == "BATT_CAPACITY":
+        value = float(msg.param_value)
+        if name not in store or math.isnan(value) or math.isinf(value):
+            return  # ArduPilot ignores these (no PARAM_VALUE comes back)
+        if not store.set(name, value):
+            self.v._say(mavlink2.MAV_SEVERITY_WARNING, f"Param write denied ({name})")
+        elif name == "BATT_CAPACITY":
             self.ap.battery.capacity_mah = max(1.0, store.get(name))
         self._param_value(None, name)
 

@@ -20,7 +20,10 @@ REAL32 = mavlink2.MAV_PARAM_TYPE_REAL32
 
 @dataclass(frozen=True, slots=True)
 class ParamSpec:
-    """One parameter: its default, MAVLink type and allowed range (None: unbounded)."""
+    """One parameter: its default, MAVLink type and documented range (None: unbounded).
+
+    As in ArduPilot the range is documentation: PARAM_SET stores any value.
+    """
 
     default: float
     param_type: int = REAL32
@@ -144,8 +147,6 @@ class ParamStore:
         """Set ``name`` from a ground station; False for unknown or read-only parameters."""
         spec = PARAM_SPECS.get(name)
         if spec is None or spec.read_only:
-            return False
-        if value != value:  # NaN is refused, as ArduPilot does
             return False
         self._values[name] = self._coerce(name, value)
         return True
