@@ -332,7 +332,11 @@ class _Planner:
         rally = [GeoPoint(home.latitude_deg, home.longitude_deg, self.cfg.altitude_m)]
         for r in self.areas.rally:
             rally.append(GeoPoint(float(r.geometry.y), float(r.geometry.x), r.altitude_m or self.cfg.altitude_m))
-        rally += [GeoPoint(la, lo, self.cfg.altitude_m) for la, lo in self.cfg.rally_points]
+        for i, (la, lo) in enumerate(self.cfg.rally_points):
+            try:
+                rally.append(GeoPoint(la, lo, self.cfg.altitude_m))
+            except ValueError as exc:
+                raise PlanningError(f"planner.rally_points[{i}]: {exc} (expected [lat, lon])") from None
         name = self.areas.home.name if total == 1 else f"{self.areas.home.name} sortie {k + 1}/{total}"
         mission = Mission(
             home=home,
