@@ -194,7 +194,8 @@ class FaultyLink:
         self._selector: selectors.BaseSelector | None = None
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
-        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r: socket.socket | None = None
+        self._wake_w: socket.socket | None = None
 
     # ------------------------------------------------------------------ API
     def start(self) -> FaultyLink:
@@ -214,6 +215,7 @@ class FaultyLink:
         self.port = sock.getsockname()[1]
         self._selector = selectors.DefaultSelector()
         self._selector.register(sock, selectors.EVENT_READ, "listen")
+        self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
         self._selector.register(self._wake_r, selectors.EVENT_READ, "wake")
         self._stop.clear()
@@ -238,8 +240,10 @@ class FaultyLink:
             self._selector.close()
             self._selector = None
         for s in (self._wake_r, self._wake_w):
-            with contextlib.suppress(OSError):
-                s.close()
+            if s is not None:
+                with contextlib.suppress(OSError):
+                    s.close()
+        self._wake_r = self._wake_w = None
 
     def __enter__(self) -> FaultyLink:
         return self.start()
@@ -283,8 +287,9 @@ class FaultyLink:
 
     # ------------------------------------------------------------- internals
     def _wake(self) -> None:
-        with contextlib.suppress(OSError):
-            self._wake_w.send(b"x")
+        if self._wake_w is not None:
+            with contextlib.suppress(OSError):
+                self._wake_w.send(b"x")
 
     def _cut_active(self, now: float) -> bool:
         if self._cut_until is None:
@@ -311,7 +316,7 @@ class FaultyLink:
                     self._accept()
                 elif key.data == "wake":
                     with contextlib.suppress(OSError):
-                        self._wake_r.recv(4096)
+                        key.fileobj.recv(4096)  # type: ignore[union-attr]
                 else:
                     pair, side_name = key.data
                     if mask & selectors.EVENT_READ:
