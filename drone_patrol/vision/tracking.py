@@ -121,16 +121,16 @@ class GroundTracker:
     def _register(self, dets: Detections, time_s: float) -> NDArray[np.float64]:
         """Shift the frame's ground points by their common offset to the map of static tracks.
 
-        Only confirmed, recently seen tracks that do not move (hot spots, people standing)
-        take part, at least three pairs must agree to within a metre, and the offset is
-        applied only when it exceeds what the pairs' own scatter explains.
+        Only confirmed, recently seen tracks slower than 1 m/s (hot spots, people standing or
+        milling about; not walkers) take part, at least three pairs must agree to within a
+        metre, and the offset is applied only when it exceeds what their scatter explains.
         """
         en = dets.ground_en_m.copy()
         self.last_offset_m = np.zeros(2)
         recent = [
             t
             for t in self.tracks.values()
-            if t.confirmed and time_s - t.last_seen_s <= 3.0 and float(np.hypot(*t.velocity_m_s)) < 0.2
+            if t.confirmed and time_s - t.last_seen_s <= 3.0 and float(np.hypot(*t.velocity_m_s)) < 1.0
         ]
         if len(dets) < 3 or len(recent) < 3:
             return en
