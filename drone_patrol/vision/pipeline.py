@@ -128,6 +128,9 @@ class VisionPipeline:
         self.stats.frames_in += 1
         try:
             return self._process(frame)
+        except Exception as exc:  # a bug on one odd frame must not end the patrol: count it, log it, go on
+            log.exception("vision: frame %s failed", getattr(frame, "index", "?"))
+            return self._skip("internal_error", f"{type(exc).__name__}: {exc}", frame)
         finally:
             self.stats.processing_s += time.perf_counter() - started
 

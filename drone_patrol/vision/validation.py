@@ -22,6 +22,7 @@ SKIP_REASONS = (
     "missing_telemetry",
     "stale_telemetry",
     "no_ground_in_view",
+    "internal_error",
 )
 
 #: upper end of the scene range of the two TLinear gain modes
