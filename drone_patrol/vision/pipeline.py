@@ -233,6 +233,8 @@ class VisionPipeline:
                 [round(float(a), 7), round(float(b), 7)] for a, b in self.georef.frame.en_to_lonlat(inc.hull_en)
             ]
         figures["reason"] = ev.reason
+        if self._last is not None and self._last[0].degraded:
+            figures["degraded"] = True  # temperatures from an 8-bit palette: approximate
         if inc.kind is AlertKind.THERMAL_HOTSPOT:
             summary = f"heat source {figures.get('max_temperature_c', float('nan')):.0f} C"
         else:

@@ -148,3 +148,17 @@ def test_with_telemetry_marks_missing_poses() -> None:
 
     frames = list(with_telemetry(iter([RawFrame(scene(8, 10), 1.0, 0)]), log, CameraConfig()))
     assert frames[0].state is None
+
+
+def test_video_file_is_read_as_degraded_palette_frames(tmp_path) -> None:
+    path = tmp_path / "v.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 5.0, (80, 64))
+    if not writer.isOpened():
+        pytest.skip("no MJPG writer in this OpenCV build")
+    for i in range(4):
+        writer.write(np.full((64, 80, 3), 60 + 20 * i, np.uint8))
+    writer.release()
+    frames = list(open_frames(str(path), Radiometry(span_c=(0.0, 255.0)), start_time_s=50.0))
+    assert len(frames) == 4 and all(f.degraded for f in frames)
+    assert frames[0].time_s == pytest.approx(50.0) and frames[1].time_s == pytest.approx(50.2, abs=0.01)
+    assert abs(float(np.median(frames[2].celsius)) - 100.0) < 3.0
