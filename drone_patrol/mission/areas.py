@@ -32,12 +32,17 @@ __all__ = ["AreaSet", "load_areas", "parse_areas"]
 _OUTLIER_M = 200_000.0
 _NUMERIC = ("altitude_m", "speed_m_s", "dwell_s", "radius_m", "width_m")
 _GEOMETRY_BY_PATTERN = {
-    PatternKind.COVERAGE: "Polygon",
-    PatternKind.PERIMETER: "Polygon",
-    PatternKind.CORRIDOR: "LineString",
-    PatternKind.ORBIT: "Point",
+    PatternKind.COVERAGE: ("Polygon", "MultiPolygon"),
+    PatternKind.PERIMETER: ("Polygon", "MultiPolygon"),
+    PatternKind.CORRIDOR: ("LineString",),
+    PatternKind.ORBIT: ("Point",),
 }
-_DEFAULT_PATTERN = {"Polygon": PatternKind.COVERAGE, "LineString": PatternKind.CORRIDOR, "Point": PatternKind.ORBIT}
+_DEFAULT_PATTERN = {
+    "Polygon": PatternKind.COVERAGE,
+    "MultiPolygon": PatternKind.COVERAGE,
+    "LineString": PatternKind.CORRIDOR,
+    "Point": PatternKind.ORBIT,
+}
 
 
 @dataclass(frozen=True)
@@ -147,13 +152,30 @@ def _check_position(pos: Any, path: Path, where: str) -> None:
     raise AreaFileError(f"{path}: {where}: position {list(pos)!r} out of range (lon -180..180, lat -90..90)")
 
 
+def _check_rings(rings: Any, path: Path, where: str, part: str = "") -> None:
+    if not isinstance(rings, list) or not rings:
+        raise AreaFileError(f"{path}: {where}: {part}Polygon has no rings")
+    for r, ring in enumerate(rings):
+        label = part + ("exterior ring" if r == 0 else f"hole {r}")
+        if not isinstance(ring, list):
+            raise AreaFileError(f"{path}: {where}: {label} is not an array of positions")
+        for pos in ring:
+            _check_position(pos, path, where)
+        if len(ring) < 4:
+            raise AreaFileError(f"{path}: {where}: {label} has {len(ring)} positions; a closed ring needs at least 4")
+        if list(ring[0][:2]) != list(ring[-1][:2]):
+            raise AreaFileError(f"{path}: {where}: {label} is not closed (first and last positions differ)")
+
+
 def _check_geometry(raw: Any, path: Path, where: str) -> str:
     if not isinstance(raw, dict) or "type" not in raw:
         raise AreaFileError(f"{path}: {where}: missing geometry")
     kind = raw["type"]
     coords = raw.get("coordinates")
-    if kind not in ("Point", "LineString", "Polygon"):
-        raise AreaFileError(f"{path}: {where}: geometry type {kind!r} not supported (Point, LineString, Polygon)")
+    if kind not in ("Point", "LineString", "Polygon", "MultiPolygon"):
+        raise AreaFileError(
+            f"{path}: {where}: geometry type {kind!r} not supported (Point, LineString, Polygon, MultiPolygon)"
+        )
     if not isinstance(coords, list):
         raise AreaFileError(f"{path}: {where}: geometry has no coordinates array")
     if kind == "Point":
@@ -163,21 +185,13 @@ def _check_geometry(raw: Any, path: Path, where: str) -> str:
             raise AreaFileError(f"{path}: {where}: LineString needs at least 2 positions, got {len(coords)}")
         for pos in coords:
             _check_position(pos, path, where)
+    elif kind == "Polygon":
+        _check_rings(coords, path, where)
     else:
         if not coords:
-            raise AreaFileError(f"{path}: {where}: Polygon has no rings")
-        for r, ring in enumerate(coords):
-            label = "exterior ring" if r == 0 else f"hole {r}"
-            if not isinstance(ring, list):
-                raise AreaFileError(f"{path}: {where}: {label} is not an array of positions")
-            for pos in ring:
-                _check_position(pos, path, where)
-            if len(ring) < 4:
-                raise AreaFileError(
-                    f"{path}: {where}: {label} has {len(ring)} positions; a closed ring needs at least 4"
-                )
-            if list(ring[0][:2]) != list(ring[-1][:2]):
-                raise AreaFileError(f"{path}: {where}: {label} is not closed (first and last positions differ)")
+            raise AreaFileError(f"{path}: {where}: MultiPolygon has no polygons")
+        for k, rings in enumerate(coords):
+            _check_rings(rings, path, where, f"polygon {k} ")
     return str(kind)
 
 
@@ -207,7 +221,7 @@ def _make_area(index: int, feature: Any, path: Path, repair: bool, warnings: lis
         raise AreaFileError(f"{path}: {where}: role {props.get('role')!r} unknown (expected {choices})") from None
     kind = _check_geometry(feature.get("geometry"), path, where)
     geom = shape(feature["geometry"])
-    if kind == "Polygon" and not geom.is_valid:
+    if kind in ("Polygon", "MultiPolygon") and not geom.is_valid:
         reason = explain_validity(geom)
         if not repair:
             raise AreaFileError(f"{path}: {where}: invalid polygon: {reason} (use --make-valid to repair)")
@@ -215,8 +229,12 @@ def _make_area(index: int, feature: Any, path: Path, repair: bool, warnings: lis
         polys = [g for g in getattr(fixed, "geoms", [fixed]) if isinstance(g, Polygon) and not g.is_empty]
         if not polys:
             raise AreaFileError(f"{path}: {where}: invalid polygon: {reason}, and nothing polygonal survives repair")
-        geom = max(polys, key=lambda p: p.area)
-        warnings.append(f"{where}: repaired invalid polygon ({reason}); kept the largest part")
+        if kind == "Polygon":
+            geom = max(polys, key=lambda p: p.area)
+            warnings.append(f"{where}: repaired invalid polygon ({reason}); kept the largest part")
+        else:
+            geom = shapely.union_all(polys)
+            warnings.append(f"{where}: repaired invalid multipolygon ({reason})")
     nums = {key: _number(props, key, path, where) for key in _NUMERIC}
     priority = props.get("priority", 3)
     if isinstance(priority, bool) or not isinstance(priority, int) or not 1 <= priority <= 5:
@@ -230,8 +248,8 @@ def _make_area(index: int, feature: Any, path: Path, repair: bool, warnings: lis
         except ValueError:
             choices = ", ".join(p.value for p in PatternKind)
             raise AreaFileError(f"{path}: {where}: pattern {props['pattern']!r} unknown (expected {choices})") from None
-        if _GEOMETRY_BY_PATTERN[pattern] != kind:
-            need = _GEOMETRY_BY_PATTERN[pattern]
+        if kind not in _GEOMETRY_BY_PATTERN[pattern]:
+            need = " or ".join(_GEOMETRY_BY_PATTERN[pattern])
             raise AreaFileError(f"{path}: {where}: pattern {pattern.value} needs a {need} geometry, got {kind}")
         if pattern is PatternKind.CORRIDOR and nums["width_m"] is None:
             raise AreaFileError(f"{path}: {where}: a corridor needs width_m (street width in metres)")
@@ -240,7 +258,7 @@ def _make_area(index: int, feature: Any, path: Path, repair: bool, warnings: lis
     elif role in (AreaRole.HOME, AreaRole.RALLY) and kind != "Point":
         raise AreaFileError(f"{path}: {where}: a {role.value} feature must be a Point, got {kind}")
     elif role is AreaRole.NO_FLY and kind == "LineString":
-        raise AreaFileError(f"{path}: {where}: a no_fly zone must be a Polygon or a Point with radius_m")
+        raise AreaFileError(f"{path}: {where}: a no_fly zone must be a (Multi)Polygon or a Point with radius_m")
     elif role is AreaRole.NO_FLY and kind == "Point" and nums["radius_m"] is None:
         raise AreaFileError(f"{path}: {where}: a no_fly Point needs radius_m (metres)")
     return KeyArea(

@@ -2,7 +2,7 @@
 
 Reads ``Placemark`` elements (in any Folder/Document nesting) with ``Point``,
 ``LineString``, ``Polygon`` (outer and inner boundaries) or a ``MultiGeometry`` of
-one of them. Feature properties come from ``<name>`` and from ``ExtendedData``
+polygons (read as a MultiPolygon). Feature properties come from ``<name>`` and from ``ExtendedData``
 (``Data``/``value`` and ``SchemaData``/``SimpleData``), so ``role``, ``pattern``,
 ``priority``, ``altitude_m``, ... are given exactly as in GeoJSON properties.
 Values that look like numbers are converted to numbers.
@@ -108,9 +108,16 @@ def kml_features(path: Path, text: str) -> list[dict[str, Any]]:
         top = [g for g in geoms if not any(g is not o and g in list(o.iter()) for o in geoms)]
         if not top:
             raise AreaFileError(f"{path}: {where}: no Point, LineString or Polygon geometry")
-        if len(top) > 1:
-            raise AreaFileError(f"{path}: {where}: MultiGeometry with {len(top)} parts; give one geometry per area")
-        features.append({"type": "Feature", "properties": props, "geometry": _geometry(top[0], path, where)})
+        if len(top) > 1 and all(_local(g.tag) == "Polygon" for g in top):
+            parts = [_geometry(g, path, where)["coordinates"] for g in top]
+            geometry: dict[str, Any] = {"type": "MultiPolygon", "coordinates": parts}
+        elif len(top) > 1:
+            raise AreaFileError(
+                f"{path}: {where}: MultiGeometry with {len(top)} mixed parts; only polygons may be grouped"
+            )
+        else:
+            geometry = _geometry(top[0], path, where)
+        features.append({"type": "Feature", "properties": props, "geometry": geometry})
     if not features:
         raise AreaFileError(f"{path}: KML has no <Placemark>")
     return features

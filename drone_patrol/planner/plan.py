@@ -94,8 +94,8 @@ class _Planner:
             centre = to_local(nf.geometry, self.frame)
             if isinstance(centre, Point):
                 self.nofly_circles.append((centre, float(nf.radius_m or 0.0)))
-            elif isinstance(shape, Polygon):
-                self.fence_polys.append(shape)
+            else:
+                self.fence_polys.extend(g for g in getattr(shape, "geoms", [shape]) if isinstance(g, Polygon))
         self.nofly = NoFlyMap([s for _, s in self.nofly_polys], cfg.nofly_margin_m)
 
     def altitude(self, area: KeyArea) -> float:
@@ -154,6 +154,8 @@ class _Planner:
                 )
                 variants, angle = list(sweep.variants), round(sweep.angle_deg, 2) % 180.0
             else:
+                if isinstance(target, MultiPolygon):
+                    self.warnings.append(f"area {area.name!r}: perimeter flown round its largest part only")
                 variants = perimeter_variants(target, fp.across_m, clockwise)
         elif pattern is PatternKind.CORRIDOR:
             assert isinstance(geom, LineString)

@@ -304,3 +304,44 @@ def test_kml_and_geojson_give_the_same_areas(ring: list[tuple[float, float]], pr
     )
     assert from_kml.patrol[0].geometry.equals_exact(from_json.patrol[0].geometry, 0.0)
     assert from_kml.patrol[0].priority == priority
+
+
+def test_multipolygon_ring_errors_name_the_part() -> None:
+    from tests.mission.builders import lonlat
+
+    geom = {
+        "type": "MultiPolygon",
+        "coordinates": [[lonlat([*rect(0, 0, 10, 10), (0, 0)])], [lonlat([(20, 0), (30, 0), (20, 0)])]],
+    }
+    data = collection(
+        point("post", (-5, -5), role="home"), {"type": "Feature", "properties": {"name": "m"}, "geometry": geom}
+    )
+    assert "feature 'm': polygon 1 exterior ring has 3 positions" in _bad(data)
+    assert "needs a LineString geometry, got MultiPolygon" in _bad(
+        collection(
+            point("post", (-5, -5), role="home"),
+            {
+                "type": "Feature",
+                "properties": {"name": "m", "pattern": "corridor"},
+                "geometry": {"type": "MultiPolygon", "coordinates": [geom["coordinates"][0]]},
+            },
+        )
+    )
+
+
+def test_kml_multigeometry_of_polygons(tmp_path: Path) -> None:
+    ring = "110.2905,25.2795 110.2907,25.2795 110.2907,25.2797 110.2905,25.2795"
+    ring2 = "110.2910,25.2795 110.2912,25.2795 110.2912,25.2797 110.2910,25.2795"
+    poly = (
+        "<Polygon><outerBoundaryIs><LinearRing><coordinates>{}</coordinates></LinearRing></outerBoundaryIs></Polygon>"
+    )
+    kml = (
+        "<kml xmlns='http://www.opengis.net/kml/2.2'><Document>"
+        "<Placemark><name>post</name><ExtendedData><Data name='role'><value>home</value></Data></ExtendedData>"
+        "<Point><coordinates>110.2900,25.2800</coordinates></Point></Placemark>"
+        f"<Placemark><name>pair</name><MultiGeometry>{poly.format(ring)}{poly.format(ring2)}</MultiGeometry>"
+        "</Placemark></Document></kml>"
+    )
+    areas = load_areas(write(tmp_path / "m.kml", kml))
+    assert areas.by_name("pair").geometry.geom_type == "MultiPolygon"
+    assert len(areas.by_name("pair").geometry.geoms) == 2

@@ -270,3 +270,28 @@ def test_home_altitude_fills_in_when_the_file_has_none() -> None:
     areas = load_areas(PLANS / "guilin_dongxi_xiang.geojson")
     assert plan_patrol(areas, CFG, CAM, home_altitude_m=150.0).sorties[0].home.altitude_m == 150.0
     assert plan_patrol(areas, CFG, CAM).sorties[0].home.altitude_m == 0.0
+
+
+def test_multipolygon_areas_and_no_fly_zones() -> None:
+    from tests.mission.builders import lonlat
+
+    two = {
+        "type": "MultiPolygon",
+        "coordinates": [[lonlat([*rect(40, 0, 120, 60), (40, 0)])], [lonlat([*rect(200, 0, 260, 80), (200, 0)])]],
+    }
+    walls = {
+        "type": "MultiPolygon",
+        "coordinates": [
+            [lonlat([*rect(150, -50, 170, 120), (150, -50)])],
+            [lonlat([*rect(150, 150, 170, 200), (150, 150)])],
+        ],
+    }
+    data = collection(
+        point("post", (0, 0), role="home"),
+        {"type": "Feature", "properties": {"name": "blocks"}, "geometry": two},
+        {"type": "Feature", "properties": {"name": "walls", "role": "no_fly"}, "geometry": walls},
+    )
+    result = plan_patrol(parse_areas(data["features"]), CFG, CAM)
+    assert result.areas[0].coverage >= 0.99
+    assert_respects_no_fly(result, CFG.nofly_margin_m)
+    assert sum(1 for p in result.sorties[0].fence.polygons if not p.inclusion) == 2
