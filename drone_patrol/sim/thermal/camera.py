@@ -67,7 +67,11 @@ class FrameTruth:
 
 
 class ThermalCameraSim:
-    """Renders ``scenario`` as a ``camera`` would see it; ``scale`` shrinks the image for fast tests."""
+    """Renders ``scenario`` as a ``camera`` would see it; ``scale`` shrinks the image for fast tests.
+
+    Heights are the state's ``relative_altitude_m`` when it carries its home (the world is
+    flat at the home's height), else its AMSL altitude above ``ground_altitude_m``.
+    """
 
     def __init__(
         self,
@@ -76,6 +80,7 @@ class ThermalCameraSim:
         seed: int = 1,
         start_time_s: float | None = None,
         scale: float = 1.0,
+        ground_altitude_m: float | None = None,
     ) -> None:
         if camera.tlinear_resolution_k not in GAIN_RANGE_C:
             raise InputError(f"camera.tlinear_resolution_k must be 0.01 or 0.1, got {camera.tlinear_resolution_k}")
@@ -84,6 +89,8 @@ class ThermalCameraSim:
         self.seed = seed
         self.world = World(scenario, seed)
         self.start_time_s = start_time_s
+        #: AMSL height of the flat world, used when a state carries no home (heights are above home otherwise)
+        self.ground_altitude_m = scenario.ground_altitude_m if ground_altitude_m is None else ground_altitude_m
         intr = CameraIntrinsics.from_config(camera)
         self.intrinsics = intr if scale == 1.0 else intr.scaled(scale)
         self.resolution_k = float(camera.tlinear_resolution_k)
@@ -108,11 +115,7 @@ class ThermalCameraSim:
         if state.position is None:
             return None
         e, n, _ = self._frame.point_to_enu(state.position)
-        up = (
-            state.relative_altitude_m
-            if state.home is not None
-            else state.position.altitude_m - self._frame.origin.altitude_m
-        )
+        up = state.relative_altitude_m if state.home is not None else state.position.altitude_m - self.ground_altitude_m
         c = self.config
         pose = CameraPose.from_attitude(
             e, n, up, state.roll_deg, state.pitch_deg, state.yaw_deg,

@@ -13,7 +13,8 @@ the scene and sensor settings, and one feature per object; ``properties.role`` i
 Every object may carry ``name``, ``start_s`` and ``end_s`` (seconds from the scenario start).
 ``scenario`` keys: ``name``, ``description``, ``areas`` (the area file it belongs to,
 relative to the scenario file), ``background_c``, ``background_variation_c``, ``sky_c``,
-``netd_k`` (sensor noise), ``vignetting_c`` (corner offset), ``duration_s``.
+``netd_k`` (sensor noise), ``vignetting_c`` (corner offset), ``duration_s``, ``ground_altitude_m``
+(AMSL height of the flat world, for vehicle states without a home).
 """
 
 from __future__ import annotations
@@ -116,6 +117,7 @@ class Scenario:
     netd_k: float = 0.05
     vignetting_c: float = 0.6
     duration_s: float = 900.0
+    ground_altitude_m: float = 0.0
     description: str = ""
     areas_file: Path | None = None
     source: str = ""
@@ -182,6 +184,7 @@ class Scenario:
             netd_k=_setting(settings, "netd_k", 0.05, p, 0, 5),
             vignetting_c=_setting(settings, "vignetting_c", 0.6, p, -20, 20),
             duration_s=_setting(settings, "duration_s", 900.0, p, 1, 1e6),
+            ground_altitude_m=_setting(settings, "ground_altitude_m", 0.0, p, -500, 9000),
             description=str(settings.get("description", "")),
             areas_file=areas_file,
             source=str(p),
