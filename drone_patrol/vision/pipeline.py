@@ -7,6 +7,7 @@ over until :meth:`VisionPipeline.finish`). Bad frames are counted by reason in
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 import uuid
@@ -227,11 +228,11 @@ class VisionPipeline:
 
     def _make_alert(self, inc: Incident, ev: IncidentEvent, now_s: float, thumb: bytes | None) -> Alert:
         loc = self.georef.frame.enu_to_point(float(inc.en_m[0]), float(inc.en_m[1]), self.georef.ground_up_m)
-        figures = dict(inc.figures)
+        figures = {k: _plain_value(v) for k, v in inc.figures.items()}
         if inc.hull_en is not None:
-            figures["hull"] = [
-                [round(float(a), 7), round(float(b), 7)] for a, b in self.georef.frame.en_to_lonlat(inc.hull_en)
-            ]
+            # a GeoJSON Polygon as a string: alert figures are scalars (schema alert-1.0)
+            ring = [[round(float(a), 7), round(float(b), 7)] for a, b in self.georef.frame.en_to_lonlat(inc.hull_en)]
+            figures["hull"] = json.dumps({"type": "Polygon", "coordinates": [ring]}, separators=(",", ":"))
         figures["reason"] = ev.reason
         if self._last is not None and self._last[0].degraded:
             figures["degraded"] = True  # temperatures from an 8-bit palette: approximate
@@ -323,6 +324,11 @@ class VisionPipeline:
     def open_incidents(self) -> list[Incident]:
         """Incidents not yet closed."""
         return [i for i in self.rules.incidents.values() if i.is_open]
+
+
+def _plain_value(v: Any) -> Any:
+    """Python numbers for numpy scalars, so figures serialise anywhere."""
+    return v.item() if isinstance(v, np.generic) else v
 
 
 def _dedupe_people(dets: Detections, merge_m: float) -> Detections:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 
 import numpy as np
 import pytest
@@ -110,7 +111,9 @@ def test_crowd_forms_updates_and_disperses_with_head_count_within_20_percent() -
         truth = next(o for o in by_time[x.time_s].of_kind("crowd") if o.name == "crowd-by-grill-3")
         assert abs(x.figures["head_count"] - truth.count) <= 0.2 * truth.count, (x.figures, truth.count)
         assert nearest_m(x, truth.latitude_deg, truth.longitude_deg) <= 3.0
-        assert x.figures["density_per_m2"] > 0 and len(x.figures["hull"]) >= 4
+        hull = json.loads(x.figures["hull"])
+        assert x.figures["density_per_m2"] > 0 and hull["type"] == "Polygon" and len(hull["coordinates"][0]) >= 4
+        assert all(isinstance(v, (int, float, str, bool)) for v in x.figures.values())
     # the group of three by grill 1 is never a crowd
     assert all(x.area_name == "dongxi-grid-3" for x in crowd)
 
@@ -123,3 +126,10 @@ def test_quiet_night_with_its_baseline_raises_nothing() -> None:
 
 def test_95_circle_constant() -> None:
     assert abs(CIRCLE_95_SIGMAS - 2.4477) < 1e-3
+
+
+def test_alerts_pass_the_alert_schema(fires_flight) -> None:
+    from drone_patrol.alerts.schema import alert_data
+
+    for a in fires_flight.alerts:
+        alert_data(a, site=a.site, drone=a.drone)  # raises on a figure or field the schema refuses
