@@ -15,6 +15,7 @@ from typing import IO, Any
 import click
 
 from drone_patrol.core.config import load_config
+from drone_patrol.core.config.onnx_detector import OnnxDetectorConfig
 from drone_patrol.core.errors import InputError
 from drone_patrol.core.types import Alert, GeoPoint
 from drone_patrol.mission.areas import load_areas
@@ -115,6 +116,15 @@ def _write(out: IO[str], alerts: list[Alert]) -> None:
 )
 @click.option("--palette", type=click.Choice(["grey", "inferno", "jet", "hot"]), default="grey", show_default=True)
 @click.option("--emissivity", type=float, default=0.95, show_default=True, help="For --radiometry flir_raw.")
+@click.option(
+    "--onnx",
+    "onnx_model",
+    is_flag=False,
+    flag_value="",
+    default=None,
+    metavar="[MODEL]",
+    help="Add the learned person detector (the shipped model, or MODEL.onnx).",
+)
 def detect(
     input_path: str,
     telemetry: Path,
@@ -130,9 +140,17 @@ def detect(
     span: tuple[float, float] | None,
     palette: str,
     emissivity: float,
+    onnx_model: str | None,
 ) -> None:
     """Run the vision pipeline on INPUT (a folder of 16-bit PNG/TIFF, .npy/.npz, a video, device or URL)."""
     settings = load_config(config_path)
+    if onnx_model is not None:
+        onnx_cfg = settings.vision.onnx_detector or OnnxDetectorConfig()
+        if onnx_model:
+            onnx_cfg = onnx_cfg.model_copy(update={"model_path": Path(onnx_model)})
+        settings = settings.model_copy(
+            update={"vision": settings.vision.model_copy(update={"onnx_detector": onnx_cfg})}
+        )
     poses = PoseLog.load(telemetry, max_gap_s=max(1.0, settings.vision.max_telemetry_age_s))
     areas_file = areas_path or settings.site.areas_file
     heat_sources: tuple = ()

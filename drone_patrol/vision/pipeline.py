@@ -77,8 +77,8 @@ class VisionPipeline:
 
     ``origin`` is the site frame's origin (home, its altitude the ground height);
     ``heat_sources`` and ``patrol_areas`` are the area file's features of those roles;
-    ``detectors`` replaces the default hot-spot and warm-body pair (pass them too, with an
-    ONNX person detector, to add one); a detector with a ``ground_sample_m`` attribute left
+    ``detectors`` replaces the default hot-spot and warm-body pair (plus the ONNX person
+    detector when ``vision.onnx_detector`` is set); a detector with a ``ground_sample_m`` attribute left
     ``None`` is given the pipeline's per-frame ground sample distance.
     """
 
@@ -104,6 +104,10 @@ class VisionPipeline:
                 HotspotDetector(vision, ground_sample_m=self._frame_gsd),
                 WarmBodyDetector(vision, ground_sample_m=self._frame_gsd),
             ]
+            if vision.onnx_detector is not None:
+                from drone_patrol.vision.onnx import make_onnx_detector  # onnxruntime only when asked for
+
+                detectors.append(make_onnx_detector(vision.onnx_detector))
         self.detectors = list(detectors)
         for det in self.detectors:  # size limits in square metres need this frame's ground sample distance
             if hasattr(det, "ground_sample_m") and det.ground_sample_m is None:

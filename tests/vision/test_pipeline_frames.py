@@ -122,3 +122,16 @@ def test_live_view_outlines_known_heat_sources() -> None:
     plain.process(frame(scene(), t=100.0, east=float(g[0]), north=float(g[1])))
     with_outline, without = pipe.last_annotated_jpeg(640), plain.last_annotated_jpeg(640)
     assert with_outline and without and with_outline != without
+
+
+def test_the_onnx_person_detector_joins_when_configured() -> None:
+    import pytest
+
+    from drone_patrol.core.config.onnx_detector import OnnxDetectorConfig, default_model_path
+
+    if not default_model_path().is_file():
+        pytest.skip("the shipped ONNX model is not present")
+    pipe = VisionPipeline(VisionConfig(onnx_detector=OnnxDetectorConfig()), CameraConfig(), HOME)
+    assert len(pipe.detectors) == 3
+    pipe.process(frame(scene(), t=100.0))
+    assert pipe.stats.frames_processed == 1

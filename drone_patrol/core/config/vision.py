@@ -21,6 +21,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from drone_patrol.core.config._base import Section
+from drone_patrol.core.config.onnx_detector import OnnxDetectorConfig
 
 
 class VisionConfig(Section):
@@ -79,3 +80,5 @@ class VisionConfig(Section):
     crowd_eval_interval_s: float = Field(default=0.5, ge=0)  # crowds change slowly: cluster twice a second
     update_min_interval_s: float = Field(default=5.0, ge=0)
     thumbnail_max_width_px: int = Field(default=160, ge=32)
+    # the learned person detector beside the warm-body one: None for temperature only; {} for the shipped model
+    onnx_detector: OnnxDetectorConfig | None = None
