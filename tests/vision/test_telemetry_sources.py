@@ -10,6 +10,8 @@ import cv2
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from pymavlink.dialects.v20 import common as mavlink2
 
 from drone_patrol.core.config import CameraConfig
@@ -162,3 +164,14 @@ def test_video_file_is_read_as_degraded_palette_frames(tmp_path) -> None:
     assert len(frames) == 4 and all(f.degraded for f in frames)
     assert frames[0].time_s == pytest.approx(50.0) and frames[1].time_s == pytest.approx(50.2, abs=0.01)
     assert abs(float(np.median(frames[2].celsius)) - 100.0) < 3.0
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.binary(max_size=400))
+def test_garbage_tlogs_raise_only_input_errors(tmp_path, blob) -> None:
+    path = tmp_path / "junk.tlog"
+    path.write_bytes(blob)
+    try:
+        PoseLog.load(path)
+    except InputError as exc:
+        assert "\n" not in str(exc)
