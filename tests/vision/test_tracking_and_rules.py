@@ -11,8 +11,8 @@ from drone_patrol.core.config import VisionConfig
 from drone_patrol.core.errors import InputError
 from drone_patrol.core.types import GeoPoint
 from drone_patrol.vision.baseline import HeatBaseline, HeatObservation
+from drone_patrol.vision.clustering import dbscan, gather_groups
 from drone_patrol.vision.detections import CLASS_HOTSPOT, CLASS_PERSON, Detections
-from drone_patrol.vision.incidents import dbscan, gather_groups
 from drone_patrol.vision.tracking import GroundTracker
 
 CFG = VisionConfig()
