@@ -24,10 +24,26 @@ log = logging.getLogger(__name__)
 HOME_TOLERANCE_M = 50.0
 
 
-def failsafe_parameters(config: ControllerConfig) -> dict[str, float]:
-    """ArduCopter parameters the config asks for, in the vehicle's units (RTL_ALT is centimetres)."""
+def fence_type_for(mission: Mission | None, config: ControllerConfig) -> int:
+    """FENCE_TYPE: the config's, else the altitude ceiling plus the uploaded zones (or the home circle)."""
+    if config.failsafe.fence_type is not None:
+        return config.failsafe.fence_type
+    has_zones = mission is not None and not mission.fence.is_empty
+    return 1 | (4 if has_zones else 2)
+
+
+def failsafe_parameters(config: ControllerConfig, mission: Mission | None = None) -> dict[str, float]:
+    """ArduCopter parameters the config asks for, in the vehicle's units (RTL_ALT is centimetres).
+
+    With a mission, the fence type follows its geofence: an arbitrary circle around home
+    would otherwise cut a patrol short that the uploaded polygon allows.
+    """
     fs = config.failsafe
+    fence = (
+        {"FENCE_TYPE": fence_type_for(mission, config), "FENCE_RADIUS": fs.fence_radius_m} if fs.fence_enable else {}
+    )
     return {
+        **fence,
         "FS_GCS_ENABLE": fs.fs_gcs_enable,
         "FS_GCS_TIMEOUT": fs.fs_gcs_timeout_s,
         "BATT_FS_LOW_ACT": fs.batt_fs_low_act,
@@ -103,10 +119,10 @@ class PreflightReport:
     satellites: int
 
 
-def set_failsafes(vehicle: Vehicle, config: ControllerConfig) -> tuple[str, ...]:
+def set_failsafes(vehicle: Vehicle, config: ControllerConfig, mission: Mission | None = None) -> tuple[str, ...]:
     """Set (and read back) the failsafe parameters; the names that had to change."""
     changed = []
-    for name, value in failsafe_parameters(config).items():
+    for name, value in failsafe_parameters(config, mission).items():
         try:
             if vehicle.params.ensure(name, value):
                 changed.append(name)
@@ -119,7 +135,7 @@ def set_failsafes(vehicle: Vehicle, config: ControllerConfig) -> tuple[str, ...]
 
 def run_preflight(vehicle: Vehicle, mission: Mission, config: ControllerConfig) -> PreflightReport:
     """Set failsafes, wait (up to ``config.gps_wait_s`` vehicle seconds) for GPS, EKF and home, check the rest."""
-    changed = set_failsafes(vehicle, config)
+    changed = set_failsafes(vehicle, config, mission)
     wait_s = vehicle.wall(config.gps_wait_s)
     state = vehicle.wait_for(lambda s: gps_problem(s, config) is None and s.home is not None, wait_s)
     if state is None:

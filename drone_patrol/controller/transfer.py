@@ -233,7 +233,8 @@ class MissionTransfer:
                     # The last item went out: this may answer a duplicate of it after a lost
                     # ACCEPTED (ArduPilot answers items outside a transfer with ERROR).
                     raise _FinalAckUncertain(f"{result_name(result)} after the last item")
-                raise self._error(result, "upload", mission_type, f"vehicle answered at item {last_sent}")
+                where = f"at item {last_sent}" if last_sent is not None else f"to a count of {count} items"
+                raise self._error(result, "upload", mission_type, f"vehicle answered {where}")
 
     # -- download --------------------------------------------------------------
 

@@ -19,6 +19,10 @@ class FailsafeConfig(Section):
     fence_enable: int = Field(default=1, ge=0, le=1)
     fence_action: int = Field(default=1, ge=0, le=7)
     fence_alt_max_m: float = Field(default=120.0, gt=0)
+    # FENCE_TYPE bits (1 altitude ceiling, 2 circle around home, 4 uploaded polygons and
+    # circles); None: ceiling + the uploaded zones when the mission has any, else ceiling + circle
+    fence_type: int | None = Field(default=None, ge=0, le=15)
+    fence_radius_m: float = Field(default=300.0, ge=30)  # FENCE_RADIUS of the circle around home
     rtl_alt_m: float = Field(default=30.0, gt=0)
 
 
