@@ -149,6 +149,8 @@ def test_preflight_parameters_and_readiness() -> None:
     config = ControllerConfig()
     params = failsafe_parameters(config)
     assert params["RTL_ALT"] == 3000 and params["FS_GCS_ENABLE"] == 1 and params["FENCE_ALT_MAX"] == 120.0
+    assert params["FENCE_TYPE"] == 1 | 2  # no mission: ceiling and the circle around home
+    assert failsafe_parameters(config, _mission())["FENCE_TYPE"] == 1 | 4  # ceiling and the uploaded polygon
     ready = VehicleState(battery_percent=100.0, gps_fix_type=3, satellites_visible=10, ekf_ok=True, home=HOME)
     assert readiness_problems(ready, _mission(), config) == []
     problems = readiness_problems(
