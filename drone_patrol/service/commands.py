@@ -8,7 +8,6 @@ import logging
 import signal
 import threading
 from collections.abc import Iterator
-from datetime import datetime
 from pathlib import Path
 from types import FrameType
 
@@ -150,15 +149,7 @@ def patrol(
             plan = NightSchedule.parse(
                 settings.service.schedule_start, settings.service.schedule_end, settings.service.schedule_every_min
             )
-            while not session.stopping:
-                start = plan.next_patrol(datetime.now())
-                log.info("next patrol at %s", start.isoformat(timespec="minutes"))
-                assert session.publisher is not None
-                while not session.stopping and datetime.now() < start:
-                    session.publisher.publish_status("online", mission_state="waiting", next_patrol=start.isoformat())
-                    session._stopping.wait(min(30.0, max(0.0, (start - datetime.now()).total_seconds())))
-                if not session.stopping:
-                    _fly_all(session, missions)
+            session.run_schedule(missions, plan)
     finally:
         if ops is not None:
             ops.stop()

@@ -11,7 +11,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +31,7 @@ from drone_patrol.service.feeds import LiveFrameFeed, SimCameraFeed
 from drone_patrol.service.metrics import ServiceMetrics
 from drone_patrol.service.patrol import PatrolOutcome, PatrolRun
 from drone_patrol.service.pipeline import MissionClock
+from drone_patrol.service.schedule import NightSchedule
 from drone_patrol.service.sitl import SitlProcess
 from drone_patrol.sim.copter import SimulatedCopter
 from drone_patrol.sim.thermal import Scenario, ThermalCameraSim
@@ -231,6 +234,41 @@ class PatrolSession:
             self.baseline.save(self.baseline_path())
             log.info("heat baseline: %d cells from this patrol, saved to %s", added, self.baseline_path())
         return outcome
+
+    def run_schedule(
+        self,
+        missions: Sequence[Mission],
+        schedule: NightSchedule,
+        now: Callable[[], datetime] = datetime.now,
+        max_patrols: int | None = None,
+        wait: Callable[[float], object] | None = None,
+    ) -> list[PatrolOutcome]:
+        """Patrol after patrol on ``schedule`` until stopped (or ``max_patrols`` patrols).
+
+        Between patrols the retained status says ``waiting`` with the next start time, so the
+        command room sees the drone is alive; every patrol adds its heat to the site's baseline.
+        """
+        if self.publisher is None:
+            raise RuntimeError("start the publisher first")
+        outcomes: list[PatrolOutcome] = []
+        patrols = 0
+        wait = wait or self._stopping.wait
+        last_start: datetime | None = None
+        while not self.stopping and (max_patrols is None or patrols < max_patrols):
+            after = now() if last_start is None else max(now(), last_start + timedelta(seconds=1))
+            start = last_start = schedule.next_patrol(after)  # never the same slot twice
+            log.info("next patrol at %s", start.isoformat(timespec="minutes"))
+            while not self.stopping and now() < start:
+                self.publisher.publish_status("online", mission_state="waiting", next_patrol=start.isoformat())
+                wait(min(30.0, max(0.0, (start - now()).total_seconds())))
+            if self.stopping:
+                break
+            for mission in missions:
+                if self.stopping:
+                    break
+                outcomes.append(self.fly(mission))
+            patrols += 1
+        return outcomes
 
     def request_stop(self, leave_flying: bool = False) -> None:
         """From a signal handler or another thread: end the current patrol (RTL unless ``leave_flying``)."""
