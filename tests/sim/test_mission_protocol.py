@@ -70,7 +70,7 @@ def test_no_space(make_sim, make_gcs) -> None:
     ack = gcs.recv("MISSION_ACK", 3.0)
     assert ack is not None and ack.type == mavlink2.MAV_MISSION_NO_SPACE
     assert gcs.wait_text("Only 724 items are supported")
-    gcs.send(gcs.mav.mission_count_encode(1, 1, 85, 1))
+    gcs.send(gcs.mav.mission_count_encode(1, 1, 71, 1))
     ack = gcs.recv("MISSION_ACK", 3.0)
     assert ack is not None and ack.type == mavlink2.MAV_MISSION_NO_SPACE and ack.mission_type == 1
 

@@ -18,7 +18,7 @@ Mirrored from ArduCopter (4.6):
   during uploads, MISSION_ITEM_INT or MISSION_ITEM answers, re-request after 1 s, cancel
   after 8 s (MAV_MISSION_OPERATION_CANCELLED, "Mission upload timeout"), DENIED to a
   second system/component, INVALID_SEQUENCE for an unexpected seq (the upload goes on),
-  NO_SPACE with "Only N items are supported" (mission 724 with home, fence 84, rally 10),
+  NO_SPACE with "Only N items are supported" (mission 724 with home, fence 70, rally 46),
   UNSUPPORTED_FRAME, UNSUPPORTED for unknown commands, INVALID_PARAM5_X/6_Y for bad
   positions, ERROR for an item outside an upload or a DO_JUMP to nowhere, "Flight plan
   received" on completion; fence and rally need MAVLink 2 ("Need mavlink2 for item

@@ -84,6 +84,7 @@ class Autopilot:
         self.disarm_timer_s = 0.0
         self.home_set = False
         self.reached_seq = -1
+        self.pending_reached: int | None = None
 
     # ---------------------------------------------------------------- sensors
     @property

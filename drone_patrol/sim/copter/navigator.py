@@ -98,13 +98,17 @@ class MissionRunner:
             i += 1
         return None
 
-    def _run_dos_after(self, ap: Autopilot, nav_index: int) -> None:
+    def _run_dos_between(self, ap: Autopilot, first: int, nav_index: int) -> None:
+        """Start the "do" commands in [first, nav_index) as AP_Mission does on its way to the next nav command."""
         items = self.items(ap)
-        i = nav_index + 1
-        while i < len(items) and items[i].command not in NAV_COMMANDS and items[i].command != MavCmd.DO_JUMP:
-            ap.say(mavlink2.MAV_SEVERITY_INFO, f"Mission: {i} {_TYPE_NAMES.get(items[i].command, 'Cmd')}")
-            do_command(ap, items[i])
-            i += 1
+        for i in range(max(first, 1), min(nav_index, len(items))):
+            it = items[i]
+            if it.command in NAV_COMMANDS or it.command == MavCmd.DO_JUMP:
+                continue
+            ap.say(mavlink2.MAV_SEVERITY_INFO, f"Mission: {i} {_TYPE_NAMES.get(it.command, 'Cmd')}")
+            do_command(ap, it)
+            if it.command != 112:  # CONDITION_DELAY is not waited for here; the rest complete at once
+                ap.item_reached(i)
 
     def start(self, ap: Autopilot, restart: bool) -> None:
         """Start (from the first command) or resume the mission."""
@@ -115,10 +119,7 @@ class MissionRunner:
             if first is None:
                 self._complete(ap)
                 return
-            for i in range(1, first):
-                it = self.items(ap)[i]
-                if it.command != MavCmd.DO_JUMP:
-                    do_command(ap, it)
+            self._run_dos_between(ap, 1, first)
             self._begin(ap, first)
         else:
             self._begin(ap, self.nav_index)
@@ -162,7 +163,6 @@ class MissionRunner:
         self.nav = NavState()
         it = self.items(ap)[index]
         ap.say(mavlink2.MAV_SEVERITY_INFO, f"Mission: {index} {_TYPE_NAMES.get(it.command, 'Cmd')}")
-        self._run_dos_after(ap, index)
         if it.command == MavCmd.NAV_RETURN_TO_LAUNCH:
             ap.rtl.begin(ap)
         elif it.command == MavCmd.NAV_LAND and it.x == 0 and it.y == 0:
@@ -180,8 +180,11 @@ class MissionRunner:
         ap.item_reached(index)
         nxt = self._next_nav(ap, index + 1, run_dos=True)
         if nxt is None:
+            self._run_dos_between(ap, index + 1, len(self.items(ap)))
             self._complete(ap)
         else:
+            if nxt > index:
+                self._run_dos_between(ap, index + 1, nxt)
             self._begin(ap, nxt)
 
     # ------------------------------------------------------------------ flying

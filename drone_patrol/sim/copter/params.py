@@ -98,6 +98,8 @@ PARAM_SPECS: dict[str, ParamSpec] = {
     "SIM_GPS_NUMSATS": ParamSpec(10, INT8, 0, 30),
     "SERIAL0_PROTOCOL": ParamSpec(2, INT8, read_only=True),
     # Copter's default stream rates are all 0: a ground station asks for what it wants.
+    "SR0_RAW_SENS": ParamSpec(0, INT16, 0, 50),
+    "SR0_RC_CHAN": ParamSpec(0, INT16, 0, 50),
     "SR0_EXT_STAT": ParamSpec(0, INT16, 0, 50),
     "SR0_EXTRA1": ParamSpec(0, INT16, 0, 50),
     "SR0_EXTRA2": ParamSpec(0, INT16, 0, 50),

@@ -39,29 +39,49 @@ EXTENDED_SYS_STATE = mavlink2.MAVLINK_MSG_ID_EXTENDED_SYS_STATE
 AUTOPILOT_VERSION = mavlink2.MAVLINK_MSG_ID_AUTOPILOT_VERSION
 GPS_GLOBAL_ORIGIN = mavlink2.MAVLINK_MSG_ID_GPS_GLOBAL_ORIGIN
 
-# Message -> the SR0_* parameter whose rate (Hz) it follows by default.
+LOCAL_POSITION_NED = mavlink2.MAVLINK_MSG_ID_LOCAL_POSITION_NED
+SERVO_OUTPUT_RAW = mavlink2.MAVLINK_MSG_ID_SERVO_OUTPUT_RAW
+RC_CHANNELS = mavlink2.MAVLINK_MSG_ID_RC_CHANNELS
+POWER_STATUS = mavlink2.MAVLINK_MSG_ID_POWER_STATUS
+MEMINFO = mavlink2.MAVLINK_MSG_ID_MEMINFO
+WIND = mavlink2.MAVLINK_MSG_ID_WIND
+VIBRATION = mavlink2.MAVLINK_MSG_ID_VIBRATION
+FENCE_STATUS = mavlink2.MAVLINK_MSG_ID_FENCE_STATUS
+TIMESYNC = mavlink2.MAVLINK_MSG_ID_TIMESYNC
+
+# Message -> the SR0_* parameter whose rate (Hz) it follows (GCS_MAVLink_Parameters.cpp's groups).
 STREAM_GROUP = {
     SYS_STATUS: "SR0_EXT_STAT",
+    POWER_STATUS: "SR0_EXT_STAT",
+    MEMINFO: "SR0_EXT_STAT",
     MISSION_CURRENT: "SR0_EXT_STAT",
     GPS_RAW_INT: "SR0_EXT_STAT",
-    BATTERY_STATUS: "SR0_EXT_STAT",
-    EKF_STATUS_REPORT: "SR0_EXT_STAT",
     NAV_CONTROLLER_OUTPUT: "SR0_EXT_STAT",
+    FENCE_STATUS: "SR0_EXT_STAT",
+    GLOBAL_POSITION_INT: "SR0_POSITION",
+    LOCAL_POSITION_NED: "SR0_POSITION",
+    SERVO_OUTPUT_RAW: "SR0_RC_CHAN",
+    RC_CHANNELS: "SR0_RC_CHAN",
     ATTITUDE: "SR0_EXTRA1",
     VFR_HUD: "SR0_EXTRA2",
-    GLOBAL_POSITION_INT: "SR0_POSITION",
+    WIND: "SR0_EXTRA3",
     SYSTEM_TIME: "SR0_EXTRA3",
-    HOME_POSITION: "SR0_EXTRA3",
-    EXTENDED_SYS_STATE: "SR0_EXTRA3",
+    BATTERY_STATUS: "SR0_EXTRA3",
+    EKF_STATUS_REPORT: "SR0_EXTRA3",
+    VIBRATION: "SR0_EXTRA3",
 }
 # REQUEST_DATA_STREAM ids -> groups.
 DATA_STREAMS = {
+    mavlink2.MAV_DATA_STREAM_RAW_SENSORS: "SR0_RAW_SENS",
     mavlink2.MAV_DATA_STREAM_EXTENDED_STATUS: "SR0_EXT_STAT",
+    mavlink2.MAV_DATA_STREAM_RC_CHANNELS: "SR0_RC_CHAN",
     mavlink2.MAV_DATA_STREAM_POSITION: "SR0_POSITION",
     mavlink2.MAV_DATA_STREAM_EXTRA1: "SR0_EXTRA1",
     mavlink2.MAV_DATA_STREAM_EXTRA2: "SR0_EXTRA2",
     mavlink2.MAV_DATA_STREAM_EXTRA3: "SR0_EXTRA3",
 }
+TIMESYNC_PERIOD_S = 10.0
+BOOT_S = 1.0
 
 EKF_READY_FLAGS = 0x01 | 0x02 | 0x04 | 0x08 | 0x10 | 0x20 | 0x100 | 0x200
 EKF_INIT_FLAGS = 0x01 | 0x80 | 0x400
@@ -120,6 +140,8 @@ def system_status(ap: Autopilot) -> int:
     """HEARTBEAT.system_status as GCS_MAVLINK_Copter::vehicle_system_status gives it."""
     if ap.failsafes.any:
         return int(mavlink2.MAV_STATE_CRITICAL)
+    if ap.time_s < BOOT_S:
+        return int(mavlink2.MAV_STATE_BOOT)  # the landing detector has not run yet
     if ap.landed:
         return int(mavlink2.MAV_STATE_STANDBY)
     return int(mavlink2.MAV_STATE_ACTIVE)
@@ -135,7 +157,8 @@ def build(mav: Any, msg_id: int, ap: Autopilot, boot_unix_s: float) -> Any | Non
     if msg_id == HEARTBEAT:
         base = mavlink2.MAV_MODE_FLAG_CUSTOM_MODE_ENABLED | mavlink2.MAV_MODE_FLAG_STABILIZE_ENABLED
         base |= mavlink2.MAV_MODE_FLAG_MANUAL_INPUT_ENABLED
-        if ap.mode in GUIDED_FLAG_MODES:
+        if ap.mode in GUIDED_FLAG_MODES or ap.time_s < BOOT_S:
+            # Set while the horizontal position controller runs (pos_control->is_active_NE()).
             base |= mavlink2.MAV_MODE_FLAG_GUIDED_ENABLED
         if ap.armed:
             base |= mavlink2.MAV_MODE_FLAG_SAFETY_ARMED
@@ -280,6 +303,36 @@ def build(mav: Any, msg_id: int, ap: Autopilot, boot_unix_s: float) -> Any | Non
     if msg_id == EXTENDED_SYS_STATE:
         landed = mavlink2.MAV_LANDED_STATE_ON_GROUND if ap.landed else mavlink2.MAV_LANDED_STATE_IN_AIR
         return mav.extended_sys_state_encode(mavlink2.MAV_VTOL_STATE_UNDEFINED, landed)
+    if msg_id == LOCAL_POSITION_NED:
+        return mav.local_position_ned_encode(t_ms, b.north_m, b.east_m, -b.up_m, b.vn, b.ve, -b.vu)
+    if msg_id == SERVO_OUTPUT_RAW:
+        pwm = 1000 if not ap.armed else (1100 if ap.landed else 1500)
+        return mav.servo_output_raw_encode(int(ap.time_s * 1e6) & 0xFFFFFFFF, 0, pwm, pwm, pwm, pwm, 0, 0, 0, 0)
+    if msg_id == RC_CHANNELS:
+        ch = [1500, 1500, ap.throttle_pwm, 1500, 1800, 1000, 1000, 1800] + [0] * 10
+        return mav.rc_channels_encode(t_ms, 16, *ch, 255)
+    if msg_id == POWER_STATUS:
+        return mav.power_status_encode(5000, 0, 0)
+    if msg_id == MEMINFO:
+        return mav.meminfo_encode(65535, 65535)
+    if msg_id == WIND:
+        wn, we = b.wind_n, b.wind_e
+        speed = math.hypot(wn, we)
+        # WIND.direction is where the wind comes from.
+        direction = (math.degrees(math.atan2(-we, -wn)) % 360.0) if speed > 0 else 0.0
+        return mav.wind_encode(direction, speed, 0.0)
+    if msg_id == VIBRATION:
+        return mav.vibration_encode(int(ap.time_s * 1e6), 0.01, 0.01, 0.01, 0, 0, 0)
+    if msg_id == FENCE_STATUS:
+        if not ap.fence_enabled:
+            return None
+        st = ap.fence_state
+        breach_type = {1: 3, 2: 2, 4: 2, 8: 1}.get(st.breaches & -st.breaches, 0) if st.breaches else 0
+        return mav.fence_status_encode(
+            1 if st.breaches else 0, st.breach_count, breach_type, int(st.breach_time_s * 1000)
+        )
+    if msg_id == TIMESYNC:
+        return mav.timesync_encode(0, int(ap.time_s * 1e9))
     if msg_id == AUTOPILOT_VERSION:
         caps = (
             mavlink2.MAV_PROTOCOL_CAPABILITY_MISSION_FLOAT

@@ -103,6 +103,8 @@ class SimulatedCopter:
         self.port = 0
         self._booted = False
         self.lag_events = 0
+        self._home_announced = False
+        self._last_timesync_s = 0.0
 
     # ------------------------------------------------------------------ API
     @property
@@ -232,7 +234,7 @@ class SimulatedCopter:
         self.broadcast(self.mav.statustext_encode(severity, text.encode("ascii", "replace")[:50]))
 
     def _item_reached(self, seq: int) -> None:
-        self.broadcast(self.mav.mission_item_reached_encode(seq))
+        self.ap.pending_reached = seq
 
     def send_requested(self, conn: Connection, msg_id: int) -> None:
         """REQUEST_MESSAGE: one message now."""
@@ -240,6 +242,18 @@ class SimulatedCopter:
 
     def _telemetry(self) -> None:
         now = self.ap.time_s
+        if self.ap.home_set and not self._home_announced:
+            # AP_AHRS sends HOME_POSITION (and the EKF origin) to everyone when home is set.
+            self._home_announced = True
+            self.broadcast(tm.build(self.mav, tm.HOME_POSITION, self.ap, self.boot_unix_s))
+            self.broadcast(tm.build(self.mav, tm.GPS_GLOBAL_ORIGIN, self.ap, self.boot_unix_s))
+        if now - self._last_timesync_s >= tm.TIMESYNC_PERIOD_S:
+            self._last_timesync_s = now
+            self.broadcast(tm.build(self.mav, tm.TIMESYNC, self.ap, self.boot_unix_s))
+        if self.ap.pending_reached is not None:
+            # Deferred like MSG_MISSION_ITEM_REACHED: two completions in one step send the last.
+            self.broadcast(self.mav.mission_item_reached_encode(self.ap.pending_reached))
+            self.ap.pending_reached = None
         for conn in self.connections:
             for msg_id in conn.streams.due(now, self.ap):
                 conn.send(tm.build(conn.mav, msg_id, self.ap, self.boot_unix_s))
