@@ -70,6 +70,7 @@ def _settings(config: Path | None) -> Settings:
 @click.option("--speedup", type=float, help="Simulation speedup (default from the config).")
 @click.option("--scenario", type=click.Path(path_type=Path), help="Scenario file for the simulated camera.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
+@click.option("--dashboard", "dashboard_port", type=int, help="Also serve the command-room dashboard on this port.")
 def demo(
     config: Path | None,
     sitl: Path | None,
@@ -79,6 +80,7 @@ def demo(
     speedup: float | None,
     scenario: Path | None,
     as_json: bool,
+    dashboard_port: int | None,
 ) -> None:
     """Plan the sample district, fly it on a simulated copter over a simulated thermal world, and show
     the command room's alerts, on embedded defaults (embedded broker, simulator, simulated camera)."""
@@ -88,7 +90,18 @@ def demo(
         settings = settings.model_copy(update={"sim": settings.sim.model_copy(update=sim_update)})
     setup_logging(settings.service.log_format, logging.WARNING)
     echo = (lambda _s: None) if as_json else click.echo
-    result = run_demo(settings, _source(sitl, sitl_defaults, connect), out_dir, echo=echo)
+
+    def linger(_result: object) -> None:
+        if dashboard_port is None:
+            return
+        click.echo("demo done; the dashboard stays up until Ctrl-C")
+        with contextlib.suppress(KeyboardInterrupt):
+            threading.Event().wait()
+
+    result = run_demo(
+        settings, _source(sitl, sitl_defaults, connect), out_dir, echo=echo,
+        dashboard_port=dashboard_port, before_close=linger,
+    )  # fmt: skip
     if as_json:
         click.echo(json.dumps({**result.summary, "report": str(result.report_path)}, default=str))
         return

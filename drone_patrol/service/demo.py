@@ -20,6 +20,7 @@ from drone_patrol.alerts.subscriber import AlertSubscriber
 from drone_patrol.core.config import Settings
 from drone_patrol.core.geo import distance_m
 from drone_patrol.core.types import Alert, AlertKind, AlertStatus, GeoPoint
+from drone_patrol.dashboard.app import Dashboard
 from drone_patrol.service.feeds import SimCameraFeed
 from drone_patrol.service.patrol import PatrolOutcome
 from drone_patrol.service.report import PatrolReportData, TruthMarker, write_report
@@ -143,12 +144,17 @@ def run_demo(
     out_dir: Path | None = None,
     echo: Callable[[str], None] = print,
     learn_scenario: Path | None = QUIET_NIGHT,
+    dashboard_port: int | None = None,
+    before_close: Callable[[DemoResult], None] | None = None,
 ) -> DemoResult:
     """Run the demo end to end and return what it measured (the report path among it).
 
     When the site has no heat baseline yet and ``learn_scenario`` exists, a first patrol
     over that ordinary night teaches it the heat that is there every night (grills, a
     food cart, warm engines), as earlier patrols of a real site would.
+
+    With ``dashboard_port`` the command-room dashboard is served on it during the demo;
+    ``before_close`` runs once the demo is done, before the broker and the dashboard stop.
     """
     started = time.monotonic()
     out = Path(out_dir or settings.service.report_dir)
@@ -158,6 +164,15 @@ def run_demo(
             for i, st in enumerate(plan.stats, 1):
                 echo(f"plan: sortie {i}: {st.waypoints} items, {st.length_m:.0f} m, ~{st.duration_s / 60:.1f} min")
         session.start_broker()
+        if dashboard_port is not None:
+            routes = tuple(Path(p) for p in files.get("plan", []))
+            dash = Dashboard.from_settings(
+                settings, broker_url=session.broker_url, port=dashboard_port, route_files=routes,
+                archive_path=out / "dashboard.sqlite",
+            )  # fmt: skip
+            dash.start()
+            session.on_close(dash.stop)
+            echo(f"dashboard: {dash.url}")
         room = CommandRoom(session.broker_url, settings.site.id, echo)
         room.sub.start(wait_s=10.0)
         echo(f"command room subscribed on {session.broker_url}")
@@ -213,6 +228,8 @@ def run_demo(
             alerts, truth, demo.summary,
         )  # fmt: skip
         demo.report_path = write_report(data, out / "demo_report.html")
+        if before_close is not None:
+            before_close(demo)
     return demo
 
 

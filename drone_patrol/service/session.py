@@ -282,6 +282,10 @@ class PatrolSession:
         """True once a stop was requested."""
         return self._stopping.is_set()
 
+    def on_close(self, callback: Callable[[], object]) -> None:
+        """Run ``callback`` when the session closes (before what was started earlier stops)."""
+        self._stack.callback(callback)
+
     def close(self) -> None:
         """Stop everything that was started, in reverse order."""
         if self.publisher is not None:
