@@ -51,7 +51,7 @@ def test_low_battery_held_ten_seconds_triggers_batt_fs_low_act(make_sim, make_gc
     assert distance_m(sim.truth().position, HOME) < 2.0
     # Low battery also blocks arming again.
     assert gcs.command(400, 1) == mavlink2.MAV_RESULT_FAILED
-    assert gcs.wait_text("PreArm: Battery 1 low voltage failsafe")
+    assert gcs.wait_text("Arm: Battery 1 low voltage failsafe")
 
 
 def test_short_voltage_dip_does_not_trigger(make_sim, make_gcs) -> None:
@@ -142,7 +142,7 @@ def test_polygon_fence_breach_rtl_and_prearm(make_sim, make_gcs) -> None:
     sim.ap.body.north_m = 30.0
     wait_sim_time(sim, sim.sim_time_s + 0.5)
     assert gcs.command(400, 1) == mavlink2.MAV_RESULT_FAILED
-    assert gcs.wait_text("PreArm: Vehicle breaching Polygon fence")
+    assert gcs.wait_text("Arm: Vehicle breaching Polygon fence")
 
 
 def test_altitude_fence_land_action(make_sim, make_gcs) -> None:

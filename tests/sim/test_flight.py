@@ -40,13 +40,13 @@ def test_heartbeat_identity(make_sim, make_gcs) -> None:
 
 def test_arming_refused_until_gps_and_ekf_are_ready(make_sim, make_gcs) -> None:
     sim = make_sim(speedup=5.0)
-    gcs = make_gcs(sim, streams_hz=10)
+    gcs = make_gcs(sim)
+    assert gcs.set_mode(GUIDED) == OK  # disarmed, any mode may be chosen (Copter::set_mode)
     assert gcs.command(400, 1) == FAILED
-    assert gcs.wait_text("PreArm: AHRS: EKF3 not started")
-    wait_sim_time(sim, 3.5)  # GPS has a fix, the EKF is not using it yet
-    assert gcs.set_mode(GUIDED) == FAILED  # GUIDED needs a position
-    assert gcs.wait_text("Mode change to GUIDED failed: requires position")
-    sim.ap.mode = GUIDED  # as if selected on the RC transmitter: arming still needs the EKF
+    early = ("Arm: System not initialised", "Arm: EKF attitude is bad", "Arm: AHRS: waiting for home")
+    assert any(t in early for t in gcs.texts), gcs.texts
+    wait_sim_time(sim, 3.5)  # GPS has a fix and home is set; the EKF is not using GPS yet
+    assert gcs.wait_text("EKF3 IMU0 origin set")
     assert gcs.command(400, 1) == FAILED
     assert gcs.wait_text("Arm: Need Position Estimate")
     wait_sim_time(sim, 6.5)
@@ -57,6 +57,17 @@ def test_arming_refused_until_gps_and_ekf_are_ready(make_sim, make_gcs) -> None:
     assert hb is not None
 
 
+def test_prearm_report_every_thirty_seconds(make_sim, make_gcs) -> None:
+    sim = make_sim(speedup=40.0, params={"SIM_GPS_DISABLE": 1})
+    gcs = make_gcs(sim)
+    assert gcs.set_mode(GUIDED) == OK
+    deadline = time.monotonic() + 20.0
+    while sim.sim_time_s < 46.0 and time.monotonic() < deadline:
+        gcs.recv(None, 0.05)  # read the texts as they come
+    reports = [t for t in gcs.texts if t.startswith("PreArm:")]
+    assert reports[:2] == ["PreArm: AHRS: waiting for home", "PreArm: AHRS: waiting for home"]
+
+
 def test_gps_loss_blocks_arming_and_force_arm_overrides(make_sim, make_gcs) -> None:
     sim = make_sim(speedup=20.0, params={"DISARM_DELAY": 60})
     gcs = make_gcs(sim, streams_hz=10)
@@ -64,7 +75,7 @@ def test_gps_loss_blocks_arming_and_force_arm_overrides(make_sim, make_gcs) -> N
     assert gcs.set_mode(GUIDED) == OK
     sim.set_gps(1, 3)
     assert gcs.command(400, 1) == FAILED
-    assert gcs.wait_text("PreArm: GPS 1: Bad fix")
+    assert gcs.wait_text("Arm: GPS 1: Bad fix")
     gps = gcs.recv("GPS_RAW_INT", 3.0, cond=lambda m: m.fix_type == 1)
     assert gps is not None and gps.satellites_visible == 3
     assert gcs.command(400, 1, 21196) == OK  # forced
@@ -87,11 +98,15 @@ def test_auto_without_takeoff_is_refused_on_the_ground(make_sim, make_gcs) -> No
 
 def test_auto_needs_a_mission_and_cannot_be_armed_in(make_sim, make_gcs) -> None:
     sim = make_sim(speedup=20.0, params={"DISARM_DELAY": 60})
-    gcs = make_gcs(sim, streams_hz=10)
+    gcs = make_gcs(sim)
     _ready(sim, gcs)
-    assert gcs.set_mode(AUTO) == FAILED  # only home
+    assert gcs.set_mode(GUIDED) == OK
+    assert gcs.command(400, 1) == OK
+    assert gcs.set_mode(AUTO) == FAILED  # armed with only home
+    assert gcs.wait_text("Mode change to AUTO failed: init failed")
+    assert gcs.command(400, 0) == OK
+    assert gcs.set_mode(AUTO) == OK  # disarmed, the mode change itself is not checked
     assert gcs.upload(waypoints(LAT, LON, 2)).ack == 0
-    assert gcs.set_mode(AUTO) == OK
     assert gcs.command(400, 1) == FAILED
     assert gcs.wait_text("Arm: Auto mode not armable")
 

@@ -66,6 +66,7 @@ class Autopilot:
         self.ekf_ready_s = ekf_ready_s
         self.gps_override: tuple[int, int] | None = None
         self.ekf_announced = False
+        self.ready_announced = False
         self.mission = MissionRunner()
         self.rtl = Rtl()
         self.failsafes = Failsafes()
@@ -85,6 +86,7 @@ class Autopilot:
         self.home_set = False
         self.reached_seq = -1
         self.pending_reached: int | None = None
+        self.prearm_reported_s = -15.0  # the first report comes 15 s after boot, then every 30 s
 
     # ---------------------------------------------------------------- sensors
     @property
@@ -118,11 +120,13 @@ class Autopilot:
             self.say(mavlink2.MAV_SEVERITY_WARNING, f"No such mode {number}")
             return False
         mode = CopterMode(number)
-        if mode in GPS_MODES and not self.position_ok:
+        # Disarmed, any mode may be chosen: the arming checks catch what it lacks (Copter::set_mode).
+        ignore_checks = not self.armed
+        if mode in GPS_MODES and not self.position_ok and not ignore_checks:
             self.say(mavlink2.MAV_SEVERITY_WARNING, f"Mode change to {mode_name(mode)} failed: requires position")
             return False
         if mode == CopterMode.AUTO:
-            if len(self.store.lists[0]) <= 1:
+            if len(self.store.lists[0]) <= 1 and not ignore_checks:
                 self.say(mavlink2.MAV_SEVERITY_WARNING, "Mode change to AUTO failed: init failed")
                 return False
             if self.armed and self.landed and not self._starts_with_takeoff():
@@ -349,6 +353,12 @@ class Autopilot:
         self.time_s += dt
         if not self.home_set and self.gps[0] >= 3:
             self.home_set = True  # the EKF origin and home come with the first 3D fix
+            self.say(mavlink2.MAV_SEVERITY_INFO, "EKF3 IMU0 origin set")
+            self.say(mavlink2.MAV_SEVERITY_INFO, f"Field Elevation Set: {self.home.altitude_m:.0f}m")
+        if not self.ready_announced and self.time_s >= arming.BOOT_S:
+            self.ready_announced = True
+            self.say(mavlink2.MAV_SEVERITY_INFO, "ArduPilot Ready")
+        arming.prearm_report(self)
         if not self.ekf_announced and self.position_ok:
             self.ekf_announced = True
             self.say(mavlink2.MAV_SEVERITY_INFO, "EKF3 IMU0 is using GPS")
