@@ -115,6 +115,7 @@ class PatrolRun:
         self._lock = threading.Lock()
         self._leave = threading.Event()
         self._exported = (0, 0)
+        self._lost: set[str] = set()
 
     def _chain(self, user: Callable[[Alert], None]) -> Callable[[Alert], None]:
         def both(alert: Alert) -> None:
@@ -167,7 +168,15 @@ class PatrolRun:
                 waypoints_total=progress.total,
                 area=progress.area_name,
             )
-        if event.kind in ALERTING_EVENTS or (event.kind == "mission_state" and event.severity != "info"):
+        alerting = event.kind in ALERTING_EVENTS or (event.kind == "mission_state" and event.severity != "info")
+        if event.kind.endswith("_restored"):
+            # a restore is news only after a loss the command room was told of (not the first GPS fix)
+            lost = event.kind.replace("_restored", "_lost")
+            alerting = lost in self._lost
+            self._lost.discard(lost)
+        elif event.kind.endswith("_lost"):
+            self._lost.add(event.kind)
+        if alerting:
             site = self.settings.site
             alert = vehicle_alert(
                 event.kind, event.severity, event.message, dict(event.data),
