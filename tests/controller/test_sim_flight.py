@@ -172,3 +172,25 @@ def test_gps_loss_in_flight_lands_where_it_is(sim: Any, vehicle: Vehicle, config
     assert any(e.kind == "gps_lost" and e.severity == "critical" for e in events)
     assert any(e.kind == "mode_changed" and e.data.get("mode") == "LAND" for e in events)
     assert not sim.truth().armed and sim.truth().landed
+
+
+def test_abort_in_flight_returns_home_and_set_speed(sim: Any, vehicle: Vehicle, config: Any) -> None:
+    mission = small_mission(legs=8)
+    executor = PatrolExecutor(vehicle, mission, config)
+    thread, out = _run_in_thread(executor)
+    assert vehicle.wait_for(lambda s: s.mission_reached_seq >= 3 and s.mode == "AUTO", 30.0) is not None
+    vehicle.action.set_speed(3.0)
+    assert vehicle.wait_for(lambda s: 2.0 < s.ground_speed_m_s < 4.0, 5.0) is not None
+    executor.abort()
+    thread.join(60.0)
+    report = out[0]
+    assert report.outcome == "aborted" and report.reason == "aborted by the operator"
+    assert any(p == "returning" for _, p in report.phases)
+    assert not sim.truth().armed and landed_near_home_or_rally(sim.truth().position, mission)
+
+
+def test_abort_before_take_off_flies_nothing(sim: Any, vehicle: Vehicle, config: Any) -> None:
+    executor = PatrolExecutor(vehicle, small_mission(), config)
+    executor.abort()
+    report = executor.run()
+    assert report.outcome == "aborted" and not sim.truth().armed
