@@ -42,6 +42,16 @@ def free_instance(first: int = 0, last: int = 40) -> int:
     raise SitlError(f"no free SITL instance between {first} and {last}")
 
 
+def find_defaults(binary: Path) -> Path | None:
+    """The copter frame defaults: $ARDUPILOT_SITL_DEFAULTS, else the ArduPilot tree the binary was built in."""
+    env = os.environ.get("ARDUPILOT_SITL_DEFAULTS")
+    if env:
+        return Path(env)
+    # <tree>/build/sitl/bin/arducopter -> <tree>/Tools/autotest/default_params/copter.parm
+    candidate = binary.resolve().parents[3] / "Tools" / "autotest" / "default_params" / "copter.parm"
+    return candidate if len(binary.resolve().parents) > 3 and candidate.is_file() else None
+
+
 class SitlProcess:
     """One ArduCopter SITL process in a working directory of its own."""
 
@@ -58,7 +68,7 @@ class SitlProcess:
         self.binary = Path(binary)
         if not self.binary.is_file() or not os.access(self.binary, os.X_OK):
             raise SitlError(f"{self.binary}: not an executable arducopter SITL binary")
-        self.defaults = Path(defaults) if defaults else None
+        self.defaults = Path(defaults) if defaults else find_defaults(self.binary)
         if self.defaults is not None and not self.defaults.is_file():
             raise SitlError(f"{self.defaults}: defaults .parm file not found")
         self.home, self.heading_deg, self.speedup, self.model = home, heading_deg, speedup, model
