@@ -44,7 +44,8 @@ def test_arming_refused_until_gps_and_ekf_are_ready(make_sim, make_gcs) -> None:
     assert gcs.set_mode(GUIDED) == OK  # disarmed, any mode may be chosen (Copter::set_mode)
     assert gcs.command(400, 1) == FAILED
     early = ("Arm: System not initialised", "Arm: EKF attitude is bad", "Arm: AHRS: waiting for home")
-    assert any(t in early for t in gcs.texts), gcs.texts
+    # STATUSTEXTs follow the COMMAND_ACK, as ArduPilot queues them.
+    assert gcs.recv("STATUSTEXT", 3.0, cond=lambda m: m.text in early) is not None, gcs.texts
     wait_sim_time(sim, 3.5)  # GPS has a fix and home is set; the EKF is not using GPS yet
     assert gcs.wait_text("EKF3 IMU0 origin set")
     assert gcs.command(400, 1) == FAILED
@@ -424,9 +425,10 @@ def test_new_upload_during_auto_restarts_the_current_command(make_sim, make_gcs)
     east = LON + 30.0 / 90_800.0
     new = [items[0], items[1], (16, 3, 0, 0, 0, 0, LAT, east, 8.0), (21, 3, 0, 0, 0, 0, 0.0, 0.0, 0.0)]
     assert gcs.upload(new).ack == 0
-    gcs.wait_text("Mission: 2 WP", 3.0)
+    assert gcs.wait_text("Flight plan received", 3.0)
+    assert gcs.recv("STATUSTEXT", 3.0, cond=lambda m: m.text == "Mission: 2 WP") is not None
+    assert gcs.recv("MISSION_ITEM_REACHED", 30.0, cond=lambda m: m.seq == 2) is not None
     after = gcs.texts[gcs.texts.index("Flight plan received") :]
     assert after.count("Mission: 2 WP") == 1  # restarted once, when the upload completed
-    assert gcs.recv("MISSION_ITEM_REACHED", 30.0, cond=lambda m: m.seq == 2) is not None
     assert wait_until(lambda: not sim.truth().armed, 30.0)
     assert distance_m(sim.truth().position, GeoPoint(LAT, east)) < 2.0

@@ -42,6 +42,7 @@ class Connection:
         self.mav = mavlink2.MAVLink(None, srcSystem=1, srcComponent=1)
         self.mav.robust_parsing = True
         self.out = bytearray()
+        self.texts: list[Any] = []
         self.streams = Streams()
         self.v1 = False
         self.closed = False
@@ -104,8 +105,14 @@ class Connection:
         self.out += buf
 
     def send_text(self, severity: int, text: str) -> None:
-        """STATUSTEXT to this connection only."""
-        self.send(self.mav.statustext_encode(severity, text.encode("ascii", "replace")[:50]))
+        """STATUSTEXT to this connection only, after the replies being made now."""
+        self.texts.append(self.mav.statustext_encode(severity, text.encode("ascii", "replace")[:50]))
+
+    def flush_texts(self) -> None:
+        """Queue the texts held by :meth:`send_text`."""
+        texts, self.texts = self.texts, []
+        for msg in texts:
+            self.send(msg)
 
     def flush(self) -> None:
         """Write as much of the output buffer as the socket takes."""

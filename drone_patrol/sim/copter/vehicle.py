@@ -104,6 +104,7 @@ class SimulatedCopter:
         self._booted = False
         self.lag_events = 0
         self._home_announced = False
+        self._texts: list[Any] = []
         self._last_timesync_s = 0.0
 
     # ------------------------------------------------------------------ API
@@ -231,7 +232,8 @@ class SimulatedCopter:
             conn.send(msg)
 
     def _say(self, severity: int, text: str) -> None:
-        self.broadcast(self.mav.statustext_encode(severity, text.encode("ascii", "replace")[:50]))
+        # Queued like ArduPilot's STATUSTEXT queue: it goes out after the replies being made now.
+        self._texts.append(self.mav.statustext_encode(severity, text.encode("ascii", "replace")[:50]))
 
     def _item_reached(self, seq: int) -> None:
         self.ap.pending_reached = seq
@@ -365,6 +367,11 @@ class SimulatedCopter:
                 prot._end_upload()
 
     def _flush_all(self) -> None:
+        for conn in self.connections:
+            conn.flush_texts()
+        texts, self._texts = self._texts, []
+        for msg in texts:
+            self.broadcast(msg)
         sel = self._selector
         for conn in list(self.connections):
             conn.flush()
