@@ -84,6 +84,9 @@ class GroundTracker:
         ok = np.all(np.isfinite(dets.ground_en_m), axis=1) if len(dets) else np.zeros(0, bool)
         dets = dets[ok]
         en = self._register(dets, time_s)
+        # hot spots average raw positions (independent pose errors cancel); people keep registered
+        # ones, so the geometry of a group survives a noisy pose
+        upd = np.where((dets.class_id == CLASS_PERSON)[:, None], en, dets.ground_en_m) if len(dets) else en
         ids = np.full(len(dets), -1, dtype=np.int64)
         matched: set[int] = set()
         for cls in np.unique(dets.class_id) if len(dets) else []:
@@ -101,16 +104,16 @@ class GroundTracker:
                     if cost[r, col] >= _BIG:
                         continue
                     t = tracks[col]
-                    self._hit(t, dets, sel[r], en[sel[r]], time_s)
+                    self._hit(t, dets, sel[r], upd[sel[r]], time_s)
                     ids[sel[r]] = t.track_id
                     matched.add(t.track_id)
             for k in sel:
                 if ids[k] == -1:
-                    t = self._new(dets, int(k), en[k], time_s)
+                    t = self._new(dets, int(k), upd[k], time_s)
                     ids[k] = t.track_id
                     matched.add(t.track_id)
         self._age(time_s, matched, in_view)
-        return dets.with_fields(tracker_id=ids, ground_en_m=en)
+        return dets.with_fields(tracker_id=ids, ground_en_m=upd)
 
     def _gate(self, t: Track, time_s: float) -> float:
         c = self.config
@@ -124,6 +127,8 @@ class GroundTracker:
         Only confirmed, recently seen tracks slower than 1 m/s (hot spots, people standing or
         milling about; not walkers) take part, at least three pairs must agree to within a
         metre, and the offset is applied only when it exceeds what their scatter explains.
+        The shifted points serve association (and people's tracks); hot-spot tracks average
+        the raw positions, so no frame's pose error is frozen into them.
         """
         en = dets.ground_en_m.copy()
         self.last_offset_m = np.zeros(2)
