@@ -13,8 +13,9 @@ from types import FrameType
 
 import click
 
-from drone_patrol.core.config import Settings, load_config
+from drone_patrol.core.config import Settings, load_config, override
 from drone_patrol.core.errors import ConfigError
+from drone_patrol.core.resources import shipped_file
 from drone_patrol.service.demo import run_demo
 from drone_patrol.service.logs import setup_logging
 from drone_patrol.service.metrics import OpsServer
@@ -56,9 +57,26 @@ def _source(sitl: Path | None, sitl_defaults: Path | None, connect: str | None) 
 
 
 def _settings(config: Path | None) -> Settings:
-    if config is None and DEMO_CONFIG.is_file():
-        config = DEMO_CONFIG
-    return load_config(config)
+    """The given config, else ./configs/demo.yaml, else the demo config shipped in the package
+    (with its sample area and scenario files resolved where they were installed)."""
+    if config is not None:
+        return load_config(config)
+    if DEMO_CONFIG.is_file():
+        return load_config(DEMO_CONFIG)
+    shipped = shipped_file(DEMO_CONFIG)
+    if shipped is None:
+        return load_config(None)
+    root = shipped.parents[1]
+    settings = load_config(shipped)
+
+    def here_or_shipped(p: Path | None) -> str | None:
+        return None if p is None else str(p if p.is_absolute() or p.exists() else root / p)
+
+    return override(
+        settings,
+        {"site": {"areas_file": here_or_shipped(settings.site.areas_file)},
+         "sim": {"scenario": here_or_shipped(settings.sim.scenario)}},
+    )  # fmt: skip
 
 
 @click.command()

@@ -19,6 +19,7 @@ from drone_patrol.alerts.schema import alert_from_event
 from drone_patrol.alerts.subscriber import AlertSubscriber
 from drone_patrol.core.config import Settings
 from drone_patrol.core.geo import distance_m
+from drone_patrol.core.resources import shipped_file
 from drone_patrol.core.types import Alert, AlertKind, AlertStatus, GeoPoint
 from drone_patrol.dashboard.app import Dashboard
 from drone_patrol.service.feeds import SimCameraFeed
@@ -135,7 +136,7 @@ def evaluate(
     return matches, false
 
 
-QUIET_NIGHT = Path("flight_plans/scenarios/quiet_night.geojson")
+QUIET_NIGHT = shipped_file("flight_plans/scenarios/quiet_night.geojson")
 
 
 def run_demo(

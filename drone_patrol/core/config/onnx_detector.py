@@ -12,19 +12,16 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from drone_patrol.core.config._base import Section
+from drone_patrol.core.resources import shipped_file
 
 #: The model shipped in the repository's ``models/`` folder.
 DEFAULT_MODEL_NAME = "yolov8n_coco.onnx"
 
 
 def default_model_path() -> Path:
-    """The shipped model: ``models/yolov8n_coco.onnx`` of the source tree this package runs from,
-    else ``drone_patrol/models/`` inside an installed package, else ``models/`` of the working directory."""
-    package = Path(__file__).resolve().parents[2]  # this file is <repo>/drone_patrol/core/config/onnx_detector.py
-    for candidate in (package.parent / "models" / DEFAULT_MODEL_NAME, package / "models" / DEFAULT_MODEL_NAME):
-        if candidate.is_file():
-            return candidate
-    return Path("models") / DEFAULT_MODEL_NAME
+    """The shipped model (``models/yolov8n_coco.onnx`` of the checkout or of the installed package),
+    else ``models/`` of the working directory."""
+    return shipped_file(f"models/{DEFAULT_MODEL_NAME}") or Path("models") / DEFAULT_MODEL_NAME
 
 
 class OnnxDetectorConfig(Section):
