@@ -75,7 +75,34 @@ Mirrored from ArduCopter (4.6):
 - Malformed or unknown packets are counted (``SimulatedCopter.counters``) and dropped;
   messages for another system or component are ignored.
 
+Checked against ArduCopter SITL (ArduPilot master of October 2025, ``--model +
+--speedup 10 -w``) with ``tests/sim/conformance.py`` and two ad-hoc probes: the same
+answers for HEARTBEAT identity and base_mode, zero default stream rates (HEARTBEAT,
+HOME_POSITION, GPS_GLOBAL_ORIGIN and TIMESYNC only, until REQUEST_DATA_STREAM), the
+parameter defaults the controller reads, NO_SPACE texts, UNSUPPORTED/DENIED/FAILED codes,
+legacy MISSION_REQUEST during uploads, download frames and stored params (hold time
+only, frames 0/3), MISSION_CURRENT fields, re-request every 1.0 s and CANCELLED after
+8 requests / 8 s, the arming refusals in SITL's boot order, "Missing Takeoff Cmd",
+MISSION_START params, deferred MISSION_ITEM_REACHED (a waypoint followed at once by a
+"do" command is reported by the do command's seq only), "Mission: N <type>" order (do
+commands start when the previous navigation command ends), LOITER sinking at 2.5 m/s
+without RC, RTL landing and disarm, GCS failsafe after FS_GCS_TIMEOUT with "GCS Failsafe"
+then "GCS Failsafe Cleared".
+
 Not mirrored (differences from SITL):
+
+- Capacities: the mission holds 724 items (16 KiB-storage boards) where this SITL build
+  stops at 650; fence 70 and rally 46 as SITL.
+- Parameter names are ArduCopter 4.6's: SITL master renamed SYSID_THISMAV and SYSID_MYGCS
+  to MAV_SYSID and MAV_GCS_SYSID. FENCE_RADIUS defaults to 300 (AC_Fence) where SITL's
+  autotest defaults file sets 150.
+- SITL's serial0 accepts one TCP client at a time (a second GCS uses SERIAL1, port + 2,
+  or a router); the simulator serves several clients on one port.
+- SITL boots when the first client connects; the simulator's clock starts at ``start()``.
+  SITL's EKF takes about 45 simulated seconds to use GPS; the simulator takes
+  ``ekf_ready_s`` (6 s by default). Home is exactly the given point (SITL's wanders by
+  centimetres with GPS noise).
+- Streams: no RAW_IMU, SCALED_*, AHRS/AHRS2, SIMSTATE, ESC telemetry, TERRAIN_* messages.
 
 - Flight dynamics are a point mass with speed, acceleration, climb and yaw-rate limits;
   no motors, no attitude control loop, no terrain (GLOBAL_TERRAIN_ALT is treated as
