@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -11,7 +12,7 @@ from drone_patrol.controller.items import list_differences, mission_to_wire
 from drone_patrol.core.errors import CommandRejectedError, MissionTransferError
 from drone_patrol.core.geo import distance_m
 from drone_patrol.core.types import MissionType
-from tests.controller.missions import big_mission, small_mission
+from tests.controller.missions import big_mission, landed_near_home_or_rally, small_mission
 from tests.sitl.conftest import Sitl
 
 pytestmark = pytest.mark.sitl
@@ -129,3 +130,32 @@ def test_patrol_flight_lands_at_home(sitl: Sitl) -> None:
     assert report.last_reached_seq >= len(mission.items) - 1
     if mission.area_spans:
         assert "area_entered" in kinds and report.areas_visited
+
+
+def test_link_cut_mid_mission_sitl_gcs_failsafe_and_reconnect(sitl: Sitl) -> None:
+    link_mod = pytest.importorskip("drone_patrol.sim.link")
+    proxy = link_mod.FaultyLink(target=("127.0.0.1", 5760 + 10 * sitl.instance), listen_port=0, seed=5)
+    proxy.start()
+    try:
+        # FS_GCS_TIMEOUT 30 vehicle seconds = 3 wall seconds at 10x; the cut lasts 6
+        config = sitl.config(connection=f"tcp:127.0.0.1:{proxy.port}", failsafe={"fs_gcs_timeout_s": 30.0})
+        mission = small_mission(sitl.home, legs=8)
+        events: list[VehicleEvent] = []
+        with Vehicle.connect(config.connection, config, timeout_s=BOOT_TIMEOUT_S) as vehicle:
+            executor = PatrolExecutor(vehicle, mission, config, on_event=events.append)
+            out: list[object] = []
+            thread = threading.Thread(target=lambda: out.append(executor.run()), daemon=True)
+            thread.start()
+            assert vehicle.wait_for(lambda s: s.mission_reached_seq >= 4, 120.0) is not None
+            proxy.cut(duration_s=6.0)
+            thread.join(180.0)
+            final = vehicle.state
+        report = out[0]
+        kinds = [e.kind for e in events]
+        assert "link_lost" in kinds and "link_restored" in kinds, kinds
+        assert any(e.kind == "statustext" and "GCS Failsafe" in e.message for e in events)
+        assert any(e.kind == "mission_state" and "monitoring again" in e.message for e in events)
+        assert not final.armed and final.position is not None
+        assert landed_near_home_or_rally(final.position, mission, tolerance_m=5.0), report
+    finally:
+        proxy.stop()
