@@ -159,3 +159,25 @@ def test_link_cut_mid_mission_sitl_gcs_failsafe_and_reconnect(sitl: Sitl) -> Non
         assert landed_near_home_or_rally(final.position, mission, tolerance_m=5.0), report
     finally:
         proxy.stop()
+
+
+def test_battery_failsafe_set_by_preflight_brings_sitl_home(sitl: Sitl) -> None:
+    """Preflight sets BATT_FS_LOW_ACT=2 (RTL); a sagging simulated battery trips it mid-mission."""
+    config = sitl.config(failsafe={"fs_gcs_timeout_s": 30.0})
+    mission = small_mission(sitl.home, legs=8)
+    events: list[VehicleEvent] = []
+    with Vehicle.connect(sitl.connection, config, timeout_s=BOOT_TIMEOUT_S) as vehicle:
+        executor = PatrolExecutor(vehicle, mission, config, on_event=events.append)
+        out: list[object] = []
+        thread = threading.Thread(target=lambda: out.append(executor.run()), daemon=True)
+        thread.start()
+        assert vehicle.wait_for(lambda s: s.mission_reached_seq >= 4, 120.0) is not None
+        assert vehicle.params.get("BATT_FS_LOW_ACT") == 2
+        vehicle.params.set("SIM_BATT_VOLTAGE", 10.0)  # below BATT_LOW_VOLT (10.5 V) for BATT_LOW_TIMER
+        thread.join(180.0)
+        final = vehicle.state
+    report = out[0]
+    assert any(e.kind == "statustext" and "Battery 1 is low" in e.message for e in events), report
+    assert any(e.kind == "mode_changed" and e.data.get("mode") in ("RTL", "SMART_RTL") for e in events)
+    assert not final.armed and final.position is not None
+    assert landed_near_home_or_rally(final.position, mission, tolerance_m=5.0)
