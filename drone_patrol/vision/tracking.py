@@ -1,7 +1,8 @@
 """Tracking in ground coordinates: one physical thing is one track across frames and passes.
 
-Per frame: the detections are first registered to the map of recent tracks (the median
-offset of confident pairs, which removes the frame-wide error of a noisy pose), then
+Per frame: the detections are first registered to the map of recent tracks (the offset
+most detection-track differences vote for, which removes the frame-wide error of a noisy
+pose), then
 associated with the tracks of their class by a gated optimal assignment (gate: the
 configured distance plus, for people, their walking reach since the last sighting, and
 for hot spots twice the detection's pose uncertainty). A track is confirmed after
@@ -125,8 +126,8 @@ class GroundTracker:
         """Shift the frame's ground points by their common offset to the map of static tracks.
 
         Only confirmed, recently seen tracks slower than 1 m/s (hot spots, people standing or
-        milling about; not walkers) take part, at least three pairs must agree to within a
-        metre, and the offset is applied only when it exceeds what their scatter explains.
+        milling about; not walkers) take part; the offset is the one most (detection, track)
+        differences agree on to within half a metre, at least three of them.
         The shifted points serve association (and people's tracks); hot-spot tracks average
         the raw positions, so no frame's pose error is frozen into them.
         """
@@ -142,15 +143,20 @@ class GroundTracker:
         pred = np.array([t.en_m for t in recent])
         cls = np.array([t.class_id for t in recent])
         reach = float(np.median(dets.error_radius_m)) * 3.0 + 1.0
-        dist, idx = cKDTree(pred).query(en, distance_upper_bound=reach)
-        good = np.isfinite(dist)
-        good[good] &= cls[idx[good]] == dets.class_id[good]
-        if good.sum() < 3:
+        # vote: every same-class (detection - track) difference within reach; the true offset
+        # is where most of them agree (nearest neighbours pair wrongly in a tight crowd)
+        diff = (en[:, None, :] - pred[None, :, :]).reshape(-1, 2)
+        same = (dets.class_id[:, None] == cls[None, :]).reshape(-1)
+        diff = diff[same & (np.hypot(diff[:, 0], diff[:, 1]) <= reach)]
+        if len(diff) < 3:
             return en
-        diff = en[good] - pred[idx[good]]
-        offset = np.median(diff, axis=0)
-        scatter = np.median(np.hypot(*(diff - offset).T))
-        if scatter > 1.0 or float(np.hypot(*offset)) < 2.0 * scatter / np.sqrt(good.sum()) + 0.05:
+        votes = np.array([len(v) for v in cKDTree(diff).query_ball_point(diff, 0.5)])
+        best = diff[int(np.argmax(votes))]
+        near = diff[np.hypot(*(diff - best).T) <= 0.5]
+        if len(near) < 3:
+            return en
+        offset = near.mean(axis=0)
+        if float(np.hypot(*offset)) < 0.5 / np.sqrt(len(near)) + 0.05:
             return en
         self.last_offset_m = offset
         return en - offset
