@@ -133,3 +133,17 @@ def test_alerts_pass_the_alert_schema(fires_flight) -> None:
 
     for a in fires_flight.alerts:
         alert_data(a, site=a.site, drone=a.drone)  # raises on a figure or field the schema refuses
+
+
+def test_crowd_head_count_and_radius_hold_under_pose_noise() -> None:
+    sc = scenario("crowd_near_grills")
+    frame = LocalFrame(home(areas()))
+    c = object_en(sc, "crowd-by-grill-3", frame)
+    leg = np.array([[c[0] - 20, c[1] + 3], [c[0] + 20, c[1] + 3]])
+    res = fly(sc, [leg], noise=(1.0, 2.0), scale=1.0, start_s=150.0)
+    crowd = [a for a in res.of(AlertStatus.NEW) if a.kind is AlertKind.CROWD_GATHERING]
+    assert len(crowd) == 1
+    truth = crowd[0]
+    (lat, lon) = truth_positions(res.truths, "crowd")["crowd-by-grill-3"]
+    assert abs(truth.figures["head_count"] - 14) <= 0.2 * 14
+    assert nearest_m(truth, lat, lon) <= truth.error_radius_m
