@@ -132,30 +132,44 @@ def sim(
 @click.option("--jitter-ms", default=0.0, show_default=True, type=click.FloatRange(0, 60000), help="Latency jitter.")
 @click.option("--reorder", default=0.0, show_default=True, type=click.FloatRange(0, 1), help="Reorder probability.")
 @click.option("--seed", default=1, show_default=True, type=int, help="Random seed.")
+@click.option(
+    "--direction",
+    type=click.Choice(["both", "up", "down"]),
+    default="both",
+    show_default=True,
+    help="Where the faults apply: up is controller to vehicle, down vehicle to controller.",
+)
 def sim_link(
-    listen: str, to: str, drop: float, dup: float, delay_ms: float, jitter_ms: float, reorder: float, seed: int
+    listen: str,
+    to: str,
+    drop: float,
+    dup: float,
+    delay_ms: float,
+    jitter_ms: float,
+    reorder: float,
+    seed: int,
+    direction: str,
 ) -> None:
     """Run a faulty-link proxy between a controller and a vehicle until Ctrl-C."""
-    from drone_patrol.sim.link import FaultyLink
+    from drone_patrol.sim.link import FaultyLink, LinkFaults
 
     listen_host, listen_port = parse_hostport(listen if ":" in listen else f"127.0.0.1:{listen}", "--listen")
     target = parse_hostport(to, "--to")
+    faults = LinkFaults(drop, dup, delay_ms, jitter_ms, reorder)
+    clean = LinkFaults()
     link = FaultyLink(
         target=target,
         listen_host=listen_host,
         listen_port=listen_port,
-        drop=drop,
-        dup=dup,
-        delay_ms=delay_ms,
-        jitter_ms=jitter_ms,
-        reorder=reorder,
         seed=seed,
+        up=faults if direction in ("both", "up") else clean,
+        down=faults if direction in ("both", "down") else clean,
     )
     link.start()
     click.echo(
         f"drone-patrol sim-link: tcp:{listen_host}:{link.port} -> tcp:{target[0]}:{target[1]},"
-        f" drop {drop:g} dup {dup:g}"
-        f" delay {delay_ms:g}+-{jitter_ms:g} ms reorder {reorder:g} seed {seed} (Ctrl-C to stop)"
+        f" drop {drop:g} dup {dup:g} delay {delay_ms:g}+-{jitter_ms:g} ms reorder {reorder:g}"
+        f" ({direction}) seed {seed} (Ctrl-C to stop)"
     )
     try:
         _wait_forever()

@@ -35,7 +35,7 @@ class ParseCounters:
 class Connection:
     """One ground-station link."""
 
-    def __init__(self, conn_id: int, sock: socket.socket | None, peer: Any, say_all: Any = None) -> None:
+    def __init__(self, conn_id: int, sock: socket.socket | None, peer: Any) -> None:
         self.conn_id = conn_id
         self.sock = sock
         self.peer = peer
@@ -47,7 +47,6 @@ class Connection:
         self.v1 = False
         self.closed = False
         self.sent_packets = 0
-        self._say_all = say_all
 
     @property
     def sending_mavlink1(self) -> bool:
