@@ -168,3 +168,19 @@ def test_fence_enable_by_command_and_report_only(make_sim, make_gcs) -> None:
     assert sim.truth().mode == "GUIDED"  # FENCE_ACTION 0: report only
     status = gcs.recv("SYS_STATUS", 3.0)
     assert not status.onboard_control_sensors_health & 0x100000
+
+
+def test_gps_loss_in_flight_ekf_failsafe_lands(make_sim, make_gcs) -> None:
+    sim = make_sim(speedup=20.0, params=FAST)
+    gcs = make_gcs(sim, streams_hz=10)
+    _fly_guided(sim, gcs)
+    sim.set_gps(0, 0)
+    t_lost = sim.sim_time_s
+    assert gcs.wait_text("EKF Failsafe: changed to LAND Mode", 10.0)
+    assert 1.9 <= gcs.context_of("EKF variance").time_boot_ms / 1000.0 - t_lost <= 2.6
+    assert sim.truth().mode == "LAND"
+    hb = gcs.recv("HEARTBEAT", 3.0)
+    assert hb.system_status == mavlink2.MAV_STATE_CRITICAL
+    sim.set_gps(3, 10)
+    assert gcs.wait_text("EKF Failsafe Cleared", 5.0)
+    assert wait_until(lambda: not sim.truth().armed, 40.0)

@@ -71,7 +71,8 @@ Mirrored from ArduCopter (4.6):
   from SYSID_MYGCS only, FS_OPTIONS continue-in-auto/landing), fence (FENCE_ENABLE or
   DO_FENCE_ENABLE, FENCE_TYPE, FENCE_ACTION, 20 m backup fence, land beyond 100 m), with
   ArduCopter's texts ("Battery 1 is low 10.40V used 3000 mAh", "Battery Failsafe",
-  "GCS Failsafe", "GCS Failsafe Cleared", "Fence Breached").
+  "GCS Failsafe", "GCS Failsafe Cleared", "Fence Breached"); EKF (GPS lost in flight:
+  "EKF variance", "EKF Failsafe: changed to LAND Mode", FS_EKF_ACTION).
 - Malformed or unknown packets are counted (``SimulatedCopter.counters``) and dropped;
   messages for another system or component are ignored.
 
@@ -110,7 +111,8 @@ Not mirrored (differences from SITL):
   ArduCopter stops); CIRCLE mode holds position.
 - SmartRTL keeps no path: SMART_RTL flies RTL, and SmartRTL failsafe actions fall back
   to RTL or LAND with ArduCopter's "SmartRTL Unavailable" texts.
-- No EKF failsafe, GPS glitch, radio (RC) failsafe, terrain, ADSB, compass or
+- The EKF failsafe is simplified (GPS loss for 2 s, no variances); no GPS glitch
+  handling, radio (RC) failsafe, terrain, ADSB, compass or
   vibration checks; no DO_SET_HOME (UNSUPPORTED), no MISSION_WRITE_PARTIAL_LIST, no
   mission signing, no FTP, no parameter persistence across runs; pre-arm failures are
   reported when arming is tried, not repeated every 30 s.

@@ -112,8 +112,11 @@ class Autopilot:
         return self.armed and not self.landed
 
     # ------------------------------------------------------------------ modes
-    def set_mode(self, number: int, reason: str = "GCS") -> bool:
-        """Change flight mode as Copter::set_mode does; False (with a STATUSTEXT) when refused."""
+    def set_mode(self, number: int, reason: str = "GCS", force: bool = False) -> bool:
+        """Change flight mode as Copter::set_mode does; False (with a STATUSTEXT) when refused.
+
+        ``force`` skips the mode's own checks (failsafes landing without a position).
+        """
         if number == self.mode:
             return True
         if number not in SUPPORTED_MODES:
@@ -121,7 +124,7 @@ class Autopilot:
             return False
         mode = CopterMode(number)
         # Disarmed, any mode may be chosen: the arming checks catch what it lacks (Copter::set_mode).
-        ignore_checks = not self.armed
+        ignore_checks = not self.armed or force
         if mode in GPS_MODES and not self.position_ok and not ignore_checks:
             self.say(mavlink2.MAV_SEVERITY_WARNING, f"Mode change to {mode_name(mode)} failed: requires position")
             return False

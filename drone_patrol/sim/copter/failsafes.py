@@ -8,6 +8,10 @@
   clears it ("GCS Failsafe Cleared"). Disarmed: announced only. Landed: disarm.
 - Fence: a new breach while armed: "Fence Breached", then FENCE_ACTION (RTL or
   land; land when more than 100 m outside; disarm when landed).
+- EKF (ekf_check.cpp, simplified): without a usable GPS the EKF dead-reckons for
+  EKF_DEAD_RECKON_S, then "EKF variance" and "EKF Failsafe"; FS_EKF_ACTION 1 or 3 lands
+  (2: ALT_HOLD) unless the mode needs no position or the vehicle is already landing;
+  "EKF Failsafe Cleared" once GPS is back.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from typing import TYPE_CHECKING
 from pymavlink.dialects.v20 import ardupilotmega as mavlink2
 
 from drone_patrol.sim.copter import fence as fence_mod
-from drone_patrol.sim.copter.modes import CopterMode
+from drone_patrol.sim.copter.modes import GPS_MODES, CopterMode, mode_name
 
 if TYPE_CHECKING:
     from drone_patrol.sim.copter.autopilot import Autopilot
@@ -28,6 +32,7 @@ _GCS_TO_ACTION = {1: RTL, 2: RTL, 3: SMARTRTL, 4: SMARTRTL_LAND, 5: LAND, 6: AUT
 _OPTION_CONTINUE_IF_AUTO = 1 << 1
 _OPTION_CONTINUE_IF_LANDING = 1 << 3
 _WARN = mavlink2.MAV_SEVERITY_WARNING
+EKF_DEAD_RECKON_S = 2.0
 
 
 class Failsafes:
@@ -40,11 +45,13 @@ class Failsafes:
         self.gcs = False
         self.gcs_last_seen_s: float | None = None
         self.radio = False
+        self.ekf = False
+        self.gps_bad_since_s: float | None = None
 
     @property
     def any(self) -> bool:
         """True while any failsafe is active (HEARTBEAT system_status CRITICAL)."""
-        return self.gcs or self.battery_level > 0
+        return self.gcs or self.battery_level > 0 or self.ekf
 
     def gcs_heartbeat(self, time_s: float) -> None:
         """A HEARTBEAT from SYSID_MYGCS arrived."""
@@ -55,6 +62,7 @@ class Failsafes:
         self._battery(ap)
         self._gcs(ap)
         self._fence(ap)
+        self._ekf(ap)
 
     # ----------------------------------------------------------------- battery
     def _battery(self, ap: Autopilot) -> None:
@@ -176,6 +184,37 @@ class Failsafes:
                 ap.set_mode(CopterMode.LAND, "fence")
         elif not ap.set_mode(CopterMode.RTL, "fence"):
             ap.set_mode(CopterMode.LAND, "fence")
+
+    # --------------------------------------------------------------------- EKF
+    def _ekf(self, ap: Autopilot) -> None:
+        fix, sats = ap.gps
+        if not ap.ekf_announced:
+            return  # the EKF has never used GPS: nothing to lose yet
+        if fix >= 3 and sats >= 6:
+            self.gps_bad_since_s = None
+            if self.ekf:
+                self.ekf = False
+                ap.say(mavlink2.MAV_SEVERITY_CRITICAL, "EKF Failsafe Cleared")
+            return
+        if self.gps_bad_since_s is None:
+            self.gps_bad_since_s = ap.time_s
+        if self.ekf or ap.time_s - self.gps_bad_since_s < EKF_DEAD_RECKON_S:
+            return
+        self.ekf = True
+        ap.say(mavlink2.MAV_SEVERITY_CRITICAL, "EKF variance")
+        if not ap.armed:
+            return
+        action = int(ap.params.get("FS_EKF_ACTION"))
+        no_action = ap.mode not in GPS_MODES and action != 3
+        if action == 0 or ap.mode == CopterMode.LAND or no_action:
+            ap.say(mavlink2.MAV_SEVERITY_CRITICAL, "EKF Failsafe")
+            return
+        if action == 2 and ap.set_mode(CopterMode.ALT_HOLD, "ekf"):
+            pass
+        else:
+            ap.set_mode(CopterMode.LAND, "ekf", force=True)
+            ap.land_begin(pause=True)
+        ap.say(mavlink2.MAV_SEVERITY_CRITICAL, f"EKF Failsafe: changed to {mode_name(ap.mode)} Mode")
 
     @staticmethod
     def _should_disarm(ap: Autopilot) -> bool:
