@@ -61,8 +61,13 @@ def _run(n: int, **faults: float) -> tuple[FaultyLink, Sink]:
     client = socket.create_connection(("127.0.0.1", link.port))
     for pkt in _packets(n):
         client.sendall(pkt)
-    expected = lambda: link.stats.up.packets == n and len(sink.received) == link.stats.up.forwarded  # noqa: E731
-    assert wait_until(expected, 10.0)
+
+    def done() -> bool:  # every frame read, released and received
+        up = link.stats.up
+        released = up.forwarded + up.cut_dropped == up.packets - up.dropped + up.duplicated
+        return up.packets == n and released and len(sink.received) == up.forwarded
+
+    assert wait_until(done, 10.0)
     time.sleep(0.05)
     client.close()
     return link, sink
