@@ -1,11 +1,11 @@
 """The drone's MQTT session: probe, paho client, last will, callbacks and the outbox pump thread.
 
 :class:`DroneLink` is the machinery under :class:`drone_patrol.alerts.publisher.AlertPublisher`
-(which adds what is published). ``auto`` first probes the broker for MQTT 5 (see
-:func:`probe_protocol`), then runs one paho client with ``loop_start()``: reconnects with
-back-off are paho's, every callback is wrapped by :func:`guarded`, and the pump thread
-(woken by new alerts, PUBACKs and connects) settles PUBACKs, sends the retained status
-and feeds the outbox through :class:`OutboxPump`.
+(which adds what is published). The session (probe, paho client, reconnects) is
+:class:`MqttSession`'s, always persistent and with a retained last will; the pump thread
+(woken by new alerts, PUBACKs and connects) settles PUBACKs, sends the retained status,
+switches to MQTT 3.1.1 when the broker refuses 5, and feeds the outbox through
+:class:`OutboxPump`.
 """
 
 from __future__ import annotations
@@ -19,27 +19,21 @@ from dataclasses import dataclass
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from drone_patrol.alerts.connection import (
-    UNSUPPORTED_PROTOCOL,
     BrokerConnectionError,
     ClientSettings,
     PublishRejectedError,
     Topics,
-    guarded,
-    make_client,
-    probe_protocol,
-    protocol_of,
     reason_text,
 )
 from drone_patrol.alerts.outbox import ALERT, Outbox, OutboxRow
 from drone_patrol.alerts.pump import OutboxPump, Tracked
 from drone_patrol.alerts.schema import ACK_TYPE, CONTENT_TYPE, AckData, AlertSchemaError, parse_event, status_payload
+from drone_patrol.alerts.session import MqttSession
 from drone_patrol.core.config import AlertsConfig
-from drone_patrol.core.errors import AlertsError
 
 log = logging.getLogger("drone_patrol.alerts.publisher")
 
@@ -57,8 +51,10 @@ class AlertAck:
     time: str
 
 
-class DroneLink:
+class DroneLink(MqttSession):
     """One drone's MQTT session and outbox pump; see the module docstring."""
+
+    thread_name = "alerts-publisher"
 
     def __init__(
         self,
@@ -69,27 +65,22 @@ class DroneLink:
         *,
         broker_url: str | None = None,
     ) -> None:
+        super().__init__(
+            ClientSettings.from_config(config, broker_url), config.client_id or f"dronepatrol-{site}-{drone}"
+        )
         self.config = config
         self.site = site
         self.drone = drone
         self._clock = clock
-        self._settings = ClientSettings.from_config(config, broker_url)
         self._topics = Topics(site, drone, config.topic_prefix)
-        self._client_id = config.client_id or f"dronepatrol-{site}-{drone}"
         self._outbox = Outbox(
             config.outbox_path, max_rows=config.outbox_max_rows, synchronous=config.outbox_synchronous, clock=clock
         )
-        self._protocol = protocol_of(config.mqtt_version)
-        self._client: mqtt.Client | None = None
         self._wake = threading.Event()
         self._pump_state = OutboxPump(self._outbox, config.max_inflight)
         self._reset_inflight = False
-        self._downgrade = False
-        self._probe_due = 0.0
-        self._probe_delay_s = config.reconnect_min_s
-        self._running = False
+        self._downgrade_due = False
         self._pump: threading.Thread | None = None
-        self._connected = threading.Event()
         self._status_lock = threading.Lock()
         self._status_state = "online"
         self._status_fields: dict[str, Any] = {}
@@ -99,8 +90,6 @@ class DroneLink:
         self._last_telemetry_s = -1e18
         self._last_video_s = -1e18
         self._state = "stopped"
-        self.last_error: AlertsError | None = None
-        self.connection_error: BrokerConnectionError | None = None
         self._counts = dict.fromkeys(
             (
                 "alerts_queued",
@@ -116,37 +105,7 @@ class DroneLink:
             0,
         )
 
-    @property
-    def connected(self) -> bool:
-        """True while a session with the broker is up."""
-        return self._connected.is_set()
-
-    @property
-    def protocol(self) -> str:
-        """``"5"`` or ``"3.1.1"``: the protocol in use (``auto`` settles on connect)."""
-        return "5" if self._protocol == MQTTProtocolVersion.MQTTv5 else "3.1.1"
-
-    def _props(self, content_type: str, expiry_s: int, event_id: str | None = None) -> Properties | None:
-        if self._protocol != MQTTProtocolVersion.MQTTv5:
-            return None
-        props = Properties(PacketTypes.PUBLISH)
-        props.ContentType = content_type
-        if expiry_s > 0:
-            props.MessageExpiryInterval = expiry_s
-        if event_id:
-            props.UserProperty = [("ce-id", event_id)]
-        return props
-
-    def _new_client(self) -> None:
-        old = self._client
-        if old is not None:
-            old.on_connect = old.on_disconnect = old.on_publish = old.on_message = old.on_connect_fail = None
-            old.disconnect()
-            old.loop_stop()
-        v5 = self._protocol == MQTTProtocolVersion.MQTTv5
-        client = make_client(
-            self._settings, self._client_id, self._protocol, **({} if v5 else {"clean_session": False})
-        )
+    def _prepare(self, client: mqtt.Client, v5: bool) -> None:
         client.max_inflight_messages_set(self.config.max_inflight)
         client.max_queued_messages_set(0)
         will = status_payload(
@@ -157,55 +116,35 @@ class DroneLink:
             will_props = Properties(PacketTypes.WILLMESSAGE)
             will_props.ContentType = JSON_TYPE
         client.will_set(self._topics.status, json.dumps(will).encode(), qos=1, retain=True, properties=will_props)
-        client.on_connect = guarded(self._on_connect)
-        client.on_connect_fail = guarded(self._on_connect_fail)
-        client.on_disconnect = guarded(self._on_disconnect)
-        client.on_publish = guarded(self._on_publish)
-        client.on_message = guarded(self._on_message)
-        connect_props = None
-        if v5:
-            connect_props = Properties(PacketTypes.CONNECT)
-            connect_props.SessionExpiryInterval = self._settings.session_expiry_s
-        self._client = client
         self._reset_inflight = True
-        addr = self._settings.address
-        client.connect_async(
-            addr.host,
-            addr.port,
-            keepalive=self._settings.keepalive_s,
-            clean_start=False if v5 else mqtt.MQTT_CLEAN_START_FIRST_ONLY,
-            properties=connect_props,
-        )
-        client.loop_start()
 
-    def _on_connect(self, client: mqtt.Client, _ud: Any, _flags: Any, rc: Any, props: Any) -> None:
-        if client is not self._client:
-            return
-        code, name = reason_text(rc)
-        if code != 0:
-            if code == UNSUPPORTED_PROTOCOL and self._may_downgrade():
-                log.info("broker %s does not speak MQTT 5; using MQTT 3.1.1", self._settings.address.url)
-                self._downgrade = True
-                self._wake.set()
-                return
-            err = BrokerConnectionError(self._settings.address.url, code, name)
-            if str(err) != str(self.connection_error):
-                log.error(
-                    "%s; alerts wait in the outbox (%d) and the publisher keeps retrying", err, self._outbox.depth
-                )
-            self.connection_error = err
-            self.last_error = err
-            self._state = f"refused: {name} ({code})"
-            return
+    def _schedule_downgrade(self) -> None:
+        self._downgrade_due = True  # the pump replaces the client, between two feeds of the outbox
+        self._wake.set()
+
+    def _unreachable(self, why: str) -> None:
+        detail = f"unreachable, retrying ({why})"
+        if self._state != detail:
+            log.warning(
+                "broker %s %s; alerts wait in the outbox (%d)", self._settings.address.url, detail, self._outbox.depth
+            )
+        self._state = detail
+
+    def _refused(self, err: BrokerConnectionError, new: bool) -> None:
+        if new:
+            log.error("%s; alerts wait in the outbox (%d) and the publisher keeps retrying", err, self._outbox.depth)
+        self.last_error = err
+        self._state = f"refused: {err.reason} ({err.reason_code})"
+
+    def _session_up(self, client: mqtt.Client, props: Any) -> None:
         receive_max = getattr(props, "ReceiveMaximum", None) if props is not None else None
         limit = self.config.max_inflight
         self._pump_state.window = min(limit, int(receive_max)) if receive_max else limit
-        self.connection_error = None
         self._counts["connects"] += 1
         self._state = "connected"
         with self._status_lock:
             self._status_dirty = True
-        client.subscribe(self._topics.ack, qos=1)
+        self._subscribe(client, [(self._topics.ack, 1)])
         self._connected.set()
         log.info(
             "connected to %s (MQTT %s), %d alert(s) waiting",
@@ -215,17 +154,7 @@ class DroneLink:
         )
         self._wake.set()
 
-    def _may_downgrade(self) -> bool:
-        return (
-            self.config.mqtt_version == "auto"
-            and self._protocol == MQTTProtocolVersion.MQTTv5
-            and not self._counts["connects"]
-            and not self._downgrade
-        )
-
-    def _on_connect_fail(self, client: mqtt.Client, _ud: Any) -> None:
-        if client is not self._client:
-            return
+    def _connect_failed(self) -> None:
         if not self._state.startswith("unreachable"):
             log.warning(
                 "broker %s unreachable; alerts wait in the outbox (%d), retrying with back-off",
@@ -234,26 +163,20 @@ class DroneLink:
             )
         self._state = "unreachable, retrying"
 
-    def _on_disconnect(self, client: mqtt.Client, _ud: Any, _flags: Any, rc: Any, _props: Any) -> None:
-        if client is not self._client:
-            return
-        was = self._connected.is_set()
-        self._connected.clear()
-        if was:
+    def _session_down(self, was_connected: bool, code: int, name: str) -> None:
+        if was_connected:
             self._counts["disconnects"] += 1
-            code, name = reason_text(rc)
             if self._running:
                 log.warning("disconnected from %s: %s (%d); reconnecting", self._settings.address.url, name, code)
-            if self._running:
                 self._state = "connecting"
 
-    def _on_publish(self, client: mqtt.Client, _ud: Any, mid: int, rc: Any, _props: Any) -> None:
+    def _paho_publish(self, client: mqtt.Client, _ud: Any, mid: int, rc: Any, _props: Any) -> None:
         if client is not self._client:
             return
         self._pump_state.on_publish(mid, *reason_text(rc))
         self._wake.set()
 
-    def _on_message(self, client: mqtt.Client, _ud: Any, msg: mqtt.MQTTMessage) -> None:
+    def _message(self, client: mqtt.Client, _ud: Any, msg: mqtt.MQTTMessage) -> None:
         try:
             event = parse_event(msg.payload)
         except AlertSchemaError as exc:
@@ -280,34 +203,12 @@ class DroneLink:
                 log.exception("alerts pump: unexpected error (retrying)")
                 time.sleep(0.2)
 
-    def _probe(self) -> None:
-        """``auto``: learn once whether the broker speaks MQTT 5 (see :func:`probe_protocol`), then connect."""
-        now = time.monotonic()
-        if now < self._probe_due:
-            return
-        addr = self._settings.address
-        protocol, why = probe_protocol(self._settings, f"{self._client_id}-probe")
-        if protocol is None:
-            detail = f"unreachable, retrying ({why})"
-            if self._state != detail:
-                log.warning("broker %s %s; alerts wait in the outbox (%d)", addr.url, detail, self._outbox.depth)
-            self._state = detail
-            self._probe_due = now + self._probe_delay_s
-            self._probe_delay_s = min(self._probe_delay_s * 2, self._settings.reconnect_max_s)
-            return
-        if protocol == MQTTProtocolVersion.MQTTv311:
-            log.info("broker %s does not speak MQTT 5; using MQTT 3.1.1", addr.url)
-        self._protocol = protocol
-        self._new_client()
-
     def _pump_once(self) -> None:
         if self._client is None:
-            self._probe()
-            return
-        if self._downgrade:
-            self._downgrade = False
-            self._protocol = MQTTProtocolVersion.MQTTv311
-            self._new_client()
+            return  # still probing the broker
+        if self._downgrade_due:
+            self._downgrade_due = False
+            self._downgrade()
         if self._reset_inflight:
             self._reset_inflight = False
             self._pump_state.reset()

@@ -73,10 +73,8 @@ class AlertPublisher(DroneLink):
         """Connect in the background and start the pump; returns at once."""
         if self._running:
             return self
-        self._running = True
         self._state = "connecting"
-        if self.config.mqtt_version != "auto":
-            self._new_client()
+        self._begin()
         self._pump = threading.Thread(target=self._pump_main, name=f"alerts-outbox-{self.drone}", daemon=True)
         self._pump.start()
         return self
@@ -192,11 +190,7 @@ class AlertPublisher(DroneLink):
         self._wake.set()
         if self._pump is not None:
             self._pump.join(5)
-        client = self._client
-        if client is not None:
-            client.disconnect()
-            client.loop_stop()
-        self._connected.clear()
+        self._end()
         self._state = "stopped"
         self._outbox.close()
 

@@ -24,27 +24,18 @@ from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import MQTTProtocolVersion
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
 
 from drone_patrol.alerts.archive import AlertArchive, Deduplicator
 from drone_patrol.alerts.connection import (
-    UNSUPPORTED_PROTOCOL,
     BrokerConnectionError,
     ClientSettings,
     MqttVersion,
-    PublishRejectedError,
     SubscriptionRejectedError,
     Topics,
-    guarded,
-    make_client,
-    probe_protocol,
-    protocol_of,
-    reason_text,
     split_topic,
 )
-from drone_patrol.alerts.schema import ACK_TYPE, CONTENT_TYPE, AlertSchemaError, ack_event, parse_event
+from drone_patrol.alerts.schema import ACK_TYPE, AlertSchemaError, ack_event, parse_event
+from drone_patrol.alerts.session import MqttSession
 from drone_patrol.core.config import AlertsConfig
 from drone_patrol.core.errors import AlertsError
 
@@ -60,7 +51,7 @@ def default_client_id() -> str:
     return f"dronepatrol-cr-{host}"
 
 
-class AlertSubscriber:
+class AlertSubscriber(MqttSession):
     """Subscribe to the alerts of ``site`` (``+``: all sites) and ``drone`` (``+``: all drones).
 
     Callbacks run in paho's network thread; an exception in one is logged and the
@@ -71,6 +62,8 @@ class AlertSubscriber:
     models; ``json_schema=True`` also runs the shipped JSON Schema files (about 30
     times slower per message, same verdicts: a test keeps the two in step).
     """
+
+    thread_name = "alerts-subscriber"
 
     def __init__(
         self,
@@ -108,11 +101,13 @@ class AlertSubscriber:
                 key_file=tls_key_file, tls_insecure=tls_insecure, mqtt_version=mqtt_version,
                 reconnect_max_s=reconnect_max_s, session_expiry_s=session_expiry_s,
             )  # fmt: skip
-        self._settings = settings
+        super().__init__(
+            settings,
+            client_id or (default_client_id() if persistent else f"dronepatrol-cr-{uuid.uuid4().hex[:10]}"),
+            persistent=persistent,
+        )
         self._topics = Topics(site, drone, prefix)
         self.prefix = prefix
-        self.persistent = persistent
-        self.client_id = client_id or (default_client_id() if persistent else f"dronepatrol-cr-{uuid.uuid4().hex[:10]}")
         self._share = share_group
         self._subscribe_alerts = subscribe_alerts
         self._json_schema = json_schema
@@ -122,17 +117,8 @@ class AlertSubscriber:
         self._on_telemetry = on_telemetry
         self._on_error = on_error
         self._dedup = Deduplicator(AlertArchive(archive_path) if archive_path else None, dedup_capacity)
-        self._lock = threading.Lock()
-        self._pub_results: dict[int, tuple[int, str]] = {}
-        self._sub_filters: dict[int, list[str]] = {}
-        self._protocol = protocol_of(settings.mqtt_version)
-        self._client: mqtt.Client | None = None
-        self._connected = threading.Event()
         self._answered = threading.Event()
-        self._running = False
         self.state = "stopped"
-        self.connection_error: BrokerConnectionError | None = None
-        self.last_error: AlertsError | None = None
         self.metrics: dict[str, int] = dict.fromkeys(
             ("received", "duplicates", "invalid", "acks_received", "acks_sent", "status", "connects"), 0
         )
@@ -143,16 +129,6 @@ class AlertSubscriber:
         settings = ClientSettings.from_config(cfg, broker_url)
         return cls(settings.address.url, settings=settings, prefix=cfg.topic_prefix, **kwargs)
 
-    @property
-    def connected(self) -> bool:
-        """True while subscribed to a live broker session."""
-        return self._connected.is_set()
-
-    @property
-    def protocol(self) -> str:
-        """``"5"`` or ``"3.1.1"``."""
-        return "5" if self._protocol == MQTTProtocolVersion.MQTTv5 else "3.1.1"
-
     def start(self, wait_s: float | None = None) -> AlertSubscriber:
         """Connect in the background; with ``wait_s``, wait for the broker's answer.
 
@@ -161,11 +137,7 @@ class AlertSubscriber:
         not an error: the subscriber keeps retrying.
         """
         if not self._running:
-            self._running = True
-            if self._settings.mqtt_version == "auto":
-                threading.Thread(target=self._probe_then_connect, name="alerts-subscriber-probe", daemon=True).start()
-            else:
-                self._new_client()
+            self._begin()
         if wait_s is not None:
             self._answered.wait(wait_s)
             if self.connection_error is not None and not self.connected:
@@ -178,12 +150,7 @@ class AlertSubscriber:
 
     def stop(self) -> None:
         """Disconnect (the persistent session stays on the broker) and close the archive."""
-        self._running = False
-        client = self._client
-        if client is not None:
-            client.disconnect()
-            client.loop_stop()
-        self._connected.clear()
+        self._end()
         self._dedup.close()
 
     def __enter__(self) -> AlertSubscriber:
@@ -226,23 +193,9 @@ class AlertSubscriber:
             prefix=self.prefix,
         )
         topic = Topics(where[0], where[1], self.prefix).ack
-        client = self._client
-        if client is None:
+        if self._client is None:
             raise AlertsError("ack: the subscriber is not started")
-        props = None
-        if self._protocol == MQTTProtocolVersion.MQTTv5:
-            props = Properties(PacketTypes.PUBLISH)
-            props.ContentType = CONTENT_TYPE
-            props.UserProperty = [("ce-id", ev["id"])]
-        info = client.publish(topic, json.dumps(ev, separators=(",", ":")).encode(), qos=1, properties=props)
-        deadline = time.monotonic() + timeout_s
-        while not info.is_published() and time.monotonic() < deadline:
-            time.sleep(0.005)
-        with self._lock:
-            result = self._pub_results.pop(info.mid, None)
-        if result is not None and result[0] >= 0x80:
-            raise PublishRejectedError(topic, result[0], result[1], ev["id"])
-        if not info.is_published():
+        if not self._publish_confirmed(topic, ev, timeout_s, str(ev["id"])):
             raise AlertsError(f"ack {event_or_incident_id}: the broker did not confirm within {timeout_s:.1f} s")
         self.metrics["acks_sent"] += 1
         return str(ev["id"])
@@ -260,63 +213,14 @@ class AlertSubscriber:
             subs.append((self._topics.telemetry, 0))
         return subs
 
-    def _new_client(self) -> None:
-        old = self._client
-        if old is not None:
-            old.on_connect = old.on_disconnect = old.on_message = old.on_publish = old.on_subscribe = None
-            old.disconnect()
-            old.loop_stop()
-        v5 = self._protocol == MQTTProtocolVersion.MQTTv5
-        kwargs: dict[str, Any] = {"manual_ack": True}
-        if not v5:
-            kwargs["clean_session"] = not self.persistent
-        client = make_client(self._settings, self.client_id, self._protocol, **kwargs)
-        client.on_connect = guarded(self._on_connect)
-        client.on_disconnect = guarded(self._on_disconnect)
-        client.on_message = guarded(self._on_message)
-        client.on_publish = guarded(self._on_publish)
-        client.on_subscribe = guarded(self._on_subscribe)
-        props = None
-        if v5:
-            props = Properties(PacketTypes.CONNECT)
-            props.SessionExpiryInterval = self._settings.session_expiry_s if self.persistent else 0
-        self._client = client
-        client.connect_async(
-            self._settings.address.host,
-            self._settings.address.port,
-            keepalive=self._settings.keepalive_s,
-            clean_start=not self.persistent if v5 else mqtt.MQTT_CLEAN_START_FIRST_ONLY,
-            properties=props,
-        )
-        client.loop_start()
+    def _client_options(self) -> dict[str, Any]:
+        return {"manual_ack": True}
 
-    def _probe_then_connect(self) -> None:
-        delay = self._settings.reconnect_min_s
-        while self._running:
-            protocol, why = probe_protocol(self._settings, f"{self.client_id}-probe")
-            if protocol is not None:
-                self._protocol = protocol
-                if self._running:
-                    self._new_client()
-                return
-            if self.state != why:  # log a change of reason once, not every retry
-                log.warning("command room: broker %s unreachable (%s); retrying", self._settings.address.url, why)
-            self.state = why
-            self._answered.set()  # start(wait_s) need not wait longer: the broker is not there
-            time.sleep(delay)
-            delay = min(delay * 2, self._settings.reconnect_max_s)
-
-    def _may_downgrade(self) -> bool:
-        return (
-            self._settings.mqtt_version == "auto"
-            and self._protocol == MQTTProtocolVersion.MQTTv5
-            and not self.metrics["connects"]
-        )
-
-    def _downgrade(self) -> None:
-        self._protocol = MQTTProtocolVersion.MQTTv311
-        if self._running:
-            self._new_client()
+    def _unreachable(self, why: str) -> None:
+        if self.state != why:  # log a change of reason once, not every retry
+            log.warning("command room: broker %s unreachable (%s); retrying", self._settings.address.url, why)
+        self.state = why
+        self._answered.set()  # start(wait_s) need not wait longer: the broker is not there
 
     def _report(self, err: AlertsError) -> None:
         self.last_error = err
@@ -327,62 +231,36 @@ class AlertSubscriber:
             except Exception:
                 log.exception("on_error callback failed")
 
-    def _on_connect(self, client: mqtt.Client, _ud: Any, _flags: Any, rc: Any, _props: Any) -> None:
-        if client is not self._client:
-            return
-        code, name = reason_text(rc)
-        if code != 0:
-            if code == UNSUPPORTED_PROTOCOL and self._may_downgrade():
-                threading.Thread(target=self._downgrade, name="alerts-subscriber-downgrade", daemon=True).start()
-                return
-            err = BrokerConnectionError(self._settings.address.url, code, name)
-            if str(err) != str(self.connection_error):
-                self._report(err)
-            self.connection_error = err
-            self.state = f"refused: {name} ({code})"
-            self._answered.set()
-            return
-        self.connection_error = None
+    def _refused(self, err: BrokerConnectionError, new: bool) -> None:
+        if new:
+            self._report(err)
+        self.state = f"refused: {err.reason} ({err.reason_code})"
+        self._answered.set()
+
+    def _session_up(self, client: mqtt.Client, props: Any) -> None:
         self.state = "connected"
         self.metrics["connects"] += 1
         filters = self._filters()
         if filters:
-            _result, mid = client.subscribe(filters)
-            if mid is not None:
-                with self._lock:
-                    self._sub_filters[mid] = [f for f, _ in filters]
+            self._subscribe(client, filters)
         self._connected.set()
         self._answered.set()
         log.info(
             "command room connected to %s (MQTT %s) as %s", self._settings.address.url, self.protocol, self.client_id
         )
 
-    def _on_disconnect(self, client: mqtt.Client, _ud: Any, _flags: Any, rc: Any, _props: Any) -> None:
-        if client is not self._client:
-            return
-        if self._connected.is_set() and self._running:
-            code, name = reason_text(rc)
+    def _session_down(self, was_connected: bool, code: int, name: str) -> None:
+        if was_connected and self._running:
             log.warning(
                 "command room disconnected from %s: %s (%d); reconnecting", self._settings.address.url, name, code
             )
             self.state = "reconnecting"
-        self._connected.clear()
 
-    def _on_subscribe(self, client: mqtt.Client, _ud: Any, mid: int, codes: list[Any], _props: Any) -> None:
-        with self._lock:
-            filters = self._sub_filters.pop(mid, [])
-        for i, rc in enumerate(codes):
-            code, name = reason_text(rc)
-            if code >= 0x80:
-                self._report(SubscriptionRejectedError(filters[i] if i < len(filters) else "?", code, name))
+    def _subscribed(self, refused: list[SubscriptionRejectedError]) -> None:
+        for err in refused:
+            self._report(err)
 
-    def _on_publish(self, client: mqtt.Client, _ud: Any, mid: int, rc: Any, _props: Any) -> None:
-        with self._lock:
-            self._pub_results[mid] = reason_text(rc)
-            while len(self._pub_results) > 1000:
-                self._pub_results.pop(next(iter(self._pub_results)))
-
-    def _on_message(self, client: mqtt.Client, _ud: Any, msg: mqtt.MQTTMessage) -> None:
+    def _message(self, client: mqtt.Client, _ud: Any, msg: mqtt.MQTTMessage) -> None:
         try:
             self._handle(msg)
         finally:
