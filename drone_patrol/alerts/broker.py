@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import logging
 import threading
 from typing import Any
@@ -20,7 +19,7 @@ from amqtt.broker import Broker
 from amqtt.plugins.base import BaseAuthPlugin
 from amqtt.session import Session
 
-from drone_patrol.alerts.connection import parse_broker_url
+from drone_patrol.alerts.connection import is_loopback, parse_broker_url
 from drone_patrol.core.config import AlertsConfig
 from drone_patrol.core.errors import AlertsError
 
@@ -50,20 +49,11 @@ def _quiet_disconnects(loop: asyncio.AbstractEventLoop, context: dict[str, Any])
     loop.default_exception_handler(context)
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 class EmbeddedBroker:
     """An amqtt broker on ``host:port`` (``port=0``: a free port, read back from :attr:`port`)."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 1883) -> None:
-        if not _is_loopback(host):
+        if not is_loopback(host):
             raise BrokerStartError(
                 f"embedded broker: host {host!r} is not a loopback address; it has no authentication,"
                 " so it only binds to 127.0.0.1 or ::1 (use Mosquitto for a network, see configs/mosquitto/)"

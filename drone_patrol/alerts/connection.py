@@ -8,6 +8,7 @@ ends that thread silently, so every callback installed here goes through
 from __future__ import annotations
 
 import functools
+import ipaddress
 import logging
 import ssl
 import threading
@@ -90,6 +91,16 @@ def reason_text(rc: ReasonCode | int) -> tuple[int, str]:
     if isinstance(rc, ReasonCode):
         return int(rc.value), str(rc.getName())
     return int(rc), mqtt.error_string(int(rc))
+
+
+def is_loopback(host: str) -> bool:
+    """True for 127.0.0.0/8, ::1 and ``localhost``."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 @dataclass(frozen=True)

@@ -8,13 +8,15 @@ allowed only on a loopback address (see :func:`check_exposure`).
 from __future__ import annotations
 
 import hmac
-import ipaddress
 import secrets
 import threading
 import time
 from dataclasses import dataclass
 
+from drone_patrol.alerts.connection import is_loopback
 from drone_patrol.core.errors import ConfigError
+
+__all__ = ["COOKIE_NAME", "Gate", "Session", "check_exposure", "is_loopback"]
 
 COOKIE_NAME = "dp_session"
 _MAX_FAILURES_PER_MINUTE = 10
@@ -26,16 +28,6 @@ class Session:
 
     operator: str
     expires_s: float
-
-
-def is_loopback(host: str) -> bool:
-    """True for 127.0.0.0/8, ::1 and ``localhost``."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def check_exposure(host: str, token: str | None, token_env: str) -> None:
