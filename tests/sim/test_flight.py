@@ -375,7 +375,7 @@ def test_no_streams_until_asked_then_request_data_stream(make_sim, make_gcs) -> 
     sim = make_sim(speedup=20.0)
     gcs = make_gcs(sim, streams_hz=0)
     seen = set()
-    for _ in range(40):
+    for _ in range(20):
         m = gcs.recv(None, 0.05)
         if m is not None:
             seen.add(m.get_type())
