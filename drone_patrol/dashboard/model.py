@@ -14,6 +14,7 @@ from typing import Any
 
 from drone_patrol.alerts import schema
 from drone_patrol.core.errors import AlertsError, InputError
+from drone_patrol.core.types import Alert
 
 TOPIC_ROOT = "dronepatrol"
 
@@ -139,6 +140,32 @@ class AlertMessage:
     thumbnail_jpeg: bytes | None = field(default=None, repr=False)
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
+    @classmethod
+    def from_alert(cls, alert: Alert, raw: dict[str, Any] | None = None) -> AlertMessage:
+        """The message of ``alert``; ``raw`` is the event as received."""
+        loc = alert.location
+        return cls(
+            id=alert.alert_id,
+            incident_id=alert.incident_id,
+            site=alert.site,
+            drone=alert.drone,
+            kind=str(alert.kind),
+            status=str(alert.status),
+            severity=str(alert.severity),
+            time_s=alert.time_s,
+            latitude_deg=loc.latitude_deg if loc else None,
+            longitude_deg=loc.longitude_deg if loc else None,
+            error_radius_m=alert.error_radius_m,
+            first_seen_s=alert.first_seen_s,
+            last_seen_s=alert.last_seen_s,
+            confidence=alert.confidence,
+            area=alert.area_name,
+            summary=alert.summary,
+            figures=dict(alert.figures),
+            thumbnail_jpeg=alert.thumbnail_jpeg,
+            raw=raw or {},
+        )
+
     def to_json(self) -> dict[str, Any]:
         """JSON-ready view for the API and the page (the thumbnail is served by URL)."""
         out = asdict(self)
@@ -164,28 +191,7 @@ def alert_message(event: dict[str, Any] | bytes, topic: Topic, topic_text: str) 
         raise MessageError(
             f"{topic_text}: event {alert.alert_id} is from {alert.site}/{alert.drone}, not the topic's drone"
         )
-    loc = alert.location
-    return AlertMessage(
-        id=alert.alert_id,
-        incident_id=alert.incident_id,
-        site=alert.site,
-        drone=alert.drone,
-        kind=str(alert.kind),
-        status=str(alert.status),
-        severity=str(alert.severity),
-        time_s=alert.time_s,
-        latitude_deg=loc.latitude_deg if loc else None,
-        longitude_deg=loc.longitude_deg if loc else None,
-        error_radius_m=alert.error_radius_m,
-        first_seen_s=alert.first_seen_s,
-        last_seen_s=alert.last_seen_s,
-        confidence=alert.confidence,
-        area=alert.area_name,
-        summary=alert.summary,
-        figures=dict(alert.figures),
-        thumbnail_jpeg=alert.thumbnail_jpeg,
-        raw=parsed.model_dump(mode="json"),
-    )
+    return AlertMessage.from_alert(alert, raw=parsed.model_dump(mode="json"))
 
 
 def parse_alert(topic: Topic, topic_text: str, payload: bytes) -> AlertMessage:

@@ -11,27 +11,7 @@ from tests.dashboard.helpers import make_alert
 
 
 def msg(alert) -> AlertMessage:  # type: ignore[no-untyped-def]
-    loc = alert.location
-    return AlertMessage(
-        id=alert.alert_id,
-        incident_id=alert.incident_id,
-        site=alert.site,
-        drone=alert.drone,
-        kind=alert.kind.value,
-        status=alert.status.value,
-        severity=alert.severity.value,
-        time_s=alert.time_s,
-        latitude_deg=loc.latitude_deg,
-        longitude_deg=loc.longitude_deg,
-        error_radius_m=alert.error_radius_m,
-        first_seen_s=alert.first_seen_s,
-        last_seen_s=alert.last_seen_s,
-        confidence=alert.confidence,
-        area=alert.area_name,
-        summary=alert.summary,
-        figures=alert.figures,
-        thumbnail_jpeg=alert.thumbnail_jpeg,
-    )
+    return AlertMessage.from_alert(alert)
 
 
 def ack(target: str, n: int, by: str = "a") -> Ack:
