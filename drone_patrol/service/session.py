@@ -49,7 +49,7 @@ class VehicleSource:
     sitl_binary: Path | None = None
     sitl_defaults: Path | None = None
     connect: str | None = None
-    speedup: float | None = None  # None: the sim config's for the simulator and SITL, 1 for a connection
+    speedup: float | None = None  # None: sim.speedup for the simulator and SITL, controller.speedup for a connection
 
     @property
     def simulated(self) -> bool:
@@ -113,7 +113,8 @@ class PatrolSession:
         """How much faster than real time the vehicle runs (1 for a real vehicle)."""
         if self.source.speedup is not None:
             return self.source.speedup
-        return 1.0 if self.source.connect else self.settings.sim.speedup
+        # an external vehicle runs at the controller config's speedup (1 for a real aircraft)
+        return self.settings.controller.speedup if self.source.connect else self.settings.sim.speedup
 
     @property
     def broker_url(self) -> str:

@@ -78,3 +78,40 @@ def test_sigterm_returns_home_lands_and_exits_cleanly(tmp_path: Path) -> None:
     assert "-> RTL" in messages and "landed" in messages
     assert "sortie 1: returned_early" in messages
     assert all({"time", "level", "logger", "message"} <= set(r) for r in records)
+
+
+def test_leave_flying_exits_and_the_vehicles_own_gcs_failsafe_takes_over(tmp_path: Path) -> None:
+    from drone_patrol.core.config import load_config
+    from drone_patrol.mission.areas import load_areas
+    from drone_patrol.service.session import site_home
+    from drone_patrol.sim.copter import SimulatedCopter
+
+    cfg_path = write_config(tmp_path)
+    cfg = yaml.safe_load(cfg_path.read_text())
+    settings = load_config(cfg_path, environ={})
+    home = site_home(settings, load_areas(settings.site.areas_file))
+    with SimulatedCopter(home=home, port=0, speedup=10, seed=2) as sim:
+        cfg["controller"]["connection"] = sim.connection_string
+        cfg["controller"]["speedup"] = 10
+        cfg_path.write_text(yaml.safe_dump(cfg))
+        cmd = [sys.executable, "-m", "drone_patrol", "patrol", "--config", str(cfg_path), "--leave-flying"]
+        log_file = (tmp_path / "patrol.log").open("w")
+        proc = subprocess.Popen(cmd, cwd=ROOT, stderr=log_file, stdout=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 90
+            while not (sim.truth().mode == "AUTO" and sim.truth().relative_altitude_m > 20):
+                assert time.monotonic() < deadline, "never flew its mission"
+                time.sleep(0.1)
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(timeout=30) == 0
+            log_file.close()
+            assert "sortie 1: left flying" in (tmp_path / "patrol.log").read_text()
+            assert sim.truth().armed and sim.truth().relative_altitude_m > 5  # still in the air, not landed
+            deadline = time.monotonic() + 30  # FS_GCS_TIMEOUT 10 s of vehicle time at x10, then RTL
+            while sim.truth().mode != "RTL":
+                assert time.monotonic() < deadline, f"GCS failsafe did not act (mode {sim.truth().mode})"
+                time.sleep(0.1)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
