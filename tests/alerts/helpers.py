@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
 from drone_patrol.core.config import AlertsConfig
 from drone_patrol.core.types import Alert, AlertKind, AlertStatus, GeoPoint, Severity
@@ -79,3 +83,19 @@ def wait_until(predicate: Callable[[], bool], timeout_s: float = 5.0, interval_s
             return True
         time.sleep(interval_s)
     return bool(predicate())
+
+
+@contextlib.contextmanager
+def raw_listener(port: int, topic_filter: str, client_id: str = "raw") -> Iterator[list[mqtt.MQTTMessage]]:
+    """A plain paho MQTT 5 client on ``127.0.0.1:port`` recording what arrives on ``topic_filter`` (QoS 1)."""
+    seen: list[mqtt.MQTTMessage] = []
+    raw = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=MQTTProtocolVersion.MQTTv5)
+    raw.on_message = lambda c, u, m: seen.append(m)
+    raw.connect("127.0.0.1", port)
+    raw.subscribe(topic_filter, qos=1)
+    raw.loop_start()
+    try:
+        yield seen
+    finally:
+        raw.loop_stop()
+        raw.disconnect()

@@ -10,14 +10,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
-
 from drone_patrol.alerts.publisher import AlertAck, AlertPublisher
 from drone_patrol.alerts.schema import alert_from_event, validate_json_schema
 from drone_patrol.alerts.subscriber import AlertSubscriber
 from drone_patrol.core.types import AlertKind, VehicleState
-from tests.alerts.helpers import DRONE, SITE, fast_config, make_alert, wait_until
+from tests.alerts.helpers import DRONE, SITE, fast_config, make_alert, raw_listener, wait_until
 from tests.brokers import MosquittoBroker, free_port, mosquitto_broker, requires_mosquitto
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -54,13 +51,7 @@ def test_each_kind_round_trips_through_the_broker(any_broker: Any, tmp_path: Pat
 
 @requires_mosquitto
 def test_mqtt5_properties_are_set(tmp_path: Path) -> None:
-    seen: list[mqtt.MQTTMessage] = []
-    with mosquitto_broker(tmp_path / "b") as broker:
-        raw = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="raw", protocol=MQTTProtocolVersion.MQTTv5)
-        raw.on_message = lambda c, u, m: seen.append(m)
-        raw.connect("127.0.0.1", broker.port)
-        raw.subscribe("dronepatrol/#", qos=1)
-        raw.loop_start()
+    with mosquitto_broker(tmp_path / "b") as broker, raw_listener(broker.port, "dronepatrol/#") as seen:
         pub = AlertPublisher(fast_config(broker.url, tmp_path / "ob.sqlite", message_expiry_s=900), SITE, DRONE)
         try:
             pub.start()
@@ -68,8 +59,6 @@ def test_mqtt5_properties_are_set(tmp_path: Path) -> None:
             assert wait_until(lambda: any(m.topic.endswith("/alerts/thermal_hotspot") for m in seen), 5)
         finally:
             pub.stop()
-            raw.loop_stop()
-            raw.disconnect()
     msg = next(m for m in seen if m.topic == f"dronepatrol/{SITE}/{DRONE}/alerts/thermal_hotspot")
     assert msg.qos == 1
     assert msg.properties.ContentType == "application/cloudevents+json"
@@ -286,13 +275,10 @@ def test_a_failing_callback_never_stops_the_network_thread(tmp_path: Path) -> No
 
 @requires_mosquitto
 def test_forced_mqtt_311_works_on_mosquitto_without_properties(tmp_path: Path) -> None:
-    seen: list[mqtt.MQTTMessage] = []
-    with mosquitto_broker(tmp_path / "b") as broker:
-        raw = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="raw5", protocol=MQTTProtocolVersion.MQTTv5)
-        raw.on_message = lambda c, u, m: seen.append(m)
-        raw.connect("127.0.0.1", broker.port)
-        raw.subscribe("dronepatrol/+/+/alerts/+", qos=1)
-        raw.loop_start()
+    with (
+        mosquitto_broker(tmp_path / "b") as broker,
+        raw_listener(broker.port, "dronepatrol/+/+/alerts/+", "raw5") as seen,
+    ):
         got: list[dict] = []
         sub = AlertSubscriber(broker.url, on_alert=got.append, persistent=False, mqtt_version="3.1.1")
         pub = AlertPublisher(fast_config(broker.url, tmp_path / "ob.sqlite", mqtt_version="3.1.1"), SITE, DRONE)
@@ -306,8 +292,6 @@ def test_forced_mqtt_311_works_on_mosquitto_without_properties(tmp_path: Path) -
         finally:
             pub.stop()
             sub.stop()
-            raw.loop_stop()
-            raw.disconnect()
 
 
 @requires_mosquitto
