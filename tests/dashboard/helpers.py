@@ -132,6 +132,18 @@ class MqttTestClient:
         doc = status_payload(state, site=site, drone=drone, time_s=time.time(), **fields)
         self.publish(f"dronepatrol/{site}/{drone}/status", doc, retain=True)
 
+    def publish_telemetry(self, site: str, drone: str, **fields: Any) -> None:
+        """One QoS 0 telemetry message of a drone flying AUTO at 40 m, 6 m/s; ``fields`` override or add."""
+        doc = {
+            "time": time.time(),
+            "relative_altitude_m": 40.0,
+            "ground_speed_m_s": 6.0,
+            "mode": "AUTO",
+            "armed": True,
+            **fields,
+        }
+        self.publish(f"dronepatrol/{site}/{drone}/telemetry", doc, qos=0)
+
     def wait_for(self, pred: Callable[[str, bytes], bool], timeout_s: float = 5.0) -> tuple[str, bytes, float]:
         deadline = time.monotonic() + timeout_s
         with self._cv:

@@ -158,21 +158,14 @@ def test_drone_status_last_will_telemetry_and_video(make_dashboard: MakeDash, br
         "dongxi", "drone-2", "online", mission_state="patrolling", waypoints_reached=10, waypoints_total=40
     )
     for i in range(3):
-        drone.publish(
-            "dronepatrol/dongxi/drone-2/telemetry",
-            {
-                "time": time.time(),
-                "latitude_deg": 25.2815 + i * 1e-4,
-                "longitude_deg": 110.2980,
-                "relative_altitude_m": 40.0,
-                "heading_deg": 90.0,
-                "ground_speed_m_s": 6.0,
-                "battery_percent": 81.0,
-                "mode": "AUTO",
-                "armed": True,
-                "mission_current_seq": 10 + i,
-            },
-            qos=0,
+        drone.publish_telemetry(
+            "dongxi",
+            "drone-2",
+            latitude_deg=25.2815 + i * 1e-4,
+            longitude_deg=110.2980,
+            heading_deg=90.0,
+            battery_percent=81.0,
+            mission_current_seq=10 + i,
         )
     frame = jpeg(160, 128)
     drone.publish("dronepatrol/dongxi/drone-2/video", frame, qos=0)

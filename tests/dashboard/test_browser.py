@@ -66,21 +66,14 @@ def _drone_reports(drone: MqttTestClient) -> None:
         "dongxi", "drone-1", "online", mission_state="patrolling", waypoints_reached=16, waypoints_total=48
     )
     for i in range(6):
-        drone.publish(
-            "dronepatrol/dongxi/drone-1/telemetry",
-            {
-                "time": time.time(),
-                "latitude_deg": 25.2808 + i * 0.00012,
-                "longitude_deg": 110.2972 + i * 0.00015,
-                "relative_altitude_m": 40.0,
-                "heading_deg": 40.0,
-                "ground_speed_m_s": 6.0,
-                "battery_percent": 76.0,
-                "mode": "AUTO",
-                "armed": True,
-                "mission_current_seq": 17,
-            },
-            qos=0,
+        drone.publish_telemetry(
+            "dongxi",
+            "drone-1",
+            latitude_deg=25.2808 + i * 0.00012,
+            longitude_deg=110.2972 + i * 0.00015,
+            heading_deg=40.0,
+            battery_percent=76.0,
+            mission_current_seq=17,
         )
     drone.publish("dronepatrol/dongxi/drone-1/video", jpeg(320, 256, 255), qos=0)
 
