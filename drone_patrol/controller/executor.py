@@ -228,6 +228,10 @@ class PatrolExecutor:
             seq = max(1, min(self.resume_from_seq, len(self.mission.items)))
             v.action.set_current(seq)
             self._emit(VehicleEvent.now("mission_state", INFO, f"resuming at mission item {seq}", resume_seq=seq))
+        else:
+            # a fresh patrol starts at its first item: with MIS_RESTART 0 ArduPilot would otherwise
+            # resume where an interrupted mission stopped (after an RTL, say)
+            v.action.set_current(1)
         v.action.start_mission()
 
     # -- monitoring ------------------------------------------------------------

@@ -191,9 +191,9 @@ def _fly_all(session: PatrolSession, missions: list) -> None:  # type: ignore[ty
         if session.stopping:
             return
         log.info("sortie %d/%d: %d items", i, len(missions), len(mission.items))
-        outcome = session.fly(mission)
-        rep = outcome.report
-        log.info(
-            "sortie %d: %s, %d alerts, %d frames (%d dropped)", i, rep.outcome if rep else "left flying",
-            len(outcome.alerts), outcome.datapath.frames_processed, outcome.datapath.frames_dropped,
-        )  # fmt: skip
+        for outcome in session.fly_to_end(mission):
+            rep = outcome.report
+            log.info(
+                "sortie %d: %s, %d alerts, %d frames (%d dropped)", i, rep.outcome if rep else "left flying",
+                len(outcome.alerts), outcome.datapath.frames_processed, outcome.datapath.frames_dropped,
+            )  # fmt: skip

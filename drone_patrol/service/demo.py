@@ -198,12 +198,12 @@ def run_demo(
             if session.stopping:
                 break
             echo(f"flying sortie {i}/{len(missions)} ({len(mission.items)} items)")
-            outcome: PatrolOutcome = session.fly(mission)
-            result.outcomes.append(outcome)
-            rep = outcome.report
-            if rep is not None:
-                echo(f"sortie {i}: {rep.outcome}; {rep.distance_flown_m:.0f} m flown, "
-                     f"landed {rep.landed_distance_from_home_m or 0:.1f} m from home")  # fmt: skip
+            for outcome in session.fly_to_end(mission):
+                result.outcomes.append(outcome)
+                rep = outcome.report
+                if rep is not None:
+                    echo(f"sortie {i}: {rep.outcome}; {rep.distance_flown_m:.0f} m flown, "
+                         f"landed {rep.landed_distance_from_home_m or 0:.1f} m from home")  # fmt: skip
         assert session.publisher is not None
         session.publisher.flush(timeout_s=10.0)
         published = {a.alert_id for o in result.outcomes for a in o.alerts}

@@ -236,6 +236,18 @@ class PatrolSession:
             log.info("heat baseline: %d cells from this patrol, saved to %s", added, self.baseline_path())
         return outcome
 
+    def fly_to_end(self, mission: Mission, max_resumes: int = 2, **kwargs: Any) -> list[PatrolOutcome]:
+        """Fly ``mission``; when a failsafe brought the vehicle home early, fly the rest from the
+        last reached item (after the battery swap), up to ``max_resumes`` times."""
+        outcomes = [self.fly(mission, **kwargs)]
+        while len(outcomes) <= max_resumes and not self.stopping:
+            report = outcomes[-1].report
+            if report is None or report.outcome != "returned_early" or report.resume_seq is None:
+                break
+            log.info("sortie returned early (%s): resuming at item %d", report.reason, report.resume_seq)
+            outcomes.append(self.fly(mission, resume_from_seq=report.resume_seq, **kwargs))
+        return outcomes
+
     def run_schedule(
         self,
         missions: Sequence[Mission],
@@ -267,7 +279,7 @@ class PatrolSession:
             for mission in missions:
                 if self.stopping:
                     break
-                outcomes.append(self.fly(mission))
+                outcomes.extend(self.fly_to_end(mission))
             patrols += 1
         return outcomes
 
