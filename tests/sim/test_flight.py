@@ -432,3 +432,28 @@ def test_new_upload_during_auto_restarts_the_current_command(make_sim, make_gcs)
     assert after.count("Mission: 2 WP") == 1  # restarted once, when the upload completed
     assert wait_until(lambda: not sim.truth().armed, 30.0)
     assert distance_m(sim.truth().position, GeoPoint(LAT, east)) < 2.0
+
+
+def test_slow_reader_loses_telemetry_not_the_link(make_sim) -> None:
+    import socket
+
+    sim = make_sim(speedup=20.0)
+    sock = socket.create_connection(("127.0.0.1", sim.port))
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8192)
+    mav = mavlink2.MAVLink(None, srcSystem=255, srcComponent=190)
+    sock.sendall(mav.request_data_stream_encode(1, 1, 0, 10, 1).pack(mav))
+    wait_sim_time(sim, sim.sim_time_s + 30.0)  # nobody reads for 30 simulated seconds
+    conn = next(c for c in sim.connections if c.sock is not None and c.sock.type == socket.SOCK_STREAM)
+    assert conn.skipped > 0 and not conn.closed
+    sock.sendall(mav.request_data_stream_encode(1, 1, 0, 0, 0).pack(mav))  # quiet, then ask
+    sock.sendall(mav.command_long_encode(1, 1, 31010, 0, 0, 0, 0, 0, 0, 0, 0).pack(mav))
+    mav.robust_parsing = True
+    sock.settimeout(5.0)
+    deadline = time.monotonic() + 10.0
+    ack = None
+    while ack is None and time.monotonic() < deadline:
+        for m in mav.parse_buffer(sock.recv(4096)) or []:
+            if m.get_type() == "COMMAND_ACK" and m.command == 31010:
+                ack = m
+    sock.close()
+    assert ack is not None and ack.result == mavlink2.MAV_RESULT_UNSUPPORTED

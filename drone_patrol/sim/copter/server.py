@@ -17,6 +17,9 @@ from pymavlink.dialects.v20 import ardupilotmega as mavlink2
 
 from drone_patrol.sim.copter.telemetry import Streams
 
+# A reader that falls behind loses telemetry first, as a full UART does on ArduPilot
+# (streamed messages wait for payload space and are skipped); replies are kept longer.
+STREAM_BACKLOG_BYTES = 16 * 1024
 MAX_OUTPUT_BYTES = 4 * 1024 * 1024
 
 
@@ -43,6 +46,7 @@ class Connection:
         self.mav.robust_parsing = True
         self.out = bytearray()
         self.texts: list[Any] = []
+        self.skipped = 0
         self.streams = Streams()
         self.v1 = False
         self.closed = False
@@ -81,9 +85,15 @@ class Connection:
             good.append(msg)
         return good
 
-    def send(self, msg: Any) -> None:
-        """Queue one message (messages that do not fit MAVLink 1 are skipped on a v1 link)."""
+    def send(self, msg: Any, stream: bool = False) -> None:
+        """Queue one message (messages that do not fit MAVLink 1 are skipped on a v1 link).
+
+        ``stream`` marks telemetry, skipped while the reader is behind.
+        """
         if self.closed or msg is None:
+            return
+        if stream and len(self.out) > STREAM_BACKLOG_BYTES:
+            self.skipped += 1
             return
         if self.v1 and msg.get_msgId() > 255:
             return
@@ -99,7 +109,7 @@ class Connection:
                 self.sock.sendto(buf, self.peer)
             return
         if len(self.out) + len(buf) > MAX_OUTPUT_BYTES:
-            self.closed = True  # a client that does not read is dropped, as a full serial buffer would drop
+            self.skipped += 1  # a reader this far behind loses messages, not the connection
             return
         self.out += buf
 

@@ -258,7 +258,7 @@ class SimulatedCopter:
             self.ap.pending_reached = None
         for conn in self.connections:
             for msg_id in conn.streams.due(now, self.ap):
-                conn.send(tm.build(conn.mav, msg_id, self.ap, self.boot_unix_s))
+                conn.send(tm.build(conn.mav, msg_id, self.ap, self.boot_unix_s), stream=msg_id != tm.HEARTBEAT)
 
     def _step_once(self) -> None:
         try:
@@ -319,6 +319,8 @@ class SimulatedCopter:
             return
         sock.setblocking(False)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        # A modest kernel buffer keeps a slow reader's telemetry fresh rather than minutes old.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 32 * 1024)
         conn = Connection(self._next_conn_id, sock, None)
         self._next_conn_id += 1
         self.connections.append(conn)
