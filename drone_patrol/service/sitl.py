@@ -9,6 +9,7 @@ never becomes armable.
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -34,12 +35,18 @@ def _port_free(port: int) -> bool:
     return True
 
 
-def free_instance(first: int = 0, last: int = 40) -> int:
-    """An instance number whose ports (5760..5763 + 10 N, 5501 + 10 N) are free."""
-    for n in range(first, last):
+def free_instance(first: int = 0, last: int = 40, shuffle: bool = False) -> int:
+    """An instance number whose ports (5760..5763 + 10 N, 5501 + 10 N) are free.
+
+    ``shuffle`` tries them in random order, so that parallel test runs rarely collide.
+    """
+    candidates = list(range(first, last))
+    if shuffle:
+        random.shuffle(candidates)
+    for n in candidates:
         if all(_port_free(p + 10 * n) for p in (5760, 5762, 5763, 5501)):
             return n
-    raise SitlError(f"no free SITL instance between {first} and {last}")
+    raise SitlError(f"no free SITL instance between {first} and {last - 1}")
 
 
 def find_defaults(binary: Path) -> Path | None:
@@ -72,7 +79,7 @@ class SitlProcess:
         if self.defaults is not None and not self.defaults.is_file():
             raise SitlError(f"{self.defaults}: defaults .parm file not found")
         self.home, self.heading_deg, self.speedup, self.model = home, heading_deg, speedup, model
-        self.instance = free_instance() if instance is None else instance
+        self.instance = free_instance(20, 60, shuffle=True) if instance is None else instance
         self.workdir = Path(tempfile.mkdtemp(prefix=f"sitl-{self.instance}-"))
         self._proc: subprocess.Popen[bytes] | None = None
 
@@ -106,20 +113,27 @@ class SitlProcess:
         return cmd
 
     def start(self, timeout_s: float = 30.0) -> SitlProcess:
-        """Start SITL and wait until its TCP port accepts connections."""
+        """Start SITL and wait until it listens on its TCP port.
+
+        Listening is seen as the port being taken, without connecting: the first client
+        to connect starts SITL's boot, and that should be the controller.
+        """
         log = open(self.workdir / "sitl.log", "wb")  # noqa: SIM115 - lives as long as the process
         self._proc = subprocess.Popen(self.command(), cwd=self.workdir, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
-                raise SitlError(f"SITL exited with code {self._proc.returncode}; see {self.workdir / 'sitl.log'}")
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+                raise SitlError(f"SITL exited with code {self._proc.returncode}: {self.log_tail(5)}")
+            if not _port_free(self.port):
                 return self
-            except OSError:
-                time.sleep(0.2)
+            time.sleep(0.1)
         self.stop()
-        raise SitlError(f"SITL did not open TCP {self.port} within {timeout_s:.0f} s")
+        raise SitlError(f"SITL did not listen on TCP {self.port} within {timeout_s:.0f} s")
+
+    def log_tail(self, lines: int = 30) -> str:
+        """The last lines SITL printed."""
+        path = self.workdir / "sitl.log"
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
 
     def stop(self) -> None:
         """Terminate SITL (then kill it) and remove its working directory."""
