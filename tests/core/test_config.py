@@ -94,5 +94,5 @@ def test_override_nested_and_validated() -> None:
     t = override(s, {"planner": {"altitude_m": 33}, "controller": {"failsafe": {"rtl_alt_m": 40}}})
     assert t.planner.altitude_m == 33 and t.controller.failsafe.rtl_alt_m == 40
     assert t.planner.speed_m_s == s.planner.speed_m_s
-    with pytest.raises(ConfigError, match="planner.altitude_m"):
+    with pytest.raises(ConfigError, match=r"planner\.altitude_m"):
         override(s, {"planner": {"altitude_m": "x"}})
