@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,7 +70,9 @@ class CommandRoom:
         self.received: list[dict[str, Any]] = []
         self.received_wall_s: dict[str, float] = {}
         self._lock = threading.Lock()
-        self.sub = AlertSubscriber(broker_url, site=site, on_alert=self._on_alert, persistent=False)
+        # a persistent session: alerts the broker takes while this watcher is reconnecting are kept for it
+        client_id = f"dronepatrol-room-{uuid.uuid4().hex[:12]}"
+        self.sub = AlertSubscriber(broker_url, site=site, on_alert=self._on_alert, client_id=client_id, persistent=True)
 
     def _on_alert(self, envelope: dict[str, Any]) -> None:
         with self._lock:
