@@ -117,14 +117,15 @@ class AlertPublisher(DroneLink):
             self._status_dirty = True
         self._wake.set()
 
-    def publish_telemetry(self, vehicle_state: VehicleState) -> bool:
-        """Send one telemetry sample at QoS 0 if at least ``1/telemetry_hz`` passed since the last.
+    def publish_telemetry(self, vehicle_state: VehicleState, force: bool = False) -> bool:
+        """Send one telemetry sample at QoS 0 if at least ``1/telemetry_hz`` passed since the last
+        (or at once with ``force``, e.g. the final state after landing).
 
         While disconnected the sample is buffered in the outbox for ``telemetry_buffer_s``
         (behind every alert). Returns True when sent or buffered.
         """
         now = self._clock()
-        if now - self._last_telemetry_s < 0.95 / self.config.telemetry_hz:
+        if not force and now - self._last_telemetry_s < 0.95 / self.config.telemetry_hz:
             self._counts["telemetry_skipped"] += 1
             return False
         self._last_telemetry_s = now

@@ -224,6 +224,7 @@ class PatrolRun:
         if report is not None and report.outcome == "completed":
             self.metrics.patrols_completed.inc()
         state = self.vehicle.state
+        self.publisher.publish_telemetry(state, force=True)  # the command room sees the vehicle down
         outcome = report.outcome if report is not None else "left_flying"
         self.publisher.publish_status(
             "online", mission_state=outcome, mode=state.mode, battery_percent=state.battery_percent
