@@ -105,8 +105,11 @@ class PatrolExecutor:
         self._requests.put("resume")
 
     def request_rtl(self) -> None:
-        """Break off the patrol and return home."""
-        self._requests.put("rtl")
+        """Break off the patrol and return home (before the mission has started: do not start it)."""
+        if self.phase in (Phase.IDLE, Phase.PREFLIGHT, Phase.UPLOAD, Phase.VERIFY, Phase.ARM, Phase.TAKEOFF):
+            self.abort()
+        else:
+            self._requests.put("rtl")
 
     def abort(self) -> None:
         """Stop: before take-off nothing flies; in the air the vehicle returns home."""

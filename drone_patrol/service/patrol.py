@@ -155,6 +155,9 @@ class PatrolRun:
 
     def _on_event(self, event: VehicleEvent) -> None:
         self.events.append(event)
+        if event.kind == "mission_state":  # the executor's transitions (vehicle events are logged by the link)
+            level = logging.INFO if event.severity == "info" else logging.WARNING
+            log.log(level, "%s", event.message, extra={"event": event.kind, "drone": self.settings.site.drone_id})
         self.metrics.vehicle_events.labels(kind=event.kind).inc()
         state = self.vehicle.state
         if event.kind == "mission_state" or event.kind in ("landed", "took_off", "area_entered"):

@@ -59,7 +59,7 @@ def test_sigterm_returns_home_lands_and_exits_cleanly(tmp_path: Path) -> None:
     try:
         rec = wait_for(lambda r: "metrics and health on" in r["message"], 60)
         port = int(re.search(r"127\.0\.0\.1:(\d+)/metrics", rec["message"]).group(1))  # type: ignore[union-attr]
-        wait_for(lambda r: "took_off" in r["message"] or "-> monitor" in r["message"], 90)
+        wait_for(lambda r: "-> mission" in r["message"], 90)
         body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
         assert "dronepatrol_outbox_depth" in body and "dronepatrol_link_heartbeat_age_seconds" in body
         health = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5).read())
