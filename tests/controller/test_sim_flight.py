@@ -194,3 +194,17 @@ def test_abort_before_take_off_flies_nothing(sim: Any, vehicle: Vehicle, config:
     executor.abort()
     report = executor.run()
     assert report.outcome == "aborted" and not sim.truth().armed
+
+
+def test_return_requested_during_take_off_comes_straight_back(sim: Any, vehicle: Vehicle, config: Any) -> None:
+    mission = small_mission(legs=8)
+    executor = PatrolExecutor(vehicle, mission, config)
+    thread, out = _run_in_thread(executor)
+    assert vehicle.wait_for(lambda s: s.armed and s.relative_altitude_m > 2.0, 30.0) is not None
+    executor.request_rtl()  # still climbing in GUIDED: the mission must not be started
+    thread.join(60.0)
+    report = out[0]
+    assert report.outcome == "aborted" and "take-off" in report.reason
+    assert not report.reached_seqs or max(report.reached_seqs) <= 1
+    assert not any(p == "mission" for _, p in report.phases)
+    assert not sim.truth().armed and landed_near_home_or_rally(sim.truth().position, mission)
