@@ -33,7 +33,7 @@ import threading
 import time
 from dataclasses import dataclass, field, fields
 
-from drone_patrol.core.errors import LinkError
+from drone_patrol.sim.net import listen_tcp
 
 UP, DOWN = "up", "down"
 REORDER_EXTRA_MS = 50.0
@@ -202,15 +202,7 @@ class FaultyLink:
         """Listen and start forwarding."""
         if self._thread is not None:
             return self
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((self.listen_host, self._listen_port))
-        except OSError as exc:
-            sock.close()
-            raise LinkError(f"cannot listen on tcp:{self.listen_host}:{self._listen_port}: {exc.strerror}") from None
-        sock.listen(8)
-        sock.setblocking(False)
+        sock = listen_tcp(self.listen_host, self._listen_port)
         self._listen = sock
         self.port = sock.getsockname()[1]
         self._selector = selectors.DefaultSelector()

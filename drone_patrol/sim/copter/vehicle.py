@@ -14,7 +14,6 @@ from typing import Any
 
 from pymavlink.dialects.v20 import ardupilotmega as mavlink2
 
-from drone_patrol.core.errors import LinkError
 from drone_patrol.core.types import GeoPoint, VehicleState
 from drone_patrol.sim.copter import telemetry as tm
 from drone_patrol.sim.copter.autopilot import Autopilot
@@ -23,6 +22,7 @@ from drone_patrol.sim.copter.modes import mode_name
 from drone_patrol.sim.copter.params import ParamStore
 from drone_patrol.sim.copter.server import Connection, ParseCounters
 from drone_patrol.sim.copter.transfer import ListProtocol
+from drone_patrol.sim.net import listen_tcp
 
 log = logging.getLogger(__name__)
 
@@ -122,15 +122,7 @@ class SimulatedCopter:
         """Open the listening socket and start the simulation thread."""
         if self._thread is not None:
             return self
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((self.host, self._requested_port))
-        except OSError as exc:
-            sock.close()
-            raise LinkError(f"cannot listen on tcp:{self.host}:{self._requested_port}: {exc.strerror}") from None
-        sock.listen(8)
-        sock.setblocking(False)
+        sock = listen_tcp(self.host, self._requested_port)
         self._listen = sock
         self.port = sock.getsockname()[1]
         self._selector = selectors.DefaultSelector()
