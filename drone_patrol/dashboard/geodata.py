@@ -9,7 +9,6 @@ FeatureCollections whose features carry ``properties.kind``.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from typing import Any
 from shapely.geometry import mapping
 
 from drone_patrol.core.errors import MissionFileError
+from drone_patrol.core.files import read_user_json
 from drone_patrol.core.types import Mission
 from drone_patrol.mission.areas import AreaSet, load_areas
 from drone_patrol.mission.files import load_mission
@@ -46,12 +46,7 @@ def load_area_features(path: Path) -> dict[str, Any]:
 
 def _sortie_count(path: Path) -> int:
     """How many sorties a route GeoJSON holds (the mission reader checks each one)."""
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise MissionFileError(f"{path}: route file not found") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise MissionFileError(f"{path}: not a readable GeoJSON file ({exc})") from None
+    doc = read_user_json(path, "route file", MissionFileError)
     feats = doc.get("features") if isinstance(doc, dict) else None
     if not isinstance(feats, list):
         raise MissionFileError(f"{path}: not a GeoJSON FeatureCollection")

@@ -22,6 +22,7 @@ from shapely.geometry.base import BaseGeometry
 from shapely.validation import explain_validity
 
 from drone_patrol.core.errors import AreaFileError
+from drone_patrol.core.files import read_user_text
 from drone_patrol.core.geo import LocalFrame, distance_m
 from drone_patrol.core.types import AreaRole, GeoPoint, KeyArea, PatternKind
 from drone_patrol.mission.kml import kml_features
@@ -277,12 +278,7 @@ def _make_area(index: int, feature: Any, path: Path, repair: bool, warnings: lis
 
 
 def _read_features(path: Path) -> list[Any]:
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise AreaFileError(f"{path}: area file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise AreaFileError(f"{path}: cannot read area file ({exc})") from None
+    text = read_user_text(path, "area file", AreaFileError)
     if path.suffix.lower() == ".kml" or text.lstrip().startswith("<"):
         return kml_features(path, text)
     try:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from drone_patrol.core.errors import MissionFileError
+from drone_patrol.core.files import read_user_text
 from drone_patrol.core.types import (
     AreaSpan,
     FenceCircle,
@@ -252,12 +253,7 @@ def parse_plan(data: Any, source: str | Path = "<plan>") -> Mission:
 def read_plan(path: str | Path) -> Mission:
     """Read a QGC .plan file; raises :class:`MissionFileError` with a one-line message."""
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise MissionFileError(f"{p}: plan file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise MissionFileError(f"{p}: cannot read plan file ({exc})") from None
+    text = read_user_text(p, "plan file", MissionFileError)
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:

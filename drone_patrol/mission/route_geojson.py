@@ -19,6 +19,7 @@ from typing import Any
 from shapely.geometry import mapping
 
 from drone_patrol.core.errors import MissionFileError
+from drone_patrol.core.files import read_user_json
 from drone_patrol.core.geo import destination
 from drone_patrol.core.types import AreaSpan, FenceCircle, FencePolygon, Geofence, GeoPoint, Mission, Waypoint
 from drone_patrol.mission.areas import AreaSet
@@ -127,12 +128,7 @@ def write_route_geojson(missions: Sequence[Mission], path: str | Path, areas: Ar
 def read_route_geojson(path: str | Path, sortie: int = 1) -> Mission:
     """Read sortie ``sortie`` (from 1) of a route GeoJSON written by :func:`write_route_geojson`."""
     p = Path(path)
-    try:
-        data = json.loads(p.read_text(encoding="utf-8-sig"))
-    except FileNotFoundError:
-        raise MissionFileError(f"{p}: route file not found") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise MissionFileError(f"{p}: not a readable GeoJSON file ({exc})") from None
+    data = read_user_json(p, "route file", MissionFileError)
     feats = data.get("features") if isinstance(data, dict) else None
     if not isinstance(feats, list):
         raise MissionFileError(f"{p}: not a GeoJSON FeatureCollection")

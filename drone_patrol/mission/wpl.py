@@ -11,6 +11,7 @@ import math
 from pathlib import Path
 
 from drone_patrol.core.errors import MissionFileError
+from drone_patrol.core.files import read_user_text
 from drone_patrol.core.types import GeoPoint, MavCmd, MavFrame, Mission, Waypoint
 from drone_patrol.mission.items import file_frame, fmt_number, memory_frame
 
@@ -111,10 +112,5 @@ def parse_waypoints(text: str, source: str | Path = "<waypoints>") -> Mission:
 def read_waypoints(path: str | Path) -> Mission:
     """Read a QGC WPL 110 file; raises :class:`MissionFileError` with a one-line message."""
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise MissionFileError(f"{p}: waypoints file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise MissionFileError(f"{p}: cannot read waypoints file ({exc})") from None
+    text = read_user_text(p, "waypoints file", MissionFileError)
     return parse_waypoints(text, p)

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from drone_patrol.core.errors import InputError
+from drone_patrol.core.files import read_user_json
 from drone_patrol.core.geo import LocalFrame
 from drone_patrol.core.types import GeoPoint
 
@@ -135,12 +136,7 @@ class HeatBaseline:
     def load(cls, path: str | Path) -> HeatBaseline:
         """Read a baseline file; raises :class:`InputError` naming the file and field at fault."""
         p = Path(path)
-        try:
-            doc = json.loads(p.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise InputError(f"{p}: heat baseline file not found") from None
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise InputError(f"{p}: cannot read heat baseline ({exc})") from None
+        doc = read_user_json(p, "heat baseline", InputError)
         if not isinstance(doc, dict) or doc.get("format") != FORMAT:
             raise InputError(f"{p}: not a heat baseline (expected format {FORMAT!r})")
         try:

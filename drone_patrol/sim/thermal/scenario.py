@@ -19,7 +19,6 @@ relative to the scenario file), ``background_c``, ``background_variation_c``, ``
 
 from __future__ import annotations
 
-import json
 import math
 import zlib
 from dataclasses import dataclass, field
@@ -30,6 +29,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from drone_patrol.core.errors import InputError
+from drone_patrol.core.files import read_user_json
 from drone_patrol.core.geo import LocalFrame
 from drone_patrol.core.types import GeoPoint
 
@@ -135,15 +135,7 @@ class Scenario:
     def load(cls, path: str | Path) -> Scenario:
         """Read and validate a scenario file; raises :class:`InputError` with a one-line message."""
         p = Path(path)
-        try:
-            raw = json.loads(p.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise InputError(f"{p}: scenario file not found") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InputError(f"{p}: cannot read scenario file ({exc})") from None
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{p}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
-        return cls.parse(raw, p)
+        return cls.parse(read_user_json(p, "scenario file", InputError), p)
 
     @classmethod
     def parse(cls, raw: Any, path: str | Path = "<scenario>") -> Scenario:
