@@ -222,6 +222,14 @@ class DroneLink(MqttSession):
             self._send_status()
             self._pump_state.feed(self._client, self._row_props)
 
+    @property
+    def last_rejected_alert(self) -> PublishRejectedError | None:
+        """The broker's refusal of the latest alert it refused (MQTT 5 reason code and event id), if any.
+
+        :attr:`last_error` holds whatever failed last, which may be a status or telemetry write.
+        """
+        return self._pump_state.last_rejection
+
     def _status_settled(self, item: Tracked, code: int, name: str) -> None:
         self._status_pending = False
         if code >= 0x80:

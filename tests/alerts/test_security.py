@@ -97,7 +97,7 @@ def test_acl_denial_surfaces_the_puback_reason_code(tmp_path: Path, monkeypatch:
         try:
             bad_id = impostor.publish_alert(make_alert(AlertKind.VEHICLE))
             assert wait_until(lambda: impostor.metrics["alerts_rejected"] == 1, 5), impostor.metrics
-            err = impostor.last_error
+            err = impostor.last_rejected_alert  # last_error may be the status write, refused as well
             assert isinstance(err, PublishRejectedError) and err.reason_code == 135 and err.event_id == bad_id
             assert str(err) == (
                 f"broker rejected publish of event {bad_id} on dronepatrol/{SITE}/drone-2/alerts/vehicle:"
