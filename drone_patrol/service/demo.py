@@ -60,6 +60,7 @@ class DemoResult:
     landed_home_m: float | None = None
     disarmed: bool = False
     truth: list[tuple[str, str, GeoPoint]] = field(default_factory=list)
+    survey_sorties: int = 0
 
 
 class CommandRoom:
@@ -214,7 +215,7 @@ def run_demo(
         while not published <= room.ids() and time.monotonic() < deadline:
             time.sleep(0.1)
         state = vehicle.state
-        demo = DemoResult(result, list(room.received))
+        demo = DemoResult(result, list(room.received), survey_sorties=n_survey)
         alerts = [a for a in _received_alerts(room.received) if a.alert_id not in survey_ids]
         main = result.outcomes[n_survey:]
         demo.matches, demo.false_alerts = evaluate(session, alerts, room, main)
@@ -246,7 +247,8 @@ def _summary(demo: DemoResult, published: set[str], wall_s: float) -> dict[str, 
     errors = [m.error_m for m in found if m.error_m is not None]
     stats = [o.datapath for o in outcomes]
     return {
-        "sorties flown": len(outcomes),
+        "survey sorties (learning the baseline)": demo.survey_sorties,
+        "patrol sorties flown": len(outcomes) - demo.survey_sorties,
         "outcome": ", ".join(r.outcome for r in reports) or "-",
         "distance flown (m)": round(sum(r.distance_flown_m for r in reports), 1),
         "landed from home (m)": demo.landed_home_m if demo.landed_home_m is not None else "-",
