@@ -216,6 +216,8 @@ class PatrolSession:
             raise RuntimeError("start the vehicle, the publisher and the camera first")
         if self.sim is not None:
             self.sim.set_battery_percent(100.0)  # a fresh battery for every sortie, as the crew would fit
+            # preflight judges the battery by telemetry: wait until it reports the fresh one
+            self.vehicle.wait_for(lambda st: (st.battery_percent or 0.0) >= 95.0, timeout_s=10.0)
         pipeline = self.new_pipeline()
         clock = MissionClock(self.speedup)
         run = PatrolRun(
