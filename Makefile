@@ -19,8 +19,8 @@ test: $(STAMP)
 	$(BIN)/pytest -q -m "not sitl" $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check drone_patrol tests benchmarks tools
-	$(BIN)/ruff format --check drone_patrol tests benchmarks tools
+	$(BIN)/ruff check drone_patrol tests benchmarks tools training
+	$(BIN)/ruff format --check drone_patrol tests benchmarks tools training
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 

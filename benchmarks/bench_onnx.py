@@ -86,9 +86,11 @@ def _latency_rows(image: NDArray[np.uint8], source: str) -> list[dict[str, Any]]
         ("tiled 2x2 @512x640 + whole", {"tiling": True, "tile_size_px": (288, 352), "tile_overlap": 0.15}),
     ]
     for threads in (1, 2):
-        model = OnnxDetector(OnnxDetectorConfig(intra_op_threads=threads)).model
+        model = OnnxDetector(OnnxDetectorConfig(model="coco", classes=("person",), intra_op_threads=threads)).model
         for label, options in cases:
-            det = OnnxDetector(OnnxDetectorConfig(intra_op_threads=threads, **options), model=model)
+            det = OnnxDetector(
+                OnnxDetectorConfig(model="coco", classes=("person",), intra_op_threads=threads, **options), model=model
+            )
             tiled = bool(options.get("tiling"))
             load = _load()
             median, p90, cpu = _time_ms(lambda d=det: d.detect_image(image), runs=3 if tiled else RUNS, warmup=1)
@@ -162,7 +164,7 @@ def _pipeline_rows() -> list[dict[str, Any]]:
         base_fps, base_cpu_fps, processed = _pipeline_fps(frames, None)
     except ImportError as exc:
         return [{"kind": "pipeline", "case": f"VisionPipeline not available ({exc})"}]
-    detector = OnnxDetector(OnnxDetectorConfig(intra_op_threads=1, source="thermal"))
+    detector = OnnxDetector(OnnxDetectorConfig(model="coco", classes=("person",), intra_op_threads=1, source="thermal"))
     # The cost of one run in the pipeline: thermal normalisation, network, decoding, temperatures.
     _, _, onnx_cpu_ms = _time_ms(lambda: detector.detect(frames[len(frames) // 2]), runs=8, warmup=1)
     rows: list[dict[str, Any]] = [

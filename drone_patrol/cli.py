@@ -27,7 +27,15 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "sim-link": ("drone_patrol.sim.commands:sim_link", "Run a faulty-link proxy between controller and vehicle."),
     "sim-camera": ("drone_patrol.sim.camera_commands:sim_camera", "Render a simulated thermal flight over a scenario."),
     "detect": ("drone_patrol.vision.commands:detect", "Run the vision pipeline on recorded frames and telemetry."),
-    "detect-people": ("drone_patrol.vision.onnx.commands:detect_people", "Find people in images with the ONNX model."),
+    "detect-objects": (
+        "drone_patrol.vision.onnx.commands:detect_objects",
+        "Find people and vehicles in images with the learned thermal model.",
+    ),
+    "detect-people": ("drone_patrol.vision.onnx.commands:detect_people", "Same as detect-objects (former name)."),
+    "evaluate": (
+        "drone_patrol.vision.onnx.commands:evaluate",
+        "Measure the detector on your own images and COCO-style annotations (AP50, precision, recall).",
+    ),
     "alerts": ("drone_patrol.alerts.commands:alerts", "Watch and acknowledge alerts in the command room."),
     "broker": ("drone_patrol.alerts.commands:broker", "Run the embedded MQTT broker on 127.0.0.1."),
     "patrol": ("drone_patrol.service.commands:patrol", "Run the patrol service from a config file."),

@@ -31,6 +31,11 @@ class ThermalFrame:
     interpolated to that time (``None`` when telemetry is missing); ``degraded`` is
     True when temperatures come from an 8-bit palette frame rather than radiometric
     counts. ``rgb`` optionally carries a co-registered 8-bit colour image (H, W, 3).
+
+    A frame of the camera's 8-bit automatic-gain video (what most drone thermal payloads
+    stream over RTSP or HDMI) has ``video`` set to its grey image and ``agc`` True: grey
+    level is not temperature there, so ``celsius`` is all NaN and nothing reads a
+    temperature from it (see :attr:`mode`).
     """
 
     celsius: NDArray[np.float32]
@@ -44,6 +49,24 @@ class ThermalFrame:
     counts: NDArray[np.uint16] | None = None
     #: kelvin per count of ``counts`` (0.01 or 0.1 for TLinear)
     kelvin_per_count: float | None = None
+    #: the camera's 8-bit grey video image (automatic gain), for frames without temperatures
+    video: NDArray[np.uint8] | None = None
+    #: True for automatic-gain video frames: no temperatures at all
+    agc: bool = False
+
+    @classmethod
+    def from_video(cls, grey: NDArray[np.uint8], time_s: float, index: int = 0, **kwargs: object) -> ThermalFrame:
+        """An automatic-gain video frame: grey pixels, no temperatures (``celsius`` all NaN)."""
+        celsius = np.full(grey.shape[:2], np.nan, dtype=np.float32)
+        return cls(celsius=celsius, time_s=time_s, index=index, video=grey, agc=True, **kwargs)  # type: ignore[arg-type]
+
+    @property
+    def mode(self) -> str:
+        """``radiometric`` (temperatures), ``palette`` (8-bit palette with a known span: approximate
+        temperatures) or ``agc`` (8-bit automatic-gain video: no temperatures)."""
+        if self.agc:
+            return "agc"
+        return "palette" if self.degraded else "radiometric"
 
     @property
     def shape(self) -> tuple[int, int]:

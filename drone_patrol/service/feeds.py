@@ -107,7 +107,7 @@ class LiveFrameFeed:
             self._served_index = raw.index
         return ThermalFrame(
             celsius=raw.celsius, time_s=raw.time_s, index=raw.index, state=state, degraded=raw.degraded,
-            counts=raw.counts, kelvin_per_count=raw.kelvin_per_count,
+            counts=raw.counts, kelvin_per_count=raw.kelvin_per_count, video=raw.video, agc=raw.agc,
         )  # fmt: skip
 
     def close(self) -> None:

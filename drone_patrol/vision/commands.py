@@ -83,7 +83,11 @@ def _write(out: IO[str], alerts: list[Alert]) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Heat baseline of the site (JSON).",
 )
-@click.option("--update-baseline", is_flag=True, help="Add this run's heat to --baseline and save it.")
+@click.option(
+    "--update-baseline",
+    is_flag=True,
+    help="Learn this run's heat, alerted heat included, into --baseline (run it on an ordinary night).",
+)
 @click.option(
     "--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), help="Alerts as JSON lines (default: stdout)."
 )
@@ -112,7 +116,12 @@ def _write(out: IO[str], alerts: list[Alert]) -> None:
     help="TLinear kelvin per count (default: the camera's).",
 )
 @click.option(
-    "--span", nargs=2, type=float, default=None, help="LOW HIGH Celsius of 8-bit palette frames (degraded mode)."
+    "--span",
+    nargs=2,
+    type=float,
+    default=None,
+    help="LOW HIGH Celsius of 8-bit palette frames (degraded mode); without it 8-bit frames are the camera's "
+    "automatic-gain video: people and vehicles from the learned model, no temperatures.",
 )
 @click.option("--palette", type=click.Choice(["grey", "inferno", "jet", "hot"]), default="grey", show_default=True)
 @click.option("--emissivity", type=float, default=0.95, show_default=True, help="For --radiometry flir_raw.")
@@ -197,12 +206,15 @@ def detect(
         if out_path:
             out.close()
     if baseline is not None and update_baseline and baseline_path is not None:
-        baseline.update_from_patrol(pipe.heat_observations(), last_t)
+        # as the service's survey sortie: what is hot on an ordinary night is the site's everyday heat,
+        # even where it reached the alert threshold (engines in the usual car park, a grill's chimney)
+        baseline.update_from_patrol(pipe.heat_observations(include_alerted=True), last_t)
         baseline.save(baseline_path)
     s = pipe.stats.as_dict()
     skipped = ", ".join(f"{k} {v}" for k, v in sorted(s["skipped"].items())) or "none"
+    modes = ", ".join(f"{k} {v}" for k, v in sorted(s["modes"].items())) or "none"
     click.echo(
-        f"{s['frames_processed']} of {s['frames_in']} frames processed ({skipped} skipped); alerts: "
+        f"{s['frames_processed']} of {s['frames_in']} frames processed (modes: {modes}; {skipped} skipped); alerts: "
         + ", ".join(f"{k} {v}" for k, v in s["alerts"].items()),
         err=True,
     )

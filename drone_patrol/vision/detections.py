@@ -18,7 +18,13 @@ from numpy.typing import NDArray
 CLASS_HOTSPOT = 0
 CLASS_PERSON = 1
 CLASS_VEHICLE = 2
-CLASS_NAMES: dict[int, str] = {CLASS_HOTSPOT: "hotspot", CLASS_PERSON: "person", CLASS_VEHICLE: "vehicle"}
+CLASS_BICYCLE = 3
+CLASS_NAMES: dict[int, str] = {
+    CLASS_HOTSPOT: "hotspot",
+    CLASS_PERSON: "person",
+    CLASS_VEHICLE: "vehicle",
+    CLASS_BICYCLE: "bicycle",
+}
 
 
 def _f64(values: object, n: int, cols: int | None = None, fill: float = np.nan) -> NDArray[np.float64]:

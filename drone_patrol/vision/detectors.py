@@ -102,7 +102,12 @@ class HotspotDetector:
         return min(c.hotspot_threshold_c, rel) if math.isfinite(rel) else c.hotspot_threshold_c
 
     def detect(self, frame: ThermalFrame) -> Detections:
-        """Hot blobs of ``frame`` with peak and mean temperature and a heat-weighted centroid."""
+        """Hot blobs of ``frame`` with peak and mean temperature and a heat-weighted centroid.
+
+        An automatic-gain video frame has no temperatures: nothing (see ``SaturationDetector``).
+        """
+        if frame.agc:
+            return Detections.empty()
         t = frame.celsius
         thr = self.threshold_c(t)
         self.last_threshold_c = thr
@@ -155,7 +160,9 @@ class WarmBodyDetector:
                 yield x + sx, y + sy, sw, sh, sub
 
     def detect(self, frame: ThermalFrame) -> Detections:
-        """One detection per person found in ``frame``."""
+        """One detection per person found in ``frame`` (none in automatic-gain video: no temperatures)."""
+        if frame.agc:
+            return Detections.empty()
         c = self.config
         t = frame.celsius
         med, _ = scene_statistics(t)

@@ -7,6 +7,11 @@ Pure decision code over tracks (no images, no I/O):
   polygon, grown by ``heat_source_margin_m`` and the track's uncertainty) nor explained by
   the site's heat baseline; a known or baseline source far hotter than its usual peak
   (``baseline_excess_c``) is an incident again. It closes when its tracks end.
+  A hot track that lay on a detected vehicle in at least half of its sightings is vehicle
+  heat (a warm engine or hood) and raises nothing below ``vehicle_fire_c`` unless it keeps
+  rising (``vehicle_rise_c`` above its first sighting). A track without a temperature (a
+  saturated blob of automatic-gain video) is alerted as possible heat with no temperature,
+  unless it lies on a vehicle, a known heat source or baseline heat.
 - crowd gathering: a DBSCAN cluster (``crowd_eps_m``, ``crowd_core_people``) of confirmed
   people with at least ``crowd_min_people`` within ``crowd_radius_m`` of its centre, that
   has lasted ``crowd_min_duration_s``; updated when its head count changes by a fifth
@@ -133,19 +138,36 @@ class IncidentRules:
                 return name
         return None
 
+    def _vehicle_heat(self, t: Track) -> str | None:
+        """Why a hot track is a vehicle's ordinary heat (``None`` when it is not, or not on a vehicle)."""
+        c = self.config
+        if t.vehicle_hits == 0 or 2 * t.vehicle_hits < t.hits:
+            return None
+        if not math.isfinite(t.peak_c):
+            return "vehicle heat (no temperature: automatic-gain video)"
+        if t.peak_c >= c.vehicle_fire_c:
+            return None
+        if math.isfinite(t.first_peak_c) and t.last_peak_c >= t.first_peak_c + c.vehicle_rise_c:
+            return None  # still heating up: not an engine cooling down
+        return f"vehicle heat ({t.peak_c:.0f} C, below {c.vehicle_fire_c:.0f} C)"
+
     def _suppression(self, t: Track) -> str | None:
         """Why a hot track is expected heat (``None`` when it is not)."""
         c = self.config
+        vehicle = self._vehicle_heat(t)
+        if vehicle is not None:
+            return vehicle
         p = Point(float(t.en_m[0]), float(t.en_m[1]))
         reach = c.heat_source_margin_m + t.sigma_m
         lat, lon, _ = (float(v) for v in self.frame.to_geodetic(t.en_m[0], t.en_m[1]))
         usual = self.baseline.usual_peak_c(lat, lon, reach) if self.baseline is not None else None
+        measured = math.isfinite(t.peak_c)  # a saturated video blob is never 'far hotter than usual'
         for name, shape, known_peak in self.heat_sources:
             if shape.distance(p) <= reach:
                 ref = known_peak if known_peak is not None else usual
-                if ref is None or t.peak_c <= ref + c.baseline_excess_c:
+                if ref is None or not measured or t.peak_c <= ref + c.baseline_excess_c:
                     return f"known heat source {name}"
-        if usual is not None and t.peak_c <= usual + c.baseline_excess_c:
+        if usual is not None and (not measured or t.peak_c <= usual + c.baseline_excess_c):
             return f"baseline heat (usual peak {usual:.0f} C)"
         return None
 
@@ -188,14 +210,14 @@ class IncidentRules:
         c = self.config
         events: list[IncidentEvent] = []
         for t in tracker.confirmed(CLASS_HOTSPOT):
-            if t.peak_c < self.alert_c or t.last_seen_s < now_s:
+            if (math.isfinite(t.peak_c) and t.peak_c < self.alert_c) or t.last_seen_s < now_s:
                 continue
             if t.clean_hits == 0 and t.hits < 4 * c.track_confirm_hits:
                 continue  # seen only cut by the image border so far: wait for a trustworthy position
             inc = self._by_track.get(t.track_id)
             if inc is None:
                 cached = self._verdicts.get(t.track_id)
-                if cached is not None and t.peak_c <= cached[0] + 10.0:
+                if cached is not None and not (t.peak_c > cached[0] + 10.0) and t.vehicle_hits == 0:
                     why = cached[1]
                 else:
                     why = self._suppression(t)
@@ -247,21 +269,27 @@ class IncidentRules:
         w = np.array([1.0 / max(t.sigma_m, 0.05) ** 2 * t.hits for t in tracks])
         inc.en_m = (np.array([t.en_m for t in tracks]) * w[:, None]).sum(axis=0) / w.sum()
         inc.sigma_m = min(t.sigma_m for t in tracks)
-        peak = max(t.peak_c for t in tracks)
+        peak = float(np.fmax.reduce([t.peak_c for t in tracks]))
+        last = float(np.fmax.reduce([t.last_peak_c for t in tracks]))
         hits = sum(t.hits for t in tracks)
-        inc.confidence = float(min(0.99, 0.5 + 0.05 * hits))
+        area = float(np.fmax.reduce([t.area_m2 for t in tracks]))
+        measured = math.isfinite(peak)
+        # a saturated blob of automatic-gain video is heat of unknown temperature: less sure, less severe
+        inc.confidence = float(min(0.99 if measured else 0.6, (0.5 if measured else 0.3) + 0.05 * hits))
         inc.figures = {
-            "max_temperature_c": round(peak, 1),
-            "last_temperature_c": round(max(t.last_peak_c for t in tracks), 1),
-            "area_m2": round(max(t.area_m2 for t in tracks), 3),
+            "max_temperature_c": round(peak, 1) if measured else None,
+            "last_temperature_c": round(last, 1) if math.isfinite(last) else None,
+            "area_m2": round(area, 3) if math.isfinite(area) else 0.0,
             "sightings": int(hits),
         }
-        inc.severity = Severity.CRITICAL if peak >= 250.0 else Severity.WARNING
+        if not measured:
+            inc.figures["measurement"] = "agc_saturation"
+        inc.severity = Severity.CRITICAL if measured and peak >= 250.0 else Severity.WARNING
         inc.area_name = self.area_at(inc.en_m)
 
     def _hotspot_changed(self, inc: Incident) -> bool:
-        old = inc.last_alert_figures.get("max_temperature_c", 0.0)
-        new = inc.figures.get("max_temperature_c", 0.0)
+        old = inc.last_alert_figures.get("max_temperature_c") or 0.0
+        new = inc.figures.get("max_temperature_c") or 0.0
         moved = inc.last_alert_en is not None and float(np.hypot(*(inc.en_m - inc.last_alert_en))) > max(
             1.0, inc.sigma_m
         )

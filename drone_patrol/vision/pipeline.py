@@ -22,12 +22,14 @@ from drone_patrol.core.config.camera import CameraConfig
 from drone_patrol.core.config.vision import VisionConfig
 from drone_patrol.core.types import Alert, AlertKind, AlertStatus, GeoPoint, KeyArea, Severity
 from drone_patrol.vision.baseline import HeatBaseline, HeatObservation
-from drone_patrol.vision.detections import CLASS_HOTSPOT, CLASS_PERSON, Detections
+from drone_patrol.vision.detections import CLASS_BICYCLE, CLASS_HOTSPOT, CLASS_PERSON, CLASS_VEHICLE, Detections
 from drone_patrol.vision.detectors import HotspotDetector, WarmBodyDetector
 from drone_patrol.vision.frames import Detector, ThermalFrame
 from drone_patrol.vision.georef import Georeferencer
 from drone_patrol.vision.incidents import Incident, IncidentEvent, IncidentRules
+from drone_patrol.vision.learned import VideoOnly
 from drone_patrol.vision.render import frame_jpeg, thumbnail_jpeg
+from drone_patrol.vision.saturation import SaturationDetector
 from drone_patrol.vision.tracking import GroundTracker
 from drone_patrol.vision.validation import check_frame
 
@@ -41,6 +43,9 @@ class PipelineStats:
     frames_in: int = 0
     frames_processed: int = 0
     frames_degraded: int = 0
+    #: frames processed by mode: radiometric, palette, agc
+    modes: dict[str, int] = field(default_factory=dict)
+    mode: str = ""
     skipped: dict[str, int] = field(default_factory=dict)
     detections: int = 0
     alerts: dict[str, int] = field(default_factory=lambda: {s.value: 0 for s in AlertStatus})
@@ -63,6 +68,8 @@ class PipelineStats:
             "frames_in": self.frames_in,
             "frames_processed": self.frames_processed,
             "frames_degraded": self.frames_degraded,
+            "mode": self.mode,
+            "modes": dict(self.modes),
             "frames_skipped": self.frames_skipped,
             "skipped": dict(self.skipped),
             "detections": self.detections,
@@ -77,9 +84,15 @@ class VisionPipeline:
 
     ``origin`` is the site frame's origin (home, its altitude the ground height);
     ``heat_sources`` and ``patrol_areas`` are the area file's features of those roles;
-    ``detectors`` replaces the default hot-spot and warm-body pair (plus the ONNX person
-    detector when ``vision.onnx_detector`` is set); a detector with a ``ground_sample_m`` attribute left
-    ``None`` is given the pipeline's per-frame ground sample distance.
+    ``detectors`` replaces the default set: hot spots and warm bodies from temperatures,
+    saturated blobs of automatic-gain video, and the learned detector (people, vehicles):
+    on every frame when ``vision.onnx_detector`` is set, else the shipped thermal model on
+    automatic-gain video frames only (``vision.learned_detector_on_video``). A detector with
+    a ``ground_sample_m`` attribute left ``None`` is given the pipeline's per-frame ground
+    sample distance.
+
+    The pipeline runs in the mode of its frames (``ThermalFrame.mode``): ``radiometric``,
+    ``palette`` or ``agc``; ``stats`` counts frames by mode and every alert says its mode.
     """
 
     def __init__(
@@ -103,11 +116,14 @@ class VisionPipeline:
             detectors = [
                 HotspotDetector(vision, ground_sample_m=self._frame_gsd),
                 WarmBodyDetector(vision, ground_sample_m=self._frame_gsd),
+                SaturationDetector(vision, ground_sample_m=self._frame_gsd),
             ]
             if vision.onnx_detector is not None:
                 from drone_patrol.vision.onnx import make_onnx_detector  # onnxruntime only when asked for
 
                 detectors.append(make_onnx_detector(vision.onnx_detector))
+            elif vision.learned_detector_on_video:
+                detectors.append(VideoOnly())
         self.detectors = list(detectors)
         for det in self.detectors:  # size limits in square metres need this frame's ground sample distance
             if hasattr(det, "ground_sample_m") and det.ground_sample_m is None:
@@ -164,6 +180,8 @@ class VisionPipeline:
         self._last_time_s = frame.time_s
         if frame.degraded:
             self.stats.frames_degraded += 1
+        self.stats.mode = frame.mode
+        self.stats.modes[frame.mode] = self.stats.modes.get(frame.mode, 0) + 1
         parts = []
         for det in self.detectors:
             try:
@@ -174,6 +192,7 @@ class VisionPipeline:
         dets = self.georef.locate(dets, cam)
         dets = _clipped_at_border(dets, cam)
         dets = self._size_filter(dets)
+        dets = _on_vehicles(_without_people_glare(dets), self.vision.vehicle_box_margin)
         if len(self.detectors) > 1:
             dets = _dedupe_people(dets, self.vision.person_merge_m)
         self.stats.detections += len(dets)
@@ -205,6 +224,8 @@ class VisionPipeline:
         for k in hot:
             tid = int(tracked.tracker_id[k])
             peak = float(tracked.peak_c[k])
+            if not np.isfinite(peak):  # a saturated video blob: heat of unknown temperature teaches nothing
+                continue
             prev = self._heat.get(tid)
             if prev is None or peak > prev[2]:
                 e, n = tracked.ground_en_m[k]
@@ -238,10 +259,13 @@ class VisionPipeline:
             ring = [[round(float(a), 7), round(float(b), 7)] for a, b in self.georef.frame.en_to_lonlat(inc.hull_en)]
             figures["hull"] = json.dumps({"type": "Polygon", "coordinates": [ring]}, separators=(",", ":"))
         figures["reason"] = ev.reason
-        if self._last is not None and self._last[0].degraded:
-            figures["degraded"] = True  # temperatures from an 8-bit palette: approximate
+        if self._last is not None:
+            figures["mode"] = self._last[0].mode
+            if self._last[0].degraded:
+                figures["degraded"] = True  # temperatures from an 8-bit palette: approximate
         if inc.kind is AlertKind.THERMAL_HOTSPOT:
-            summary = f"heat source {figures.get('max_temperature_c', float('nan')):.0f} C"
+            peak = figures.get("max_temperature_c")
+            summary = f"heat source {peak:.0f} C" if peak is not None else "possible heat source (saturated video)"
         else:
             summary = f"crowd of {figures.get('head_count', 0)} ({figures.get('density_per_m2', 0):.2f}/m2)"
         if inc.area_name:
@@ -275,15 +299,18 @@ class VisionPipeline:
         sel = np.isin(tracked.tracker_id, list(inc.track_ids))
         gsd = self._gsd or 0.06
         half = int(max(24, min(160, (inc.figures.get("radius_m", 2.0) + 3.0) / gsd)))
-        caption = f"{inc.kind.value} {inc.figures.get('max_temperature_c', inc.figures.get('head_count', ''))}"
+        value = inc.figures.get("max_temperature_c", inc.figures.get("head_count", ""))
+        caption = f"{inc.kind.value} {'' if value is None else value}"
+        image, span = _display(frame)
         try:
             return thumbnail_jpeg(
-                frame.celsius,
+                image,
                 (float(uv[0]), float(uv[1])),
                 tracked[sel],
                 half,
                 self.vision.thumbnail_max_width_px,
                 caption,
+                span,
             )
         except Exception:  # a thumbnail is a nicety; the alert goes out without it
             log.exception("vision: thumbnail failed for incident %s", inc.incident_id)
@@ -310,7 +337,8 @@ class VisionPipeline:
             uv = cam.ground_to_pixel(ring[:, 0], ring[:, 1]) if len(ring) else ring
             if len(uv) and np.isfinite(uv).all() and cam.in_image(uv).any():
                 outlines.append(uv)
-        return frame_jpeg(frame.celsius, dets, max_width_px, outlines)
+        image, span = _display(frame)
+        return frame_jpeg(image, dets, max_width_px, outlines, span)
 
     def heat_observations(self, include_alerted: bool = False) -> list[HeatObservation]:
         """Hot things seen so far (peak per track), for :meth:`HeatBaseline.update_from_patrol`.
@@ -328,6 +356,47 @@ class VisionPipeline:
     def open_incidents(self) -> list[Incident]:
         """Incidents not yet closed."""
         return [i for i in self.rules.incidents.values() if i.is_open]
+
+
+def _display(frame: ThermalFrame) -> tuple[np.ndarray, tuple[float, float] | None]:
+    """What a frame's pictures are drawn from: temperatures, or the grey levels of automatic-gain video."""
+    if frame.agc and frame.video is not None:
+        return frame.video.astype(np.float32), (0.0, 255.0)
+    return frame.celsius, None
+
+
+def _without_people_glare(dets: Detections) -> Detections:
+    """Drop hot spots without a temperature (saturated video) that lie on a detected person or bicycle.
+
+    At night automatic gain often clips warm people at full white: that is a person, not a fire.
+    """
+    blob = (dets.class_id == CLASS_HOTSPOT) & ~np.isfinite(dets.peak_c)
+    people = dets.xyxy[(dets.class_id == CLASS_PERSON) | (dets.class_id == CLASS_BICYCLE)]
+    if not blob.any() or not len(people):
+        return dets
+    c = dets.centroid_px
+    inside = (
+        (c[:, None, 0] >= people[None, :, 0]) & (c[:, None, 0] <= people[None, :, 2])
+        & (c[:, None, 1] >= people[None, :, 1]) & (c[:, None, 1] <= people[None, :, 3])
+    ).any(axis=1)  # fmt: skip
+    return dets[~(blob & inside)]
+
+
+def _on_vehicles(dets: Detections, margin: float) -> Detections:
+    """Flag (``data['on_vehicle']``) the hot spots whose centroid lies in a vehicle's box grown by ``margin``."""
+    on = np.zeros(len(dets), dtype=bool)
+    cars = dets.xyxy[dets.class_id == CLASS_VEHICLE]
+    hot = np.nonzero(dets.class_id == CLASS_HOTSPOT)[0]
+    if len(cars) and len(hot):
+        w, h = cars[:, 2] - cars[:, 0], cars[:, 3] - cars[:, 1]
+        grown = cars + np.column_stack([-w, -h, w, h]) * margin
+        c = dets.centroid_px[hot]
+        inside = (
+            (c[:, None, 0] >= grown[None, :, 0]) & (c[:, None, 0] <= grown[None, :, 2])
+            & (c[:, None, 1] >= grown[None, :, 1]) & (c[:, None, 1] <= grown[None, :, 3])
+        )  # fmt: skip
+        on[hot] = inside.any(axis=1)
+    return dets.with_fields(data={**dets.data, "on_vehicle": on})
 
 
 def _plain_value(v: Any) -> Any:

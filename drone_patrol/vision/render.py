@@ -36,7 +36,7 @@ def annotate(image: NDArray[np.uint8], dets: Detections, scale: float = 1.0) -> 
         x0, y0, x1, y1 = (dets.xyxy[k] * scale).tolist()
         colour = _COLOURS.get(int(dets.class_id[k]), (255, 255, 255))
         cv2.rectangle(image, (int(x0) - 1, int(y0) - 1), (math.ceil(x1) + 1, math.ceil(y1) + 1), colour, 1)
-        if dets.tracker_id[k] >= 0 and dets.class_id[k] == CLASS_HOTSPOT:
+        if dets.tracker_id[k] >= 0 and dets.class_id[k] == CLASS_HOTSPOT and np.isfinite(dets.peak_c[k]):
             label = f"{dets.peak_c[k]:.0f}C"
             cv2.putText(image, label, (int(x0), max(8, int(y0) - 3)), cv2.FONT_HERSHEY_PLAIN, 0.8, colour, 1)
     return image
@@ -59,9 +59,13 @@ def frame_jpeg(
     dets: Detections,
     max_width_px: int = 320,
     outlines: Sequence[NDArray[np.float64]] = (),
+    span: tuple[float, float] | None = None,
 ) -> bytes:
-    """The whole frame in pseudo-colour with its detections and pixel outlines (known heat sources) in cyan."""
-    img = annotate(pseudo_colour(celsius), dets)
+    """The whole frame in pseudo-colour with its detections and pixel outlines (known heat sources) in cyan.
+
+    ``span`` fixes the colour scale's low and high values (for grey video, 0 and 255).
+    """
+    img = annotate(pseudo_colour(celsius, *(span or (None, None))), dets)
     for uv in outlines:
         cv2.polylines(img, [np.round(uv).astype(np.int32).reshape(-1, 1, 2)], True, (255, 255, 0), 1)
     return encode_jpeg(img, max_width_px)
@@ -74,15 +78,17 @@ def thumbnail_jpeg(
     half_size_px: int = 64,
     max_width_px: int = 160,
     marker: str = "",
+    span: tuple[float, float] | None = None,
 ) -> bytes:
-    """A crop around ``centre_px`` in pseudo-colour with detections and an optional caption."""
+    """A crop around ``centre_px`` in pseudo-colour with detections and an optional caption (``span`` as for
+    :func:`frame_jpeg`)."""
     h, w = celsius.shape
     cx, cy = round(centre_px[0]), round(centre_px[1])
     x0, x1 = max(0, cx - half_size_px), min(w, cx + half_size_px)
     y0, y1 = max(0, cy - half_size_px), min(h, cy + half_size_px)
     if x1 <= x0 or y1 <= y0:
         x0, y0, x1, y1 = 0, 0, w, h
-    img = pseudo_colour(celsius)[y0:y1, x0:x1].copy()
+    img = pseudo_colour(celsius, *(span or (None, None)))[y0:y1, x0:x1].copy()
     shifted = dets.with_fields(xyxy=dets.xyxy - np.array([x0, y0, x0, y0], dtype=np.float64))
     annotate(img, shifted)
     if marker:

@@ -6,6 +6,10 @@ vehicle state interpolated to each frame's time. A frame that cannot be decoded 
 yielded with an empty array, so the pipeline counts and skips it rather than the source
 stopping.
 
+8-bit frames are the camera's automatic-gain video (grey level is not temperature) unless
+the span of their palette is given: they become ``agc`` frames with no temperatures, on
+which only the learned detector (people, vehicles) and saturation hot spots work.
+
 A folder written by ``drone-patrol sim-camera`` holds ``frames/NNNNNN.png`` (16-bit
 TLinear) and ``frames.csv`` (``index,time_s,file``); other folders are read in name order
 at ``fps``.
@@ -33,7 +37,7 @@ from drone_patrol.vision.telemetry import PoseLog
 
 log = logging.getLogger(__name__)
 
-IMAGE_SUFFIXES = (".png", ".tif", ".tiff")
+IMAGE_SUFFIXES = (".png", ".tif", ".tiff", ".jpg", ".jpeg")
 _EMPTY = np.zeros((0, 0), dtype=np.float32)
 
 
@@ -58,6 +62,13 @@ class RawFrame:
     counts: NDArray[np.uint16] | None = None
     kelvin_per_count: float | None = None
     degraded: bool = False
+    #: the grey image of an automatic-gain video frame (then ``celsius`` is all NaN)
+    video: NDArray[np.uint8] | None = None
+
+    @property
+    def agc(self) -> bool:
+        """True for automatic-gain video frames (no temperatures)."""
+        return self.video is not None
 
 
 def _convert(pixels: Any, rad: Radiometry, time_s: float, index: int, where: str) -> RawFrame:
@@ -69,8 +80,9 @@ def _convert(pixels: Any, rad: Radiometry, time_s: float, index: int, where: str
             return RawFrame(flir_raw_to_celsius(pixels, rad.planck), time_s, index, pixels)
         return RawFrame(tlinear_to_celsius(pixels, rad.resolution_k), time_s, index, pixels, rad.resolution_k)
     if pixels.dtype == np.uint8:
-        if rad.span_c is None:
-            raise InputError(f"{where}: 8-bit frames need the temperature span of their palette (--span LOW HIGH)")
+        if rad.span_c is None:  # the camera's automatic-gain video: grey levels, not temperatures
+            grey = pixels if pixels.ndim == 2 else cv2.cvtColor(pixels[..., :3], cv2.COLOR_BGR2GRAY)
+            return RawFrame(np.full(grey.shape[:2], np.nan, np.float32), time_s, index, video=grey)
         return RawFrame(palette_to_celsius(pixels, *rad.span_c, rad.palette), time_s, index, degraded=True)
     if pixels.dtype in (np.float32, np.float64):
         return RawFrame(pixels.astype(np.float32), time_s, index)
@@ -146,7 +158,12 @@ def capture_frames(source: str, rad: Radiometry, start_time_s: float | None = No
             if not ok:
                 break
             t = time.time() if live and start_time_s is None else base + cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
-            if img is not None and img.ndim == 3 and img.shape[2] == 3 and rad.palette == "grey":
+            if (
+                img is not None
+                and img.ndim == 3
+                and img.shape[2] == 3
+                and (rad.palette == "grey" or rad.span_c is None)
+            ):
                 img = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
             yield _convert(img, rad, t, i, source)
             i += 1
@@ -193,4 +210,6 @@ def with_telemetry(frames: Iterator[RawFrame], poses: PoseLog | None, camera: Ca
             degraded=raw.degraded,
             counts=raw.counts,
             kelvin_per_count=raw.kelvin_per_count,
+            video=raw.video,
+            agc=raw.agc,
         )

@@ -53,6 +53,10 @@ class Track:
     misses: int = 0
     confirmed: bool = False
     history: deque[bool] = field(default_factory=deque)
+    #: the first sighting's peak (for heat that keeps rising); NaN in automatic-gain video
+    first_peak_c: float = float("nan")
+    #: sightings that lay on a detected vehicle
+    vehicle_hits: int = 0
     last_pixel: tuple[float, float] = (float("nan"), float("nan"))
     _w_sum: float = 0.0
     _wen_sum: NDArray[np.float64] = field(default_factory=lambda: np.zeros(2))
@@ -175,6 +179,8 @@ class GroundTracker:
             area_m2=float(dets.data["area_m2"][k]) if "area_m2" in dets.data else float("nan"),
             history=deque([True], maxlen=self.config.track_confirm_window),
             last_pixel=(float(dets.centroid_px[k, 0]), float(dets.centroid_px[k, 1])),
+            first_peak_c=float(dets.peak_c[k]),
+            vehicle_hits=int(_on_vehicle(dets, k)),
         )
         w = 1.0 / max(t.sigma_m, 0.05) ** 2
         t._w_sum, t._wen_sum = w, en * w
@@ -207,7 +213,8 @@ class GroundTracker:
         t.clean_hits += 0 if _clipped(dets, k) else 1
         t.misses = 0
         t.history.append(True)
-        t.peak_c = max(t.peak_c, float(dets.peak_c[k]))
+        t.peak_c = float(np.fmax(t.peak_c, float(dets.peak_c[k])))  # NaN (no temperature) never wins
+        t.vehicle_hits += int(_on_vehicle(dets, k))
         t.last_peak_c = float(dets.peak_c[k])
         t.mean_c = float(dets.mean_c[k])
         if "area_m2" in dets.data:
@@ -240,6 +247,11 @@ class GroundTracker:
     def confirmed(self, class_id: int | None = None) -> list[Track]:
         """Live confirmed tracks (of one class)."""
         return [t for t in self.tracks.values() if t.confirmed and (class_id is None or t.class_id == class_id)]
+
+
+def _on_vehicle(dets: Detections, k: int) -> bool:
+    on = dets.data.get("on_vehicle")
+    return bool(on[k]) if on is not None else False
 
 
 def _clipped(dets: Detections, k: int) -> bool:

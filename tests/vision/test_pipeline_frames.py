@@ -132,6 +132,6 @@ def test_the_onnx_person_detector_joins_when_configured() -> None:
     if not default_model_path().is_file():
         pytest.skip("the shipped ONNX model is not present")
     pipe = VisionPipeline(VisionConfig(onnx_detector=OnnxDetectorConfig()), CameraConfig(), HOME)
-    assert len(pipe.detectors) == 3
+    assert len(pipe.detectors) == 4  # hot spots, warm bodies, saturated video, the learned model
     pipe.process(frame(scene(), t=100.0))
     assert pipe.stats.frames_processed == 1

@@ -40,7 +40,7 @@ def test_people_from_the_rgb_camera_reach_the_pipeline_every_second_frame() -> N
         assert pipeline.stats.frames_processed == len(frames)
         return pipeline.stats.detections
 
-    onnx = OnnxDetector(OnnxDetectorConfig(intra_op_threads=1))
+    onnx = OnnxDetector(OnnxDetectorConfig(model="coco", classes=("person",), intra_op_threads=1))
     people = len(onnx.detect(frames[0]))
     assert people >= 10
     scheduled = EveryNthFrame(onnx, 2, on_skip="empty")

@@ -59,8 +59,9 @@ def test_k_one_runs_every_frame_and_bad_k_is_refused() -> None:
 
 def test_config_defaults_and_validation() -> None:
     cfg = OnnxDetectorConfig()
-    assert cfg.classes == ("person",) and cfg.class_map["person"] == CLASS_PERSON
-    assert cfg.resolved_model_path().name == "yolov8n_coco.onnx"
+    assert cfg.classes is None and cfg.class_map["person"] == CLASS_PERSON  # every class the model has and maps
+    assert cfg.resolved_model_path().name == "thermal_centernet_hituav.onnx"
+    assert OnnxDetectorConfig(model="coco").resolved_model_path().name == "yolov8n_coco.onnx"
     assert OnnxDetectorConfig.model_validate({"input_size": [320, 320]}).input_size == (320, 320)
     with pytest.raises(ValidationError, match="multiples of 32"):
         OnnxDetectorConfig(input_size=(500, 640))

@@ -57,8 +57,10 @@ def score(dets: Detections, truth: list[tuple[str, int, NDArray[np.float64]]]) -
 @cache
 def _detector(tiling: bool) -> OnnxDetector:
     if tiling:  # share the session of the detector without tiling
-        return OnnxDetector(OnnxDetectorConfig(tiling=True), model=_detector(False).model)
-    return OnnxDetector(OnnxDetectorConfig(intra_op_threads=1))
+        return OnnxDetector(
+            OnnxDetectorConfig(model="coco", classes=("person",), tiling=True), model=_detector(False).model
+        )
+    return OnnxDetector(OnnxDetectorConfig(model="coco", classes=("person",), intra_op_threads=1))
 
 
 @cache
@@ -78,7 +80,7 @@ def _result(tiling: bool) -> Detections:
 
 
 def test_shipped_model_is_there_and_reads_its_metadata() -> None:
-    path = default_model_path()
+    path = default_model_path("coco")
     assert path.is_file(), f"{path} is missing: the model ships in models/"
     det = _detector(False)
     assert det.input_hw == (512, 640)
@@ -145,5 +147,7 @@ def test_rgb_of_a_thermal_frame_is_used_and_scaled_to_thermal_pixels(scene: tupl
     assert len(score(dets, half).found) >= 10
     assert dets.xyxy[:, [0, 2]].max() <= 320 and dets.xyxy[:, [1, 3]].max() <= 256
     # With source="thermal" the flat Celsius image holds nobody.
-    thermal_only = OnnxDetector(OnnxDetectorConfig(source="thermal"), model=_detector(False).model)
+    thermal_only = OnnxDetector(
+        OnnxDetectorConfig(model="coco", classes=("person",), source="thermal"), model=_detector(False).model
+    )
     assert len(thermal_only.detect(thermal)) == 0

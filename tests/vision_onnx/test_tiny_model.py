@@ -48,12 +48,12 @@ def test_padding_is_undone(tiny_model: TinyModel) -> None:
 def test_channels_last_layout_and_fixed_input(tiny_model: TinyModel) -> None:
     head = np.transpose(_head(), (0, 2, 1))
     path = tiny_model(head, names=NAMES, input_shape=[1, 3, 64, 96])
-    det = OnnxDetector(OnnxDetectorConfig(), model_path=path)
+    det = OnnxDetector(OnnxDetectorConfig(classes=("person",)), model_path=path)
     assert det.input_hw == (64, 96) and not det.model.dynamic_hw and det.model.layout == "channels_last"
     dets = det.detect_image(np.zeros((64, 96, 3), np.uint8))
     assert len(dets) == 1 and np.allclose(dets.xyxy[0], [22, 11, 42, 21])
     # Tiling on a batch-1 model runs the tiles one by one.
-    tiled = OnnxDetector(OnnxDetectorConfig(tiling=True, tile_size_px=(32, 48)), model=det.model)
+    tiled = OnnxDetector(OnnxDetectorConfig(classes=("person",), tiling=True, tile_size_px=(32, 48)), model=det.model)
     assert len(tiled.tiles_for((64, 96))) == 9
     assert len(tiled.detect_image(np.zeros((64, 96, 3), np.uint8))) >= 1
 

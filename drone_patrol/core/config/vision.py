@@ -10,6 +10,13 @@ Defaults and why:
   night show 27-34 C over a 12-20 C street); 0.03-0.6 m^2 per person.
 - pose uncertainty: 1 degree attitude, 2 m horizontal and 1 m vertical position, a
   consumer GNSS/IMU; alerts carry the 95 % circle of that error.
+- vehicle heat: a hot spot on a detected vehicle (engine, exhaust, a sun-warmed roof; hoods
+  read 80-90 C after a drive) is not an incident below ``vehicle_fire_c`` (150 C: burning
+  car parts, not a running engine), unless it keeps rising by ``vehicle_rise_c`` over the
+  time it is watched.
+- automatic-gain video (8-bit frames without temperatures): people and vehicles come from
+  the learned detector, hot spots only from blobs at full white (``agc_saturation_level``),
+  reported without a temperature and at a lower confidence.
 - crowds: a DBSCAN cluster (eps 2 m, a core point needs 3 people) of at least 6 people
   within 6 m of its centre, seen for 4 s. A person at 40 m altitude stays about 5 s in a
   50-degree camera's view at 6 m/s, so one pass can confirm a gathering while people
@@ -34,6 +41,14 @@ class VisionConfig(Section):
     hotspot_min_area_m2: float = Field(default=0.01, ge=0)
     hotspot_max_area_m2: float = Field(default=150.0, gt=0)
     hotspot_alert_c: float | None = None  # None: hotspot_threshold_c
+    # vehicle heat: hot spots on a detected vehicle
+    vehicle_fire_c: float = Field(default=150.0, gt=0)
+    vehicle_rise_c: float = Field(default=25.0, gt=0)
+    vehicle_box_margin: float = Field(default=0.15, ge=0, le=1)  # a vehicle's box grown by this fraction
+    # automatic-gain (8-bit) video
+    agc_saturation_level: int = Field(default=250, ge=1, le=255)
+    agc_saturation_max_fraction: float = Field(default=0.2, gt=0, le=1)
+    learned_detector_on_video: bool = True  # the shipped thermal model on AGC video when onnx_detector is unset
     # warm-body detector
     body_min_c: float = 24.0
     body_max_c: float = 40.0

@@ -62,7 +62,16 @@ class OnnxDetector:
 
     def _bind_classes(self) -> None:
         names = [n.lower() for n in self.model.class_names]
-        wanted = [c.lower() for c in self.config.classes]
+        cmap = {k.lower(): v for k, v in self.config.class_map.items()}
+        if self.config.classes is None:  # every class of the model that has a drone-patrol class
+            wanted = [n for n in names if n in cmap]
+            if names and not wanted:
+                raise ModelError(
+                    f"{self.model.path}: none of the model's classes ({', '.join(self.model.class_names[:12])}) "
+                    "is in class_map"
+                )
+        else:
+            wanted = [c.lower() for c in self.config.classes]
         if names:
             missing = [c for c in wanted if c not in names]
             if missing:
@@ -73,7 +82,6 @@ class OnnxDetector:
             self._class_indices: NDArray[np.int64] | None = np.asarray([names.index(c) for c in wanted])
         else:  # names known only after the first run
             self._class_indices = None
-        cmap = {k.lower(): v for k, v in self.config.class_map.items()}
         self._class_ids = {i: cmap[n] for i, n in enumerate(names) if n in cmap}
 
     @property
@@ -102,6 +110,8 @@ class OnnxDetector:
         ``peak_c`` and ``mean_c`` of each detection are read from the Celsius image inside its box.
         """
         source = self.config.source
+        if frame.video is not None and source != "rgb":  # the camera's own 8-bit video: what the model learnt on
+            return _with_temperatures(self.detect_image(frame.video), frame.celsius)
         if frame.rgb is not None and source in ("auto", "rgb"):
             image = as_rgb(frame.rgb)
             dets = self.detect_image(image)
@@ -219,7 +229,15 @@ class OnnxDetector:
         class_id = np.asarray([self._class_ids.get(int(c), -1) for c in raw.class_index], dtype=np.int64)
         keep = class_id >= 0
         boxes = raw.xyxy[keep]
-        return Detections.create(boxes, raw.score[keep], class_id[keep])
+        # the model's own class index, for callers that report its class names (car, other_vehicle ...)
+        return Detections.create(
+            boxes, raw.score[keep], class_id[keep], data={"model_class": raw.class_index[keep].astype(np.int64)}
+        )
+
+    def class_name(self, model_class: int) -> str:
+        """The model's name of one of its class indices."""
+        names = self.model.class_names
+        return names[model_class] if 0 <= model_class < len(names) else f"class{model_class}"
 
 
 def _rescaled(dets: Detections, sx: float, sy: float) -> Detections:

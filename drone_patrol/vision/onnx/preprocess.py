@@ -83,6 +83,8 @@ def as_rgb(image: NDArray[np.generic], channel_order: Literal["rgb", "bgr"] = "r
     arr = np.asarray(image)
     if arr.dtype != np.uint8:
         raise InputError(f"image: expected 8-bit (uint8) pixels, got dtype {arr.dtype}")
+    if arr.ndim >= 2 and (arr.shape[0] < 1 or arr.shape[1] < 1):
+        raise InputError(f"image: empty image of shape {arr.shape}")
     if arr.ndim == 2 or (arr.ndim == 3 and arr.shape[2] == 1):
         return np.ascontiguousarray(np.repeat(arr.reshape(arr.shape[0], arr.shape[1], 1), 3, axis=2))
     if arr.ndim != 3 or arr.shape[2] not in (3, 4):
