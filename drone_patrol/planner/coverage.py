@@ -1,19 +1,18 @@
-"""Boustrophedon (lawnmower) coverage of a polygon with holes, at the best sweep angle.
+"""Boustrophedon coverage of a polygon with holes: swath pieces ordered one by one, at the best sweep angle.
 
 For a sweep angle the polygon is rotated so that sweep lines run along x; lines are
 laid ``spacing`` apart, the outer ones half a footprint inside the extremes. Each
-line's intersection with the polygon gives segments; a segment is lengthened where
-the polygon reaches further within the line's footprint strip (sloping edges), less
-the half footprint the camera sees beyond its end. Segments of neighbouring lines
-that overlap one-to-one form a cell (boustrophedon cell decomposition: a cell ends
-where the polygon splits or merges, at holes and concavities); each cell is flown as
-a lawnmower and the cells are ordered like the areas of a route.
+line's intersection with the polygon gives segments; a segment reaches as far as
+the polygon does within the line's footprint strip (sloping edges), less the half
+footprint the camera sees beyond its ends. Every such swath piece is then ordered
+individually, entry end included, over the graph of piece ends and transits
+(:mod:`drone_patrol.planner.swaths`), rather than flying fixed cells as lawnmowers.
 
-The angle is searched by brute force (as Fields2Cover's swath generator does): a
-coarse pass over [0, 180) scores every angle by flight time (length at cruise speed
-plus turns), the best few and the polygon's long-edge directions are refined and
-built in full, and the fastest complete route wins.
-"""
+The angle is searched by brute force (as Fields2Cover's swath generator does): every
+angle of a grid over [0, 180) is scored at once by an estimate of the flight time
+(swath length, one line change per piece, turns), the best few are refined and
+built in full with the polygon's long-edge directions, and the fastest complete
+route wins."""
 
 from __future__ import annotations
 
@@ -27,7 +26,8 @@ from shapely import affinity
 from shapely.geometry import LineString, MultiPolygon, Polygon, box
 from shapely.geometry.base import BaseGeometry
 
-from drone_patrol.planner.ordering import Variant, order_units
+from drone_patrol.planner.ordering import Variant
+from drone_patrol.planner.swaths import PairMetric, order_swaths, tour_length
 
 XY = tuple[float, float]
 
@@ -39,7 +39,7 @@ class Sweep:
     angle_deg: float
     variants: tuple[Variant, ...]
     lines: int
-    cells: int
+    pieces: int
     time_s: float
 
 
@@ -88,32 +88,71 @@ def _segments(rot: BaseGeometry | np.ndarray, ys: np.ndarray) -> list[list[tuple
     return out
 
 
-def _rotate_edges(edges: np.ndarray, angle_deg: float) -> np.ndarray:
-    """Edges turned by ``-angle_deg`` about the origin (as affinity.rotate(geom, -angle) would)."""
-    a = math.radians(-angle_deg)
-    c, s = math.cos(a), math.sin(a)
-    out = np.empty_like(edges)
-    out[:, 0] = edges[:, 0] * c - edges[:, 1] * s
-    out[:, 1] = edges[:, 0] * s + edges[:, 1] * c
-    out[:, 2] = edges[:, 2] * c - edges[:, 3] * s
-    out[:, 3] = edges[:, 2] * s + edges[:, 3] * c
-    return out
+def quick_costs(
+    edges: np.ndarray,
+    angles_deg: np.ndarray,
+    spacing: float,
+    across: float,
+    along: float,
+    speed: float,
+    turn_s: float,
+) -> np.ndarray:
+    """Estimated time (s) of a sweep at each of ``angles_deg``, all at once (numpy).
 
-
-def quick_cost(
-    poly: Polygon | np.ndarray, angle_deg: float, spacing: float, across: float, speed: float, turn_s: float
-) -> float:
-    """Estimated time (s) of a sweep at ``angle_deg``: segment length, line changes, turns.
-
-    ``poly`` may be given as its :func:`_edges` array (faster when many angles are tried).
+    ``edges`` is the polygon's :func:`_edges` array. Per angle: the sweep lines'
+    segments (even-odd rule, as :func:`_segments`), each shortened by the footprint
+    length the camera sees beyond its ends, one line change (``spacing``) per
+    segment, and two turns per segment.
     """
-    e = _rotate_edges(poly if isinstance(poly, np.ndarray) else _edges(poly), angle_deg)
-    ys_all = e[:, [1, 3]]
-    ymin, ymax = float(ys_all.min()), float(ys_all.max())
-    ys = _line_offsets(ymin, ymax, spacing, across)
-    segs = _segments(e, ys)
-    length = sum(x1 - x0 for line in segs for x0, x1 in line)
-    count = sum(len(line) for line in segs)
+    a = np.radians(-np.asarray(angles_deg, dtype=float))[:, None]
+    c, s = np.cos(a), np.sin(a)
+    x0 = edges[None, :, 0] * c - edges[None, :, 1] * s
+    y0 = edges[None, :, 0] * s + edges[None, :, 1] * c
+    x1 = edges[None, :, 2] * c - edges[None, :, 3] * s
+    y1 = edges[None, :, 2] * s + edges[None, :, 3] * c
+    ymin = np.minimum(y0, y1).min(axis=1)
+    ymax = np.maximum(y0, y1).max(axis=1)
+    height = ymax - ymin
+    lines = np.where(height <= across, 1, np.ceil((height - across) / spacing - 1e-9) + 1).astype(int)
+    most = int(lines.max())
+    k = np.arange(most)[None, :]
+    step = np.where(lines > 1, (height - across) / np.maximum(lines - 1, 1), 0.0)[:, None]
+    first = np.where(lines > 1, ymin + across / 2.0, (ymin + ymax) / 2.0)[:, None]
+    ys = first + k * step  # (angles, lines)
+    valid = k < lines[:, None]
+
+    def crossings(offset: float) -> np.ndarray:
+        """Sorted x where each line (moved by ``offset``) crosses an edge; inf where it does not."""
+        y = (ys + offset)[:, :, None]
+        ya, yb = y0[:, None, :], y1[:, None, :]
+        crosses = ((ya <= y) != (yb <= y)) & valid[:, :, None]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            x = x0[:, None, :] + (y - ya) * (x1 - x0)[:, None, :] / (yb - ya)
+        x = np.sort(np.where(crosses, x, np.inf), axis=2)
+        if x.shape[2] % 2:
+            x = np.concatenate([x, np.full((*x.shape[:2], 1), np.inf)], axis=2)
+        return x
+
+    x = crossings(0.0)
+    left, right = x[:, :, 0::2], x[:, :, 1::2]
+    with np.errstate(invalid="ignore"):
+        seg = np.where(np.isfinite(right), right - left, 0.0)
+    real = seg > 1e-6
+    count = real.sum(axis=2)
+    # a line's pieces reach as far as the area does within its footprint strip (sloping edges)
+    first = np.where(count > 0, x[:, :, 0], np.inf)
+    end = np.take_along_axis(right, np.maximum(count - 1, 0)[:, :, None], axis=2)[:, :, 0]
+    last = np.where(count > 0, end, -np.inf)
+    lo, hi = first, last
+    for off in (-across / 2.0 + 1e-6, across / 2.0 - 1e-6):
+        xs = crossings(off)
+        finite = np.isfinite(xs)
+        lo = np.minimum(lo, np.where(finite, xs, np.inf).min(axis=2))
+        hi = np.maximum(hi, np.where(finite, xs, -np.inf).max(axis=2))
+    gaps = np.where(count > 0, (last - first) - seg.sum(axis=2), 0.0)
+    span = np.where(count > 0, hi - lo - gaps - count * along, 0.0)
+    length = np.maximum(span, 0.0).sum(axis=1)
+    count = count.sum(axis=1)
     return (length + count * spacing) / speed + 2 * count * turn_s
 
 
@@ -133,8 +172,9 @@ def _extend(
     if comp is None:
         return seg
     cminx, _, cmaxx, _ = comp.bounds
-    left = min(x0, max(cminx + along / 2.0, x0 - look))
-    right = max(x1, min(cmaxx - along / 2.0, x1 + look))
+    # the camera sees half a footprint beyond each end: end there (shorter where the edge is square)
+    left = max(cminx + along / 2.0, x0 - look)
+    right = min(cmaxx - along / 2.0, x1 + look)
     if right > x1:
         reach = LineString([(x1, y), (right, y)]).intersection(near)
         right = max(
@@ -181,42 +221,6 @@ def _trim(
     return (left, right)
 
 
-def _cells(segs: list[list[tuple[float, float]]]) -> list[list[tuple[int, tuple[float, float]]]]:
-    """Chain segments of consecutive lines that overlap one-to-one into cells."""
-    cells: list[list[tuple[int, tuple[float, float]]]] = []
-    open_cells: list[int] = []
-    for k, line in enumerate(segs):
-        new_open: list[int] = []
-        prev = [(ci, cells[ci][-1][1]) for ci in open_cells]
-        for s in line:
-            over = [ci for ci, p in prev if p[0] < s[1] and s[0] < p[1]]
-            if len(over) == 1:
-                p = cells[over[0]][-1][1]
-                partners = [t for t in line if p[0] < t[1] and t[0] < p[1]]
-                if len(partners) == 1:
-                    cells[over[0]].append((k, s))
-                    new_open.append(over[0])
-                    continue
-            cells.append([(k, s)])
-            new_open.append(len(cells) - 1)
-        open_cells = new_open
-    return cells
-
-
-def _cell_paths(cell: list[tuple[int, tuple[float, float]]], ys: np.ndarray) -> list[list[XY]]:
-    """The 4 lawnmower paths of a cell (start at first or last line, from the left or right)."""
-    out = []
-    for order in (cell, cell[::-1]):
-        for flip in (False, True):
-            pts: list[XY] = []
-            for i, (k, (x0, x1)) in enumerate(order):
-                y = float(ys[k])
-                forward = (i % 2 == 0) != flip
-                pts.extend([(x0, y), (x1, y)] if forward else [(x1, y), (x0, y)])
-            out.append(pts)
-    return out
-
-
 def _merge(line: list[tuple[float, float]]) -> list[tuple[float, float]]:
     """Join the segments of one line that overlap once lengthened."""
     out: list[tuple[float, float]] = []
@@ -235,7 +239,7 @@ def _patches(
     spacing: float,
     across: float,
     along: float,
-) -> list[list[list[XY]]]:
+) -> list[tuple[XY, XY]]:
     """Extra passes over what the sweep's footprints miss (e.g. beyond a no-fly notch at the last line)."""
     seen = [
         box(x0 - along / 2.0, float(ys[k]) - across / 2.0, x1 + along / 2.0, float(ys[k]) + across / 2.0)
@@ -244,7 +248,7 @@ def _patches(
     ]
     missed = part.difference(shapely.union_all(seen)) if seen else part
     floor = max(20.0, 0.001 * part.area)
-    out: list[list[list[XY]]] = []
+    out: list[tuple[XY, XY]] = []
     for piece in _pieces(missed):
         if not isinstance(piece, Polygon) or piece.area < floor:
             continue
@@ -255,8 +259,7 @@ def _patches(
                 c = piece.representative_point()
                 line, y = [(c.x, c.x)], c.y
             for x0, x1 in line:
-                a, b = (float(x0), float(y)), (float(x1), float(y))
-                out.append([[a, b], [b, a]])
+                out.append(((float(x0), float(y)), (float(x1), float(y))))
     return out
 
 
@@ -264,22 +267,15 @@ def _path_length(pts: list[XY]) -> float:
     return sum(math.dist(pts[i], pts[i + 1]) for i in range(len(pts) - 1))
 
 
-def build_sweep(
-    poly: Polygon | MultiPolygon,
-    angle_deg: float,
+def sweep_pieces(
+    rot: BaseGeometry,
     spacing: float,
     across: float,
     along: float,
-    speed: float,
-    turn_s: float,
-    forbidden: BaseGeometry | None = None,
-    all_entries: bool = True,
-) -> Sweep:
-    """The complete coverage route of ``poly`` at ``angle_deg`` with its entry variants."""
-    origin = (0.0, 0.0)
-    rot = affinity.rotate(poly, -angle_deg, origin=origin)
-    rot_forbidden = affinity.rotate(forbidden, -angle_deg, origin=origin) if forbidden is not None else None
-    cell_paths: list[list[list[XY]]] = []
+    rot_forbidden: BaseGeometry | None = None,
+) -> tuple[list[tuple[XY, XY]], int]:
+    """The swath pieces of a polygon already turned so that sweep lines run along x, and the line count."""
+    pieces: list[tuple[XY, XY]] = []
     lines = 0
     for part in _pieces(rot):
         _, ymin, _, ymax = part.bounds
@@ -295,19 +291,72 @@ def build_sweep(
             for k, line in enumerate(segs)
         ]
         ext = [_merge(line) for line in ext]
-        cell_paths.extend(_cell_paths(cell, ys) for cell in _cells(ext))
-        cell_paths.extend(_patches(part, ext, ys, spacing, across, along))
-    units = [[Variant(tuple(p), _path_length(p)) for p in paths] for paths in cell_paths]
-    corners = _corners(rot) if all_entries else _corners(rot)[:1]
+        pieces.extend(((x0, float(ys[k])), (x1, float(ys[k]))) for k, line in enumerate(ext) for x0, x1 in line)
+        pieces.extend(_patches(part, ext, ys, spacing, across, along))
+    return pieces, lines
+
+
+def _flown(pieces: list[tuple[XY, XY]], plan: list[tuple[int, bool]]) -> list[XY]:
+    pts: list[XY] = []
+    for i, rev in plan:
+        a, b = pieces[i]
+        pts.extend((b, a) if rev else (a, b))
+    return pts
+
+
+def build_sweep(
+    poly: Polygon | MultiPolygon,
+    angle_deg: float,
+    spacing: float,
+    across: float,
+    along: float,
+    speed: float,
+    turn_s: float,
+    forbidden: BaseGeometry | None = None,
+    all_entries: bool = True,
+    metric: PairMetric | None = None,
+    home: XY = (0.0, 0.0),
+    _memo: dict[float, tuple[list[tuple[XY, XY]], int]] | None = None,
+) -> Sweep:
+    """The complete coverage route of ``poly`` at ``angle_deg`` with its entry variants.
+
+    The swath pieces are ordered one by one (:func:`order_swaths`) as a tour from
+    ``home`` and back; with ``all_entries`` that cycle is also cut at its longest
+    transits and at points spread along it, so that a route over several areas can
+    enter the area elsewhere; each route is offered in both directions. ``metric``
+    measures transits (e.g. around no-fly zones) in the unturned frame.
+    """
+    origin = (0.0, 0.0)
+    rot = affinity.rotate(poly, -angle_deg, origin=origin)
+    if _memo is not None and angle_deg in _memo:
+        pieces, lines = _memo[angle_deg]
+    else:
+        rot_forbidden = affinity.rotate(forbidden, -angle_deg, origin=origin) if forbidden is not None else None
+        pieces, lines = sweep_pieces(rot, spacing, across, along, rot_forbidden)
+        if _memo is not None:
+            _memo[angle_deg] = (pieces, lines)
+    rot_metric = None
+    if metric is not None:
+        a = math.radians(angle_deg)
+        turn = np.array([[math.cos(a), math.sin(a)], [-math.sin(a), math.cos(a)]])
+        rot_metric = lambda pts: metric(pts @ turn)  # noqa: E731
+    h = _unrotate([home], -angle_deg)[0]
+    plan = order_swaths(pieces, h, h, rot_metric, perturbations=8 if all_entries else 0)
+    tour = tour_length(pieces, plan, h, h)
+    plans = [plan]
+    if all_entries and len(plan) > 2:
+        # the tour is a cycle through home: cut it elsewhere to enter the area at other places
+        # (at its longest transits, and at points spread along it) for routes over several areas
+        flown = _flown(pieces, plan)
+        gaps = [math.dist(flown[2 * k + 1], flown[2 * k + 2]) for k in range(len(plan) - 1)]
+        longest = sorted(range(len(gaps)), key=lambda k: -gaps[k])[:1]
+        spread = [round(len(plan) * f) - 1 for f in (1 / 3, 2 / 3)]
+        for k in sorted({*longest, *spread} - {-1, len(plan) - 1}):
+            plans.append(plan[k + 1 :] + plan[: k + 1])
     variants: list[Variant] = []
     seen: set[tuple[XY, XY]] = set()
-    for k, start in enumerate(corners):
-        # full 2-opt/or-opt from the first corner; the other entries get a lighter search
-        passes = (4 if k == 0 else 1) if all_entries else 1
-        chosen = order_units(start, start, units, [0] * len(units), return_to_end=False, max_passes=passes)
-        pts: list[XY] = []
-        for ui, vi in chosen:
-            pts.extend(units[ui][vi].points)
+    for plan in plans:
+        pts = _flown(pieces, plan)
         for cand in (pts, pts[::-1]):
             key = (cand[0], cand[-1])
             if key in seen:
@@ -315,9 +364,7 @@ def build_sweep(
             seen.add(key)
             back = _unrotate(cand, angle_deg)
             variants.append(Variant(tuple(back), _path_length(back)))
-    best = min(v.length_m for v in variants)
-    count = sum(len(p[0]) // 2 for p in cell_paths)
-    return Sweep(angle_deg, tuple(variants), lines, len(cell_paths), best / speed + 2 * count * turn_s)
+    return Sweep(angle_deg, tuple(variants), lines, len(pieces), tour / speed + 2 * len(pieces) * turn_s)
 
 
 def _corners(geom: BaseGeometry) -> list[XY]:
@@ -352,24 +399,46 @@ def best_sweep(
     step_deg: float = 5.0,
     forbidden: BaseGeometry | None = None,
     fixed_angle_deg: float | None = None,
+    metric: PairMetric | None = None,
+    home: XY = (0.0, 0.0),
 ) -> Sweep:
-    """The fastest coverage route of ``poly`` over the searched sweep angles (or at ``fixed_angle_deg``)."""
+    """The fastest coverage route of ``poly`` over the searched sweep angles (or at ``fixed_angle_deg``).
+
+    Every angle of the ``step_deg`` grid over [0, 180) is scored by :func:`quick_costs`
+    (swath length, one line change per piece, turns), so the best-scoring angle is
+    never more than ``step_deg / 2`` from a scored one; the best few grid angles are
+    refined at a fifth of the step, and they and the directions of the polygon's
+    longest edges are built in full (pieces ordered, home to home): the fastest wins.
+    """
+    args = (spacing, across, along, speed, turn_s, forbidden)
     if fixed_angle_deg is not None:
-        return build_sweep(poly, fixed_angle_deg, spacing, across, along, speed, turn_s, forbidden)
+        return build_sweep(poly, fixed_angle_deg, *args, metric=metric, home=home)
     parts = [p for p in _pieces(poly) if isinstance(p, Polygon)]
     main = max(parts, key=lambda p: p.area)
-
     edges = [_edges(p) for p in parts]
 
-    def cost(angle: float) -> float:
-        return sum(quick_cost(e, angle, spacing, across, speed, turn_s) for e in edges)
+    def costs(angles: np.ndarray) -> np.ndarray:
+        out = np.zeros(len(angles))
+        for e in edges:
+            out += quick_costs(e, angles, spacing, across, along, speed, turn_s)
+        return out
 
-    coarse = sorted((cost(float(a)), float(a)) for a in np.arange(0.0, 180.0, step_deg))
-    candidates: set[float] = set()
-    for _, a in coarse[:3]:
-        fine = [(cost(a + float(d)), (a + float(d)) % 180.0) for d in np.linspace(-step_deg / 2, step_deg / 2, 5)]
-        candidates.add(float(round(min(fine)[1], 3) % 180.0))
-    candidates.update(edge_angles(main))
-    sweeps = [build_sweep(poly, a, spacing, across, along, speed, turn_s, forbidden, False) for a in sorted(candidates)]
+    grid = np.arange(0.0, 180.0, step_deg)
+    coarse = costs(grid)
+    top = grid[np.argsort(coarse)[:3]]
+    fine = (top[:, None] + np.linspace(-step_deg / 2, step_deg / 2, 5)[None, :]).ravel() % 180.0
+    fine_cost = costs(fine).reshape(len(top), 5)
+    candidates: dict[float, float] = {}
+    for row, cost_row in zip(fine.reshape(len(top), 5), fine_cost, strict=True):
+        k = int(np.argmin(cost_row))
+        candidates[round(float(row[k]), 3) % 180.0] = float(cost_row[k])
+    extra = [a for a in edge_angles(main) if a not in candidates]
+    for a, c in zip(extra, costs(np.array(extra)) if extra else [], strict=True):
+        candidates[a] = float(c)
+    # build in full the candidates whose estimate is within 3 % of the best one
+    floor = min(candidates.values())
+    chosen = sorted(a for a, c in candidates.items() if c <= 1.03 * floor)
+    memo: dict[float, tuple[list[tuple[XY, XY]], int]] = {}
+    sweeps = [build_sweep(poly, a, *args, all_entries=False, metric=metric, home=home, _memo=memo) for a in chosen]
     best = min(sweeps, key=lambda s: s.time_s)
-    return build_sweep(poly, best.angle_deg, spacing, across, along, speed, turn_s, forbidden)
+    return build_sweep(poly, best.angle_deg, *args, metric=metric, home=home, _memo=memo)

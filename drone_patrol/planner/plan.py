@@ -26,7 +26,7 @@ from drone_patrol.planner.coverage import best_sweep
 from drone_patrol.planner.endurance import PathPoint, estimate, usable_fraction
 from drone_patrol.planner.footprint import Footprint, footprint, line_spacing_m
 from drone_patrol.planner.ordering import Variant, order_units
-from drone_patrol.planner.patterns import corridor_variants, orbit_variants, perimeter_variants
+from drone_patrol.planner.patterns import corridor_variants, orbit_variants, perimeter_band, perimeter_variants
 from drone_patrol.planner.result import AreaPlan, PlanResult, SortieStats
 from drone_patrol.planner.sorties import path_length, split, transit_points
 from drone_patrol.planner.transit import NoFlyMap
@@ -61,17 +61,19 @@ def _polys(geom: BaseGeometry) -> Polygon | MultiPolygon:
 
 
 def _leg_footprints(points: list[RoutePoint], camera: CameraConfig) -> list[BaseGeometry]:
-    out = []
+    """The ground each leg's camera footprint sweeps: a rectangle along the leg, half a footprint longer at each end."""
+    corners = []
     for a, b in itertools.pairwise(points):
         d = math.dist((a.x, a.y), (b.x, b.y))
         if d < 0.01 or b.altitude_m <= 0:
             continue
         fp = footprint(camera, b.altitude_m)
         ux, uy = (b.x - a.x) / d, (b.y - a.y) / d
-        e = fp.along_m / 2.0
-        seg = LineString([(a.x - ux * e, a.y - uy * e), (b.x + ux * e, b.y + uy * e)])
-        out.append(seg.buffer(fp.across_m / 2.0, cap_style="flat"))
-    return out
+        e, w = fp.along_m / 2.0, fp.across_m / 2.0
+        ax, ay, bx, by = a.x - ux * e, a.y - uy * e, b.x + ux * e, b.y + uy * e
+        nx, ny = -uy * w, ux * w
+        corners.append([(ax + nx, ay + ny), (bx + nx, by + ny), (bx - nx, by - ny), (ax - nx, ay - ny)])
+    return list(shapely.polygons(corners)) if corners else []
 
 
 class _Planner:
@@ -151,12 +153,12 @@ class _Planner:
                     self.cfg.sweep_angle_step_deg,
                     self.nofly.forbidden,
                     self.fixed_angle,
+                    metric=None if self.nofly.empty else self.nofly.pair_matrix,
                 )
                 variants, angle = list(sweep.variants), round(sweep.angle_deg, 2) % 180.0
             else:
-                if isinstance(target, MultiPolygon):
-                    self.warnings.append(f"area {area.name!r}: perimeter flown round its largest part only")
                 variants = perimeter_variants(target, fp.across_m, clockwise)
+                target = _polys(perimeter_band(target, fp.across_m))
         elif pattern is PatternKind.CORRIDOR:
             assert isinstance(geom, LineString)
             width = float(area.width_m or fp.across_m)

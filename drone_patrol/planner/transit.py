@@ -97,14 +97,17 @@ class NoFlyMap:
         n = len(self.nodes)
         start, goal = n, n + 1
         pts = [*self.nodes, a, b]
+        # which nodes see the two ends, each in one vectorised test
+        from_a = [(int(j), math.dist(a, self.nodes[j])) for j in np.flatnonzero(self.clear_matrix([a], self.nodes)[0])]
+        to_b = self.clear_matrix(self.nodes, [b])[:, 0]
 
         def neighbours(i: int) -> list[tuple[int, float]]:
             if i < n:
                 out = list(self._edges[i])
-                if self.clear(pts[i], b):
+                if to_b[i]:
                     out.append((goal, math.dist(pts[i], b)))
                 return out
-            return [(j, math.dist(a, self.nodes[j])) for j in range(n) if self.clear(a, self.nodes[j])]
+            return from_a
 
         dist = {start: 0.0}
         prev: dict[int, int] = {}
@@ -195,6 +198,48 @@ class NoFlyMap:
         for i, j in blocked:
             direct[i, j] = float(np.min(via_src[i] + vis_dst[j]))
         return direct.tolist()
+
+    def pair_matrix(self, pts: np.ndarray) -> np.ndarray:
+        """Shortest no-fly-avoiding distance between every two of ``pts`` (symmetric).
+
+        Only legs whose bounding box meets the forbidden region's are tested, so a
+        set of points far from every zone costs one numpy expression.
+        """
+        p = np.asarray(pts, dtype=float).reshape(-1, 2)
+        direct = np.hypot(p[:, None, 0] - p[None, :, 0], p[:, None, 1] - p[None, :, 1])
+        if self.empty or not self.nodes or len(p) < 2:
+            return direct
+        fx0, fy0, fx1, fy1 = self.forbidden.bounds
+        lo_x = np.minimum(p[:, None, 0], p[None, :, 0])
+        hi_x = np.maximum(p[:, None, 0], p[None, :, 0])
+        lo_y = np.minimum(p[:, None, 1], p[None, :, 1])
+        hi_y = np.maximum(p[:, None, 1], p[None, :, 1])
+        near = (lo_x <= fx1) & (hi_x >= fx0) & (lo_y <= fy1) & (hi_y >= fy0)
+        near = np.triu(near, 1)
+        ii, jj = np.nonzero(near)
+        if ii.size == 0:
+            return direct
+        coords = np.stack([p[ii], p[jj]], axis=1)
+        lines = shapely.linestrings(coords)
+        inside = shapely.intersects(self._inner, shapely.points(p))
+        soft = inside[ii] | inside[jj]
+        hit = np.zeros(ii.size, dtype=bool)
+        if (~soft).any():
+            hit[~soft] = shapely.intersects(self._inner, lines[~soft])
+        if soft.any():
+            hit[soft] = shapely.intersects(self._hard, lines[soft])
+        if not hit.any():
+            return direct
+        bi, bj = ii[hit], jj[hit]
+        used = np.unique(np.concatenate([bi, bj]))
+        vis = np.full((len(p), len(self.nodes)), np.inf)
+        vis[used] = self._visible(p[used])
+        via = np.full((len(p), len(self.nodes)), np.inf)
+        via[used] = np.min(vis[used][:, :, None] + self._all_pairs()[None, :, :], axis=1)
+        around = np.min(via[bi] + vis[bj], axis=1)
+        direct[bi, bj] = around
+        direct[bj, bi] = around
+        return direct
 
     def path_length_m(self, a: XY, b: XY) -> float:
         """Length of :meth:`path`."""
