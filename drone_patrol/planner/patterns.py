@@ -92,16 +92,16 @@ def corridor_offsets(width_m: float, across_m: float, spacing_m: float) -> list[
     """Offsets (m, left positive) of the fewest passes whose footprints cover a street ``width_m`` wide.
 
     One pass down the middle when one footprint (``across_m``) covers the width;
-    otherwise ``n`` passes, the fewest for which neighbouring footprints still overlap
-    as the sweep spacing asks (``spacing_m`` apart at most), each down the middle of
-    one of ``n`` equal strips of the street, so that they are evenly spread and
-    their footprints reach equally far beyond both kerbs.
+    otherwise the fewest passes ``n`` whose footprints reach both kerbs with
+    neighbours at most ``spacing_m`` apart (the sweep's side overlap), spread evenly:
+    each down the middle of one of ``n`` equal strips of the street (closer
+    together only where the overlap asks for it), symmetric about the centre line.
     """
     if width_m <= across_m + 1e-9:
         return [0.0]
-    n = max(2, math.ceil(width_m / spacing_m - 1e-9))
-    strip = width_m / n
-    return [float(-width_m / 2.0 + strip * (k + 0.5)) for k in range(n)]
+    n = math.ceil((width_m - across_m) / spacing_m - 1e-9) + 1
+    gap = min(width_m / n, spacing_m)
+    return [float((k - (n - 1) / 2.0) * gap) for k in range(n)]
 
 
 def corridor_variants(line: LineString, width_m: float, across_m: float, spacing_m: float) -> list[Variant]:

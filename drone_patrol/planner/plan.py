@@ -98,7 +98,7 @@ class _Planner:
                 self.nofly_circles.append((centre, float(nf.radius_m or 0.0)))
             else:
                 self.fence_polys.extend(g for g in getattr(shape, "geoms", [shape]) if isinstance(g, Polygon))
-        self.nofly = NoFlyMap([s for _, s in self.nofly_polys], cfg.nofly_margin_m)
+        self.nofly = NoFlyMap([s for _, s in self.nofly_polys], cfg.nofly_margin_m, cfg.min_waypoint_spacing_m)
 
     def altitude(self, area: KeyArea) -> float:
         alt = area.altitude_m if area.altitude_m is not None else self.cfg.altitude_m
@@ -209,7 +209,8 @@ class _Planner:
                 body.extend(transit_points(self.nofly.path, here, pts[0], speed, inside))
                 body.extend(pts)
                 here = pts[-1]
-        return body
+        keep = self.nofly.thin([(p.x, p.y) for p in body], [p.transit for p in body])
+        return [body[i] for i in keep]
 
     def run(self, loop_count: int) -> PlanResult:
         cfg = self.cfg

@@ -38,8 +38,9 @@ def _polygons(geom: BaseGeometry) -> list[Polygon]:
 class NoFlyMap:
     """The no-fly zones of a plan (in local metres) and shortest paths around them."""
 
-    def __init__(self, zones: Sequence[BaseGeometry], margin_m: float) -> None:
+    def __init__(self, zones: Sequence[BaseGeometry], margin_m: float, min_spacing_m: float = 0.0) -> None:
         self.margin_m = margin_m
+        self.min_spacing_m = min_spacing_m
         self.zones = shapely.union_all(list(zones)) if zones else Polygon()
         self.forbidden = self.zones.buffer(margin_m) if margin_m > 0 and not self.zones.is_empty else self.zones
         inner = self.forbidden.buffer(-_TOLERANCE_M) if not self.forbidden.is_empty else self.forbidden
@@ -48,11 +49,17 @@ class NoFlyMap:
         shapely.prepare(self._inner)
         shapely.prepare(self._hard)
         self.nodes: list[XY] = []
-        # a round buffer with 2 segments per quarter circle, grown so that its chords (the graph's
-        # edges along it) stay 0.5 m outside the margin: radius / cos(22.5 deg)
-        # (then simplified by 1 m, grown 1 m more first, so that round no-fly zones give few nodes)
-        grown_m = (margin_m + 0.5) / math.cos(math.pi / 8)
-        grown = self.zones.buffer(grown_m + 1.0, quad_segs=2).simplify(1.0) if zones else Polygon()
+        # a round buffer with k segments per quarter circle, grown so that its chords (the graph's
+        # edges along it) stay 0.5 m outside the margin: radius / cos(45 deg / k); k = 2 unless its
+        # chords would be shorter than the minimum waypoint spacing (then 1: one chord per quarter).
+        # Simplified by t, grown t more first, so that round no-fly zones give few nodes.
+        quarter = 2
+        chord = 2 * (margin_m + 0.5) * math.tan(math.pi / 8)
+        if chord < min_spacing_m:
+            quarter = 1
+        grown_m = (margin_m + 0.5) / math.cos(math.pi / (4 * quarter))
+        t = max(1.0, min_spacing_m / 8.0)
+        grown = self.zones.buffer(grown_m + t, quad_segs=quarter).simplify(t) if zones else Polygon()
         for poly in _polygons(grown):
             for ring in (poly.exterior, *poly.interiors):
                 self.nodes.extend((float(x), float(y)) for x, y in list(ring.coords)[:-1])
@@ -240,6 +247,30 @@ class NoFlyMap:
         direct[bi, bj] = around
         direct[bj, bi] = around
         return direct
+
+    def thin(self, points: Sequence[XY], movable: Sequence[bool]) -> list[int]:
+        """Indices of ``points`` to keep so that no movable point lies within ``min_spacing_m``
+        of a neighbour where dropping it keeps the leg that replaces it out of the margin.
+
+        Only points marked ``movable`` (transit points) are ever dropped; the first and
+        last are kept.
+        """
+        keep = list(range(len(points)))
+        if self.min_spacing_m <= 0 or len(points) < 3:
+            return keep
+        changed = True
+        while changed:
+            changed = False
+            k = 1
+            while k < len(keep) - 1:
+                i, j, m = keep[k - 1], keep[k], keep[k + 1]
+                close = min(math.dist(points[i], points[j]), math.dist(points[j], points[m])) < self.min_spacing_m
+                if movable[j] and close and self.clear(points[i], points[m]):
+                    del keep[k]
+                    changed = True
+                else:
+                    k += 1
+        return keep
 
     def path_length_m(self, a: XY, b: XY) -> float:
         """Length of :meth:`path`."""
