@@ -35,7 +35,28 @@ def perimeter_band(poly: BaseGeometry, across_m: float) -> BaseGeometry:
     return shapely.union_all(bands) if bands else Polygon()
 
 
-def _ring(part: Polygon, across_m: float, clockwise: bool) -> list[XY]:
+def _spurs(coords: list[XY], outer: Polygon, inset: float, along_m: float) -> list[XY]:
+    """``coords`` with a short out-and-back leg towards each corner sharper than a right angle.
+
+    A ring inset by half the footprint sees a right-angled corner whole; at a sharper
+    corner the inset vertex lies further from the corner than the footprint reaches,
+    so the route flies towards the corner until the footprint, which sees
+    ``along_m / 2`` ahead, takes in its tip, and comes back.
+    """
+    corners = [(float(x), float(y)) for x, y in outer.exterior.coords][:-1]
+    reach = inset * math.sqrt(2.0) + 1.0
+    out: list[XY] = []
+    for v in coords:
+        out.append(v)
+        c = min(corners, key=lambda q: math.dist(q, v))
+        d = math.dist(c, v)
+        if inset > 0 and d > reach and d > along_m / 2.0:
+            t = (d - along_m / 2.0) / d
+            out.extend([(v[0] + (c[0] - v[0]) * t, v[1] + (c[1] - v[1]) * t), v])
+    return out
+
+
+def _ring(part: Polygon, across_m: float, along_m: float, clockwise: bool) -> list[XY]:
     """The closed ring of one part inset by half the footprint (a smaller inset where the part is narrow)."""
     for inset in (across_m / 2.0, across_m / 4.0, 0.0):
         outer = Polygon(part.exterior)
@@ -45,7 +66,7 @@ def _ring(part: Polygon, across_m: float, clockwise: bool) -> list[XY]:
             coords = [(float(x), float(y)) for x, y in ring.coords][:-1]
             if ring.is_ccw == clockwise:
                 coords.reverse()
-            return coords
+            return _spurs(coords, outer, inset, along_m)
     c = part.representative_point()
     return [(float(c.x), float(c.y))]
 
@@ -63,7 +84,7 @@ def _ring_entries(coords: list[XY], entries: int) -> list[Variant]:
 
 
 def perimeter_variants(
-    poly: Polygon | MultiPolygon, across_m: float, clockwise: bool, entries: int = 8
+    poly: Polygon | MultiPolygon, across_m: float, clockwise: bool, entries: int = 8, along_m: float | None = None
 ) -> list[Variant]:
     """Closed rings inset by half the footprint from the outer boundary of every part, flown in one direction.
 
@@ -76,7 +97,8 @@ def perimeter_variants(
     parts = _parts(poly)
     if not parts:
         return []
-    rings = [_ring_entries(_ring(p, across_m, clockwise), entries) for p in parts]
+    along = across_m if along_m is None else along_m
+    rings = [_ring_entries(_ring(p, across_m, along, clockwise), entries) for p in parts]
     if len(rings) == 1:
         return rings[0]
     minx, miny, maxx, maxy = poly.bounds

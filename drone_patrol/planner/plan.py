@@ -27,6 +27,7 @@ from drone_patrol.planner.endurance import PathPoint, estimate, usable_fraction
 from drone_patrol.planner.footprint import Footprint, footprint, line_spacing_m
 from drone_patrol.planner.ordering import Variant, order_units
 from drone_patrol.planner.patterns import corridor_variants, orbit_variants, perimeter_band, perimeter_variants
+from drone_patrol.planner.priority import on_the_way
 from drone_patrol.planner.result import AreaPlan, PlanResult, SortieStats
 from drone_patrol.planner.sorties import path_length, split, transit_points
 from drone_patrol.planner.transit import NoFlyMap
@@ -157,7 +158,7 @@ class _Planner:
                 )
                 variants, angle = list(sweep.variants), round(sweep.angle_deg, 2) % 180.0
             else:
-                variants = perimeter_variants(target, fp.across_m, clockwise)
+                variants = perimeter_variants(target, fp.across_m, clockwise, along_m=fp.along_m)
                 target = _polys(perimeter_band(target, fp.across_m))
         elif pattern is PatternKind.CORRIDOR:
             assert isinstance(geom, LineString)
@@ -224,7 +225,19 @@ class _Planner:
             units.append(variants)
             plans.append(ap)
         metric = None if self.nofly.empty else self.nofly.distance_matrix
-        order = order_units((0.0, 0.0), (0.0, 0.0), units, [a.priority for a in self.areas.patrol], metric=metric)
+        priorities = [a.priority for a in self.areas.patrol]
+        order = order_units((0.0, 0.0), (0.0, 0.0), units, priorities, metric=metric)
+        order, placed = on_the_way(
+            (0.0, 0.0),
+            (0.0, 0.0),
+            units,
+            priorities,
+            [a.name for a in self.areas.patrol],
+            order,
+            cfg.on_the_way_delay_s * cfg.speed_m_s,
+            cfg.speed_m_s,
+        )
+        plans = [replace(ap, order=placed[i].position, order_reason=placed[i].reason) for i, ap in enumerate(plans)]
         body = self.route_body(units, plans, order)
         home = RoutePoint(0.0, 0.0, 0.0, cfg.speed_m_s)
         flights = split(home, body, self.nofly.path, cfg.endurance, cfg.speed_m_s)
