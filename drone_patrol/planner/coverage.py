@@ -247,7 +247,7 @@ def _patches(
         for x0, x1 in line
     ]
     missed = part.difference(shapely.union_all(seen)) if seen else part
-    floor = max(20.0, 0.001 * part.area)
+    floor = max(5.0, 0.0002 * part.area)
     out: list[tuple[XY, XY]] = []
     for piece in _pieces(missed):
         if not isinstance(piece, Polygon) or piece.area < floor:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import shapely
@@ -248,24 +248,34 @@ class NoFlyMap:
         direct[bj, bi] = around
         return direct
 
-    def thin(self, points: Sequence[XY], movable: Sequence[bool]) -> list[int]:
-        """Indices of ``points`` to keep so that no movable point lies within ``min_spacing_m``
-        of a neighbour where dropping it keeps the leg that replaces it out of the margin.
+    def thin(self, points: Sequence[XY], droppable: Callable[[int, int, int], bool] | None = None) -> list[int]:
+        """Indices of ``points`` to keep so that no two along a no-fly margin lie closer than
+        ``min_spacing_m`` where dropping one keeps the leg that replaces it out of the margin.
 
-        Only points marked ``movable`` (transit points) are ever dropped; the first and
-        last are kept.
+        ``droppable(i, j, m)`` says whether point ``j`` may go when ``i`` and ``m`` are
+        its kept neighbours (e.g. only when the area loses nothing the camera would have
+        seen); every point may go without it. The first and last points are kept.
         """
         keep = list(range(len(points)))
-        if self.min_spacing_m <= 0 or len(points) < 3:
+        if self.min_spacing_m <= 0 or len(points) < 3 or self.empty:
             return keep
+        # only along the margins: points within the minimum spacing of the forbidden region
+        near_zone = self.forbidden.buffer(self.min_spacing_m, quad_segs=2)
+        shapely.prepare(near_zone)
+        along = shapely.intersects(near_zone, shapely.points(np.asarray(points, dtype=float).reshape(-1, 2)))
         changed = True
         while changed:
             changed = False
             k = 1
             while k < len(keep) - 1:
                 i, j, m = keep[k - 1], keep[k], keep[k + 1]
-                close = min(math.dist(points[i], points[j]), math.dist(points[j], points[m])) < self.min_spacing_m
-                if movable[j] and close and self.clear(points[i], points[m]):
+                gap = min(math.dist(points[i], points[j]), math.dist(points[j], points[m]))
+                if (
+                    along[j]
+                    and gap < self.min_spacing_m
+                    and self.clear(points[i], points[m])
+                    and (droppable is None or droppable(i, j, m))
+                ):
                     del keep[k]
                     changed = True
                 else:
