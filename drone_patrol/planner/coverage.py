@@ -156,19 +156,32 @@ def quick_costs(
     return (length + count * spacing) / speed + 2 * count * turn_s
 
 
+def _strip(rot: BaseGeometry, y: float, across: float) -> list[BaseGeometry]:
+    """The pieces of the polygon within the footprint strip of the sweep line at ``y``."""
+    minx, _, maxx, _ = rot.bounds
+    return _pieces(box(minx - 1.0, y - across / 2.0, maxx + 1.0, y + across / 2.0).intersection(rot))
+
+
 def _extend(
-    rot: BaseGeometry, near: BaseGeometry, y: float, seg: tuple[float, float], across: float, along: float
+    rot: BaseGeometry,
+    near: BaseGeometry,
+    y: float,
+    seg: tuple[float, float],
+    across: float,
+    along: float,
+    strip: list[BaseGeometry] | None = None,
 ) -> tuple[float, float]:
     """Lengthen a segment to reach the polygon's extent within the line's footprint strip.
 
     The extension keeps within ``near`` (the polygon grown by half a footprint), so it
     never crosses a hole wider than the footprint or runs far outside along an edge.
+    ``strip`` is :func:`_strip` of the line, when already known.
     """
     x0, x1 = seg
     minx, _, maxx, _ = rot.bounds
     look = maxx - minx
-    strip = box(x0 - look, y - across / 2.0, x1 + look, y + across / 2.0).intersection(rot)
-    comp = next((c for c in _pieces(strip) if c.intersects(LineString([(x0, y), (x1, y)]))), None)
+    pieces = strip if strip is not None else _strip(rot, y, across)
+    comp = next((c for c in pieces if c.intersects(LineString([(x0, y), (x1, y)]))), None)
     if comp is None:
         return seg
     cminx, _, cmaxx, _ = comp.bounds
@@ -286,10 +299,11 @@ def sweep_pieces(
             ys, segs = np.array([c.y]), [[(c.x, c.x)]]
         lines += len(ys)
         near = part.buffer(across / 2.0)
-        ext = [
-            [_trim(_extend(part, near, float(ys[k]), s, across, along), s, float(ys[k]), rot_forbidden) for s in line]
-            for k, line in enumerate(segs)
-        ]
+        ext = []
+        for k, line in enumerate(segs):
+            y = float(ys[k])
+            strip = _strip(part, y, across) if line else []
+            ext.append([_trim(_extend(part, near, y, s, across, along, strip), s, y, rot_forbidden) for s in line])
         ext = [_merge(line) for line in ext]
         pieces.extend(((x0, float(ys[k])), (x1, float(ys[k]))) for k, line in enumerate(ext) for x0, x1 in line)
         pieces.extend(_patches(part, ext, ys, spacing, across, along))
@@ -341,7 +355,7 @@ def build_sweep(
         turn = np.array([[math.cos(a), math.sin(a)], [-math.sin(a), math.cos(a)]])
         rot_metric = lambda pts: metric(pts @ turn)  # noqa: E731
     h = _unrotate([home], -angle_deg)[0]
-    plan = order_swaths(pieces, h, h, rot_metric, perturbations=8 if all_entries else 0)
+    plan = order_swaths(pieces, h, h, rot_metric, perturbations=3 if all_entries else 0)
     tour = tour_length(pieces, plan, h, h)
     plans = [plan]
     if all_entries and len(plan) > 2:
