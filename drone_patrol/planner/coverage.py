@@ -8,15 +8,10 @@ footprint the camera sees beyond its ends. Every such swath piece is then ordere
 individually, entry end included, over the graph of piece ends and transits
 (:mod:`drone_patrol.planner.swaths`), rather than flying fixed cells as lawnmowers.
 
-The angle is searched by brute force (as Fields2Cover's swath generator does): every
-angle of a grid over [0, 180) is scored at once by an estimate of the flight time
-(swath length, one line change per piece, turns), the best few are refined and
-built in full with the polygon's long-edge directions, and the fastest complete
-route wins."""
+The sweep angle is searched in :mod:`drone_patrol.planner.sweep_angle`."""
 
 from __future__ import annotations
 
-import itertools
 import math
 from dataclasses import dataclass
 
@@ -43,7 +38,8 @@ class Sweep:
     time_s: float
 
 
-def _pieces(geom: BaseGeometry) -> list[BaseGeometry]:
+def parts_of(geom: BaseGeometry) -> list[BaseGeometry]:
+    """The parts of a (multi)geometry, none when empty."""
     if geom.is_empty:
         return []
     return list(getattr(geom, "geoms", [geom]))
@@ -57,10 +53,10 @@ def _line_offsets(ymin: float, ymax: float, spacing: float, across: float) -> np
     return np.linspace(ymin + across / 2.0, ymax - across / 2.0, n)
 
 
-def _edges(geom: BaseGeometry) -> np.ndarray:
+def ring_edges(geom: BaseGeometry) -> np.ndarray:
     """All ring edges of a polygon (or multipolygon) as an (N, 4) array x0, y0, x1, y1."""
     out = []
-    for part in _pieces(geom):
+    for part in parts_of(geom):
         for ring in (part.exterior, *part.interiors):
             c = np.asarray(ring.coords, dtype=np.float64)[:, :2]
             out.append(np.column_stack([c[:-1], c[1:]]))
@@ -72,9 +68,9 @@ def _segments(rot: BaseGeometry | np.ndarray, ys: np.ndarray) -> list[list[tuple
 
     Even-odd rule over every ring edge (half-open in y, so a line through a vertex
     counts it once), which handles holes and concave shapes alike. ``rot`` is the
-    polygon or its :func:`_edges` array.
+    polygon or its :func:`ring_edges` array.
     """
-    e = rot if isinstance(rot, np.ndarray) else _edges(rot)
+    e = rot if isinstance(rot, np.ndarray) else ring_edges(rot)
     y = ys[:, None]
     y0, y1 = e[None, :, 1], e[None, :, 3]
     crosses = (y0 <= y) != (y1 <= y)
@@ -88,78 +84,10 @@ def _segments(rot: BaseGeometry | np.ndarray, ys: np.ndarray) -> list[list[tuple
     return out
 
 
-def quick_costs(
-    edges: np.ndarray,
-    angles_deg: np.ndarray,
-    spacing: float,
-    across: float,
-    along: float,
-    speed: float,
-    turn_s: float,
-) -> np.ndarray:
-    """Estimated time (s) of a sweep at each of ``angles_deg``, all at once (numpy).
-
-    ``edges`` is the polygon's :func:`_edges` array. Per angle: the sweep lines'
-    segments (even-odd rule, as :func:`_segments`), each shortened by the footprint
-    length the camera sees beyond its ends, one line change (``spacing``) per
-    segment, and two turns per segment.
-    """
-    a = np.radians(-np.asarray(angles_deg, dtype=float))[:, None]
-    c, s = np.cos(a), np.sin(a)
-    x0 = edges[None, :, 0] * c - edges[None, :, 1] * s
-    y0 = edges[None, :, 0] * s + edges[None, :, 1] * c
-    x1 = edges[None, :, 2] * c - edges[None, :, 3] * s
-    y1 = edges[None, :, 2] * s + edges[None, :, 3] * c
-    ymin = np.minimum(y0, y1).min(axis=1)
-    ymax = np.maximum(y0, y1).max(axis=1)
-    height = ymax - ymin
-    lines = np.where(height <= across, 1, np.ceil((height - across) / spacing - 1e-9) + 1).astype(int)
-    most = int(lines.max())
-    k = np.arange(most)[None, :]
-    step = np.where(lines > 1, (height - across) / np.maximum(lines - 1, 1), 0.0)[:, None]
-    first = np.where(lines > 1, ymin + across / 2.0, (ymin + ymax) / 2.0)[:, None]
-    ys = first + k * step  # (angles, lines)
-    valid = k < lines[:, None]
-
-    def crossings(offset: float) -> np.ndarray:
-        """Sorted x where each line (moved by ``offset``) crosses an edge; inf where it does not."""
-        y = (ys + offset)[:, :, None]
-        ya, yb = y0[:, None, :], y1[:, None, :]
-        crosses = ((ya <= y) != (yb <= y)) & valid[:, :, None]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            x = x0[:, None, :] + (y - ya) * (x1 - x0)[:, None, :] / (yb - ya)
-        x = np.sort(np.where(crosses, x, np.inf), axis=2)
-        if x.shape[2] % 2:
-            x = np.concatenate([x, np.full((*x.shape[:2], 1), np.inf)], axis=2)
-        return x
-
-    x = crossings(0.0)
-    left, right = x[:, :, 0::2], x[:, :, 1::2]
-    with np.errstate(invalid="ignore"):
-        seg = np.where(np.isfinite(right), right - left, 0.0)
-    real = seg > 1e-6
-    count = real.sum(axis=2)
-    # a line's pieces reach as far as the area does within its footprint strip (sloping edges)
-    first = np.where(count > 0, x[:, :, 0], np.inf)
-    end = np.take_along_axis(right, np.maximum(count - 1, 0)[:, :, None], axis=2)[:, :, 0]
-    last = np.where(count > 0, end, -np.inf)
-    lo, hi = first, last
-    for off in (-across / 2.0 + 1e-6, across / 2.0 - 1e-6):
-        xs = crossings(off)
-        finite = np.isfinite(xs)
-        lo = np.minimum(lo, np.where(finite, xs, np.inf).min(axis=2))
-        hi = np.maximum(hi, np.where(finite, xs, -np.inf).max(axis=2))
-    gaps = np.where(count > 0, (last - first) - seg.sum(axis=2), 0.0)
-    span = np.where(count > 0, hi - lo - gaps - count * along, 0.0)
-    length = np.maximum(span, 0.0).sum(axis=1)
-    count = count.sum(axis=1)
-    return (length + count * spacing) / speed + 2 * count * turn_s
-
-
 def _strip(rot: BaseGeometry, y: float, across: float) -> list[BaseGeometry]:
     """The pieces of the polygon within the footprint strip of the sweep line at ``y``."""
     minx, _, maxx, _ = rot.bounds
-    return _pieces(box(minx - 1.0, y - across / 2.0, maxx + 1.0, y + across / 2.0).intersection(rot))
+    return parts_of(box(minx - 1.0, y - across / 2.0, maxx + 1.0, y + across / 2.0).intersection(rot))
 
 
 def _extend(
@@ -193,7 +121,7 @@ def _extend(
         right = max(
             (
                 max(c[0] for c in g.coords)
-                for g in _pieces(reach)
+                for g in parts_of(reach)
                 if isinstance(g, LineString) and min(c[0] for c in g.coords) <= x1 + 1e-6
             ),
             default=x1,
@@ -203,7 +131,7 @@ def _extend(
         left = min(
             (
                 min(c[0] for c in g.coords)
-                for g in _pieces(reach)
+                for g in parts_of(reach)
                 if isinstance(g, LineString) and max(c[0] for c in g.coords) >= x0 - 1e-6
             ),
             default=x0,
@@ -223,13 +151,13 @@ def _trim(
         ext = LineString([(orig[0], y), (left, y)])
         if ext.intersects(forbidden):
             hit = ext.intersection(forbidden)
-            left = max(c[0] for g in _pieces(hit) for c in getattr(g, "coords", [(orig[0], y)])) + 0.5
+            left = max(c[0] for g in parts_of(hit) for c in getattr(g, "coords", [(orig[0], y)])) + 0.5
             left = min(left, orig[0])
     if right > orig[1]:
         ext = LineString([(orig[1], y), (right, y)])
         if ext.intersects(forbidden):
             hit = ext.intersection(forbidden)
-            right = min(c[0] for g in _pieces(hit) for c in getattr(g, "coords", [(orig[1], y)])) - 0.5
+            right = min(c[0] for g in parts_of(hit) for c in getattr(g, "coords", [(orig[1], y)])) - 0.5
             right = max(right, orig[1])
     return (left, right)
 
@@ -262,7 +190,7 @@ def _patches(
     missed = part.difference(shapely.union_all(seen)) if seen else part
     floor = max(5.0, 0.0002 * part.area)
     out: list[tuple[XY, XY]] = []
-    for piece in _pieces(missed):
+    for piece in parts_of(missed):
         if not isinstance(piece, Polygon) or piece.area < floor:
             continue
         _, pmin, _, pmax = piece.bounds
@@ -290,7 +218,7 @@ def sweep_pieces(
     """The swath pieces of a polygon already turned so that sweep lines run along x, and the line count."""
     pieces: list[tuple[XY, XY]] = []
     lines = 0
-    for part in _pieces(rot):
+    for part in parts_of(rot):
         _, ymin, _, ymax = part.bounds
         ys = _line_offsets(ymin, ymax, spacing, across)
         segs = _segments(part, ys)
@@ -390,69 +318,3 @@ def _unrotate(pts: list[XY], angle_deg: float) -> list[XY]:
     a = math.radians(angle_deg)
     c, s = math.cos(a), math.sin(a)
     return [(x * c - y * s, x * s + y * c) for x, y in pts]
-
-
-def edge_angles(poly: BaseGeometry, count: int = 3) -> list[float]:
-    """Directions (degrees, [0, 180)) of the longest edges of the polygon's exterior."""
-    edges: list[tuple[float, float]] = []
-    for part in _pieces(poly):
-        coords = list(part.exterior.coords)
-        for (x0, y0), (x1, y1) in itertools.pairwise(coords):
-            edges.append((math.hypot(x1 - x0, y1 - y0), math.degrees(math.atan2(y1 - y0, x1 - x0)) % 180.0))
-    edges.sort(reverse=True)
-    return [round(a, 3) % 180.0 for _, a in edges[:count]]
-
-
-def best_sweep(
-    poly: Polygon | MultiPolygon,
-    spacing: float,
-    across: float,
-    along: float,
-    speed: float,
-    turn_s: float,
-    step_deg: float = 5.0,
-    forbidden: BaseGeometry | None = None,
-    fixed_angle_deg: float | None = None,
-    metric: PairMetric | None = None,
-    home: XY = (0.0, 0.0),
-) -> Sweep:
-    """The fastest coverage route of ``poly`` over the searched sweep angles (or at ``fixed_angle_deg``).
-
-    Every angle of the ``step_deg`` grid over [0, 180) is scored by :func:`quick_costs`
-    (swath length, one line change per piece, turns), so the best-scoring angle is
-    never more than ``step_deg / 2`` from a scored one; the best few grid angles are
-    refined at a fifth of the step, and they and the directions of the polygon's
-    longest edges are built in full (pieces ordered, home to home): the fastest wins.
-    """
-    args = (spacing, across, along, speed, turn_s, forbidden)
-    if fixed_angle_deg is not None:
-        return build_sweep(poly, fixed_angle_deg, *args, metric=metric, home=home)
-    parts = [p for p in _pieces(poly) if isinstance(p, Polygon)]
-    main = max(parts, key=lambda p: p.area)
-    edges = [_edges(p) for p in parts]
-
-    def costs(angles: np.ndarray) -> np.ndarray:
-        out = np.zeros(len(angles))
-        for e in edges:
-            out += quick_costs(e, angles, spacing, across, along, speed, turn_s)
-        return out
-
-    grid = np.arange(0.0, 180.0, step_deg)
-    coarse = costs(grid)
-    top = grid[np.argsort(coarse)[:3]]
-    fine = (top[:, None] + np.linspace(-step_deg / 2, step_deg / 2, 5)[None, :]).ravel() % 180.0
-    fine_cost = costs(fine).reshape(len(top), 5)
-    candidates: dict[float, float] = {}
-    for row, cost_row in zip(fine.reshape(len(top), 5), fine_cost, strict=True):
-        k = int(np.argmin(cost_row))
-        candidates[round(float(row[k]), 3) % 180.0] = float(cost_row[k])
-    extra = [a for a in edge_angles(main) if a not in candidates]
-    for a, c in zip(extra, costs(np.array(extra)) if extra else [], strict=True):
-        candidates[a] = float(c)
-    # build in full the candidates whose estimate is within 3 % of the best one
-    floor = min(candidates.values())
-    chosen = sorted(a for a, c in candidates.items() if c <= 1.03 * floor)
-    memo: dict[float, tuple[list[tuple[XY, XY]], int]] = {}
-    sweeps = [build_sweep(poly, a, *args, all_entries=False, metric=metric, home=home, _memo=memo) for a in chosen]
-    best = min(sweeps, key=lambda s: s.time_s)
-    return build_sweep(poly, best.angle_deg, *args, metric=metric, home=home, _memo=memo)

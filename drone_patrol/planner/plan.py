@@ -6,7 +6,6 @@ WGS84 appears only when the area file is read and when mission items are written
 
 from __future__ import annotations
 
-import itertools
 import math
 from dataclasses import replace
 from typing import Any
@@ -22,14 +21,14 @@ from drone_patrol.core.errors import PlanningError
 from drone_patrol.core.types import Geofence, GeoPoint, KeyArea, MavCmd, Mission, PatternKind
 from drone_patrol.mission.areas import AreaSet, area_footprint_m, to_local
 from drone_patrol.planner.build import ItemWriter, RoutePoint, geofence, inclusion_polygon
-from drone_patrol.planner.coverage import best_sweep
 from drone_patrol.planner.endurance import PathPoint, estimate, usable_fraction
-from drone_patrol.planner.footprint import Footprint, footprint, line_spacing_m
+from drone_patrol.planner.footprint import Footprint, footprint, leg_footprints, line_spacing_m
 from drone_patrol.planner.ordering import Variant, order_units
 from drone_patrol.planner.patterns import corridor_variants, orbit_variants, perimeter_band, perimeter_variants
 from drone_patrol.planner.priority import on_the_way
 from drone_patrol.planner.result import AreaPlan, PlanResult, SortieStats
 from drone_patrol.planner.sorties import path_length, split, transit_points
+from drone_patrol.planner.sweep_angle import best_sweep
 from drone_patrol.planner.transit import NoFlyMap
 
 __all__ = ["AreaPlan", "PlanResult", "SortieStats", "plan_patrol"]
@@ -59,22 +58,6 @@ def _config(planner: PlannerConfig, overrides: dict[str, Any]) -> PlannerConfig:
 def _polys(geom: BaseGeometry) -> Polygon | MultiPolygon:
     parts = [g for g in getattr(geom, "geoms", [geom]) if isinstance(g, Polygon) and g.area > 1.0]
     return MultiPolygon(parts) if len(parts) != 1 else parts[0]
-
-
-def _leg_footprints(points: list[RoutePoint], camera: CameraConfig) -> list[BaseGeometry]:
-    """The ground each leg's camera footprint sweeps: a rectangle along the leg, half a footprint longer at each end."""
-    corners = []
-    for a, b in itertools.pairwise(points):
-        d = math.dist((a.x, a.y), (b.x, b.y))
-        if d < 0.01 or b.altitude_m <= 0:
-            continue
-        fp = footprint(camera, b.altitude_m)
-        ux, uy = (b.x - a.x) / d, (b.y - a.y) / d
-        e, w = fp.along_m / 2.0, fp.across_m / 2.0
-        ax, ay, bx, by = a.x - ux * e, a.y - uy * e, b.x + ux * e, b.y + uy * e
-        nx, ny = -uy * w, ux * w
-        corners.append([(ax + nx, ay + ny), (bx + nx, by + ny), (bx - nx, by - ny), (ax - nx, ay - ny)])
-    return list(shapely.polygons(corners)) if corners else []
 
 
 class _Planner:
@@ -220,8 +203,8 @@ class _Planner:
                 return True
             if targets[p.area].area <= 0:
                 return False  # an orbit: every point of the circle stays
-            before = shapely.union_all(_leg_footprints([body[i], p, body[m]], self.camera))
-            after = shapely.union_all(_leg_footprints([body[i], body[m]], self.camera))
+            before = shapely.union_all(leg_footprints([body[i], p, body[m]], self.camera))
+            after = shapely.union_all(leg_footprints([body[i], body[m]], self.camera))
             lost = float(before.difference(after).intersection(targets[p.area]).area)
             if lost > budget[p.area]:
                 return False
@@ -292,7 +275,7 @@ class _Planner:
             missions.append(mission)
             stats.append(st)
             flown_all.append(flown)
-        covered = shapely.union_all([g for f in flown_all for g in _leg_footprints(f, self.camera)])
+        covered = shapely.union_all([g for f in flown_all for g in leg_footprints(f, self.camera)])
         flown_lines = shapely.union_all([LineString([(p.x, p.y) for p in f]) for f in flown_all])
         final = []
         for ap in plans:

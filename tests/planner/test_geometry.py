@@ -12,9 +12,10 @@ from shapely.geometry import LineString, Point, Polygon, box
 
 from drone_patrol.core.config import EnduranceConfig
 from drone_patrol.core.errors import PlanningError
-from drone_patrol.planner.coverage import best_sweep, build_sweep
+from drone_patrol.planner.coverage import build_sweep
 from drone_patrol.planner.endurance import PathPoint, estimate
 from drone_patrol.planner.ordering import Variant, order_units, route_length
+from drone_patrol.planner.sweep_angle import best_sweep
 from drone_patrol.planner.transit import NoFlyMap
 
 WALL = box(40, -100, 60, 100)

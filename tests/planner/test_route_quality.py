@@ -15,12 +15,13 @@ from drone_patrol.core.types import MavCmd
 from drone_patrol.mission.areas import load_areas, parse_areas
 from drone_patrol.planner import plan_patrol
 from drone_patrol.planner.build import RoutePoint
-from drone_patrol.planner.coverage import best_sweep, build_sweep
+from drone_patrol.planner.coverage import build_sweep
 from drone_patrol.planner.endurance import PathPoint, estimate, usable_fraction
 from drone_patrol.planner.footprint import footprint, line_spacing_m
 from drone_patrol.planner.patterns import corridor_offsets
 from drone_patrol.planner.sorties import split, with_home
 from drone_patrol.planner.swaths import order_swaths, tour_length
+from drone_patrol.planner.sweep_angle import best_sweep
 from tests.mission.builders import collection, line, lonlat, point, polygon, rect
 from tests.planner.checks import assert_respects_no_fly, nav_points
 
