@@ -25,14 +25,15 @@ def _text_summary(result: PlanResult, files: dict[str, Any]) -> str:
         )
     if result.loop_count:
         lines.append(f"patrol loop: DO_JUMP repeat {result.loop_count}")
-    for a in result.areas:
+    for a in sorted(result.areas, key=lambda a: a.order):
         extra = (
             f", sweep {a.sweep_angle_deg:g} deg, lines {a.line_spacing_m:.1f} m apart"
             if a.sweep_angle_deg is not None
             else ""
         )
         lines.append(
-            f"  {a.name}: {a.pattern.value}, coverage {a.coverage:.1%}, {a.altitude_m:g} m, {a.speed_m_s:g} m/s{extra}"
+            f"  {a.order}. {a.name}: {a.pattern.value}, coverage {a.coverage:.1%}, {a.altitude_m:g} m, "
+            f"{a.speed_m_s:g} m/s{extra}; {a.order_reason}"
         )
     for w in result.warnings:
         lines.append(f"warning: {w}")

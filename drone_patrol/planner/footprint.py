@@ -7,10 +7,16 @@ height ``h`` the footprint is ``2 h tan(hfov/2)`` across by ``2 h tan(vfov/2)`` 
 
 from __future__ import annotations
 
+import itertools
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+import shapely
+from shapely.geometry.base import BaseGeometry
+
 from drone_patrol.core.config.camera import CameraConfig
+from drone_patrol.planner.build import RoutePoint
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,3 +54,19 @@ def footprint(camera: CameraConfig, altitude_m: float) -> Footprint:
 def line_spacing_m(fp: Footprint, side_overlap: float) -> float:
     """Distance between neighbouring sweep lines for a given side overlap (0..1)."""
     return fp.across_m * (1.0 - side_overlap)
+
+
+def leg_footprints(points: Sequence[RoutePoint], camera: CameraConfig) -> list[BaseGeometry]:
+    """The ground each leg's camera footprint sweeps: a rectangle along the leg, half a footprint longer at each end."""
+    corners = []
+    for a, b in itertools.pairwise(points):
+        d = math.dist((a.x, a.y), (b.x, b.y))
+        if d < 0.01 or b.altitude_m <= 0:
+            continue
+        fp = footprint(camera, b.altitude_m)
+        ux, uy = (b.x - a.x) / d, (b.y - a.y) / d
+        e, w = fp.along_m / 2.0, fp.across_m / 2.0
+        ax, ay, bx, by = a.x - ux * e, a.y - uy * e, b.x + ux * e, b.y + uy * e
+        nx, ny = -uy * w, ux * w
+        corners.append([(ax + nx, ay + ny), (bx + nx, by + ny), (bx - nx, by - ny), (ax - nx, ay - ny)])
+    return list(shapely.polygons(corners)) if corners else []

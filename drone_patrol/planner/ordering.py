@@ -43,7 +43,11 @@ class Variant:
 
 
 class _Table:
-    """Pre-computed straight-line distances between every variant's exit and every variant's entry."""
+    """Pre-computed straight-line distances between every variant's exit and every variant's entry.
+
+    Kept per pair of units as small numpy blocks, so that one step of the chain
+    (best cost per variant of the next unit) is one vectorised minimum.
+    """
 
     def __init__(
         self, start: XY, end: XY | None, units: Sequence[Sequence[Variant]], metric: Metric | None = None
@@ -55,77 +59,60 @@ class _Table:
             flat.extend(vs)
         entries = np.array([v.entry for v in flat], dtype=float).reshape(-1, 2)
         exits = np.array([v.exit for v in flat], dtype=float).reshape(-1, 2)
-        self.length = [v.length_m for v in flat]
-        self.between = np.hypot(
-            exits[:, None, 0] - entries[None, :, 0], exits[:, None, 1] - entries[None, :, 1]
-        ).tolist()
-        self.from_start = np.hypot(entries[:, 0] - start[0], entries[:, 1] - start[1]).tolist()
-        self.to_end = (
-            np.hypot(exits[:, 0] - end[0], exits[:, 1] - end[1]).tolist() if end is not None else [0.0] * len(flat)
-        )
+        length = np.array([v.length_m for v in flat], dtype=float)
+        between = np.hypot(exits[:, None, 0] - entries[None, :, 0], exits[:, None, 1] - entries[None, :, 1])
+        from_start = np.hypot(entries[:, 0] - start[0], entries[:, 1] - start[1])
+        to_end = np.hypot(exits[:, 0] - end[0], exits[:, 1] - end[1]) if end is not None else np.zeros(len(flat))
+        spans = [slice(ids[0], ids[-1] + 1) if ids else slice(0, 0) for ids in self.ids]
+        self.length = [length[sp] for sp in spans]
+        self.first = [from_start[sp] + length[sp] for sp in spans]
+        self.last = [to_end[sp] for sp in spans]
+        # block[u][w][j, k]: from variant j of unit u to variant k of unit w, plus the length of the latter
+        self.block = [[between[su, sw] + length[sw][None, :] for sw in spans] for su in spans]
 
-    def forward(self, order: Sequence[int]) -> list[list[float]]:
+    def _step(self, cost: np.ndarray, prev_u: int, u: int) -> np.ndarray:
+        return (cost[:, None] + self.block[prev_u][u]).min(axis=0)
+
+    def forward(self, order: Sequence[int]) -> list[np.ndarray]:
         """Best cost to have flown each prefix of ``order``, per variant of its last unit."""
-        ids = self.ids
-        cost = [self.from_start[g] + self.length[g] for g in ids[order[0]]]
+        cost = self.first[order[0]]
         out = [cost]
         for prev_u, u in itertools.pairwise(order):
-            prev_ids = ids[prev_u]
-            cost = [
-                min(c + self.between[h][g] for c, h in zip(cost, prev_ids, strict=True)) + self.length[g]
-                for g in ids[u]
-            ]
+            cost = self._step(cost, prev_u, u)
             out.append(cost)
         return out
 
-    def cost_from(self, order: Sequence[int], i: int, fwd: list[list[float]], bound: float) -> float:
+    def cost_from(self, order: Sequence[int], i: int, fwd: list[np.ndarray], bound: float) -> float:
         """Total cost of ``order`` whose first ``i`` units match the order ``fwd`` was computed for;
         ``inf`` as soon as the partial cost reaches ``bound`` (costs only grow)."""
-        ids = self.ids
         if i == 0:
-            cost = [self.from_start[g] + self.length[g] for g in ids[order[0]]]
+            cost = self.first[order[0]]
             i = 1
         else:
             cost = fwd[i - 1]
         for k in range(i, len(order)):
-            prev_ids, u = ids[order[k - 1]], order[k]
-            cost = [
-                min(c + self.between[h][g] for c, h in zip(cost, prev_ids, strict=True)) + self.length[g]
-                for g in ids[u]
-            ]
-            if min(cost) >= bound:
+            cost = self._step(cost, order[k - 1], order[k])
+            if cost.min() >= bound:
                 return math.inf
-        last = ids[order[-1]]
-        return min(c + self.to_end[last[j]] for j, c in enumerate(cost))
+        return float((cost + self.last[order[-1]]).min())
 
     def chain(self, order: Sequence[int]) -> tuple[float, list[int]]:
         """Optimal variant per unit for a fixed order: (total length, variant indices within units)."""
-        ids = self.ids
-        cost = [self.from_start[g] + self.length[g] for g in ids[order[0]]]
-        back: list[list[int]] = []
+        cost = self.first[order[0]]
+        back: list[np.ndarray] = []
         for prev_u, u in itertools.pairwise(order):
-            prev_ids = ids[prev_u]
-            new_cost, new_back = [], []
-            for g in ids[u]:
-                best_c, best_j = math.inf, 0
-                for j, h in enumerate(prev_ids):
-                    c = cost[j] + self.between[h][g]
-                    if c < best_c:
-                        best_c, best_j = c, j
-                new_cost.append(best_c + self.length[g])
-                new_back.append(best_j)
-            cost = new_cost
-            back.append(new_back)
-        last = ids[order[-1]]
-        totals = [c + self.to_end[last[j]] for j, c in enumerate(cost)]
-        j = min(range(len(totals)), key=totals.__getitem__)
-        total = totals[j]
+            total = cost[:, None] + self.block[prev_u][u]
+            back.append(total.argmin(axis=0))
+            cost = total.min(axis=0)
+        totals = cost + self.last[order[-1]]
+        j = int(totals.argmin())
+        best = float(totals[j])
         chosen = [j]
         for step in reversed(back):
-            j = step[j]
+            j = int(step[j])
             chosen.append(j)
         chosen.reverse()
-        return total, chosen
+        return best, chosen
 
 
 def _nearest_neighbour(start: XY, units: Sequence[Sequence[Variant]], members: list[int]) -> tuple[list[int], XY]:

@@ -6,7 +6,6 @@ WGS84 appears only when the area file is read and when mission items are written
 
 from __future__ import annotations
 
-import itertools
 import math
 from dataclasses import replace
 from typing import Any
@@ -22,13 +21,14 @@ from drone_patrol.core.errors import PlanningError
 from drone_patrol.core.types import Geofence, GeoPoint, KeyArea, MavCmd, Mission, PatternKind
 from drone_patrol.mission.areas import AreaSet, area_footprint_m, to_local
 from drone_patrol.planner.build import ItemWriter, RoutePoint, geofence, inclusion_polygon
-from drone_patrol.planner.coverage import best_sweep
 from drone_patrol.planner.endurance import PathPoint, estimate, usable_fraction
-from drone_patrol.planner.footprint import Footprint, footprint, line_spacing_m
+from drone_patrol.planner.footprint import Footprint, footprint, leg_footprints, line_spacing_m
 from drone_patrol.planner.ordering import Variant, order_units
-from drone_patrol.planner.patterns import corridor_variants, orbit_variants, perimeter_variants
+from drone_patrol.planner.patterns import corridor_variants, orbit_variants, perimeter_band, perimeter_variants
+from drone_patrol.planner.priority import on_the_way
 from drone_patrol.planner.result import AreaPlan, PlanResult, SortieStats
 from drone_patrol.planner.sorties import path_length, split, transit_points
+from drone_patrol.planner.sweep_angle import best_sweep
 from drone_patrol.planner.transit import NoFlyMap
 
 __all__ = ["AreaPlan", "PlanResult", "SortieStats", "plan_patrol"]
@@ -60,20 +60,6 @@ def _polys(geom: BaseGeometry) -> Polygon | MultiPolygon:
     return MultiPolygon(parts) if len(parts) != 1 else parts[0]
 
 
-def _leg_footprints(points: list[RoutePoint], camera: CameraConfig) -> list[BaseGeometry]:
-    out = []
-    for a, b in itertools.pairwise(points):
-        d = math.dist((a.x, a.y), (b.x, b.y))
-        if d < 0.01 or b.altitude_m <= 0:
-            continue
-        fp = footprint(camera, b.altitude_m)
-        ux, uy = (b.x - a.x) / d, (b.y - a.y) / d
-        e = fp.along_m / 2.0
-        seg = LineString([(a.x - ux * e, a.y - uy * e), (b.x + ux * e, b.y + uy * e)])
-        out.append(seg.buffer(fp.across_m / 2.0, cap_style="flat"))
-    return out
-
-
 class _Planner:
     def __init__(self, areas: AreaSet, cfg: PlannerConfig, camera: CameraConfig, sweep_angle_deg: float | None):
         self.areas, self.cfg, self.camera, self.fixed_angle = areas, cfg, camera, sweep_angle_deg
@@ -96,7 +82,7 @@ class _Planner:
                 self.nofly_circles.append((centre, float(nf.radius_m or 0.0)))
             else:
                 self.fence_polys.extend(g for g in getattr(shape, "geoms", [shape]) if isinstance(g, Polygon))
-        self.nofly = NoFlyMap([s for _, s in self.nofly_polys], cfg.nofly_margin_m)
+        self.nofly = NoFlyMap([s for _, s in self.nofly_polys], cfg.nofly_margin_m, cfg.min_waypoint_spacing_m)
 
     def altitude(self, area: KeyArea) -> float:
         alt = area.altitude_m if area.altitude_m is not None else self.cfg.altitude_m
@@ -151,12 +137,12 @@ class _Planner:
                     self.cfg.sweep_angle_step_deg,
                     self.nofly.forbidden,
                     self.fixed_angle,
+                    metric=None if self.nofly.empty else self.nofly.pair_matrix,
                 )
                 variants, angle = list(sweep.variants), round(sweep.angle_deg, 2) % 180.0
             else:
-                if isinstance(target, MultiPolygon):
-                    self.warnings.append(f"area {area.name!r}: perimeter flown round its largest part only")
-                variants = perimeter_variants(target, fp.across_m, clockwise)
+                variants = perimeter_variants(target, fp.across_m, clockwise, along_m=fp.along_m)
+                target = _polys(perimeter_band(target, fp.across_m))
         elif pattern is PatternKind.CORRIDOR:
             assert isinstance(geom, LineString)
             width = float(area.width_m or fp.across_m)
@@ -207,7 +193,26 @@ class _Planner:
                 body.extend(transit_points(self.nofly.path, here, pts[0], speed, inside))
                 body.extend(pts)
                 here = pts[-1]
-        return body
+        targets = {ap.name: ap.target_m for ap in plans}
+        # a pattern point may go if the area loses at most 0.05 % of what the camera must see, all told
+        budget = {ap.name: 0.0005 * ap.target_m.area for ap in plans}
+
+        def droppable(i: int, j: int, m: int) -> bool:
+            p = body[j]
+            if p.transit or p.area is None:
+                return True
+            if targets[p.area].area <= 0:
+                return False  # an orbit: every point of the circle stays
+            before = shapely.union_all(leg_footprints([body[i], p, body[m]], self.camera))
+            after = shapely.union_all(leg_footprints([body[i], body[m]], self.camera))
+            lost = float(before.difference(after).intersection(targets[p.area]).area)
+            if lost > budget[p.area]:
+                return False
+            budget[p.area] -= lost
+            return True
+
+        keep = self.nofly.thin([(p.x, p.y) for p in body], droppable)
+        return [body[i] for i in keep]
 
     def run(self, loop_count: int) -> PlanResult:
         cfg = self.cfg
@@ -221,7 +226,19 @@ class _Planner:
             units.append(variants)
             plans.append(ap)
         metric = None if self.nofly.empty else self.nofly.distance_matrix
-        order = order_units((0.0, 0.0), (0.0, 0.0), units, [a.priority for a in self.areas.patrol], metric=metric)
+        priorities = [a.priority for a in self.areas.patrol]
+        order = order_units((0.0, 0.0), (0.0, 0.0), units, priorities, metric=metric)
+        order, placed = on_the_way(
+            (0.0, 0.0),
+            (0.0, 0.0),
+            units,
+            priorities,
+            [a.name for a in self.areas.patrol],
+            order,
+            cfg.on_the_way_delay_s * cfg.speed_m_s,
+            cfg.speed_m_s,
+        )
+        plans = [replace(ap, order=placed[i].position, order_reason=placed[i].reason) for i, ap in enumerate(plans)]
         body = self.route_body(units, plans, order)
         home = RoutePoint(0.0, 0.0, 0.0, cfg.speed_m_s)
         flights = split(home, body, self.nofly.path, cfg.endurance, cfg.speed_m_s)
@@ -258,7 +275,7 @@ class _Planner:
             missions.append(mission)
             stats.append(st)
             flown_all.append(flown)
-        covered = shapely.union_all([g for f in flown_all for g in _leg_footprints(f, self.camera)])
+        covered = shapely.union_all([g for f in flown_all for g in leg_footprints(f, self.camera)])
         flown_lines = shapely.union_all([LineString([(p.x, p.y) for p in f]) for f in flown_all])
         final = []
         for ap in plans:

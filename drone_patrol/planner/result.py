@@ -29,6 +29,8 @@ class AreaPlan:
     line_spacing_m: float | None = None
     clipped_by: tuple[str, ...] = ()
     target_m: BaseGeometry = field(default_factory=Polygon, repr=False, compare=False)
+    order: int = 0
+    order_reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,8 @@ class PlanResult:
                     "sweep_angle_deg": a.sweep_angle_deg,
                     "line_spacing_m": None if a.line_spacing_m is None else round(a.line_spacing_m, 2),
                     "clipped_by": list(a.clipped_by),
+                    "order": a.order,
+                    "order_reason": a.order_reason,
                 }
                 for a in self.areas
             ],

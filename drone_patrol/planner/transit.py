@@ -11,7 +11,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import shapely
@@ -38,8 +38,9 @@ def _polygons(geom: BaseGeometry) -> list[Polygon]:
 class NoFlyMap:
     """The no-fly zones of a plan (in local metres) and shortest paths around them."""
 
-    def __init__(self, zones: Sequence[BaseGeometry], margin_m: float) -> None:
+    def __init__(self, zones: Sequence[BaseGeometry], margin_m: float, min_spacing_m: float = 0.0) -> None:
         self.margin_m = margin_m
+        self.min_spacing_m = min_spacing_m
         self.zones = shapely.union_all(list(zones)) if zones else Polygon()
         self.forbidden = self.zones.buffer(margin_m) if margin_m > 0 and not self.zones.is_empty else self.zones
         inner = self.forbidden.buffer(-_TOLERANCE_M) if not self.forbidden.is_empty else self.forbidden
@@ -48,11 +49,17 @@ class NoFlyMap:
         shapely.prepare(self._inner)
         shapely.prepare(self._hard)
         self.nodes: list[XY] = []
-        # a round buffer with 2 segments per quarter circle, grown so that its chords (the graph's
-        # edges along it) stay 0.5 m outside the margin: radius / cos(22.5 deg)
-        # (then simplified by 1 m, grown 1 m more first, so that round no-fly zones give few nodes)
-        grown_m = (margin_m + 0.5) / math.cos(math.pi / 8)
-        grown = self.zones.buffer(grown_m + 1.0, quad_segs=2).simplify(1.0) if zones else Polygon()
+        # a round buffer with k segments per quarter circle, grown so that its chords (the graph's
+        # edges along it) stay 0.5 m outside the margin: radius / cos(45 deg / k); k = 2 unless its
+        # chords would be shorter than the minimum waypoint spacing (then 1: one chord per quarter).
+        # Simplified by t, grown t more first, so that round no-fly zones give few nodes.
+        quarter = 2
+        chord = 2 * (margin_m + 0.5) * math.tan(math.pi / 8)
+        if chord < min_spacing_m:
+            quarter = 1
+        grown_m = (margin_m + 0.5) / math.cos(math.pi / (4 * quarter))
+        t = max(1.0, min_spacing_m / 8.0)
+        grown = self.zones.buffer(grown_m + t, quad_segs=quarter).simplify(t) if zones else Polygon()
         for poly in _polygons(grown):
             for ring in (poly.exterior, *poly.interiors):
                 self.nodes.extend((float(x), float(y)) for x, y in list(ring.coords)[:-1])
@@ -97,14 +104,17 @@ class NoFlyMap:
         n = len(self.nodes)
         start, goal = n, n + 1
         pts = [*self.nodes, a, b]
+        # which nodes see the two ends, each in one vectorised test
+        from_a = [(int(j), math.dist(a, self.nodes[j])) for j in np.flatnonzero(self.clear_matrix([a], self.nodes)[0])]
+        to_b = self.clear_matrix(self.nodes, [b])[:, 0]
 
         def neighbours(i: int) -> list[tuple[int, float]]:
             if i < n:
                 out = list(self._edges[i])
-                if self.clear(pts[i], b):
+                if to_b[i]:
                     out.append((goal, math.dist(pts[i], b)))
                 return out
-            return [(j, math.dist(a, self.nodes[j])) for j in range(n) if self.clear(a, self.nodes[j])]
+            return from_a
 
         dist = {start: 0.0}
         prev: dict[int, int] = {}
@@ -195,6 +205,82 @@ class NoFlyMap:
         for i, j in blocked:
             direct[i, j] = float(np.min(via_src[i] + vis_dst[j]))
         return direct.tolist()
+
+    def pair_matrix(self, pts: np.ndarray) -> np.ndarray:
+        """Shortest no-fly-avoiding distance between every two of ``pts`` (symmetric).
+
+        Only legs whose bounding box meets the forbidden region's are tested, so a
+        set of points far from every zone costs one numpy expression.
+        """
+        p = np.asarray(pts, dtype=float).reshape(-1, 2)
+        direct = np.hypot(p[:, None, 0] - p[None, :, 0], p[:, None, 1] - p[None, :, 1])
+        if self.empty or not self.nodes or len(p) < 2:
+            return direct
+        fx0, fy0, fx1, fy1 = self.forbidden.bounds
+        lo_x = np.minimum(p[:, None, 0], p[None, :, 0])
+        hi_x = np.maximum(p[:, None, 0], p[None, :, 0])
+        lo_y = np.minimum(p[:, None, 1], p[None, :, 1])
+        hi_y = np.maximum(p[:, None, 1], p[None, :, 1])
+        near = (lo_x <= fx1) & (hi_x >= fx0) & (lo_y <= fy1) & (hi_y >= fy0)
+        near = np.triu(near, 1)
+        ii, jj = np.nonzero(near)
+        if ii.size == 0:
+            return direct
+        coords = np.stack([p[ii], p[jj]], axis=1)
+        lines = shapely.linestrings(coords)
+        inside = shapely.intersects(self._inner, shapely.points(p))
+        soft = inside[ii] | inside[jj]
+        hit = np.zeros(ii.size, dtype=bool)
+        if (~soft).any():
+            hit[~soft] = shapely.intersects(self._inner, lines[~soft])
+        if soft.any():
+            hit[soft] = shapely.intersects(self._hard, lines[soft])
+        if not hit.any():
+            return direct
+        bi, bj = ii[hit], jj[hit]
+        used = np.unique(np.concatenate([bi, bj]))
+        vis = np.full((len(p), len(self.nodes)), np.inf)
+        vis[used] = self._visible(p[used])
+        via = np.full((len(p), len(self.nodes)), np.inf)
+        via[used] = np.min(vis[used][:, :, None] + self._all_pairs()[None, :, :], axis=1)
+        around = np.min(via[bi] + vis[bj], axis=1)
+        direct[bi, bj] = around
+        direct[bj, bi] = around
+        return direct
+
+    def thin(self, points: Sequence[XY], droppable: Callable[[int, int, int], bool] | None = None) -> list[int]:
+        """Indices of ``points`` to keep so that no two along a no-fly margin lie closer than
+        ``min_spacing_m`` where dropping one keeps the leg that replaces it out of the margin.
+
+        ``droppable(i, j, m)`` says whether point ``j`` may go when ``i`` and ``m`` are
+        its kept neighbours (e.g. only when the area loses nothing the camera would have
+        seen); every point may go without it. The first and last points are kept.
+        """
+        keep = list(range(len(points)))
+        if self.min_spacing_m <= 0 or len(points) < 3 or self.empty:
+            return keep
+        # only along the margins: points within the minimum spacing of the forbidden region
+        near_zone = self.forbidden.buffer(self.min_spacing_m, quad_segs=2)
+        shapely.prepare(near_zone)
+        along = shapely.intersects(near_zone, shapely.points(np.asarray(points, dtype=float).reshape(-1, 2)))
+        changed = True
+        while changed:
+            changed = False
+            k = 1
+            while k < len(keep) - 1:
+                i, j, m = keep[k - 1], keep[k], keep[k + 1]
+                gap = min(math.dist(points[i], points[j]), math.dist(points[j], points[m]))
+                if (
+                    along[j]
+                    and gap < self.min_spacing_m
+                    and self.clear(points[i], points[m])
+                    and (droppable is None or droppable(i, j, m))
+                ):
+                    del keep[k]
+                    changed = True
+                else:
+                    k += 1
+        return keep
 
     def path_length_m(self, a: XY, b: XY) -> float:
         """Length of :meth:`path`."""

@@ -12,9 +12,10 @@ from shapely.geometry import LineString, Point, Polygon, box
 
 from drone_patrol.core.config import EnduranceConfig
 from drone_patrol.core.errors import PlanningError
-from drone_patrol.planner.coverage import best_sweep, build_sweep
+from drone_patrol.planner.coverage import build_sweep
 from drone_patrol.planner.endurance import PathPoint, estimate
 from drone_patrol.planner.ordering import Variant, order_units, route_length
+from drone_patrol.planner.sweep_angle import best_sweep
 from drone_patrol.planner.transit import NoFlyMap
 
 WALL = box(40, -100, 60, 100)
@@ -89,10 +90,10 @@ def test_sweep_angle_search_beats_axis_angles_on_a_turned_block() -> None:
         assert best.time_s < build_sweep(poly, axis, 29.8, 37.3, 30.0, 5.0, 2.0).time_s
 
 
-def test_sweep_cells_split_at_a_hole() -> None:
+def test_sweep_pieces_split_at_a_hole() -> None:
     poly = box(0, 0, 300, 200).difference(box(100, 60, 200, 140))
     sweep = build_sweep(poly, 0.0, 29.8, 37.3, 30.0, 5.0, 2.0)
-    assert sweep.cells >= 3  # below, left/right of the hole (merged where footprints bridge it), above
+    assert sweep.pieces > sweep.lines  # the lines across the hole are flown as two pieces each
     for v in sweep.variants:
         assert Polygon(box(-20, -20, 320, 220)).contains(LineString(v.points))
 

@@ -10,10 +10,11 @@ from hypothesis import strategies as st
 from shapely.geometry import Polygon
 
 from drone_patrol.core.config import CameraConfig, PlannerConfig
-from drone_patrol.core.errors import AreaFileError
+from drone_patrol.core.errors import AreaFileError, PlanningError
 from drone_patrol.mission import read_plan, read_waypoints, write_plan, write_waypoints
 from drone_patrol.mission.areas import parse_areas
 from drone_patrol.planner import plan_patrol
+from drone_patrol.planner.swaths import order_swaths, tour_length
 from tests.mission.builders import collection, point, polygon, rect
 from tests.planner.checks import assert_ardupilot_shape, assert_respects_no_fly
 
@@ -87,3 +88,46 @@ def test_concave_areas_with_holes(
 ) -> None:
     result = _plan(shell, hole, nofly)
     _check(result, tmp_path)
+
+
+@SETTINGS
+@given(shell=star(), edge_at=st.floats(0, 1))
+def test_no_fly_zone_across_the_border(tmp_path: Path, shell: list[tuple[float, float]], edge_at: float) -> None:
+    """A zone centred on the area's boundary: the area is clipped, still covered, and the zone kept clear."""
+    border = Polygon(shell).exterior
+    c = border.interpolate(edge_at, normalized=True)
+    feats = [
+        point("post", (0, 0), role="home"),
+        polygon("area", [shell]),
+        polygon("nf", [rect(c.x - 20, c.y - 20, c.x + 20, c.y + 20)], role="no_fly"),
+    ]
+    try:
+        areas = parse_areas(collection(*feats)["features"], "random")
+        result = plan_patrol(areas, CFG, CAM)
+    except (AreaFileError, PlanningError):
+        assume(False)
+    assert result.areas[0].coverage >= 0.999
+    _check(result, tmp_path)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    ends=st.lists(
+        st.tuples(st.floats(-300, 300), st.floats(-300, 300), st.floats(-300, 300), st.floats(-300, 300)),
+        min_size=1,
+        max_size=30,
+    )
+)
+def test_swath_order_flies_every_piece_once(ends: list[tuple[float, float, float, float]]) -> None:
+    pieces = [((a, b), (c, d)) for a, b, c, d in ends]
+    plan = order_swaths(pieces, (0.0, 0.0), (0.0, 0.0))
+    assert sorted(i for i, _ in plan) == list(range(len(pieces)))
+    # never longer than the nearest-neighbour tour the local search starts from
+    here, left, greedy = (0.0, 0.0), set(range(len(pieces))), []
+    while left:
+        i, rev = min(((i, r) for i in left for r in (False, True)), key=lambda c: math.dist(here, pieces[c[0]][c[1]]))
+        greedy.append((i, rev))
+        left.remove(i)
+        here = pieces[i][not rev]
+    nearest = tour_length(pieces, greedy, (0.0, 0.0), (0.0, 0.0))
+    assert tour_length(pieces, plan, (0.0, 0.0), (0.0, 0.0)) <= nearest + 1e-6

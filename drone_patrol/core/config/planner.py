@@ -31,6 +31,11 @@ class PlannerConfig(Section):
     the battery failsafe or the operator ends it). ``rally_points`` are (lat, lon)
     pairs added to home and the area file's rally features. ``fence_margin_m`` is how
     far the inclusion fence lies outside the route and the areas.
+    ``min_waypoint_spacing_m``: transit waypoints around no-fly zones are laid and
+    thinned so that none lies closer than this to the next (0: as many as the margin needs).
+    ``on_the_way_delay_s``: a lower-priority area that lies on the way is flown on the
+    way when that shortens the route and reaches no higher-priority area more than
+    this much later than strict priority order would (0: strict priority order).
     """
 
     altitude_m: float = Field(default=40.0, gt=0)
@@ -45,5 +50,7 @@ class PlannerConfig(Section):
     rally_points: tuple[tuple[float, float], ...] = ()
     fence_margin_m: float = Field(default=30.0, gt=0)
     sweep_angle_step_deg: float = Field(default=5.0, gt=0, le=90)
+    min_waypoint_spacing_m: float = Field(default=20.0, ge=0)
+    on_the_way_delay_s: float = Field(default=60.0, ge=0)
     orbit_points_per_loop: int = Field(default=16, ge=6, le=72)
     endurance: EnduranceConfig = EnduranceConfig()
