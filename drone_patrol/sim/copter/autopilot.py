@@ -15,8 +15,8 @@ from pymavlink.dialects.v20 import ardupilotmega as mavlink2
 from drone_patrol.core.types import GeoPoint, MavCmd
 from drone_patrol.sim.copter import arming
 from drone_patrol.sim.copter import fence as fence_mod
-from drone_patrol.sim.copter.failsafes import Failsafes
 from drone_patrol.sim.copter.battery import Battery
+from drone_patrol.sim.copter.failsafes import Failsafes
 from drone_patrol.sim.copter.kinematics import Body, Limits, LocalTangent, wrap_180
 from drone_patrol.sim.copter.missions import Item, ItemStore
 from drone_patrol.sim.copter.modes import (
