@@ -264,6 +264,8 @@ class VehicleState:
     velocity_down_m_s: float = 0.0
     battery_percent: float | None = None
     battery_voltage_v: float | None = None
+    battery_current_a: float | None = None
+    battery_consumed_mah: float | None = None
     mode: str = "UNKNOWN"
     armed: bool = False
     landed: bool = True

@@ -151,7 +151,9 @@ class PatrolSession:
         elif self.source.connect is not None:
             connection = self.source.connect
         else:
-            self.sim = SimulatedCopter(home=self.home, port=0, speedup=self.speedup, seed=s.sim.seed).start()
+            self.sim = SimulatedCopter(
+                home=self.home, port=0, speedup=self.speedup, seed=s.sim.seed, params=s.sim.params
+            ).start()
             self._stack.callback(self.sim.stop)
             connection = self.sim.connection_string
         cfg = s.controller.model_copy(update={"connection": connection, "speedup": self.speedup})
