@@ -3,9 +3,9 @@
 Each telemetry sample is put in a phase by what the vehicle does: take-off (climbing
 faster than 0.5 m/s while barely moving), cruise (2 m/s or more over the ground, which
 includes orbits), hover (the rest in the air: holding, turning, descending, landing).
-The battery monitor's consumed mAh (BATTERY_STATUS) is split between the phases by
-the time between samples; without it the current (SYS_STATUS) is integrated, and
-without that the percent. Time is the vehicle's (wall time times the speedup).
+The battery current (SYS_STATUS) is integrated over the time between samples; without
+it the monitor's consumed mAh (BATTERY_STATUS) is split between the phases, and without
+that the percent. Time is the vehicle's (wall time times the speedup).
 """
 
 from __future__ import annotations
@@ -41,10 +41,12 @@ class ConsumptionMeter:
         self._last: VehicleState | None = None
 
     def _used_mah(self, a: VehicleState, b: VehicleState, dt_s: float) -> float:
-        if a.battery_consumed_mah is not None and b.battery_consumed_mah is not None:
-            return max(0.0, b.battery_consumed_mah - a.battery_consumed_mah)
+        # the current first: a reading cannot jump the way a reset or re-estimated consumed
+        # figure (or a battery swapped under a powered vehicle) can
         if b.battery_current_a is not None:
             return b.battery_current_a * dt_s / 3.6
+        if a.battery_consumed_mah is not None and b.battery_consumed_mah is not None:
+            return max(0.0, b.battery_consumed_mah - a.battery_consumed_mah)
         if a.battery_percent is not None and b.battery_percent is not None:
             return max(0.0, a.battery_percent - b.battery_percent) * self.capacity_mah / 100.0
         return 0.0

@@ -28,6 +28,7 @@ from drone_patrol.controller.failsafe import (
 )
 from drone_patrol.controller.preflight import limits_from_config, run_preflight
 from drone_patrol.controller.report import PatrolProgress, PatrolReport, Tracker
+from drone_patrol.controller.resume import resume_mission
 from drone_patrol.controller.vehicle import Vehicle
 from drone_patrol.core.config import ControllerConfig
 from drone_patrol.core.errors import DronePatrolError, OperationTimeoutError
@@ -87,7 +88,10 @@ class PatrolExecutor:
         profile: VehicleProfile | None = None,
     ) -> None:
         self.vehicle = vehicle
-        self.mission = mission
+        # a resumed sortie flies a mission of its own: take-off, a way to the item that keeps
+        # to the fence and out of no-fly zones, then the rest (see controller/resume.py)
+        self.resumed = resume_mission(mission, resume_from_seq) if resume_from_seq and resume_from_seq > 1 else None
+        self.mission = self.resumed.mission if self.resumed is not None else mission
         self.config = config or vehicle.config
         self.on_event = on_event
         self.resume_from_seq = resume_from_seq
@@ -96,9 +100,7 @@ class PatrolExecutor:
         self.limits = limits_from_config(self.config, profile)
         self.meter: ConsumptionMeter | None = None
         self.phase = Phase.IDLE
-        self.tracker = Tracker(mission)
-        if resume_from_seq is not None:
-            self.tracker.start_seq = max(1, min(resume_from_seq, len(mission.items)))
+        self.tracker = Tracker(self.mission)
         self._requests: queue.Queue[str] = queue.Queue()
         self._aborted = threading.Event()
         self._handled_rules: set[str] = set()
@@ -180,6 +182,8 @@ class PatrolExecutor:
         finally:
             self._unsubscribe()
         report = self.tracker.report(self._outcome, self._reason, self.vehicle.state, error)
+        if self.resumed is not None:
+            report = self.resumed.report(report)
         if self.meter is not None and self.meter.airborne_s > 0:
             vehicle_id = self.profile.vehicle_id if self.profile is not None else ""
             report = replace(
@@ -264,10 +268,17 @@ class PatrolExecutor:
 
     def _start_mission(self) -> None:
         v = self.vehicle
-        if self.resume_from_seq is not None:
-            seq = max(1, min(self.resume_from_seq, len(self.mission.items)))
-            v.action.set_current(seq)
-            self._emit(VehicleEvent.now("mission_state", INFO, f"resuming at mission item {seq}", resume_seq=seq))
+        if self.resumed is not None:
+            seq = self.resumed.start_seq
+            v.action.set_current(1)
+            self._emit(
+                VehicleEvent.now(
+                    "mission_state",
+                    INFO,
+                    f"resuming at mission item {seq} by {self.resumed.approach} waypoints clear of the fence and zones",
+                    resume_seq=seq,
+                )
+            )
         else:
             # a fresh patrol starts at its first item: with MIS_RESTART 0 ArduPilot would otherwise
             # resume where an interrupted mission stopped (after an RTL, say)

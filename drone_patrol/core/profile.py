@@ -141,3 +141,21 @@ def save_profile(profile: VehicleProfile, data_dir: str | Path) -> Path:
     tmp.write_text(json.dumps(asdict(profile), indent=1) + "\n")
     tmp.replace(path)
     return path
+
+
+def latest_profile(data_dir: str | Path, name: str) -> VehicleProfile | None:
+    """The most recently updated profile of the drone called ``name`` (any flight controller), or None."""
+    folder = Path(data_dir) / "vehicles"
+    paths = sorted(folder.glob(f"{name}-*.json"), key=lambda p: p.stat().st_mtime) if folder.is_dir() else []
+    return load_profile(paths[-1]) if paths else None
+
+
+def learn(data_dir: str | Path, vehicle_id: str, flight: VehicleProfile) -> tuple[VehicleProfile, Path] | None:
+    """Fold one flight's figures into ``vehicle_id``'s stored profile (made on its first flight
+    with at least ``MIN_PHASE_S`` of cruise) and save it; None when there was too little to learn."""
+    flight = replace(flight, vehicle_id=vehicle_id)
+    old = find_profile(data_dir, vehicle_id)
+    if old is None and flight.cruise.seconds < MIN_PHASE_S:
+        return None
+    profile = old.merged(flight) if old is not None else flight
+    return profile, save_profile(profile, data_dir)

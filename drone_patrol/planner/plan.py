@@ -403,11 +403,13 @@ def plan_patrol(areas: AreaSet, planner: PlannerConfig, camera: CameraConfig, **
     ...) or :class:`EnduranceConfig` fields (``flight_time_s``, ``reserve_fraction``,
     ...); ``sweep_angle_deg`` fixes the coverage sweep angle instead of searching it.
     ``home_altitude_m`` is the AMSL altitude written as the planned home when the area
-    file's home point has none (e.g. the site's ground altitude).
+    file's home point has none (e.g. the site's ground altitude); ``endurance_note`` says
+    where the endurance figures come from (see ``planner.endurance.endurance_for``).
     ``None`` values are ignored. Raises :class:`PlanningError` when the constraints
     cannot be met.
     """
     fixed = overrides.pop("sweep_angle_deg", None)
+    note = overrides.pop("endurance_note", "")
     home_altitude = overrides.pop("home_altitude_m", None)
     cfg = _config(planner, overrides)
     if cfg.altitude_m > cfg.ceiling_m:
@@ -416,4 +418,5 @@ def plan_patrol(areas: AreaSet, planner: PlannerConfig, camera: CameraConfig, **
         raise PlanningError(f"altitude {cfg.altitude_m:g} m below the floor of {cfg.floor_m:g} m")
     planner_run = _Planner(areas, cfg, camera, fixed)
     planner_run.home_altitude_m = home_altitude
-    return planner_run.run(cfg.loop_count)
+    result = planner_run.run(cfg.loop_count)
+    return replace(result, endurance_note=note) if note else result
