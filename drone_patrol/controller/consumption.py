@@ -5,7 +5,10 @@ faster than 0.5 m/s while barely moving), cruise (2 m/s or more over the ground,
 includes orbits), hover (the rest in the air: holding, turning, descending, landing).
 The battery current (SYS_STATUS) is integrated over the time between samples; without
 it the monitor's consumed mAh (BATTERY_STATUS) is split between the phases, and without
-that the percent. Time is the vehicle's (wall time times the speedup).
+that the percent. Time is the vehicle's own clock (GLOBAL_POSITION_INT's time since
+boot), so a vehicle running slower than its nominal speedup is measured right; without
+it, wall time times the speedup. What the flight used in all is the monitor's own
+consumed mAh from the first sample in the air to the last, when it reports them.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ class ConsumptionMeter:
         self.distance_m = 0.0
         self.start_percent: float | None = None
         self.last_percent: float | None = None
+        self._consumed: list[float] = []  # the monitor's first and last consumed mAh in the air
         self._last: VehicleState | None = None
 
     def _used_mah(self, a: VehicleState, b: VehicleState, dt_s: float) -> float:
@@ -59,9 +63,19 @@ class ConsumptionMeter:
             if self.start_percent is None:
                 self.start_percent = state.battery_percent
             self.last_percent = state.battery_percent
+        if phase is not None and state.battery_consumed_mah is not None:
+            self._consumed[1:] = [state.battery_consumed_mah]
+            if len(self._consumed) == 1:
+                self._consumed.insert(0, state.battery_consumed_mah)
         if last is None or phase is None or phase_of(last) is None:
             return
-        dt = (state.time_s - last.time_s) * self.speedup
+        if state.vehicle_time_s is not None and last.vehicle_time_s is not None:
+            dt = state.vehicle_time_s - last.vehicle_time_s
+            if dt == 0.0:  # the same position report: wait for the vehicle's clock to move
+                self._last = last
+                return
+        else:
+            dt = (state.time_s - last.time_s) * self.speedup
         if not 0.0 < dt <= _MAX_GAP_S * self.speedup:
             return
         self.mah[phase] += self._used_mah(last, state, dt)
@@ -76,14 +90,16 @@ class ConsumptionMeter:
 
     @property
     def used_percent(self) -> float:
-        """Percent of the battery used in the air so far (from the monitor's consumed mAh)."""
+        """Percent of the battery used in the air so far: by the monitor's consumed mAh, else integrated."""
+        if len(self._consumed) == 2:
+            return 100.0 * (self._consumed[1] - self._consumed[0]) / self.capacity_mah
         return 100.0 * sum(self.mah.values()) / self.capacity_mah
 
     def percent_per_s(self, min_airborne_s: float = 60.0) -> float | None:
         """The measured mean rate in the air, once there is enough of it."""
         if self.airborne_s < min_airborne_s:
             return None
-        return self.used_percent / self.airborne_s
+        return 100.0 * sum(self.mah.values()) / self.capacity_mah / self.airborne_s
 
     def profile(self, vehicle_id: str) -> VehicleProfile:
         """This flight's figures as a one-flight profile."""

@@ -185,6 +185,7 @@ class Telemetry:
         new = replace(
             s,
             position=GeoPoint(msg.lat / 1e7, msg.lon / 1e7, msg.alt / 1000.0),
+            vehicle_time_s=msg.time_boot_ms / 1000.0,
             relative_altitude_m=rel,
             velocity_north_m_s=msg.vx / 100.0,
             velocity_east_m_s=msg.vy / 100.0,

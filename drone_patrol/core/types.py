@@ -252,6 +252,7 @@ class VehicleState:
 
     time_s: float = 0.0
     position: GeoPoint | None = None
+    vehicle_time_s: float | None = None  # the vehicle's clock (time since boot) of the position
     relative_altitude_m: float = 0.0
     roll_deg: float = 0.0
     pitch_deg: float = 0.0

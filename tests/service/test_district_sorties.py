@@ -31,7 +31,7 @@ def district_settings(tmp_path: Path) -> Settings:
         {
             "site": {"areas_file": str(DISTRICT), "data_dir": str(tmp_path / "var")},
             # ArduPilot's default pack: SITL's default quad lasts about 7 minutes on it
-            "sim": {"scenario": str(ROOT / "flight_plans/scenarios/quiet_night.geojson"), "speedup": 25,
+            "sim": {"scenario": str(ROOT / "flight_plans/scenarios/quiet_night.geojson"), "speedup": 12,
                     "params": {"BATT_CAPACITY": 3300}},
             "alerts": {"outbox_path": str(tmp_path / "var" / "outbox.sqlite")},
             "service": {"report_dir": str(tmp_path / "out"), "camera_fps": 0.5, "video_fps": 0},
