@@ -21,7 +21,11 @@ def _line_mission() -> Mission:
     """Out 200 m east in four 50 m steps, 200 m north in four, then home."""
     pts = [destination(HOME, 90.0, 50.0 * k) for k in range(1, 5)]
     pts += [destination(pts[-1], 0.0, 50.0 * k) for k in range(1, 5)]
-    items = (Waypoint(MavCmd.NAV_TAKEOFF, altitude_m=40.0), *(_wp(p) for p in pts), Waypoint(MavCmd.NAV_RETURN_TO_LAUNCH))
+    items = (
+        Waypoint(MavCmd.NAV_TAKEOFF, altitude_m=40.0),
+        *(_wp(p) for p in pts),
+        Waypoint(MavCmd.NAV_RETURN_TO_LAUNCH),
+    )
     return Mission(home=HOME, items=items, cruise_speed_m_s=5.0)
 
 
