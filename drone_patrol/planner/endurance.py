@@ -89,14 +89,22 @@ def usable_fraction(model: EnduranceConfig) -> float:
 FIRST_FLIGHT_FACTOR = 0.25
 
 
-def endurance_for(base: EnduranceConfig, profile: VehicleProfile | None) -> tuple[EnduranceConfig, str]:
+def endurance_for(
+    base: EnduranceConfig, profile: VehicleProfile | None, first_flight: bool = False
+) -> tuple[EnduranceConfig, str]:
     """The model to plan with and a line saying where it comes from: the vehicle's learned
-    profile, else the config's figures cut to ``FIRST_FLIGHT_FACTOR`` for a first flight."""
+    profile, else the config's figures (cut to ``FIRST_FLIGHT_FACTOR`` with ``first_flight``:
+    the service about to fly a vehicle it has no profile of)."""
     if profile is not None:
         model = profile.endurance(base)
         return model, (
             f"endurance from the learned profile of {profile.describe()}: "
             f"{model.flight_time_s / 60:.1f} min of cruise on a full battery"
+        )
+    if not first_flight:
+        return base, (
+            f"endurance from the config's figures (no profile of this vehicle yet): {base.flight_time_s / 60:.1f} min "
+            "of cruise on a full battery"
         )
     model = base.model_copy(update={"flight_time_s": base.flight_time_s * FIRST_FLIGHT_FACTOR})
     return model, (
@@ -105,9 +113,12 @@ def endurance_for(base: EnduranceConfig, profile: VehicleProfile | None) -> tupl
     )
 
 
-def endurance_options(settings: Settings, vehicle_id: str | None, flight_time_s: float | None) -> dict[str, Any]:
+def endurance_options(
+    settings: Settings, vehicle_id: str | None, flight_time_s: float | None, first_flight: bool = False
+) -> dict[str, Any]:
     """Planner overrides for the vehicle's endurance: a given flight time, else its learned
-    profile (``vehicle_id``'s, or the newest of ``site.drone_id``), else the config's first-flight figures."""
+    profile (``vehicle_id``'s, or the newest of ``site.drone_id``), else the config's figures
+    (for a ``first_flight``: cut to ``FIRST_FLIGHT_FACTOR``)."""
     if flight_time_s is not None:
         return {"endurance_note": f"endurance from the given flight time: {flight_time_s / 60:.1f} min"}
     data_dir = settings.site.data_dir
@@ -117,7 +128,7 @@ def endurance_options(settings: Settings, vehicle_id: str | None, flight_time_s:
             raise InputError(f"vehicle {vehicle_id!r}: no profile in {profile_path(data_dir, vehicle_id)}")
     else:
         profile = latest_profile(data_dir, settings.site.drone_id)
-    model, note = endurance_for(settings.planner.endurance, profile)
+    model, note = endurance_for(settings.planner.endurance, profile, first_flight)
     return {
         "flight_time_s": model.flight_time_s,
         "hover_power_factor": model.hover_power_factor,

@@ -132,7 +132,8 @@ class PatrolSession:
         """Plan the site's patrol (or load the given mission file) and write the plan files."""
         if self.mission_file is not None:
             return None, [load_mission(self.mission_file)], {}
-        endurance = endurance_options(self.settings, None, None)
+        # the service flies what it plans: a vehicle it has no profile of gets a conservative first flight
+        endurance = endurance_options(self.settings, None, None, first_flight=True)
         result = plan_patrol(self.areas, self.settings.planner, self.settings.camera, **endurance)
         log.info("planner: %s", result.endurance_note)
         for warning in result.warnings:
