@@ -55,9 +55,15 @@ def wait_for_swap(
     if power_cycle is not None:
         power_cycle()
     deadline = time.monotonic() + timeout_s
+    asked = 0.0
     while not stopping():
         if vehicle.link_alive and swapped(vehicle.state):
             break
+        if power_cycle is not None and vehicle.link_alive and time.monotonic() - asked > 5.0:
+            # a rebooted vehicle sends its default streams: ask for ours again (the link may have
+            # reconnected before it ever counted as lost, so nobody else does)
+            vehicle.request_telemetry_in_background()
+            asked = time.monotonic()
         if time.monotonic() > deadline:
             raise OperationTimeoutError("battery swap", timeout_s, f"battery at {vehicle.state.battery_percent}%")
         time.sleep(0.1)
