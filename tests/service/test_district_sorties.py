@@ -10,9 +10,10 @@ positions), landing at home, and using what the plan said within 10 points of ba
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
-from shapely.geometry import Point
+from shapely.geometry import LineString, Point
 
 from drone_patrol.core.config import Settings, load_config, override
 from drone_patrol.core.profile import VehicleProfile, find_profile
@@ -92,8 +93,12 @@ def patrol_district(tmp_path: Path, source: VehicleSource | None = None) -> Vehi
             assert not any(e.kind == "fence_breach" for e in report.events)
             if session.sim is not None:
                 assert session.sim.ap.fence_state.breach_count == 0
-            for p in outcome.track:  # the vehicle's own reported positions
-                assert not any(z.contains(Point(p.longitude_deg, p.latitude_deg)) for z in zones), p
+            # the vehicle's own reported positions (one a second of its clock) and the lines between them
+            track = [(p.longitude_deg, p.latitude_deg) for p in outcome.track]
+            assert len(track) > 30
+            for a, b in itertools.pairwise(track):
+                step = LineString([a, b]) if a != b else Point(a)
+                assert not any(z.intersects(step) for z in zones), (a, b)
             predicted = 100.0 * plan.stats[k].battery_fraction
             assert report.battery_used_percent is not None
             assert abs(report.battery_used_percent - predicted) <= 10.0, (k, report.battery_used_percent, predicted)
