@@ -20,7 +20,10 @@ from drone_patrol.core.errors import DronePatrolError
 #: name -> (module:attribute of the click command, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "plan": ("drone_patrol.planner.commands:plan", "Plan a patrol mission from an area file."),
-    "fly": ("drone_patrol.controller.commands:fly", "Fly a mission (.plan, .waypoints or area file) on a vehicle."),
+    "fly": (
+        "drone_patrol.controller.commands:fly",
+        "Fly a planned mission (.plan, .waypoints, route .geojson).",
+    ),
     "mission": ("drone_patrol.controller.commands:mission", "Upload, download or clear a vehicle's mission."),
     "status": ("drone_patrol.controller.commands:status", "Show a vehicle's state."),
     "sim": ("drone_patrol.sim.commands:sim", "Run the simulated ArduCopter (MAVLink on TCP)."),

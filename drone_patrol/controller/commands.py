@@ -12,10 +12,12 @@ import click
 
 from drone_patrol.controller.events import INFO, VehicleEvent
 from drone_patrol.controller.executor import PatrolExecutor
+from drone_patrol.controller.identity import vehicle_identity
 from drone_patrol.controller.items import fence_to_wire
 from drone_patrol.controller.report import PatrolProgress, PatrolReport
 from drone_patrol.controller.vehicle import Vehicle
 from drone_patrol.core.config import ControllerConfig, load_config
+from drone_patrol.core.profile import find_profile, learn
 from drone_patrol.core.types import Mission, VehicleState
 from drone_patrol.mission import load_mission, save_mission
 
@@ -70,10 +72,13 @@ def fly_mission(
     dry_run: bool = False,
     resume_from_seq: int | None = None,
     out: Any = None,
+    records: tuple[Path, str] | None = None,
 ) -> PatrolReport:
     """Connect, fly ``mission`` with a live progress line on ``out`` (stderr), return the report.
 
-    The service layer and ``fly`` share this; Ctrl-C aborts (in the air: RTL) and waits for the landing.
+    With ``records`` (the site's data dir and the drone's name) the vehicle's consumption
+    profile is looked up by its identity, judges the battery, and learns from the flight.
+    Ctrl-C aborts (in the air: RTL) and waits for the landing.
     """
     stream = out or sys.stderr
     tty = stream.isatty()
@@ -88,8 +93,22 @@ def fly_mission(
 
     vehicle = Vehicle.connect(config.connection, config)
     try:
+        vehicle_id, profile = None, None
+        if records is not None and not dry_run:
+            vehicle_id = vehicle_identity(vehicle, records[1])
+            profile = find_profile(records[0], vehicle_id)
+            stream.write(
+                (f"profile: {profile.describe()}" if profile is not None else f"no consumption profile of "
+                 f"{vehicle_id} yet: the battery is judged by the config's figures and the measured rate") + "\n"
+            )  # fmt: skip
         executor = PatrolExecutor(
-            vehicle, mission, config, on_event=on_event, resume_from_seq=resume_from_seq, dry_run=dry_run
+            vehicle,
+            mission,
+            config,
+            on_event=on_event,
+            resume_from_seq=resume_from_seq,
+            dry_run=dry_run,
+            profile=profile,
         )
         result: list[PatrolReport] = []
         worker = threading.Thread(target=lambda: result.append(executor.run()), name="patrol", daemon=True)
@@ -118,7 +137,12 @@ def fly_mission(
             stream.flush()
         if tty:
             stream.write("\n")
-        return result[0]
+        report = result[0]
+        if records is not None and vehicle_id is not None and report.consumption is not None:
+            learned = learn(records[0], vehicle_id, report.consumption)
+            if learned is not None:
+                stream.write(f"profile learned: {learned[0].describe()} ({learned[1]})\n")
+        return report
     finally:
         vehicle.close()
 
@@ -142,13 +166,18 @@ def fly(
 ) -> None:
     """Fly PLAN (.plan, .waypoints or route .geojson) on the vehicle at --connect.
 
-    Preflight sets the vehicle's failsafes, the mission, fence and rally points are
-    uploaded and read back, then the vehicle takes off, flies the mission in AUTO and
-    returns home. An area file must be planned first (``drone-patrol plan``).
+    Preflight sets the vehicle's failsafes and checks the battery against the vehicle's
+    learned consumption profile (``site.data_dir``/vehicles), the mission, fence and rally
+    points are uploaded and read back, then the vehicle takes off, flies the mission in
+    AUTO and returns home; the flight updates the profile. An area file must be planned
+    first (``drone-patrol plan``).
     """
     config = controller_config(config_path, connection, speedup)
+    site = load_config(config_path).site
     mission = load_mission(plan, sortie=sortie)
-    report = fly_mission(mission, config, dry_run=dry_run, resume_from_seq=resume_from)
+    report = fly_mission(
+        mission, config, dry_run=dry_run, resume_from_seq=resume_from, records=(Path(site.data_dir), site.drone_id)
+    )
     click.echo(report.summary())
     if report.error is not None:
         raise report.error

@@ -14,20 +14,25 @@ import logging
 import queue
 import threading
 import time
+from dataclasses import replace
 
+from drone_patrol.controller.consumption import ConsumptionMeter
 from drone_patrol.controller.events import CRITICAL, INFO, WARNING, EventCallback, VehicleEvent
 from drone_patrol.controller.failsafe import (
     FailsafeAction,
     FailsafeDecision,
     check_link,
     evaluate,
+    mission_battery_percent,
     mission_duration_s,
 )
 from drone_patrol.controller.preflight import limits_from_config, run_preflight
 from drone_patrol.controller.report import PatrolProgress, PatrolReport, Tracker
+from drone_patrol.controller.resume import resume_mission
 from drone_patrol.controller.vehicle import Vehicle
 from drone_patrol.core.config import ControllerConfig
 from drone_patrol.core.errors import DronePatrolError, OperationTimeoutError
+from drone_patrol.core.profile import VehicleProfile
 from drone_patrol.core.types import MavCmd, Mission, VehicleState
 
 log = logging.getLogger(__name__)
@@ -54,6 +59,7 @@ class Phase(enum.StrEnum):
 
 
 _HOME_ENDINGS = (MavCmd.NAV_RETURN_TO_LAUNCH, MavCmd.NAV_LAND)
+_DEFAULT_CAPACITY_MAH = 3300.0  # ArduPilot's BATT_CAPACITY default
 _TICK_S = 0.05
 
 
@@ -66,7 +72,9 @@ class PatrolExecutor:
 
     :meth:`pause`, :meth:`resume`, :meth:`request_rtl` and :meth:`abort` may be called
     from any thread. ``resume_from_seq`` continues an interrupted sortie (after a
-    battery swap or an RTL) at that mission item instead of the first.
+    battery swap or an RTL) at that mission item instead of the first. ``profile`` is the
+    vehicle's learned consumption: preflight and the in-flight endurance rule judge the
+    battery by it (else by the config), and the report carries this flight's figures.
     """
 
     def __init__(
@@ -77,21 +85,28 @@ class PatrolExecutor:
         on_event: EventCallback | None = None,
         resume_from_seq: int | None = None,
         dry_run: bool = False,
+        profile: VehicleProfile | None = None,
     ) -> None:
         self.vehicle = vehicle
-        self.mission = mission
+        # a resumed sortie flies a mission of its own: take-off, a way to the item that keeps
+        # to the fence and out of no-fly zones, then the rest (see controller/resume.py)
+        self.resumed = resume_mission(mission, resume_from_seq) if resume_from_seq and resume_from_seq > 1 else None
+        self.mission = self.resumed.mission if self.resumed is not None else mission
         self.config = config or vehicle.config
         self.on_event = on_event
         self.resume_from_seq = resume_from_seq
         self.dry_run = dry_run
-        self.limits = limits_from_config(self.config)
+        self.profile = profile
+        self.limits = limits_from_config(self.config, profile)
+        self.meter: ConsumptionMeter | None = None
         self.phase = Phase.IDLE
-        self.tracker = Tracker(mission)
+        self.tracker = Tracker(self.mission)
         self._requests: queue.Queue[str] = queue.Queue()
         self._aborted = threading.Event()
         self._handled_rules: set[str] = set()
         self._outcome = ""
         self._reason = ""
+        self._predicted_percent: float | None = None
         self._unsubscribe = vehicle.subscribe_events(self._on_vehicle_event)
 
     # -- control from other threads -------------------------------------------
@@ -166,13 +181,28 @@ class PatrolExecutor:
             self._recover_after_failure()
         finally:
             self._unsubscribe()
-        return self.tracker.report(self._outcome, self._reason, self.vehicle.state, error)
+        report = self.tracker.report(self._outcome, self._reason, self.vehicle.state, error)
+        if self.resumed is not None:
+            report = self.resumed.report(report)
+        if self.meter is not None and self.meter.airborne_s > 0:
+            vehicle_id = self.profile.vehicle_id if self.profile is not None else ""
+            report = replace(
+                report,
+                consumption=self.meter.profile(vehicle_id),
+                battery_used_percent=self.meter.used_percent,
+                predicted_percent=self._predicted_percent,
+            )
+        return report
 
     def _run(self) -> None:
         v = self.vehicle
         if not self.dry_run:  # a dry run changes nothing on the vehicle but its lists
             self._set_phase(Phase.PREFLIGHT)
-            run_preflight(v, self.mission, self.config)
+            capacity = self._battery_capacity_mah()
+            self.limits = limits_from_config(self.config, self.profile, capacity)
+            self.meter = ConsumptionMeter(capacity, v.speedup)
+            run_preflight(v, self.mission, self.config, self.limits)
+            self._predicted_percent = mission_battery_percent(self.mission, self.limits)
             self._check_abort()
         self._set_phase(Phase.UPLOAD)
         v.mission.upload(self.mission, progress=self._upload_progress, verify=False)
@@ -197,6 +227,17 @@ class PatrolExecutor:
         else:
             self._set_phase(Phase.MISSION)
         self._monitor()
+
+    def _battery_capacity_mah(self) -> float:
+        """BATT_CAPACITY as the vehicle has it (the profile's, or ArduPilot's 3300 mAh default, if unreadable)."""
+        try:
+            capacity = float(self.vehicle.params.get("BATT_CAPACITY"))
+        except DronePatrolError as exc:
+            log.warning("cannot read BATT_CAPACITY (%s): using the profile's or the default", exc)
+            capacity = 0.0
+        if capacity <= 0:
+            capacity = self.profile.capacity_mah if self.profile is not None else _DEFAULT_CAPACITY_MAH
+        return capacity
 
     def _upload_progress(self, done: int, total: int) -> None:
         self.tracker.upload_done, self.tracker.upload_total = done, total
@@ -227,10 +268,17 @@ class PatrolExecutor:
 
     def _start_mission(self) -> None:
         v = self.vehicle
-        if self.resume_from_seq is not None:
-            seq = max(1, min(self.resume_from_seq, len(self.mission.items)))
-            v.action.set_current(seq)
-            self._emit(VehicleEvent.now("mission_state", INFO, f"resuming at mission item {seq}", resume_seq=seq))
+        if self.resumed is not None:
+            seq = self.resumed.start_seq
+            v.action.set_current(1)
+            self._emit(
+                VehicleEvent.now(
+                    "mission_state",
+                    INFO,
+                    f"resuming at mission item {seq} by {self.resumed.approach} waypoints clear of the fence and zones",
+                    resume_seq=seq,
+                )
+            )
         else:
             # a fresh patrol starts at its first item: with MIS_RESTART 0 ArduPilot would otherwise
             # resume where an interrupted mission stopped (after an RTL, say)
@@ -251,6 +299,8 @@ class PatrolExecutor:
         while True:
             state = v.state
             self.tracker.sample(state)
+            if self.meter is not None:
+                self.meter.sample(state)
             self._handle_requests()
             alive = v.link_alive
             if not alive:
@@ -268,7 +318,14 @@ class PatrolExecutor:
             if self.phase in (Phase.MISSION, Phase.PAUSED) and alive:
                 self.tracker.track_area(state, self._emit)
             if alive:
-                decision = evaluate(state, self.mission, self.limits, fence_breached=v.telemetry.fence_breached)
+                measured = self.meter.percent_per_s() if self.meter is not None else None
+                decision = evaluate(
+                    state,
+                    self.mission,
+                    self.limits,
+                    fence_breached=v.telemetry.fence_breached,
+                    measured_percent_per_s=measured,
+                )
             else:  # the state is stale; only the lost link itself can be judged
                 decision = check_link(False, state)
             if decision.triggered:

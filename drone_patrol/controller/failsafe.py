@@ -1,8 +1,11 @@
 """Failsafe rules: pure functions of (VehicleState, Mission, limits) -> action.
 
 No I/O here; the executor applies the decision and reports it. The battery rules use
-a simple endurance model: a full battery gives ``flight_time_s`` of flight, cruising at
-the mission's speed and climbing and descending at the given rates.
+the vehicle's endurance (from its learned profile, else the config): a full battery
+gives ``flight_time_s`` of cruise at the mission's speed; climbing, descending and
+landing burn ``hover_power_factor`` times as much per second. Landing follows
+ArduCopter's defaults: WPNAV_SPEED_DN 1.5 m/s down to LAND_ALT_LOW 10 m, then
+LAND_SPEED 0.5 m/s.
 """
 
 from __future__ import annotations
@@ -38,6 +41,22 @@ class FailsafeLimits:
     descent_rate_m_s: float = 1.5
     min_gps_fix: int = 3
     fence_alt_max_m: float | None = None
+    hover_power_factor: float = 1.0
+
+    @property
+    def cruise_percent_per_s(self) -> float:
+        """Battery percent a second of cruise takes."""
+        return 100.0 / self.flight_time_s
+
+
+_LAND_ALT_LOW_M = 10.0
+_LAND_SPEED_M_S = 0.5
+
+
+def landing_s(altitude_m: float, descent_rate_m_s: float) -> float:
+    """Seconds from ``altitude_m`` to the ground as ArduCopter lands (fast to 10 m, then 0.5 m/s)."""
+    alt = max(altitude_m, 0.0)
+    return max(alt - _LAND_ALT_LOW_M, 0.0) / descent_rate_m_s + min(alt, _LAND_ALT_LOW_M) / _LAND_SPEED_M_S
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,8 +95,8 @@ def path_length_m(points: Iterable[GeoPoint]) -> float:
     return sum(distance_m(a, b) for a, b in itertools.pairwise(pts))
 
 
-def mission_duration_s(mission: Mission, limits: FailsafeLimits) -> float:
-    """Estimated flight time of ``mission``: horizontal path, climb, descent, hold times."""
+def _mission_seconds(mission: Mission, limits: FailsafeLimits) -> tuple[float, float]:
+    """(cruise, hover) seconds of ``mission``: the horizontal path; climb, landing and holds."""
     altitudes = [wp.altitude_m for wp in mission.items if wp.has_position and wp.command < 5000]
     top_m = max(altitudes, default=0.0)
     speed = max(mission.cruise_speed_m_s, 0.5)
@@ -86,17 +105,19 @@ def mission_duration_s(mission: Mission, limits: FailsafeLimits) -> float:
         for wp in mission.items
         if wp.command in (MavCmd.NAV_WAYPOINT, MavCmd.NAV_LOITER_TIME) and wp.param1 > 0
     )
-    return (
-        path_length_m(_path_points(mission)) / speed
-        + top_m / limits.climb_rate_m_s
-        + top_m / limits.descent_rate_m_s
-        + hold_s
-    )
+    hover_s = top_m / limits.climb_rate_m_s + landing_s(top_m, limits.descent_rate_m_s) + hold_s
+    return path_length_m(_path_points(mission)) / speed, hover_s
+
+
+def mission_duration_s(mission: Mission, limits: FailsafeLimits) -> float:
+    """Estimated flight time of ``mission``: horizontal path, climb, landing, hold times."""
+    return sum(_mission_seconds(mission, limits))
 
 
 def mission_battery_percent(mission: Mission, limits: FailsafeLimits) -> float:
     """Battery percent the mission uses, without the reserve."""
-    return 100.0 * mission_duration_s(mission, limits) / limits.flight_time_s
+    cruise_s, hover_s = _mission_seconds(mission, limits)
+    return limits.cruise_percent_per_s * (cruise_s + hover_s * limits.hover_power_factor)
 
 
 def required_takeoff_percent(mission: Mission, limits: FailsafeLimits) -> float:
@@ -110,8 +131,50 @@ def home_battery_percent(state: VehicleState, mission: Mission, limits: Failsafe
     if state.position is None:
         return 0.0
     speed = max(mission.cruise_speed_m_s, 0.5)
-    seconds = distance_m(state.position, home) / speed + max(state.relative_altitude_m, 0.0) / limits.descent_rate_m_s
-    return 100.0 * seconds / limits.flight_time_s
+    land = landing_s(state.relative_altitude_m, limits.descent_rate_m_s) * limits.hover_power_factor
+    return limits.cruise_percent_per_s * (distance_m(state.position, home) / speed + land)
+
+
+def _remaining_points(state: VehicleState, mission: Mission) -> list[tuple[int, GeoPoint]]:
+    """(seq, position) of the positioned navigation items from the current one on."""
+    out = []
+    for seq, wp in enumerate(mission.items, start=1):
+        if seq < max(state.mission_current_seq, 1) or wp.command >= 100 or wp.command == MavCmd.NAV_TAKEOFF:
+            continue
+        if wp.has_position and (wp.latitude_deg or wp.longitude_deg):
+            out.append((seq, GeoPoint(wp.latitude_deg, wp.longitude_deg, wp.altitude_m)))
+    return out
+
+
+def check_endurance(
+    state: VehicleState, mission: Mission, limits: FailsafeLimits, measured_percent_per_s: float | None = None
+) -> FailsafeDecision:
+    """End the sortie at the best point: RTL once flying on to the next item and home from
+    there would eat into the reserve, at the faster of the expected and the measured rate
+    (so the rest of the sortie is not flown when it will not fit, and the next sortie
+    resumes at the item the vehicle was heading for)."""
+    if state.battery_percent is None or state.position is None or not _airborne(state) or state.mode != "AUTO":
+        return CONTINUE
+    ahead = _remaining_points(state, mission)
+    if not ahead:
+        return CONTINUE
+    rate = max(limits.cruise_percent_per_s, measured_percent_per_s or 0.0)
+    speed = max(mission.cruise_speed_m_s, 0.5)
+    home = state.home or mission.home
+    land_pct = landing_s(state.relative_altitude_m, limits.descent_rate_m_s) * limits.hover_power_factor * rate
+    seq, nxt = ahead[0]
+    via_next = (distance_m(state.position, nxt) + distance_m(nxt, home)) / speed * rate + land_pct
+    reserve = 100.0 * limits.reserve_fraction
+    if state.battery_percent - via_next >= reserve:
+        return CONTINUE
+    rest = path_length_m([state.position, *(p for _, p in ahead), home]) / speed * rate + land_pct
+    return FailsafeDecision(
+        FailsafeAction.RTL,
+        "endurance",
+        f"battery {state.battery_percent:.0f}% at {60 * rate:.1f} %/min: the rest of the sortie needs "
+        f"{rest:.0f}% and item {seq} and home {via_next:.0f}% with the {reserve:.0f}% reserve; "
+        f"ending the sortie here, the next one resumes at item {seq}",
+    )
 
 
 def check_battery(state: VehicleState, mission: Mission, limits: FailsafeLimits) -> FailsafeDecision:
@@ -209,10 +272,12 @@ def evaluate(
     *,
     link_alive: bool = True,
     fence_breached: bool = False,
+    measured_percent_per_s: float | None = None,
 ) -> FailsafeDecision:
     """The most severe verdict of all rules (LAND before RTL; critical battery first)."""
     decisions = [
         check_battery(state, mission, limits),
+        check_endurance(state, mission, limits, measured_percent_per_s),
         check_gps(state, limits),
         check_fence(state, mission, limits, fence_breached),
         check_link(link_alive, state),

@@ -14,8 +14,10 @@ from drone_patrol.controller.failsafe import FailsafeLimits, required_takeoff_pe
 from drone_patrol.controller.params import ParameterError
 from drone_patrol.controller.vehicle import Vehicle
 from drone_patrol.core.config import ControllerConfig
+from drone_patrol.core.config.planner import EnduranceConfig
 from drone_patrol.core.errors import DronePatrolError, PreflightError
 from drone_patrol.core.geo import distance_m
+from drone_patrol.core.profile import VehicleProfile
 from drone_patrol.core.types import Mission, VehicleState
 
 log = logging.getLogger(__name__)
@@ -54,10 +56,19 @@ def failsafe_parameters(config: ControllerConfig, mission: Mission | None = None
     }
 
 
-def limits_from_config(config: ControllerConfig) -> FailsafeLimits:
-    """The failsafe rule thresholds a config gives."""
+def limits_from_config(
+    config: ControllerConfig, profile: VehicleProfile | None = None, capacity_mah: float | None = None
+) -> FailsafeLimits:
+    """The failsafe rule thresholds a config gives; the endurance from the vehicle's
+    learned ``profile`` (for a ``capacity_mah`` pack) when there is one."""
+    flight_time_s, hover_factor = config.flight_time_s, 1.0
+    if profile is not None:
+        base = EnduranceConfig(flight_time_s=config.flight_time_s)
+        endurance = profile.endurance(base, capacity_mah)
+        flight_time_s, hover_factor = endurance.flight_time_s, endurance.hover_power_factor
     return FailsafeLimits(
-        flight_time_s=config.flight_time_s,
+        flight_time_s=flight_time_s,
+        hover_power_factor=hover_factor,
         reserve_fraction=config.battery_reserve_fraction,
         critical_percent=config.battery_critical_percent,
         climb_rate_m_s=config.climb_rate_m_s,
@@ -78,8 +89,11 @@ def gps_problem(state: VehicleState, config: ControllerConfig) -> str | None:
     return None
 
 
-def readiness_problems(state: VehicleState, mission: Mission, config: ControllerConfig) -> list[str]:
-    """Every reason not to take off now, one string each (empty when ready)."""
+def readiness_problems(
+    state: VehicleState, mission: Mission, config: ControllerConfig, limits: FailsafeLimits | None = None
+) -> list[str]:
+    """Every reason not to take off now, one string each (empty when ready); the battery is
+    judged by ``limits`` (the vehicle's profile) when given, else by the config."""
     problems = []
     gps = gps_problem(state, config)
     if gps:
@@ -88,7 +102,7 @@ def readiness_problems(state: VehicleState, mission: Mission, config: Controller
         problems.append("armed: the vehicle is already armed")
     if not state.landed:
         problems.append("landed: the vehicle is not on the ground")
-    limits = limits_from_config(config)
+    limits = limits or limits_from_config(config)
     needed = required_takeoff_percent(mission, limits)
     if state.battery_percent is None:
         problems.append("battery: the vehicle reports no battery level")
@@ -133,8 +147,11 @@ def set_failsafes(vehicle: Vehicle, config: ControllerConfig, mission: Mission |
     return tuple(changed)
 
 
-def run_preflight(vehicle: Vehicle, mission: Mission, config: ControllerConfig) -> PreflightReport:
-    """Set failsafes, wait (up to ``config.gps_wait_s`` vehicle seconds) for GPS, EKF and home, check the rest."""
+def run_preflight(
+    vehicle: Vehicle, mission: Mission, config: ControllerConfig, limits: FailsafeLimits | None = None
+) -> PreflightReport:
+    """Set failsafes, wait (up to ``config.gps_wait_s`` vehicle seconds) for GPS, EKF and home, check the rest
+    (the battery against ``limits``, the vehicle's profile, when given)."""
     changed = set_failsafes(vehicle, config, mission)
     wait_s = vehicle.wall(config.gps_wait_s)
     state = vehicle.wait_for(lambda s: gps_problem(s, config) is None and s.home is not None, wait_s)
@@ -142,10 +159,10 @@ def run_preflight(vehicle: Vehicle, mission: Mission, config: ControllerConfig) 
         now = vehicle.state
         why = gps_problem(now, config) or "the vehicle has not reported its home position"
         raise PreflightError(f"preflight gps: {why} after {config.gps_wait_s:.0f} s")
-    problems = readiness_problems(state, mission, config)
+    limits = limits or limits_from_config(config)
+    problems = readiness_problems(state, mission, config, limits)
     if problems:
         raise PreflightError("preflight " + "; ".join(problems))
-    limits = limits_from_config(config)
     return PreflightReport(
         changed, state.battery_percent, required_takeoff_percent(mission, limits), state.satellites_visible
     )

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from drone_patrol.controller.events import INFO, VehicleEvent
 from drone_patrol.core.errors import DronePatrolError
 from drone_patrol.core.geo import distance_m
+from drone_patrol.core.profile import VehicleProfile
 from drone_patrol.core.types import GeoPoint, Mission, VehicleState
 
 
@@ -44,7 +45,10 @@ class PatrolReport:
     ``outcome`` is ``completed`` (every item flown, landed, disarmed), ``returned_early``
     (a failsafe, the operator or the vehicle brought it home first), ``aborted``,
     ``uploaded`` (dry run) or ``failed`` (``error`` says why). ``resume_seq`` is the item
-    a follow-up sortie should start at (``None`` when the mission was completed).
+    a follow-up sortie should start at (``None`` when the mission was completed): the
+    first item not yet reached, or the item this flight started from when it reached none.
+    ``consumption`` holds this flight's measured figures by phase, ``battery_used_percent``
+    what it used in the air and ``predicted_percent`` what preflight expected.
     """
 
     mission_name: str
@@ -67,6 +71,9 @@ class PatrolReport:
     phases: tuple[tuple[float, str], ...]
     events: tuple[VehicleEvent, ...] = field(repr=False, default=())
     error: DronePatrolError | None = None
+    consumption: VehicleProfile | None = None
+    battery_used_percent: float | None = None
+    predicted_percent: float | None = None
 
     @property
     def duration_s(self) -> float:
@@ -88,6 +95,9 @@ class PatrolReport:
             lines.append(
                 f"  battery min {self.min_battery_percent:.0f}%, max altitude {self.max_relative_altitude_m:.0f} m"
             )
+        if self.battery_used_percent is not None:
+            expected = f" (expected {self.predicted_percent:.0f}%)" if self.predicted_percent is not None else ""
+            lines.append(f"  battery used {self.battery_used_percent:.0f}%{expected}")
         if self.landed_distance_from_home_m is not None:
             lines.append(f"  landed {self.landed_distance_from_home_m:.1f} m from home")
         if self.areas_visited:
@@ -117,6 +127,7 @@ class Tracker:
         self.phases: list[tuple[float, str]] = []
         self.events: list[VehicleEvent] = []
         self.completed = False
+        self.start_seq = 1
         self.upload_done = 0
         self.upload_total = 0
         self._last_position: GeoPoint | None = None
@@ -195,7 +206,9 @@ class Tracker:
             last = max(self.reached, default=-1)
             total = len(self.mission.items)
             completed = outcome == "completed"
-            resume = None if completed else max(1, min(last + 1, total)) if total else None
+            # the first item not yet reached: after the last one reached, and never before the
+            # item this flight started from (a resumed flight that reached nothing resumes there again)
+            resume = None if completed else max(1, self.start_seq, min(last + 1, total)) if total else None
             landed_at = state.position if state.landed else None
             home = state.home or self.mission.home
             return PatrolReport(

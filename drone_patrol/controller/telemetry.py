@@ -185,6 +185,7 @@ class Telemetry:
         new = replace(
             s,
             position=GeoPoint(msg.lat / 1e7, msg.lon / 1e7, msg.alt / 1000.0),
+            vehicle_time_s=msg.time_boot_ms / 1000.0,
             relative_altitude_m=rel,
             velocity_north_m_s=msg.vx / 100.0,
             velocity_east_m_s=msg.vy / 100.0,
@@ -208,7 +209,8 @@ class Telemetry:
     def _on_sys_status(self, msg: Message, s: VehicleState) -> VehicleState:
         percent = None if msg.battery_remaining < 0 else float(msg.battery_remaining)
         voltage = None if msg.voltage_battery in (0, 65535) else msg.voltage_battery / 1000.0
-        new = replace(s, battery_percent=percent, battery_voltage_v=voltage)
+        current = None if msg.current_battery < 0 else msg.current_battery / 100.0
+        new = replace(s, battery_percent=percent, battery_voltage_v=voltage, battery_current_a=current)
         if not self._have_ekf_report:
             ahrs = mavlink.MAV_SYS_STATUS_AHRS
             healthy = bool(msg.onboard_control_sensors_health & ahrs) or not (
@@ -220,7 +222,8 @@ class Telemetry:
     def _on_battery_status(self, msg: Message, s: VehicleState) -> VehicleState:
         if msg.id != 0 or msg.battery_remaining < 0:
             return s
-        return replace(s, battery_percent=float(msg.battery_remaining))
+        consumed = None if msg.current_consumed < 0 else float(msg.current_consumed)
+        return replace(s, battery_percent=float(msg.battery_remaining), battery_consumed_mah=consumed)
 
     def _on_gps(self, msg: Message, s: VehicleState) -> VehicleState:
         sats = 0 if msg.satellites_visible == 255 else int(msg.satellites_visible)

@@ -252,6 +252,7 @@ class VehicleState:
 
     time_s: float = 0.0
     position: GeoPoint | None = None
+    vehicle_time_s: float | None = None  # the vehicle's clock (time since boot) of the position
     relative_altitude_m: float = 0.0
     roll_deg: float = 0.0
     pitch_deg: float = 0.0
@@ -264,6 +265,8 @@ class VehicleState:
     velocity_down_m_s: float = 0.0
     battery_percent: float | None = None
     battery_voltage_v: float | None = None
+    battery_current_a: float | None = None
+    battery_consumed_mah: float | None = None
     mode: str = "UNKNOWN"
     armed: bool = False
     landed: bool = True

@@ -12,12 +12,13 @@ from pydantic import ValidationError
 from drone_patrol.core.config import load_config
 from drone_patrol.core.errors import InputError
 from drone_patrol.mission.areas import load_areas
+from drone_patrol.planner.endurance import endurance_options
 from drone_patrol.planner.export import write_outputs
 from drone_patrol.planner.plan import PlanResult, plan_patrol
 
 
 def _text_summary(result: PlanResult, files: dict[str, Any]) -> str:
-    lines = []
+    lines = [result.endurance_note] if result.endurance_note else []
     for i, s in enumerate(result.stats, start=1):
         lines.append(
             f"sortie {i}: {s.waypoints} items ({s.nav_waypoints} waypoints), {s.length_m:.0f} m, "
@@ -70,7 +71,15 @@ def _text_summary(result: PlanResult, files: dict[str, Any]) -> str:
 @click.option("--margin", "nofly_margin_m", type=float, help="Safety margin around no-fly zones, metres.")
 @click.option("--ceiling", "ceiling_m", type=float, help="Highest allowed altitude, metres.")
 @click.option("--floor", "floor_m", type=float, help="Lowest allowed altitude, metres.")
-@click.option("--endurance", "flight_time_s", type=float, help="Flight time of a full battery, seconds.")
+@click.option(
+    "--endurance", "flight_time_s", type=float, help="Flight time of a full battery, seconds (instead of a profile)."
+)
+@click.option(
+    "--vehicle",
+    "vehicle_id",
+    help="Plan for this vehicle's learned profile (its id as fly and patrol print it; default: the newest "
+    "profile of site.drone_id in site.data_dir).",
+)
 @click.option("--reserve", "reserve_fraction", type=float, help="Battery reserve kept on landing, 0..1.")
 @click.option("--loop", "loop_count", type=int, help="Repeat the patrol N more times (DO_JUMP); -1 forever.")
 @click.option("--sweep-angle", "sweep_angle_deg", type=float, help="Fix the coverage sweep angle (degrees from east).")
@@ -87,6 +96,7 @@ def plan(
     make_valid: bool,
     no_png: bool,
     as_json: bool,
+    vehicle_id: str | None,
     **options: Any,
 ) -> None:
     """Plan a patrol mission from AREAS_FILE (GeoJSON or KML) for QGroundControl and ArduPilot."""
@@ -113,6 +123,7 @@ def plan(
     ceiling = options.get("ceiling_m") or settings.planner.ceiling_m
     floor = options.get("floor_m") if options.get("floor_m") is not None else settings.planner.floor_m
     areas = load_areas(areas_file, ceiling_m=ceiling, floor_m=floor, make_valid=make_valid)
+    options.update(endurance_options(settings, vehicle_id, options.get("flight_time_s")))
     result = plan_patrol(areas, settings.planner, camera, home_altitude_m=settings.site.ground_altitude_m, **options)
     files = write_outputs(result, out_dir, areas_file.stem, png=not no_png)
     if as_json:

@@ -13,8 +13,12 @@ import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
+from drone_patrol.core.config import Settings
 from drone_patrol.core.config.planner import EnduranceConfig
+from drone_patrol.core.errors import InputError
+from drone_patrol.core.profile import VehicleProfile, find_profile, latest_profile, profile_path
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,3 +81,56 @@ def estimate(path: Sequence[PathPoint], model: EnduranceConfig, airborne: bool =
 def usable_fraction(model: EnduranceConfig) -> float:
     """The battery fraction a sortie may use (the rest is the reserve)."""
     return 1.0 - model.reserve_fraction
+
+
+#: an unknown vehicle's first flight is planned on this share of the config's flight time: a
+#: vehicle with a quarter of the endurance the config assumes (ArduPilot SITL's default quad
+#: lasts 7 minutes on its 3300 mAh pack, the config says 25) still lands with its reserve
+FIRST_FLIGHT_FACTOR = 0.25
+
+
+def endurance_for(
+    base: EnduranceConfig, profile: VehicleProfile | None, first_flight: bool = False
+) -> tuple[EnduranceConfig, str]:
+    """The model to plan with and a line saying where it comes from: the vehicle's learned
+    profile, else the config's figures (cut to ``FIRST_FLIGHT_FACTOR`` with ``first_flight``:
+    the service about to fly a vehicle it has no profile of)."""
+    if profile is not None:
+        model = profile.endurance(base)
+        return model, (
+            f"endurance from the learned profile of {profile.describe()}: "
+            f"{model.flight_time_s / 60:.1f} min of cruise on a full battery"
+        )
+    if not first_flight:
+        return base, (
+            f"endurance from the config's figures (no profile of this vehicle yet): {base.flight_time_s / 60:.1f} min "
+            "of cruise on a full battery"
+        )
+    model = base.model_copy(update={"flight_time_s": base.flight_time_s * FIRST_FLIGHT_FACTOR})
+    return model, (
+        f"endurance from the config's figures (no profile of this vehicle yet): {base.flight_time_s / 60:.1f} min, "
+        f"planned on {FIRST_FLIGHT_FACTOR:.0%} of it for a first flight; the vehicle's own profile is learned from it"
+    )
+
+
+def endurance_options(
+    settings: Settings, vehicle_id: str | None, flight_time_s: float | None, first_flight: bool = False
+) -> dict[str, Any]:
+    """Planner overrides for the vehicle's endurance: a given flight time, else its learned
+    profile (``vehicle_id``'s, or the newest of ``site.drone_id``), else the config's figures
+    (for a ``first_flight``: cut to ``FIRST_FLIGHT_FACTOR``)."""
+    if flight_time_s is not None:
+        return {"endurance_note": f"endurance from the given flight time: {flight_time_s / 60:.1f} min"}
+    data_dir = settings.site.data_dir
+    if vehicle_id is not None:
+        profile = find_profile(data_dir, vehicle_id)
+        if profile is None:
+            raise InputError(f"vehicle {vehicle_id!r}: no profile in {profile_path(data_dir, vehicle_id)}")
+    else:
+        profile = latest_profile(data_dir, settings.site.drone_id)
+    model, note = endurance_for(settings.planner.endurance, profile, first_flight)
+    return {
+        "flight_time_s": model.flight_time_s,
+        "hover_power_factor": model.hover_power_factor,
+        "endurance_note": note,
+    }

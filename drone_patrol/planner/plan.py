@@ -22,6 +22,13 @@ from drone_patrol.core.types import Geofence, GeoPoint, KeyArea, MavCmd, Mission
 from drone_patrol.mission.areas import AreaSet, area_footprint_m, to_local
 from drone_patrol.planner.build import ItemWriter, RoutePoint, geofence, inclusion_polygon
 from drone_patrol.planner.endurance import PathPoint, estimate, usable_fraction
+from drone_patrol.planner.failsafe_paths import (
+    PlannedReturns,
+    check_returns,
+    legs_from_targets,
+    plan_returns,
+    return_obstacles,
+)
 from drone_patrol.planner.footprint import Footprint, footprint, leg_footprints, line_spacing_m
 from drone_patrol.planner.ordering import Variant, order_units
 from drone_patrol.planner.patterns import corridor_variants, orbit_variants, perimeter_band, perimeter_variants
@@ -265,13 +272,18 @@ class _Planner:
             routes.append(
                 LineString([(p.x, p.y) for p in [body[-1], *loopback, next(q for q in body if not q.transit)]])
             )
+        rally = self._rally_points()
+        laps = [[body[-1], *loopback, next(q for q in body if not q.transit)]] if (loopback or loops) else []
+        returns, exempt = self._returns([*flights, *laps], rally)
         incl = inclusion_polygon(
-            routes, [area_footprint_m(a, self.frame) for a in self.areas.patrol], cfg.fence_margin_m
+            routes, [*(area_footprint_m(a, self.frame) for a in self.areas.patrol), returns.fan_m], cfg.fence_margin_m
         )
+        check_returns(returns, incl, self.nofly_polys, cfg.nofly_margin_m / 2.0, self.frame, exempt)
         fence = geofence(self.frame, incl, self.fence_polys, self.nofly_circles)
+        rally += [self._geo(x, y, cfg.altitude_m) for x, y in returns.added_m]
         missions, stats, flown_all = [], [], []
         for k, flight in enumerate(flights):
-            mission, st, flown = self._mission(k, len(flights), flight, loops, loopback, fence)
+            mission, st, flown = self._mission(k, len(flights), flight, loops, loopback, fence, rally)
             missions.append(mission)
             stats.append(st)
             flown_all.append(flown)
@@ -302,6 +314,40 @@ class _Planner:
             loops,
         )
 
+    def _geo(self, x: float, y: float, altitude_m: float) -> GeoPoint:
+        lon, lat = self.frame.en_to_lonlat([(x, y)])[0]
+        return GeoPoint(round(float(lat), 7), round(float(lon), 7), altitude_m)
+
+    def _rally_points(self) -> list[GeoPoint]:
+        """Home (as ArduCopter's RTL target of last resort), the area file's and the config's rally points."""
+        home = self.areas.home_point
+        rally = [GeoPoint(home.latitude_deg, home.longitude_deg, self.cfg.altitude_m)]
+        for r in self.areas.rally:
+            rally.append(GeoPoint(float(r.geometry.y), float(r.geometry.x), r.altitude_m or self.cfg.altitude_m))
+        for i, (la, lo) in enumerate(self.cfg.rally_points):
+            try:
+                rally.append(GeoPoint(la, lo, self.cfg.altitude_m))
+            except ValueError as exc:
+                raise PlanningError(f"planner.rally_points[{i}]: {exc} (expected [lat, lon])") from None
+        return rally
+
+    def _returns(self, flights: list[list[RoutePoint]], rally: list[GeoPoint]) -> tuple[PlannedReturns, BaseGeometry]:
+        """Where RTL goes from every point of the flights; rally points added where its line is not clear."""
+        xy = [
+            (float(e), float(n)) for e, n in self.frame.lonlat_to_en([(r.longitude_deg, r.latitude_deg) for r in rally])
+        ]
+        clearance = self.cfg.nofly_margin_m / 2.0
+        exempt = legs_from_targets(flights, xy)
+        returns = plan_returns(flights, xy, return_obstacles(self.nofly.zones, clearance, exempt))
+        exempt = legs_from_targets(flights, [*xy, *returns.added_m])
+        for x, y in returns.added_m:
+            where = self._geo(x, y, 0.0)
+            self.warnings.append(
+                f"rally point added at ({where.latitude_deg:.6f}, {where.longitude_deg:.6f}): a straight RTL to home "
+                "would cross a no-fly zone from part of the route, so RTL from there lands at this point"
+            )
+        return returns, exempt
+
     def _fit_loops(
         self, flight: list[RoutePoint], body: list[RoutePoint], loopback: list[RoutePoint], loops: int
     ) -> int:
@@ -324,6 +370,7 @@ class _Planner:
         loops: int,
         loopback: list[RoutePoint],
         fence: Geofence,
+        rally: list[GeoPoint],
     ) -> tuple[Mission, SortieStats, list[RoutePoint]]:
         w = ItemWriter(self.frame)
         inner = flight[1:-1]
@@ -348,14 +395,6 @@ class _Planner:
         home = self.areas.home_point
         if self.home_altitude_m is not None and not self.areas.home.geometry.has_z:
             home = GeoPoint(home.latitude_deg, home.longitude_deg, self.home_altitude_m)
-        rally = [GeoPoint(home.latitude_deg, home.longitude_deg, self.cfg.altitude_m)]
-        for r in self.areas.rally:
-            rally.append(GeoPoint(float(r.geometry.y), float(r.geometry.x), r.altitude_m or self.cfg.altitude_m))
-        for i, (la, lo) in enumerate(self.cfg.rally_points):
-            try:
-                rally.append(GeoPoint(la, lo, self.cfg.altitude_m))
-            except ValueError as exc:
-                raise PlanningError(f"planner.rally_points[{i}]: {exc} (expected [lat, lon])") from None
         name = self.areas.home.name if total == 1 else f"{self.areas.home.name} sortie {k + 1}/{total}"
         mission = Mission(
             home=home,
@@ -381,11 +420,13 @@ def plan_patrol(areas: AreaSet, planner: PlannerConfig, camera: CameraConfig, **
     ...) or :class:`EnduranceConfig` fields (``flight_time_s``, ``reserve_fraction``,
     ...); ``sweep_angle_deg`` fixes the coverage sweep angle instead of searching it.
     ``home_altitude_m`` is the AMSL altitude written as the planned home when the area
-    file's home point has none (e.g. the site's ground altitude).
+    file's home point has none (e.g. the site's ground altitude); ``endurance_note`` says
+    where the endurance figures come from (see ``planner.endurance.endurance_for``).
     ``None`` values are ignored. Raises :class:`PlanningError` when the constraints
     cannot be met.
     """
     fixed = overrides.pop("sweep_angle_deg", None)
+    note = overrides.pop("endurance_note", "")
     home_altitude = overrides.pop("home_altitude_m", None)
     cfg = _config(planner, overrides)
     if cfg.altitude_m > cfg.ceiling_m:
@@ -394,4 +435,5 @@ def plan_patrol(areas: AreaSet, planner: PlannerConfig, camera: CameraConfig, **
         raise PlanningError(f"altitude {cfg.altitude_m:g} m below the floor of {cfg.floor_m:g} m")
     planner_run = _Planner(areas, cfg, camera, fixed)
     planner_run.home_altitude_m = home_altitude
-    return planner_run.run(cfg.loop_count)
+    result = planner_run.run(cfg.loop_count)
+    return replace(result, endurance_note=note) if note else result

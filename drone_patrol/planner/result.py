@@ -58,6 +58,7 @@ class PlanResult:
     nofly_m: BaseGeometry
     forbidden_m: BaseGeometry
     loop_count: int = 0
+    endurance_note: str = ""
 
     def route_lonlat(self, index: int) -> list[tuple[float, float]]:
         """Sortie ``index``'s flown path as (lon, lat) pairs, home to home."""
@@ -93,6 +94,7 @@ class PlanResult:
                 for a in self.areas
             ],
             "loop_count": self.loop_count,
+            "endurance": self.endurance_note,
             "warnings": list(self.warnings),
             "files": files or {},
         }

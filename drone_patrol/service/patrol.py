@@ -18,6 +18,7 @@ from drone_patrol.alerts.publisher import AlertPublisher
 from drone_patrol.alerts.schema import vehicle_alert
 from drone_patrol.controller import PatrolExecutor, PatrolReport, Vehicle, VehicleEvent
 from drone_patrol.core.config import Settings
+from drone_patrol.core.profile import VehicleProfile
 from drone_patrol.core.types import Alert, GeoPoint, Mission, VehicleState
 from drone_patrol.service.metrics import ServiceMetrics
 from drone_patrol.service.pipeline import DataPath, DataPathStats, FrameFeed, MissionClock, VisionStage
@@ -94,6 +95,7 @@ class PatrolRun:
         on_alert: Callable[[Alert], None] | None = None,
         on_event: Callable[[VehicleEvent], None] | None = None,
         resume_from_seq: int | None = None,
+        profile: VehicleProfile | None = None,
     ) -> None:
         self.settings, self.vehicle, self.mission = settings, vehicle, mission
         self.publisher, self.clock, self.metrics = publisher, clock, metrics or ServiceMetrics()
@@ -107,7 +109,12 @@ class PatrolRun:
             on_alert=self._count_alert if on_alert is None else self._chain(on_alert),
         )  # fmt: skip
         self.executor = PatrolExecutor(
-            vehicle, mission, settings.controller, on_event=self._on_event, resume_from_seq=resume_from_seq
+            vehicle,
+            mission,
+            settings.controller,
+            on_event=self._on_event,
+            resume_from_seq=resume_from_seq,
+            profile=profile,
         )
         self.track: list[GeoPoint] = []
         self.events: list[VehicleEvent] = []

@@ -20,12 +20,15 @@ from typing import Any
 from drone_patrol.alerts.broker import EmbeddedBroker
 from drone_patrol.alerts.publisher import AlertPublisher
 from drone_patrol.controller import Vehicle
+from drone_patrol.controller.identity import vehicle_identity
 from drone_patrol.core.config import Settings
 from drone_patrol.core.errors import ConfigError
+from drone_patrol.core.profile import VehicleProfile, find_profile, learn
 from drone_patrol.core.types import GeoPoint, Mission
 from drone_patrol.mission.areas import AreaSet, load_areas
 from drone_patrol.mission.files import load_mission
 from drone_patrol.planner import PlanResult, plan_patrol
+from drone_patrol.planner.endurance import endurance_options
 from drone_patrol.planner.export import write_outputs
 from drone_patrol.service.feeds import LiveFrameFeed, SimCameraFeed
 from drone_patrol.service.metrics import ServiceMetrics
@@ -33,6 +36,7 @@ from drone_patrol.service.patrol import PatrolOutcome, PatrolRun
 from drone_patrol.service.pipeline import MissionClock
 from drone_patrol.service.schedule import NightSchedule
 from drone_patrol.service.sitl import SitlProcess
+from drone_patrol.service.swap import restart_sim, wait_for_swap
 from drone_patrol.sim.copter import SimulatedCopter
 from drone_patrol.sim.thermal import Scenario, ThermalCameraSim
 from drone_patrol.vision.baseline import HeatBaseline
@@ -105,6 +109,9 @@ class PatrolSession:
         self._current: PatrolRun | None = None
         self._stopping = threading.Event()
         self._leave_flying = False
+        self._flown = 0
+        self.vehicle_id = ""
+        self.profile: VehicleProfile | None = None
 
     # -- bring up -------------------------------------------------------------------------------------------
 
@@ -125,7 +132,10 @@ class PatrolSession:
         """Plan the site's patrol (or load the given mission file) and write the plan files."""
         if self.mission_file is not None:
             return None, [load_mission(self.mission_file)], {}
-        result = plan_patrol(self.areas, self.settings.planner, self.settings.camera)
+        # the service flies what it plans: a vehicle it has no profile of gets a conservative first flight
+        endurance = endurance_options(self.settings, None, None, first_flight=True)
+        result = plan_patrol(self.areas, self.settings.planner, self.settings.camera, **endurance)
+        log.info("planner: %s", result.endurance_note)
         for warning in result.warnings:
             log.warning("planner: %s", warning)
         stem = Path(self.settings.site.areas_file).stem
@@ -151,13 +161,21 @@ class PatrolSession:
         elif self.source.connect is not None:
             connection = self.source.connect
         else:
-            self.sim = SimulatedCopter(home=self.home, port=0, speedup=self.speedup, seed=s.sim.seed).start()
+            self.sim = SimulatedCopter(
+                home=self.home, port=0, speedup=self.speedup, seed=s.sim.seed, params=s.sim.params
+            ).start()
             self._stack.callback(self.sim.stop)
             connection = self.sim.connection_string
         cfg = s.controller.model_copy(update={"connection": connection, "speedup": self.speedup})
         timeout_s = 120.0 if self.sitl is not None else None
         self.vehicle = Vehicle.connect(connection, cfg, timeout_s=timeout_s)
         self._stack.callback(self.vehicle.close)
+        self.vehicle_id = vehicle_identity(self.vehicle, s.site.drone_id)
+        self.profile = find_profile(s.site.data_dir, self.vehicle_id)
+        log.info(
+            "vehicle %s: %s", self.vehicle_id,
+            self.profile.describe() if self.profile else "no consumption profile yet (learned from its first flight)",
+        )  # fmt: skip
         return self.vehicle
 
     def start_publisher(self) -> AlertPublisher:
@@ -214,15 +232,14 @@ class PatrolSession:
         """
         if self.vehicle is None or self.publisher is None or self.feed is None:
             raise RuntimeError("start the vehicle, the publisher and the camera first")
-        if self.sim is not None:
-            self.sim.set_battery_percent(100.0)  # a fresh battery for every sortie, as the crew would fit
-            # preflight judges the battery by telemetry: wait until it reports the fresh one
-            self.vehicle.wait_for(lambda st: (st.battery_percent or 0.0) >= 95.0, timeout_s=10.0)
+        if self._flown:
+            self.swap_battery()
+        self._flown += 1
         pipeline = self.new_pipeline()
         clock = MissionClock(self.speedup)
         run = PatrolRun(
             self.settings, self.vehicle, mission, self.publisher, self.feed, pipeline, clock,
-            metrics=self.metrics, resume_from_seq=resume_from_seq, **hooks,
+            metrics=self.metrics, resume_from_seq=resume_from_seq, profile=self.profile, **hooks,
         )  # fmt: skip
         self._current = run
         if self._stopping.is_set():
@@ -231,12 +248,50 @@ class PatrolSession:
             outcome = run.run()
         finally:
             self._current = None
+        self._learn(outcome)
         if self.baseline is not None:
             observed = pipeline.heat_observations(include_alerted=survey)
             added = self.baseline.update_from_patrol(observed, clock.now())
             self.baseline.save(self.baseline_path())
             log.info("heat baseline: %d cells from this patrol, saved to %s", added, self.baseline_path())
         return outcome
+
+    def _learn(self, outcome: PatrolOutcome) -> None:
+        """Fold the sortie's measured consumption into the vehicle's profile."""
+        report = outcome.report
+        if report is None or report.consumption is None or not self.vehicle_id:
+            return
+        learned = learn(self.settings.site.data_dir, self.vehicle_id, report.consumption)
+        if learned is not None:
+            self.profile = learned[0]
+            log.info(
+                "sortie used %.0f%% (expected %s): profile %s", report.battery_used_percent or 0.0,
+                f"{report.predicted_percent:.0f}%" if report.predicted_percent is not None else "?",
+                self.profile.describe(),
+            )  # fmt: skip
+
+    def swap_battery(self) -> None:
+        """Between sorties: wait for the battery swap (power-cycling the simulator or SITL, which
+        the crew cannot), with ``waiting for battery swap`` on the retained status."""
+        assert self.vehicle is not None
+        power_cycle = None
+        if self.sim is not None:
+            power_cycle = self._restart_sim
+        elif self.sitl is not None:
+            power_cycle = self._restart_sitl
+        timeout = self.vehicle.wall(self.settings.service.battery_swap_timeout_s, floor=True)
+        if power_cycle is not None:
+            timeout = max(timeout, 120.0)  # a restart boots the vehicle again: give it wall time
+        wait_for_swap(self.vehicle, self.publisher, timeout, power_cycle, lambda: self.stopping)
+
+    def _restart_sitl(self) -> None:
+        assert self.sitl is not None
+        self.sitl.restart()
+
+    def _restart_sim(self) -> None:
+        assert self.sim is not None
+        self.sim = restart_sim(self.sim)
+        self._stack.callback(self.sim.stop)
 
     def fly_to_end(self, mission: Mission, max_resumes: int = 2, **kwargs: Any) -> list[PatrolOutcome]:
         """Fly ``mission``; when a failsafe brought the vehicle home early, fly the rest from the

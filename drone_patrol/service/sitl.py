@@ -82,6 +82,7 @@ class SitlProcess:
         self.instance = free_instance(20, 60, shuffle=True) if instance is None else instance
         self.workdir = Path(tempfile.mkdtemp(prefix=f"sitl-{self.instance}-"))
         self._proc: subprocess.Popen[bytes] | None = None
+        self._wipe = True  # -w only the first time: a restart keeps the stored parameters
 
     @property
     def port(self) -> int:
@@ -106,8 +107,9 @@ class SitlProcess:
             f"{h.latitude_deg},{h.longitude_deg},{h.altitude_m},{self.heading_deg:g}",
             "-I",
             str(self.instance),
-            "-w",
         ]
+        if self._wipe:
+            cmd.append("-w")
         if self.defaults is not None:
             cmd[1:1] = ["--defaults", str(self.defaults)]
         return cmd
@@ -118,8 +120,9 @@ class SitlProcess:
         Listening is seen as the port being taken, without connecting: the first client
         to connect starts SITL's boot, and that should be the controller.
         """
-        log = open(self.workdir / "sitl.log", "wb")  # noqa: SIM115 - lives as long as the process
+        log = open(self.workdir / "sitl.log", "ab")  # noqa: SIM115 - lives as long as the process
         self._proc = subprocess.Popen(self.command(), cwd=self.workdir, stdout=log, stderr=subprocess.STDOUT)
+        self._wipe = False
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
@@ -135,8 +138,13 @@ class SitlProcess:
         path = self.workdir / "sitl.log"
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
 
-    def stop(self) -> None:
-        """Terminate SITL (then kill it) and remove its working directory."""
+    def restart(self, timeout_s: float = 30.0) -> SitlProcess:
+        """Power-cycle SITL (a battery swap): stop the process and start it again in the same
+        working directory without ``-w``, so the parameters it stored (eeprom.bin) stay."""
+        self._terminate()
+        return self.start(timeout_s)
+
+    def _terminate(self) -> None:
         if self._proc is not None and self._proc.poll() is None:
             self._proc.terminate()
             try:
@@ -145,6 +153,10 @@ class SitlProcess:
                 self._proc.kill()
                 self._proc.wait(5)
         self._proc = None
+
+    def stop(self) -> None:
+        """Terminate SITL (then kill it) and remove its working directory."""
+        self._terminate()
         shutil.rmtree(self.workdir, ignore_errors=True)
 
     def __enter__(self) -> SitlProcess:

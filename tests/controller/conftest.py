@@ -9,7 +9,7 @@ import pytest
 
 from drone_patrol.controller import Vehicle
 from drone_patrol.core.config import ControllerConfig
-from tests.controller.missions import HOME
+from tests.controller.missions import HOME, PATROL_PACK
 
 SPEEDUP = 40.0
 
@@ -38,7 +38,7 @@ def make_config(connection: str, **overrides: Any) -> ControllerConfig:
 def sim() -> Iterator[Any]:
     from drone_patrol.sim.copter import SimulatedCopter
 
-    copter = SimulatedCopter(home=HOME, speedup=SPEEDUP, seed=1)
+    copter = SimulatedCopter(home=HOME, speedup=SPEEDUP, seed=1, params=PATROL_PACK)
     copter.start()
     try:
         yield copter

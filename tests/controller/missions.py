@@ -20,6 +20,9 @@ ROOT = Path(__file__).resolve().parents[2]
 AREAS = ROOT / "flight_plans" / "guilin_dongxi_xiang.geojson"
 #: the area file's home feature (dongxi-police-post) at the site's ground altitude
 HOME = GeoPoint(25.2821593, 110.296202, 150.0)
+#: the simulated quad draws what SITL's default one does (about 28 A); with ArduPilot's default
+#: 3300 mAh pack that is 7 minutes of flight, so the sample patrol flies on a 10 Ah pack (about 20 minutes)
+PATROL_PACK = {"BATT_CAPACITY": 10000.0}
 
 
 def _round(point: GeoPoint, altitude_m: float = 0.0) -> GeoPoint:

@@ -27,7 +27,7 @@ def run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
 
 def _config(tmp_path: Path) -> str:
     path = tmp_path / "config.yaml"
-    path.write_text(CONFIG)
+    path.write_text(CONFIG + f"site:\n  data_dir: {tmp_path / 'var'}\n")
     return str(path)
 
 
@@ -41,6 +41,10 @@ def test_fly_a_plan_file(sim: Any, tmp_path: Path) -> None:
     assert "items reached 6/6" in out.stdout and "landed" in out.stdout
     assert "mission -> returning" in out.stderr  # the event log on stderr
     assert not sim.truth().armed
+    # the vehicle was unknown: judged by the config, and its profile learned from this flight
+    assert "no consumption profile of drone-1-1 yet" in out.stderr
+    assert "profile learned: vehicle drone-1-1 (1 flight" in out.stderr and "battery used" in out.stdout
+    assert (tmp_path / "var" / "vehicles" / "drone-1-1.json").is_file()
 
 
 def test_fly_dry_run_uploads_and_verifies_only(sim: Any, tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import yaml
 
+from tests.controller.missions import PATROL_PACK
 from tests.service.test_patrol_e2e import ROOT, SCENARIOS, two_cell_areas
 
 
@@ -90,7 +91,7 @@ def test_leave_flying_exits_and_the_vehicles_own_gcs_failsafe_takes_over(tmp_pat
     cfg = yaml.safe_load(cfg_path.read_text())
     settings = load_config(cfg_path, environ={})
     home = site_home(settings, load_areas(settings.site.areas_file))
-    with SimulatedCopter(home=home, port=0, speedup=10, seed=2) as sim:
+    with SimulatedCopter(home=home, port=0, speedup=10, seed=2, params=PATROL_PACK) as sim:
         cfg["controller"]["connection"] = sim.connection_string
         cfg["controller"]["speedup"] = 10
         cfg_path.write_text(yaml.safe_dump(cfg))

@@ -24,6 +24,7 @@ from drone_patrol.service.session import PatrolSession, VehicleSource
 from drone_patrol.sim.copter import SimulatedCopter
 from drone_patrol.sim.link import FaultyLink
 from tests.brokers import mosquitto_broker, requires_mosquitto
+from tests.controller.missions import PATROL_PACK
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "flight_plans" / "guilin_dongxi_xiang.geojson"
@@ -111,7 +112,7 @@ def test_link_cut_and_broker_restart_lose_no_alert(tmp_path: Path) -> None:
         room = CommandRoom(broker.url, settings.site.id, lambda _s: None)
         room.sub.start(wait_s=10.0)
         session = PatrolSession(settings, out_dir=tmp_path / "out")
-        with SimulatedCopter(home=session.home, port=0, speedup=10, seed=3) as sim:
+        with SimulatedCopter(home=session.home, port=0, speedup=10, seed=3, params=PATROL_PACK) as sim:
             link = FaultyLink(target=("127.0.0.1", sim.port), listen_port=0, seed=3)
             link.start()
             try:

@@ -8,13 +8,14 @@ from pathlib import Path
 
 from drone_patrol.service.session import PatrolSession, VehicleSource
 from drone_patrol.sim.copter import SimulatedCopter
+from tests.controller.missions import PATROL_PACK
 from tests.service.test_patrol_e2e import settings_for
 
 
 def test_battery_rtl_then_resume_from_last_reached_item(tmp_path: Path) -> None:
     settings = settings_for(tmp_path, "fires_in_alleys.geojson")
     session = PatrolSession(settings, out_dir=tmp_path / "out")
-    with SimulatedCopter(home=session.home, port=0, speedup=10, seed=4) as sim:
+    with SimulatedCopter(home=session.home, port=0, speedup=10, seed=4, params=PATROL_PACK) as sim:
         session.source = VehicleSource(connect=sim.connection_string, speedup=10)
         session.sim = sim  # this session's own simulator: fresh battery per sortie
         with session:

@@ -11,7 +11,8 @@ from tests.sim.conftest import HOME, wait_sim_time, wait_until
 LAT, LON = HOME.latitude_deg, HOME.longitude_deg
 OK = mavlink2.MAV_RESULT_ACCEPTED
 # DISARM_DELAY 60: a loaded machine must not let the 10 s auto-disarm (0.25 s wall at 40x) win a race.
-FAST = {"RTL_ALT": 1000, "RTL_LOIT_TIME": 1000, "LAND_ALT_LOW": 300, "DISARM_DELAY": 60}
+# SIM_BATT_CAP_AH gives the pack a capacity, so its voltage sags with the charge (SITL: 0, never sags).
+FAST = {"RTL_ALT": 1000, "RTL_LOIT_TIME": 1000, "LAND_ALT_LOW": 300, "DISARM_DELAY": 60, "SIM_BATT_CAP_AH": 3.3}
 
 
 def _fly_guided(sim, gcs, alt_m: float = 8.0) -> None:

@@ -24,3 +24,5 @@ class ServiceConfig(Section):
     # None: the simulated camera over sim.scenario.
     frame_source: str | None = None
     frame_radiometry: str = Field(default="tlinear", pattern=r"^(tlinear|flir_raw|celsius)$")
+    # Between sorties: how long (vehicle seconds) to wait for the crew to swap the battery.
+    battery_swap_timeout_s: float = Field(default=1800.0, gt=0)

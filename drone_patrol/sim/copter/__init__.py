@@ -120,8 +120,9 @@ Not mirrored (differences from SITL):
   a peer that speaks MAVLink 1 in MAVLink 1 (as a SERIALn_PROTOCOL 1 port does), which is
   how the "fence and rally need MAVLink 2" refusal can be exercised.
 - Home is the given point and is set at the first 3D fix; arming does not move it.
-- The battery drains by a model (hover current plus airspeed and climb terms) on a LiPo
-  curve, so voltage failsafes happen; SITL's default battery never sags.
+- The battery is SITL's default quad (``battery.py``): current from the thrust of a 3 kg
+  frame (about 28 A in a hover, 14 % of BATT_CAPACITY 3300 mAh a minute), a voltage that
+  stays at SIM_BATT_VOLTAGE unless SIM_BATT_CAP_AH gives the pack a capacity.
 """
 
 from drone_patrol.sim.copter.modes import CopterMode

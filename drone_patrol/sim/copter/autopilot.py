@@ -15,8 +15,9 @@ from pymavlink.dialects.v20 import ardupilotmega as mavlink2
 from drone_patrol.core.types import GeoPoint, MavCmd
 from drone_patrol.sim.copter import arming
 from drone_patrol.sim.copter import fence as fence_mod
+from drone_patrol.sim.copter.battery import Battery
 from drone_patrol.sim.copter.failsafes import Failsafes
-from drone_patrol.sim.copter.kinematics import Battery, Body, Limits, LocalTangent, wrap_180
+from drone_patrol.sim.copter.kinematics import Body, Limits, LocalTangent, wrap_180
 from drone_patrol.sim.copter.missions import Item, ItemStore
 from drone_patrol.sim.copter.modes import (
     GPS_MODES,
@@ -54,7 +55,9 @@ class Autopilot:
         self._item_reached = item_reached
         self.store = ItemStore()
         self.body = Body(heading_deg)
-        self.battery = Battery(params.get("BATT_CAPACITY"))
+        self.battery = Battery(
+            params.get("BATT_CAPACITY"), params.get("SIM_BATT_VOLTAGE"), params.get("SIM_BATT_CAP_AH")
+        )
         self.limits = Limits()
         self.time_s = 0.0
         self.mode = CopterMode.STABILIZE
@@ -369,8 +372,10 @@ class Autopilot:
         self.body.wind_n, self.body.wind_e = self._wind()
         self._fly(dt)
         arming.land_detector(self)
-        self.battery.capacity_mah = max(1.0, self.params.get("BATT_CAPACITY"))
-        self.battery.step(dt, self.flying, self.body.airspeed_m_s, self.body.vu)
+        p = self.params
+        self.battery.configure(p.get("BATT_CAPACITY"), p.get("SIM_BATT_VOLTAGE"), p.get("SIM_BATT_CAP_AH"))
+        b = self.body
+        self.battery.step(dt, self.armed, self.flying, b.airspeed_m_s, b.vu, self.home.altitude_m + b.up_m)
         self.failsafes.update(self, dt)
         arming.auto_disarm(self, dt)
 

@@ -138,8 +138,6 @@ class Handlers:
             return  # ArduPilot ignores these (no PARAM_VALUE comes back)
         if not store.set(name, value):
             self.v._say(mavlink2.MAV_SEVERITY_WARNING, f"Param write denied ({name})")
-        elif name == "BATT_CAPACITY":
-            self.ap.battery.capacity_mah = max(1.0, store.get(name))
         self._param_value(None, name)
 
     # ------------------------------------------------------------- mission

@@ -1,4 +1,4 @@
-"""Point-mass flight model, battery drain and the local frame of the simulated copter.
+"""Point-mass flight model and the local frame of the simulated copter (the battery is in ``battery.py``).
 
 The body is a point in local north/east/up metres from home (flat ground at home's
 altitude). A position controller drives it toward a target with limits on
@@ -10,7 +10,6 @@ air-mass velocity: the controller holds ground track, so wind only costs airspee
 
 from __future__ import annotations
 
-import itertools
 import math
 from dataclasses import dataclass
 
@@ -182,58 +181,3 @@ class Body:
         self.an = self.ae = 0.0
         self.up_m = 0.0
         self.yaw_rate_deg_s = 0.0
-
-
-# Resting voltage of one LiPo cell by state of charge (0..1), a typical discharge curve.
-_CELL_CURVE = ((0.0, 3.27), (0.05, 3.5), (0.10, 3.6), (0.20, 3.7), (0.40, 3.8), (0.60, 3.87), (0.80, 4.0), (1.0, 4.2))
-
-
-class Battery:
-    """A 3S LiPo: capacity BATT_CAPACITY mAh, current from hover, airspeed and climb.
-
-    With the default 3300 mAh a full pack lasts about 25 minutes of cruise at 5-8 m/s,
-    the planner's default endurance; the resting voltage follows a LiPo discharge
-    curve, so BATT_LOW_VOLT (10.5 V) is reached near 9 % remaining.
-    """
-
-    CELLS = 3
-    RESISTANCE_OHM = 0.02
-    HOVER_CURRENT_A = 7.0
-    IDLE_CURRENT_A = 0.4
-
-    def __init__(self, capacity_mah: float) -> None:
-        self.capacity_mah = max(1.0, capacity_mah)
-        self.consumed_mah = 0.0
-        self.energy_wh = 0.0
-        self.current_a = self.IDLE_CURRENT_A
-        self.voltage_v = self.resting_voltage()
-
-    @property
-    def remaining_fraction(self) -> float:
-        """State of charge in [0, 1]."""
-        return max(0.0, 1.0 - self.consumed_mah / self.capacity_mah)
-
-    def set_remaining_percent(self, percent: float) -> None:
-        """Jump to a state of charge (fault injection)."""
-        p = max(0.0, min(100.0, percent)) / 100.0
-        self.consumed_mah = (1.0 - p) * self.capacity_mah
-        self.voltage_v = self.resting_voltage() - self.current_a * self.RESISTANCE_OHM
-
-    def resting_voltage(self) -> float:
-        """Open-circuit pack voltage at the current state of charge."""
-        soc = self.remaining_fraction
-        for (s0, v0), (s1, v1) in itertools.pairwise(_CELL_CURVE):
-            if soc <= s1:
-                return self.CELLS * (v0 + (v1 - v0) * (soc - s0) / (s1 - s0))
-        return self.CELLS * _CELL_CURVE[-1][1]
-
-    def step(self, dt: float, flying: bool, airspeed_m_s: float, climb_m_s: float) -> None:
-        """Drain the pack for ``dt`` seconds."""
-        if flying:
-            current = self.HOVER_CURRENT_A + 0.02 * airspeed_m_s**2 + 1.5 * max(0.0, climb_m_s)
-        else:
-            current = self.IDLE_CURRENT_A
-        self.current_a = current
-        self.consumed_mah += current * dt / 3.6
-        self.voltage_v = max(0.0, self.resting_voltage() - current * self.RESISTANCE_OHM)
-        self.energy_wh += self.voltage_v * current * dt / 3600.0

@@ -94,6 +94,7 @@ PARAM_SPECS: dict[str, ParamSpec] = {
     "SIM_WIND_SPD": ParamSpec(0, REAL32, 0, 40),
     "SIM_WIND_DIR": ParamSpec(180, REAL32, 0, 360),
     "SIM_BATT_VOLTAGE": ParamSpec(12.6, REAL32, 0, 50),
+    "SIM_BATT_CAP_AH": ParamSpec(0, REAL32, 0, 1000),
     "SIM_GPS_DISABLE": ParamSpec(0, INT8, 0, 1),
     "SIM_GPS_NUMSATS": ParamSpec(10, INT8, 0, 30),
     "SERIAL0_PROTOCOL": ParamSpec(2, INT8, read_only=True),

@@ -1,7 +1,8 @@
 """RTL as ArduCopter's ModeRTL flies it: climb, return, loiter, then land or hold.
 
 The return target is home, or the nearest rally point when one is closer (home
-competes only with RALLY_INCL_HOME = 1). The return altitude is the larger of
+competes only with RALLY_INCL_HOME = 1); when every rally point lies farther than
+RALLY_LIMIT_KM (0.3 km on Copter; 0 is no limit) home is used (AP_Rally.cpp). The return altitude is the larger of
 RTL_ALT and the current altitude plus RTL_CLIMB_MIN, capped below FENCE_ALT_MAX
 (less FENCE_MARGIN) when the altitude fence is on; a rally point's own altitude
 is a floor. After RTL_LOIT_TIME at the target the vehicle lands, or descends to
@@ -35,16 +36,18 @@ class Rtl:
         p = ap.params
         body = ap.body
         best = (0.0, 0.0, 0.0)
-        best_d = math.inf
-        include_home = p.get("RALLY_INCL_HOME") >= 1 or not ap.store.lists[2]
-        if include_home:
-            best_d = math.hypot(body.north_m, body.east_m)
+        nearest, nearest_d = best, math.inf
         for item in ap.store.lists[2]:
             n, e = ap.frame.to_ne(item.latitude_deg, item.longitude_deg)
             d = math.hypot(body.north_m - n, body.east_m - e)
-            if d < best_d:
+            if d < nearest_d:
                 up = item.z - ap.home.altitude_m if item.frame == 0 else item.z
-                best, best_d = (n, e, up), d
+                nearest, nearest_d = (n, e, up), d
+        limit_m = p.get("RALLY_LIMIT_KM") * 1000.0
+        if nearest_d < math.inf and not (limit_m > 0 and nearest_d > limit_m):
+            home_d = math.hypot(body.north_m, body.east_m)
+            if p.get("RALLY_INCL_HOME") < 1 or nearest_d < home_d:
+                best = nearest
         self.target_n, self.target_e = best[0], best[1]
         alt = max(p.get("RTL_ALT") / 100.0, body.up_m + p.get("RTL_CLIMB_MIN") / 100.0, best[2])
         if ap.fence_enabled and int(p.get("FENCE_TYPE")) & 1:

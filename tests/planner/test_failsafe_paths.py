@@ -1,0 +1,77 @@
+"""Failsafe paths: every straight RTL from the route stays inside the fence and out of no-fly zones."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import numpy as np
+import pytest
+from shapely.geometry import LineString, Point, Polygon
+
+from drone_patrol.core.config import CameraConfig, PlannerConfig
+from drone_patrol.core.errors import PlanningError
+from drone_patrol.mission.areas import load_areas
+from drone_patrol.planner import failsafe_paths, plan_patrol
+from tests.planner.checks import local
+
+DISTRICT = Path(__file__).resolve().parents[2] / "flight_plans" / "concave_district_notch.geojson"
+CFG, CAM = PlannerConfig(), CameraConfig()
+
+
+def _ardupilot_target(p: np.ndarray, rally: list[np.ndarray]) -> np.ndarray:
+    """AP_Rally on Copter: the closest rally point within RALLY_LIMIT_KM 0.3 if nearer than home."""
+    if not rally:
+        return np.zeros(2)
+    best = min(rally, key=lambda r: float(np.linalg.norm(p - r)))
+    d = float(np.linalg.norm(p - best))
+    return best if d <= 300.0 and d < float(np.linalg.norm(p)) else np.zeros(2)
+
+
+def _returns_checked(result, step_m: float = 2.0) -> int:  # type: ignore[no-untyped-def]
+    mission = result.sorties[0]
+    poly = lambda vs: Polygon([local(result, v.latitude_deg, v.longitude_deg).coords[0] for v in vs])  # noqa: E731
+    inclusion = poly(next(p for p in mission.fence.polygons if p.inclusion).vertices)
+    exclusions = [poly(p.vertices) for p in mission.fence.polygons if not p.inclusion]
+    rally = [np.array(local(result, r.latitude_deg, r.longitude_deg).coords[0]) for r in mission.rally_points]
+    n = 0
+    for route in result.routes_m:
+        for a, b in itertools.pairwise(route.coords):
+            a, b = np.array(a), np.array(b)
+            steps = max(1, int(np.linalg.norm(b - a) / step_m))
+            for t in np.linspace(0.0, 1.0, steps + 1):
+                p = a + t * (b - a)
+                target = _ardupilot_target(p, rally)
+                line = LineString([p, target]) if np.linalg.norm(p - target) > 0.01 else Point(p)
+                assert inclusion.covers(line), f"RTL from {p} to {target} leaves the inclusion fence"
+                for zone in exclusions:
+                    assert not zone.intersects(line), f"RTL from {p} to {target} enters a no-fly zone"
+                n += 1
+    return n
+
+
+def test_concave_district_with_home_outside_returns_inside_the_fence() -> None:
+    areas = load_areas(DISTRICT)
+    result = plan_patrol(areas, CFG, CAM, flight_time_s=420)
+    assert len(result.sorties) >= 2
+    added = [w for w in result.warnings if w.startswith("rally point added")]
+    assert added, "the school in the notch lies between the far side of the district and home"
+    assert len(result.sorties[0].rally_points) == 1 + len(added)
+    assert all(m.rally_points == result.sorties[0].rally_points for m in result.sorties)
+    assert _returns_checked(result) > 500
+
+
+def test_sample_district_needs_no_rally_point() -> None:
+    areas = load_areas(DISTRICT.parent / "guilin_dongxi_xiang.geojson")
+    result = plan_patrol(areas, CFG, CAM)
+    assert len(result.sorties[0].rally_points) == 1
+    assert _returns_checked(result, step_m=5.0) > 100
+
+
+def test_unsafe_return_is_refused_naming_area_and_point(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(failsafe_paths, "MAX_GENERATED_RALLY", 0)
+    with pytest.raises(PlanningError) as err:
+        plan_patrol(load_areas(DISTRICT), CFG, CAM, flight_time_s=420)
+    msg = str(err.value)
+    assert "\n" not in msg and "'school'" in msg and "RTL from (25.2" in msg and "to home" in msg
+    assert msg.startswith("area 'horseshoe-lanes'") or msg.startswith("transit")
