@@ -20,7 +20,7 @@ from drone_patrol.core.errors import AlertsError, InputError
 from drone_patrol.dashboard.core import UnknownAlertError
 from drone_patrol.dashboard.model import parse_time
 from drone_patrol.dashboard.report import pick_language, summarize, to_csv, to_html
-from drone_patrol.dashboard.workflow import WorkflowError
+from drone_patrol.dashboard.workflow import WorkflowConflictError
 
 if TYPE_CHECKING:
     from drone_patrol.dashboard.auth import Session
@@ -71,8 +71,10 @@ def post_step(handler: DashboardHandler, target: str, body: bytes, session: Sess
         )
     except UnknownAlertError as exc:
         handler._error(HTTPStatus.NOT_FOUND, str(exc))
-    except WorkflowError as exc:
+    except WorkflowConflictError as exc:
         handler._error(HTTPStatus.CONFLICT, str(exc))
+    except InputError as exc:
+        handler._error(HTTPStatus.BAD_REQUEST, str(exc))
     except AlertsError as exc:
         handler._error(HTTPStatus.SERVICE_UNAVAILABLE, str(exc))
     else:

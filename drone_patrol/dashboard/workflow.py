@@ -27,7 +27,11 @@ _RANK = {state: i for i, state in enumerate(STATES)}
 
 
 class WorkflowError(InputError):
-    """A step that cannot follow the incident's state (the text says why)."""
+    """A step that is not well formed (unknown step, no unit, no reason); the text says why."""
+
+
+class WorkflowConflictError(WorkflowError):
+    """A step that cannot follow the incident's state (closed, nobody sent yet)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,9 +82,9 @@ def check_step(state: str, step: str, *, unit: str = "", reason: str = "", note:
             raise WorkflowError("note: the note is empty")
         return
     if state in CLOSING_STEPS:
-        raise WorkflowError(f"{step}: the incident is already closed ({state}); only a note can be added")
+        raise WorkflowConflictError(f"{step}: the incident is already closed ({state}); only a note can be added")
     if step == "on_scene" and state not in ("dispatched", "on_scene"):
-        raise WorkflowError("on_scene: no unit has been dispatched yet")
+        raise WorkflowConflictError("on_scene: no unit has been dispatched yet")
 
 
 def fold_workflow(row: dict[str, Any], steps: list[dict[str, Any]], acks: list[dict[str, Any]]) -> None:
