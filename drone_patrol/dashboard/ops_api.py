@@ -1,5 +1,6 @@
 """The command-room operations endpoints of the dashboard's HTTP server.
 
+- ``POST /api/alerts/<id>/ack`` ``{note}``: acknowledge an alert or incident;
 - ``POST /api/alerts/<id>/step`` ``{step, unit, reason, note}``: a dispatch step;
 - ``POST /api/drones/<site>/<drone>/command`` ``{kind: eyes_on|release, lat_deg,
   lon_deg, duration_s, altitude_m, command_id}``: a command to a drone;
@@ -13,6 +14,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Callable
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
@@ -55,20 +57,14 @@ def _text(doc: dict[str, Any], key: str) -> str:
     return value if isinstance(value, str) else ""
 
 
-def post_step(handler: DashboardHandler, target: str, body: bytes, session: Session) -> None:
-    """Take one dispatch step on an incident."""
-    doc = json_body(handler, body)
-    if doc is None:
-        return
+def answer(handler: DashboardHandler, action: Callable[[], dict[str, Any]]) -> None:
+    """Run a state-changing ``action`` and answer with its JSON, or with the status its error calls for.
+
+    404 for an unknown incident, 409 for a step its state refuses, 400 for other bad
+    input, 503 when the broker does not take the message.
+    """
     try:
-        row = handler.server.core.take_step(
-            target,
-            _text(doc, "step"),
-            operator(session, doc),
-            unit=_text(doc, "unit"),
-            reason=_text(doc, "reason"),
-            note=_text(doc, "note"),
-        )
+        value = action()
     except UnknownAlertError as exc:
         handler._error(HTTPStatus.NOT_FOUND, str(exc))
     except WorkflowConflictError as exc:
@@ -78,7 +74,25 @@ def post_step(handler: DashboardHandler, target: str, body: bytes, session: Sess
     except AlertsError as exc:
         handler._error(HTTPStatus.SERVICE_UNAVAILABLE, str(exc))
     else:
-        handler._json(HTTPStatus.OK, row)
+        handler._json(HTTPStatus.OK, value)
+
+
+def post_ack(handler: DashboardHandler, target: str, body: bytes, session: Session) -> None:
+    """Acknowledge an alert (event id) or incident."""
+    doc = json_body(handler, body)
+    if doc is not None:
+        note = _text(doc, "note")[:1000]
+        answer(handler, lambda: handler.server.core.acknowledge(target, operator(session, doc), note))
+
+
+def post_step(handler: DashboardHandler, target: str, body: bytes, session: Session) -> None:
+    """Take one dispatch step on an incident."""
+    doc = json_body(handler, body)
+    if doc is None:
+        return
+    by = operator(session, doc)
+    step, unit, reason, note = (_text(doc, k) for k in ("step", "unit", "reason", "note"))
+    answer(handler, lambda: handler.server.core.take_step(target, step, by, unit=unit, reason=reason, note=note))
 
 
 def post_command(handler: DashboardHandler, site: str, drone: str, body: bytes, session: Session) -> None:
@@ -90,14 +104,8 @@ def post_command(handler: DashboardHandler, site: str, drone: str, body: bytes, 
     if doc is None:
         return
     data = {k: doc[k] for k in ("lat_deg", "lon_deg", "duration_s", "altitude_m", "command_id") if k in doc}
-    try:
-        event = handler.server.core.send_command(site, drone, _text(doc, "kind"), operator(session, doc), **data)
-    except InputError as exc:
-        handler._error(HTTPStatus.BAD_REQUEST, str(exc))
-    except AlertsError as exc:
-        handler._error(HTTPStatus.SERVICE_UNAVAILABLE, str(exc))
-    else:
-        handler._json(HTTPStatus.OK, event)
+    kind, by = _text(doc, "kind"), operator(session, doc)
+    answer(handler, lambda: handler.server.core.send_command(site, drone, kind, by, **data))
 
 
 def _time_arg(query: dict[str, list[str]], name: str, default: float) -> float:

@@ -36,10 +36,9 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from drone_patrol import __version__
-from drone_patrol.core.errors import AlertsError
 from drone_patrol.dashboard import ops_api
 from drone_patrol.dashboard.auth import COOKIE_NAME, Gate, Session
-from drone_patrol.dashboard.core import DashboardCore, UnknownAlertError
+from drone_patrol.dashboard.core import DashboardCore
 from drone_patrol.dashboard.model import parse_time
 from drone_patrol.dashboard.state import pump_events
 from drone_patrol.dashboard.tiles import MbTiles
@@ -377,19 +376,7 @@ class DashboardHandler(BaseHTTPRequestHandler):
     def _api_post(self, path: str, body: bytes, session: Session) -> None:
         parts = [p for p in path.split("/") if p][1:]
         if len(parts) == 3 and parts[0] == "alerts" and parts[2] == "ack":
-            doc = ops_api.json_body(self, body)
-            if doc is None:
-                return
-            try:
-                row = self.server.core.acknowledge(
-                    parts[1], ops_api.operator(session, doc), str(doc.get("note") or "")[:1000]
-                )
-            except UnknownAlertError as exc:
-                self._error(HTTPStatus.NOT_FOUND, str(exc))
-            except AlertsError as exc:
-                self._error(HTTPStatus.SERVICE_UNAVAILABLE, str(exc))
-            else:
-                self._json(HTTPStatus.OK, row)
+            ops_api.post_ack(self, parts[1], body, session)
         elif len(parts) == 3 and parts[0] == "alerts" and parts[2] == "step":
             ops_api.post_step(self, parts[1], body, session)
         elif len(parts) == 4 and parts[0] == "drones" and parts[3] == "command":
