@@ -24,6 +24,8 @@ from drone_patrol.dashboard.model import MessageError
 COMMAND_TYPE_PREFIX = "org.dronepatrol.command."
 RESULT_TYPE = COMMAND_TYPE_PREFIX + "result"
 COMMAND_KINDS = ("eyes_on", "release")
+#: The ``dataschema`` of each command (the drone's command schemas, ``eyes-on-1.0.json`` and ``release-1.0.json``).
+DATASCHEMAS = {"eyes_on": "urn:dronepatrol:schema:eyes_on:1.0", "release": "urn:dronepatrol:schema:release:1.0"}
 RESULT_STATES = ("accepted", "refused", "en_route", "on_station", "released", "completed", "failed")
 MAX_DURATION_S = 3600.0
 
@@ -53,7 +55,9 @@ def command_event(
     """The CloudEvent of an ``eyes_on`` (``lat_deg``, ``lon_deg``, ``duration_s``, ``altitude_m``) or ``release``.
 
     ``release`` needs the ``command_id`` of the eyes-on it ends. Raises :class:`CommandError`.
+    The event is addressed to ``drone`` by its topic (``<prefix>/<site>/<drone>/commands``).
     """
+    del drone  # the topic carries it; the subject is the command id
     if kind not in COMMAND_KINDS:
         raise CommandError(f"command {kind!r}: expected one of {', '.join(COMMAND_KINDS)}")
     body: dict[str, Any] = {"requested_by": requested_by[:128] or "command-room"}
@@ -64,6 +68,8 @@ def command_event(
         body["duration_s"] = _number(data.get("duration_s", 120), "duration_s", 1, MAX_DURATION_S)
         if data.get("altitude_m") is not None:
             body["altitude_m"] = _number(data["altitude_m"], "altitude_m", 1, 500)
+    if len(str(data.get("command_id", ""))) > 128:
+        raise CommandError("command_id: at most 128 characters")
     else:
         command_id = data.get("command_id")
         if not isinstance(command_id, str) or not command_id:
@@ -76,7 +82,8 @@ def command_event(
         "type": COMMAND_TYPE_PREFIX + kind,
         "time": to_rfc3339(time_s),
         "datacontenttype": DATA_CONTENT_TYPE,
-        "subject": drone,
+        "dataschema": DATASCHEMAS[kind],
+        "subject": body["command_id"],
         "data": body,
     }
 

@@ -205,6 +205,16 @@ def test_page_in_chinese_and_english_with_offline_tiles_and_realert(
         page.reload()  # the choice is remembered
         page.wait_for_selector(_row(alert.incident_id), timeout=10000)
         assert "Thermal hotspot" in page.inner_text(_row(alert.incident_id))
+
+        # Alerts that overlap on the map are drawn as one cluster with their number, apart when zoomed in.
+        for i in range(3):
+            drone.publish_alert(make_alert(lat=LAT + 0.00001 * (i + 1), severity=Severity.WARNING))
+        page.eval_on_selector("#map", f"_ => window.dronePatrol.map().setView([{LAT}, {LON}], 17, {{animate: false}})")
+        cluster = page.wait_for_selector(".marker-cluster", timeout=5000)
+        assert cluster.inner_text().strip() == "4"
+        page.eval_on_selector("#map", f"_ => window.dronePatrol.map().setView([{LAT}, {LON}], 20, {{animate: false}})")
+        page.wait_for_selector(".alert-marker >> nth=3", timeout=5000)
+        assert page.locator(".marker-cluster").count() == 0
         assert outside == [] and errors == []
     finally:
         drone.stop()

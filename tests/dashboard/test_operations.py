@@ -155,6 +155,9 @@ def test_eyes_on_command_is_sent_and_the_drone_answers_shown(make_dashboard: Mak
         _, payload, _ = drone.wait_for(lambda t, p: True, 3.0)
         command = json.loads(payload)
         assert command["type"] == "org.dronepatrol.command.eyes_on" and command["specversion"] == "1.0"
+        assert command["dataschema"] == "urn:dronepatrol:schema:eyes_on:1.0" and command["source"].endswith(
+            "/command-room"
+        )
         data = command["data"]
         assert (data["lat_deg"], data["lon_deg"], data["duration_s"]) == (LAT, LON, 90.0)
         assert data["requested_by"] == "Sgt Li" and data["command_id"]
