@@ -68,12 +68,10 @@ def command_event(
         body["duration_s"] = _number(data.get("duration_s", 120), "duration_s", 1, MAX_DURATION_S)
         if data.get("altitude_m") is not None:
             body["altitude_m"] = _number(data["altitude_m"], "altitude_m", 1, 500)
-    if len(str(data.get("command_id", ""))) > 128:
-        raise CommandError("command_id: at most 128 characters")
     else:
         command_id = data.get("command_id")
-        if not isinstance(command_id, str) or not command_id:
-            raise CommandError("release: command_id (of the eyes-on to end) is required")
+        if not isinstance(command_id, str) or not 0 < len(command_id) <= 128:
+            raise CommandError("release: command_id (of the eyes-on to end, up to 128 characters) is required")
         body["command_id"] = command_id
     return {
         "specversion": SPECVERSION,
