@@ -50,6 +50,7 @@ class DashboardOptions:
     port: int = 8080
     token: str | None = None
     token_env: str = "DRONE_PATROL_DASHBOARD_TOKEN"
+    command_token: str | None = None
     session_hours: float = 12.0
     areas_file: Path | None = None
     route_files: tuple[Path, ...] = ()
@@ -85,6 +86,7 @@ class DashboardOptions:
             "port": d.port,
             "token": read_secret(d.token_env, d.token_file),
             "token_env": d.token_env,
+            "command_token": read_secret(d.command_token_env, d.command_token_file),
             "session_hours": d.session_hours,
             "areas_file": d.areas_file or s.areas_file,
             "route_files": d.route_files,
@@ -171,7 +173,7 @@ class Dashboard:
             "history_hours": options.history_hours,
             **options.extra_page_config,
         }
-        gate = Gate(options.token, options.session_hours * 3600.0)
+        gate = Gate(options.token, options.session_hours * 3600.0, options.command_token)
         try:
             self.server = DashboardServer(
                 (options.host, options.port),

@@ -96,7 +96,10 @@ def post_step(handler: DashboardHandler, target: str, body: bytes, session: Sess
 
 
 def post_command(handler: DashboardHandler, site: str, drone: str, body: bytes, session: Session) -> None:
-    """Send an eyes-on or release command to one drone."""
+    """Send an eyes-on or release command to one drone (403 without the right to command)."""
+    if not session.can_command:
+        handler._error(HTTPStatus.FORBIDDEN, "commanding drones needs the command token (sign in with it)")
+        return
     if not (_NAME.match(site) and _NAME.match(drone)):
         handler._error(HTTPStatus.BAD_REQUEST, f"drone {site}/{drone}: expected letters, digits, _ or -")
         return

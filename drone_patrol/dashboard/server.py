@@ -362,9 +362,15 @@ class DashboardHandler(BaseHTTPRequestHandler):
         elif parts == ["config"]:
             session = self._session()
             operator = session.operator if session else ""
+            can_command = session.can_command if session else False
             self._json(
                 HTTPStatus.OK,
-                {**self.server.page_config, "operator": operator, "auth": not self.server.gate.open},
+                {
+                    **self.server.page_config,
+                    "operator": operator,
+                    "auth": not self.server.gate.open,
+                    "can_command": can_command,
+                },
             )
         elif parts == ["events"]:
             self._events()

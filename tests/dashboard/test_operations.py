@@ -164,6 +164,13 @@ def test_eyes_on_command_is_sent_and_the_drone_answers_shown(make_dashboard: Mak
         assert http("POST", url, dict(body, lat_deg=200))[0] == 400
         assert http("POST", url, {"kind": "self_destruct"})[0] == 400
         assert http("POST", dash.url + "api/drones/dongxi/drone%2B1/command", body)[0] == 400
+        watcher = make_dashboard(
+            token="staff", command_token="cmd", archive_path=dash.options.archive_path.with_name("w")
+        )
+        watch_url = watcher.url + "api/drones/dongxi/drone-1/command"
+        assert http("POST", watch_url, body, headers={"Authorization": "Bearer staff"})[0] == 403
+        assert not get_json(watcher.url + "api/config", {"Authorization": "Bearer staff"})["can_command"]
+        assert get_json(watcher.url + "api/config", {"Authorization": "Bearer cmd"})["can_command"]
 
         def answer(state: str, reason: Any = "") -> None:
             result = {

@@ -24,6 +24,9 @@ class DashboardConfig(Section):
     port: int = Field(default=8080, ge=0, le=65535)
     token_env: str = "DRONE_PATROL_DASHBOARD_TOKEN"
     token_file: Path | None = None
+    # A second token for those who may command drones ("eyes on"); without it every member of staff may.
+    command_token_env: str = "DRONE_PATROL_DASHBOARD_COMMAND_TOKEN"
+    command_token_file: Path | None = None
     session_hours: float = Field(default=12.0, gt=0)
     tile_url: str | None = None
     tile_attribution: str = ""

@@ -3,7 +3,7 @@
 import { $, el, dateTime, minSec, postJson, toast, hasPosition } from "./util.js";
 import { t, tv, areaName } from "./i18n.js";
 import { incidents, onIncident, acknowledge, figuresNode, place, kindLabel, isClosed } from "./alerts.js";
-import { eyesOn, commandLine } from "./eyeson.js";
+import { eyesOn, commandLine, canCommand } from "./eyeson.js";
 import { ask } from "./dialog.js";
 
 let current = null;
@@ -92,7 +92,7 @@ export function refresh(changedId) {
     buttons.append(el("button", { type: "button", class: "step", dataset: { step }, text: t(BUTTON[step]), onclick: () => takeStep(row, step) }));
   }
   const eyes = el("div", { class: "eyes-on" });
-  if (hasPosition(row)) {
+  if (hasPosition(row) && canCommand()) {
     eyes.append(el("button", { type: "button", class: "step eyes", text: t("btn.eyes_on"), onclick: () => eyesOn(row.latitude_deg, row.longitude_deg, row.site + "/" + row.drone) }));
   }
   const cmd = commandLine(row.site + "/" + row.drone);

@@ -7,13 +7,21 @@ import { ask } from "./dialog.js";
 export const commands = new Map(); // drone key -> latest command state
 let drones = () => [];
 let changed = () => {};
+let allowed = false;
 
-export function initEyesOn(listDrones, onChange) {
+/** ``mayCommand``: whether this member of staff has the right to command drones (config.can_command). */
+export function initEyesOn(listDrones, onChange, mayCommand) {
   drones = listDrones;
   changed = onChange;
+  allowed = !!mayCommand;
+}
+
+export function canCommand() {
+  return allowed;
 }
 
 export async function eyesOn(lat, lon, preferredKey) {
+  if (!allowed) return;
   const keys = drones();
   if (!keys.length) {
     toast(t("ui.no_drone"));
@@ -64,6 +72,6 @@ export function commandLine(key) {
     "div",
     { class: "command state-" + cmd.state, dataset: { command: cmd.command_id, state: cmd.state } },
     el("span", { text }),
-    active ? el("button", { type: "button", class: "release", text: t("btn.release"), onclick: (ev) => (ev.stopPropagation(), release(key)) }) : null
+    active && allowed ? el("button", { type: "button", class: "release", text: t("btn.release"), onclick: (ev) => (ev.stopPropagation(), release(key)) }) : null
   );
 }

@@ -123,7 +123,8 @@ async function main() {
       const entry = drones.get(key);
       if (entry) renderDrone(entry);
       if (state.selected) refresh(state.selected);
-    }
+    },
+    cfg.can_command
   );
   onLanguage(() => {
     relabel();
