@@ -149,7 +149,7 @@ export function place(row) {
 }
 
 export function kindLabel(row) {
-  if (row.kind === "vehicle" && row.figures && row.figures.event) return tv("kind", row.kind) + ": " + String(row.figures.event).replace(/_/g, " ");
+  if (row.kind === "vehicle" && row.figures && row.figures.event) return tv("kind", row.kind) + ": " + tv("event", row.figures.event);
   return tv("kind", row.kind);
 }
 
@@ -215,7 +215,7 @@ function renderAlert(row, fresh) {
     el(
       "div",
       { class: "body" },
-      el("div", { class: "head" }, el("span", { class: "kind", text: kindLabel(row) }), el("span", { class: "sev", text: tv("severity", row.severity) }), el("span", { class: "state", text: tv("state", row.state) })),
+      el("div", { class: "head" }, el("span", { class: "kind", text: kindLabel(row) }), el("span", { class: "sev", text: tv("severity", row.severity) }), row.state !== "new" ? el("span", { class: "state", text: tv("state", row.state) }) : null),
       el("div", { class: "meta", text: when + " · " + row.drone + " · " + (areaName(row.area) || t("ui.outside_areas")) }),
       el("div", { class: "meta", text: place(row) }),
       row.summary ? el("div", { class: "meta summary", text: row.summary }) : null,
