@@ -289,12 +289,12 @@ class DashboardHandler(BaseHTTPRequestHandler):
         token = (form.get("token") or [""])[0]
         operator = (form.get("operator") or [""])[0].strip()[:64] or "command-room"
         if self.server.gate.locked_out():
-            self._login_page("Too many failed attempts; wait a minute.")
+            self._login_page("尝试次数过多,请等一分钟。 Too many failed attempts; wait a minute.")
             return
         sid = self.server.gate.sign_in(token, operator)
         if sid is None:
             log.warning("dashboard: failed sign-in from %s", self.client_address[0])
-            self._login_page("Wrong token.")
+            self._login_page("令牌错误。 Wrong token.")
             return
         max_age = int(self.server.gate.session_s)
         cookie = self._cookie(sid, max_age)
