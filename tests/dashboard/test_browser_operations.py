@@ -113,6 +113,7 @@ def test_dispatch_workflow_clicked_through_and_seen_on_a_second_page(
         history = second.eval_on_selector_all("#detail ol.history li", "els => els.map(e => e.dataset.step)")
         assert history == ["acknowledged", "dispatched", "on_scene", "resolved"]
         assert "Sgt Li" in second.inner_text("#detail ol.history")
+        assert "null" not in second.inner_text("#detail") and "undefined" not in second.inner_text("#detail")
         assert second.inner_text('#detail table.response tr[data-stage="on_scene"] td') != "–"
         steps = [json.loads(p)["data"] for t, p, _ in wire.received]
         assert [s["step"] for s in steps] == ["dispatched", "on_scene", "resolved"]
@@ -197,6 +198,11 @@ def test_page_in_chinese_and_english_with_offline_tiles_and_realert(
         assert page.evaluate("window.dronePatrolBeeps") >= 2
         assert page.is_checked("#opt-sound")
 
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.click(_row(alert.incident_id))
+        page.wait_for_selector("#detail:not([hidden])", timeout=5000)
+        page.screenshot(path=str(ARTIFACTS / "dashboard-zh.png"))
+        assert "null" not in page.inner_text("#detail")
         page.select_option("#lang", "en")
         page.wait_for_selector("html[lang=en]", state="attached", timeout=5000)
         text = page.inner_text(_row(alert.incident_id))

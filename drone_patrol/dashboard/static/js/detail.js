@@ -97,7 +97,7 @@ export function refresh(changedId) {
   }
   const cmd = commandLine(row.site + "/" + row.drone);
   if (cmd) eyes.append(cmd);
-  panel.replaceChildren(
+  const parts = [
     el("button", { type: "button", class: "close", text: "×", title: t("btn.close"), onclick: closeDetail }),
     el("h3", {}, el("span", { text: kindLabel(row) + " " }), el("span", { class: "sev sev-" + row.severity, text: tv("severity", row.severity) }), " ", el("span", { class: "state", text: tv("state", row.state) })),
     el("div", { class: "meta", text: dateTime(row.first_time) + " – " + dateTime(row.time) + " · " + row.drone + " · " + (areaName(row.area) || t("ui.outside_areas")) }),
@@ -111,8 +111,9 @@ export function refresh(changedId) {
     el("h4", { text: t("ui.response") }),
     responseTable(row),
     el("h4", { text: t("ui.history") }),
-    historyList(row)
-  );
+    historyList(row),
+  ];
+  panel.replaceChildren(...parts.filter((p) => p !== null));
   panel.dataset.incident = row.incident_id;
   panel.dataset.state = row.state;
   panel.hidden = false;
