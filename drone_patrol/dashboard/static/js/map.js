@@ -56,7 +56,7 @@ function buildControls() {
   if (legend) legend.remove();
   const named = {};
   for (const key of LAYER_KEYS) named[t("layer." + key)] = layers[key];
-  layerControl = L.control.layers(null, named, { collapsed: true }).addTo(map);
+  layerControl = L.control.layers(null, named, { collapsed: true, position: "topleft" }).addTo(map);
   legend = L.control({ position: "bottomleft" });
   legend.onAdd = () => {
     const div = el("div", { class: "legend", id: "legend" });
