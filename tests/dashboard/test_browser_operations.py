@@ -146,6 +146,14 @@ def test_dispatch_workflow_clicked_through_and_seen_on_a_second_page(
         page.fill("#f-search", "")
         page.select_option("#f-state", "new")
         assert page.is_hidden(_row(alert.incident_id)) and page.is_visible(_row(crowd.incident_id))
+        page.select_option("#f-state", "")
+
+        # The shift report of the filters' time range, with the dispatch in it.
+        page.fill("#f-from", time.strftime("%Y-%m-%dT00:00", time.localtime(time.time() - 86400)))
+        href = page.get_attribute("#report-link", "href") or ""
+        assert "format=html" in href and "since=" in href
+        report = page.request.get(dash.url.rstrip("/") + href)
+        assert report.status == 200 and "Shift report" in report.text() and "unit 3 (Officer Zhao)" in report.text()
         assert errors == []
         ARTIFACTS.mkdir(exist_ok=True)
         second.screenshot(path=str(ARTIFACTS / "dashboard-dispatch.png"))

@@ -99,10 +99,15 @@ function tick() {
   realert();
 }
 
+/** The shift report links: the time range of the filters (default: the history shown), in the page's language. */
 function reportLink() {
-  const link = $("report-link");
-  link.href = "/api/report?format=html&lang=" + encodeURIComponent(language());
-  $("report-csv").href = "/api/report?format=csv&lang=" + encodeURIComponent(language());
+  let query = "lang=" + encodeURIComponent(language());
+  for (const [id, name] of [["f-from", "since"], ["f-until", "until"]]) {
+    const value = $(id).value;
+    if (value) query += "&" + name + "=" + encodeURIComponent(new Date(value).toISOString());
+  }
+  $("report-link").href = "/api/report?format=html&" + query;
+  $("report-csv").href = "/api/report?format=csv&" + query;
 }
 
 async function main() {
@@ -134,6 +139,7 @@ async function main() {
     if (state.selected) refresh(state.selected);
   });
   reportLink();
+  for (const id of ["f-from", "f-until"]) $(id).addEventListener("change", reportLink);
   try {
     const doc = await api("/api/areas");
     setAreaNames(doc.areas.features);
