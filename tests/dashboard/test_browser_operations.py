@@ -158,6 +158,7 @@ def test_dispatch_workflow_clicked_through_and_seen_on_a_second_page(
         ARTIFACTS.mkdir(exist_ok=True)
         second.screenshot(path=str(ARTIFACTS / "dashboard-dispatch.png"))
     finally:
+        drone.publish("dronepatrol/dongxi/drone-1/status", b"", retain=True)  # no retained patrol for later tests
         wire.stop()
         drone.stop()
 
