@@ -8,6 +8,7 @@ a ``publish`` function it is given (the bridge's).
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -95,6 +96,7 @@ class DashboardCore:
         self._last_rejection_log: dict[str, float] = {}
         self._position_saved_s: dict[str, float] = {}
         self._link_alerts: dict[str, str] = {}  # drone key -> incident id of its open link alert
+        self._link_lock = threading.Lock()  # check_links runs on the MQTT thread and the watchdog
         self.position_save_interval_s = 5.0
 
     # ------------------------------------------------------------------ MQTT in
@@ -173,6 +175,10 @@ class DashboardCore:
         incident gets an ``info`` message saying so.
         """
         t = self.clock() if now is None else now
+        with self._link_lock:
+            self._check_links(t)
+
+    def _check_links(self, t: float) -> None:
         for view in self.fleet.snapshot(t, with_track=False):
             key = view["key"]
             open_incident = self._link_alerts.get(key)
