@@ -85,6 +85,7 @@ CREATE TABLE IF NOT EXISTS drones (
 );
 """
 
+_IN_CHUNK = 900
 _STEP_KEYS = ("step_id", "incident_id", "step", "by", "time_s", "site", "drone", "unit", "reason", "note", "received_s")
 
 
@@ -233,16 +234,21 @@ class Archive:
 
     def workflow_steps(self, incident_ids: Iterable[str]) -> list[dict[str, Any]]:
         """Dispatch steps of the given incidents, oldest first."""
-        ids = list(incident_ids)
-        if not ids:
-            return []
-        with self._lock:
-            rows = self._db.execute(
-                f"SELECT {', '.join(_STEP_KEYS)} FROM workflow WHERE incident_id IN ({','.join('?' * len(ids))})"
-                " ORDER BY time_s, received_s",
-                ids,
-            ).fetchall()
+        rows = self._select_in(f"SELECT {', '.join(_STEP_KEYS)} FROM workflow", "incident_id", incident_ids)
+        rows.sort(key=lambda r: (r[4], r[10]))  # time_s, received_s
         return [dict(zip(_STEP_KEYS, r, strict=True)) for r in rows]
+
+    def _select_in(self, select: str, column: str, values: Iterable[str]) -> list[tuple[Any, ...]]:
+        """``select`` rows whose ``column`` is one of ``values``, asked in chunks (SQLite before 3.32
+        takes at most 999 parameters per statement)."""
+        items = list(values)
+        rows: list[tuple[Any, ...]] = []
+        with self._lock:
+            for i in range(0, len(items), _IN_CHUNK):
+                chunk = items[i : i + _IN_CHUNK]
+                sql = f"{select} WHERE {column} IN ({','.join('?' * len(chunk))})"
+                rows.extend(self._db.execute(sql, chunk).fetchall())
+        return rows
 
     def save_drone_position(
         self, site: str, drone: str, latitude_deg: float, longitude_deg: float, time_s: float
@@ -316,14 +322,12 @@ class Archive:
     def acks(self, target_ids: Iterable[str] | None = None) -> list[dict[str, Any]]:
         """Acknowledgements (of the given event or incident ids, or all), oldest first."""
         sql = "SELECT ack_id, target_id, by, time_s, site, drone, note, received_s FROM acks"
-        args: list[str] = []
-        if target_ids is not None:
-            args = list(target_ids)
-            if not args:
-                return []
-            sql += f" WHERE target_id IN ({','.join('?' * len(args))})"
-        with self._lock:
-            rows = self._db.execute(sql + " ORDER BY received_s", args).fetchall()
+        if target_ids is None:
+            with self._lock:
+                rows = self._db.execute(sql).fetchall()
+        else:
+            rows = self._select_in(sql, "target_id", target_ids)
+        rows.sort(key=lambda r: r[7])  # received_s
         keys = ("ack_id", "target_id", "by", "time_s", "site", "drone", "note", "received_s")
         return [dict(zip(keys, r, strict=True)) for r in rows]
 
