@@ -185,3 +185,41 @@ def test_workflow_event_validates_with_both_validators() -> None:
         validate_json_schema(bad)
     with pytest.raises(AlertSchemaError, match="reason"):
         parse_event(bad, check_json_schema=False)
+
+
+@given(
+    st.lists(
+        st.sampled_from(["ack", "dispatched", "on_scene", "resolved", "false_alarm", "duplicate", "note"]), max_size=12
+    ),
+    st.randoms(use_true_random=False),
+)
+def test_fold_agrees_with_the_steps_the_rules_let_through(wanted: list[str], rnd: Any) -> None:
+    """Whatever the order rows come back in, the fold gives the state the checked steps lead to."""
+    state, acks, steps = "new", [], []
+    for i, step in enumerate(wanted):
+        t = T0 + 10 * (i + 1)
+        if step == "ack":
+            acks.append(_ack(t))
+            state = "acknowledged" if state == "new" else state
+            continue
+        try:
+            check_step(state, step, unit="u", reason="r", note="n")
+        except WorkflowError:
+            continue
+        if state == "new" and step != "note":
+            acks.append(_ack(t - 1))  # the dashboard acknowledges first
+            state = "acknowledged"
+        steps.append(_step(step, t, unit="u" if step == "dispatched" else "", reason="r", note="n"))
+        if (
+            step in ("resolved", "false_alarm", "duplicate")
+            or (step == "on_scene")
+            or (step == "dispatched" and state in ("acknowledged",))
+        ):
+            state = step
+    rnd.shuffle(acks)
+    rnd.shuffle(steps)
+    row = _row("p", acks, steps)
+    assert row["state"] == state
+    times = response_times(row)
+    stages = [times[k] for k in ("to_acknowledged_s", "to_dispatched_s", "to_on_scene_s") if times[k] is not None]
+    assert stages == sorted(stages)
