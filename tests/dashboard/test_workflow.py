@@ -195,7 +195,9 @@ def test_workflow_event_validates_with_both_validators() -> None:
 )
 def test_fold_agrees_with_the_steps_the_rules_let_through(wanted: list[str], rnd: Any) -> None:
     """Whatever the order rows come back in, the fold gives the state the checked steps lead to."""
-    state, acks, steps = "new", [], []
+    state = "new"
+    acks: list[dict[str, Any]] = []
+    steps: list[dict[str, Any]] = []
     for i, step in enumerate(wanted):
         t = T0 + 10 * (i + 1)
         if step == "ack":
@@ -221,5 +223,5 @@ def test_fold_agrees_with_the_steps_the_rules_let_through(wanted: list[str], rnd
     row = _row("p", acks, steps)
     assert row["state"] == state
     times = response_times(row)
-    stages = [times[k] for k in ("to_acknowledged_s", "to_dispatched_s", "to_on_scene_s") if times[k] is not None]
+    stages = [t for k in ("to_acknowledged_s", "to_dispatched_s", "to_on_scene_s") if (t := times[k]) is not None]
     assert stages == sorted(stages)
