@@ -223,5 +223,5 @@ def test_fold_agrees_with_the_steps_the_rules_let_through(wanted: list[str], rnd
     row = _row("p", acks, steps)
     assert row["state"] == state
     times = response_times(row)
-    stages = [t for k in ("to_acknowledged_s", "to_dispatched_s", "to_on_scene_s") if (t := times[k]) is not None]
+    stages = [v for k in ("to_acknowledged_s", "to_dispatched_s", "to_on_scene_s") if (v := times[k]) is not None]
     assert stages == sorted(stages)
