@@ -16,7 +16,7 @@ import click
 from drone_patrol.alerts.broker import EmbeddedBroker
 from drone_patrol.alerts.connection import BrokerConnectionError
 from drone_patrol.alerts.subscriber import AlertSubscriber, default_client_id
-from drone_patrol.alerts.watch import format_row, format_status, header
+from drone_patrol.alerts.watch import format_row, format_status, format_workflow, header
 from drone_patrol.core.config import AlertsConfig, load_config
 from drone_patrol.core.errors import AlertsError, ConfigError
 
@@ -132,6 +132,9 @@ def watch(
         else:
             out(f"ack {data['target_id']} by {data['by']}" + (f": {data['note']}" if data["note"] else ""))
 
+    def on_workflow(envelope: dict[str, Any]) -> None:
+        out(json.dumps(envelope, separators=(",", ":")) if as_json else format_workflow(envelope))
+
     sub = AlertSubscriber.from_config(
         cfg,
         site=site,
@@ -139,6 +142,7 @@ def watch(
         on_alert=on_alert,
         on_status=on_status if status else None,
         on_ack=on_ack,
+        on_workflow=on_workflow,
         client_id=client_id or (default_client_id() if not no_persistent else None),
         persistent=not no_persistent,
         archive_path=archive,

@@ -23,14 +23,19 @@ CONTENT_TYPE = "application/cloudevents+json"
 DATA_CONTENT_TYPE = "application/json"
 ALERT_DATASCHEMA = "urn:dronepatrol:schema:alert:1.0"
 ACK_DATASCHEMA = "urn:dronepatrol:schema:ack:1.0"
+WORKFLOW_DATASCHEMA = "urn:dronepatrol:schema:workflow:1.0"
 ENVELOPE_SCHEMA = "urn:dronepatrol:schema:cloudevent:1.0"
 TYPE_PREFIX = "org.dronepatrol.alert."
 ACK_TYPE = TYPE_PREFIX + "ack"
+WORKFLOW_TYPE = TYPE_PREFIX + "workflow"
+#: The dispatch steps of an incident after its acknowledgement (the ack event is the first step).
+WORKFLOW_STEPS = ("dispatched", "on_scene", "resolved", "false_alarm", "duplicate", "note")
 
 _SCHEMA_FILES = {
     ENVELOPE_SCHEMA: "cloudevent-1.0.json",
     ALERT_DATASCHEMA: "alert-1.0.json",
     ACK_DATASCHEMA: "ack-1.0.json",
+    WORKFLOW_DATASCHEMA: "workflow-1.0.json",
 }
 _NAME = r"^[A-Za-z0-9_-]+$"
 
@@ -126,6 +131,29 @@ class AckData(_Model):
     note: str = Field(default="", max_length=1000)
 
 
+class WorkflowData(_Model):
+    """The ``data`` of an incident workflow step (schema ``workflow-1.0.json``)."""
+
+    incident_id: str = Field(min_length=1, max_length=128)
+    step: Literal["dispatched", "on_scene", "resolved", "false_alarm", "duplicate", "note"]
+    by: str = Field(min_length=1, max_length=128)
+    site: str = Field(pattern=_NAME)
+    drone: str = Field(pattern=_NAME)
+    unit: str = Field(default="", max_length=200)
+    reason: str = Field(default="", max_length=1000)
+    note: str = Field(default="", max_length=1000)
+
+    @model_validator(mode="after")
+    def _required_text(self) -> WorkflowData:
+        if self.step == "dispatched" and not self.unit.strip():
+            raise ValueError("unit (who was sent) is required for step dispatched")
+        if self.step in ("false_alarm", "duplicate") and not self.reason.strip():
+            raise ValueError(f"reason is required for step {self.step}")
+        if self.step == "note" and not self.note.strip():
+            raise ValueError("note is required for step note")
+        return self
+
+
 class CloudEvent(BaseModel):
     """A CloudEvents 1.0 envelope as drone-patrol sends it; extension attributes are kept."""
 
@@ -137,7 +165,9 @@ class CloudEvent(BaseModel):
     type: str = Field(pattern=r"^org\.dronepatrol\.alert\.[a-z_]+$")
     time: str
     datacontenttype: Literal["application/json"]
-    dataschema: Literal["urn:dronepatrol:schema:alert:1.0", "urn:dronepatrol:schema:ack:1.0"]
+    dataschema: Literal[
+        "urn:dronepatrol:schema:alert:1.0", "urn:dronepatrol:schema:ack:1.0", "urn:dronepatrol:schema:workflow:1.0"
+    ]
     subject: str | None = None
     data: dict[str, Any]
 

@@ -10,7 +10,9 @@ pydantic models (:mod:`drone_patrol.alerts.models`, re-exported here) accept exa
 ``dataschema`` is the ``$id`` of the data's schema file, resolved by :func:`load_schema`.
 
 Acknowledgements from the command room are CloudEvents too (type
-``org.dronepatrol.alert.ack``, data :class:`AckData`). Status and telemetry are plain
+``org.dronepatrol.alert.ack``, data :class:`AckData`), and so are the later steps of
+an incident's dispatch (type ``org.dronepatrol.alert.workflow``, data
+:class:`WorkflowData`, on ``.../alerts/workflow``). Status and telemetry are plain
 JSON documents (:class:`StatusMessage`, :func:`telemetry_payload`), not events: they
 are states, the latest wins.
 """
@@ -36,6 +38,9 @@ from drone_patrol.alerts.models import (
     ENVELOPE_SCHEMA,
     SPECVERSION,
     TYPE_PREFIX,
+    WORKFLOW_DATASCHEMA,
+    WORKFLOW_STEPS,
+    WORKFLOW_TYPE,
     AckData,
     AlertData,
     AlertSchemaError,
@@ -44,6 +49,7 @@ from drone_patrol.alerts.models import (
     Scalar,
     StatusMessage,
     Thumbnail,
+    WorkflowData,
     from_rfc3339,
     load_schema,
     to_rfc3339,
@@ -60,6 +66,9 @@ __all__ = [
     "ENVELOPE_SCHEMA",
     "SPECVERSION",
     "TYPE_PREFIX",
+    "WORKFLOW_DATASCHEMA",
+    "WORKFLOW_STEPS",
+    "WORKFLOW_TYPE",
     "AckData",
     "AlertData",
     "AlertSchemaError",
@@ -67,6 +76,7 @@ __all__ = [
     "Position",
     "StatusMessage",
     "Thumbnail",
+    "WorkflowData",
     "ack_event",
     "alert_data",
     "alert_event",
@@ -81,6 +91,7 @@ __all__ = [
     "to_rfc3339",
     "validate_json_schema",
     "vehicle_alert",
+    "workflow_event",
 ]
 
 # ---------------------------------------------------------------------------- building events
@@ -167,17 +178,60 @@ def ack_event(
         data = AckData(target_id=target_id, by=by, site=site, drone=drone, note=note)
     except ValidationError as exc:
         raise AlertSchemaError(f"ack of {target_id!r}: {_describe(exc)}") from None
+    return _command_room_event(ACK_TYPE, ACK_DATASCHEMA, target_id, data, site, time_s, prefix)
+
+
+def _command_room_event(
+    type_: str, dataschema: str, subject: str, data: AckData | WorkflowData, site: str, time_s: float, prefix: str
+) -> dict[str, Any]:
+    """The envelope of an event the command room sends (source ``/<prefix>/<site>/command-room``)."""
     return {
         "specversion": SPECVERSION,
         "id": str(uuid.uuid4()),
         "source": event_source(site, "command-room", prefix),
-        "type": ACK_TYPE,
+        "type": type_,
         "time": to_rfc3339(time_s),
         "datacontenttype": DATA_CONTENT_TYPE,
-        "dataschema": ACK_DATASCHEMA,
-        "subject": target_id,
+        "dataschema": dataschema,
+        "subject": subject,
         "data": data.model_dump(mode="json"),
     }
+
+
+def workflow_event(
+    incident_id: str,
+    step: str,
+    *,
+    by: str,
+    site: str,
+    drone: str,
+    time_s: float,
+    unit: str = "",
+    reason: str = "",
+    note: str = "",
+    prefix: str = "dronepatrol",
+) -> dict[str, Any]:
+    """One dispatch step of an incident (``dispatched``, ``on_scene``, ``resolved``, ``false_alarm``, ...).
+
+    Raises :class:`AlertSchemaError` naming the field when the step is not valid
+    (an unknown step, a dispatch without a unit, a false alarm without a reason).
+    """
+    try:
+        data = WorkflowData.model_validate(
+            {
+                "incident_id": incident_id,
+                "step": step,
+                "by": by,
+                "site": site,
+                "drone": drone,
+                "unit": unit,
+                "reason": reason,
+                "note": note,
+            }
+        )
+    except ValidationError as exc:
+        raise AlertSchemaError(f"workflow step {step!r} of {incident_id!r}: {_describe(exc)}") from None
+    return _command_room_event(WORKFLOW_TYPE, WORKFLOW_DATASCHEMA, incident_id, data, site, time_s, prefix)
 
 
 def vehicle_alert(
@@ -236,7 +290,7 @@ def vehicle_alert(
 
 
 def parse_event(payload: bytes | bytearray | str | dict[str, Any], *, check_json_schema: bool = True) -> CloudEvent:
-    """Parse and validate one event (alert or ack); raises :class:`AlertSchemaError` with the reason."""
+    """Parse and validate one event (alert, ack or workflow step); raises :class:`AlertSchemaError` with the reason."""
     if isinstance(payload, dict):
         doc = payload
     else:
@@ -252,6 +306,8 @@ def parse_event(payload: bytes | bytearray | str | dict[str, Any], *, check_json
         event = CloudEvent.model_validate(doc)
         if event.dataschema == ALERT_DATASCHEMA:
             AlertData.model_validate(event.data)
+        elif event.dataschema == WORKFLOW_DATASCHEMA:
+            WorkflowData.model_validate(event.data)
         else:
             AckData.model_validate(event.data)
     except ValidationError as exc:

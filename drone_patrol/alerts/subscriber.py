@@ -34,7 +34,7 @@ from drone_patrol.alerts.connection import (
     Topics,
     split_topic,
 )
-from drone_patrol.alerts.schema import ACK_TYPE, AlertSchemaError, ack_event, parse_event
+from drone_patrol.alerts.schema import ACK_TYPE, WORKFLOW_TYPE, AlertSchemaError, ack_event, parse_event
 from drone_patrol.alerts.session import MqttSession
 from drone_patrol.core.config import AlertsConfig
 from drone_patrol.core.errors import AlertsError
@@ -55,7 +55,7 @@ class AlertSubscriber(MqttSession):
     """Subscribe to the alerts of ``site`` (``+``: all sites) and ``drone`` (``+``: all drones).
 
     Callbacks run in paho's network thread; an exception in one is logged and the
-    message still counts as delivered. ``on_alert`` and ``on_ack`` get the envelope
+    message still counts as delivered. ``on_alert``, ``on_ack`` and ``on_workflow`` (dispatch steps) get the envelope
     dict; ``on_status`` and ``on_telemetry`` get ``(site, drone, document)``;
     ``on_error`` gets the :class:`AlertsError` of a refused connection, a refused
     subscription or a malformed message. Every message is validated by the pydantic
@@ -76,6 +76,7 @@ class AlertSubscriber(MqttSession):
         *,
         drone: str = "+",
         on_ack: EnvelopeCallback | None = None,
+        on_workflow: EnvelopeCallback | None = None,
         on_status: StateCallback | None = None,
         on_telemetry: StateCallback | None = None,
         on_error: Callable[[AlertsError], None] | None = None,
@@ -113,6 +114,7 @@ class AlertSubscriber(MqttSession):
         self._json_schema = json_schema
         self._on_alert = on_alert
         self._on_ack = on_ack
+        self._on_workflow = on_workflow
         self._on_status = on_status
         self._on_telemetry = on_telemetry
         self._on_error = on_error
@@ -305,6 +307,10 @@ class AlertSubscriber(MqttSession):
             self._dedup.add_ack(envelope)
             if self._on_ack is not None:
                 self._on_ack(envelope)
+            return
+        if event.type == WORKFLOW_TYPE:
+            if self._on_workflow is not None:
+                self._on_workflow(envelope)
             return
         if not self._dedup.first_time(envelope):
             self.metrics["duplicates"] += 1

@@ -88,3 +88,12 @@ def format_status(site: str, drone: str, doc: dict[str, Any]) -> str:
     """A one-line drone status (retained status documents)."""
     extra = ", ".join(f"{k}={_num(v)}" for k, v in doc.items() if k not in ("state", "site", "drone", "time"))
     return f"status {drone}@{site}: {doc.get('state', '?')}" + (f" ({extra})" if extra else "")
+
+
+def format_workflow(envelope: dict[str, Any]) -> str:
+    """A one-line dispatch step: ``21:40:12 dispatched 7f3a... by Sgt Li: unit 3 (note)``."""
+    data = envelope["data"]
+    t = datetime.fromtimestamp(from_rfc3339(envelope["time"]))
+    text = f"{t.strftime('%H:%M:%S')} {data['step']} {data['incident_id']} by {data['by']}"
+    detail = [d for d in (data.get("unit"), data.get("reason"), data.get("note")) if d]
+    return text + (": " + "; ".join(detail) if detail else "")

@@ -1,4 +1,4 @@
-"""The command-room dashboard: a web page with a live map of drones and alerts, acknowledged from the browser.
+"""The command-room dashboard: a live map of drones and alerts, and the dispatch of each incident, in a browser.
 
 Public surface:
 
@@ -8,8 +8,12 @@ Public surface:
 - ``drone-patrol dashboard`` (:mod:`drone_patrol.dashboard.commands`).
 
 Inside: :mod:`.bridge` (MQTT, through :mod:`drone_patrol.alerts.connection`), :mod:`.model`
-(parsing, through :mod:`drone_patrol.alerts.schema`), :mod:`.archive` (SQLite),
-:mod:`.state` (drones, event fan-out), :mod:`.core` (messages in, page events and acks out),
-:mod:`.server` (HTTP, REST API, server-sent events), :mod:`.geodata` (areas and routes),
-:mod:`.auth` (staff sign-in), ``static/`` (the page; Leaflet vendored under ``static/vendor``).
+(parsing, through :mod:`drone_patrol.alerts.schema`), :mod:`.archive` (SQLite, behind the
+:class:`~.archive.IncidentArchive` interface), :mod:`.incidents` (incidents folded from its rows),
+:mod:`.state` (drones, event fan-out), :mod:`.core` (messages in, page events, acks, steps and
+commands out), :mod:`.workflow` (dispatch steps, pure), :mod:`.report` (response figures and the
+shift report, pure), :mod:`.eyes_on` (commands to drones), :mod:`.tiles` (offline MBTiles base map),
+:mod:`.server` and :mod:`.ops_api` (HTTP, REST API, server-sent events), :mod:`.geodata` (areas
+and routes), :mod:`.auth` (staff sign-in), ``static/`` (the page as ES modules in ``static/js/``,
+translations in ``static/i18n/``; Leaflet and Leaflet.markercluster vendored under ``static/vendor``).
 """

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import re
 import socket
+import ssl
 import threading
 import time
 from dataclasses import dataclass, field
@@ -25,12 +26,13 @@ from drone_patrol.alerts.connection import ClientSettings, parse_broker_url
 from drone_patrol.core.config import Settings, read_secret
 from drone_patrol.core.errors import ConfigError
 from drone_patrol.dashboard.archive import Archive
-from drone_patrol.dashboard.auth import Gate, check_exposure
+from drone_patrol.dashboard.auth import Gate, check_exposure, is_loopback
 from drone_patrol.dashboard.bridge import MqttBridge
 from drone_patrol.dashboard.core import DashboardCore
 from drone_patrol.dashboard.geodata import load_area_features, route_features
 from drone_patrol.dashboard.server import DashboardServer
 from drone_patrol.dashboard.state import EventHub, Fleet
+from drone_patrol.dashboard.tiles import MbTiles
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +50,7 @@ class DashboardOptions:
     port: int = 8080
     token: str | None = None
     token_env: str = "DRONE_PATROL_DASHBOARD_TOKEN"
+    command_token: str | None = None
     session_hours: float = 12.0
     areas_file: Path | None = None
     route_files: tuple[Path, ...] = ()
@@ -60,7 +63,11 @@ class DashboardOptions:
     tile_url: str | None = None
     tile_attribution: str = ""
     tile_max_zoom: int = 19
-    sound: bool = False
+    tile_mbtiles: Path | None = None
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
+    sound: bool = True
+    realert_after_s: float = 60.0
     client_id: str | None = None
     extra_page_config: dict[str, Any] = field(default_factory=dict)
 
@@ -79,6 +86,7 @@ class DashboardOptions:
             "port": d.port,
             "token": read_secret(d.token_env, d.token_file),
             "token_env": d.token_env,
+            "command_token": read_secret(d.command_token_env, d.command_token_file),
             "session_hours": d.session_hours,
             "areas_file": d.areas_file or s.areas_file,
             "route_files": d.route_files,
@@ -91,7 +99,11 @@ class DashboardOptions:
             "tile_url": d.tile_url,
             "tile_attribution": d.tile_attribution,
             "tile_max_zoom": d.tile_max_zoom,
+            "tile_mbtiles": d.tile_mbtiles,
+            "tls_cert_file": d.tls_cert_file,
+            "tls_key_file": d.tls_key_file,
             "sound": d.sound,
+            "realert_after_s": d.realert_after_s,
             "client_id": d.client_id,
         }
         values.update({k: v for k, v in overrides.items() if v is not None and k != "broker_url"})
@@ -121,6 +133,12 @@ class Dashboard:
             )
         self.hub = EventHub()
         self.fleet = Fleet(options.track_points, options.offline_after_s)
+        for pos in self.archive.drone_positions():
+            self.fleet.restore(pos["site"], pos["drone"], pos["latitude_deg"], pos["longitude_deg"], pos["time_s"])
+        tiles = MbTiles(options.tile_mbtiles) if options.tile_mbtiles is not None else None
+        tls = _tls_context(options.tls_cert_file, options.tls_key_file)
+        if tls is None and not is_loopback(options.host):
+            log.warning("dashboard: serving %s over plain HTTP; configure tls_cert_file and tls_key_file", options.host)
         self.core = DashboardCore(
             self.archive,
             self.fleet,
@@ -141,17 +159,21 @@ class Dashboard:
             prefix=options.prefix,
         )
         self.core.publish = self.bridge.publish_json
+        tile_url, max_zoom = options.tile_url, options.tile_max_zoom
+        if tiles is not None:
+            tile_url, max_zoom = "/tiles/{z}/{x}/{y}." + tiles.format, tiles.max_zoom
         page_config = {
             "site": options.site,
-            "tile_url": options.tile_url,
-            "tile_attribution": options.tile_attribution,
-            "tile_max_zoom": options.tile_max_zoom,
+            "tile_url": tile_url,
+            "tile_attribution": options.tile_attribution or (tiles.metadata.get("attribution", "") if tiles else ""),
+            "tile_max_zoom": max_zoom,
             "sound": options.sound,
+            "realert_after_s": options.realert_after_s,
             "offline_after_s": options.offline_after_s,
             "history_hours": options.history_hours,
             **options.extra_page_config,
         }
-        gate = Gate(options.token, options.session_hours * 3600.0)
+        gate = Gate(options.token, options.session_hours * 3600.0, options.command_token)
         try:
             self.server = DashboardServer(
                 (options.host, options.port),
@@ -160,11 +182,14 @@ class Dashboard:
                 page_config,
                 {"areas": areas, "routes": routes},
                 options.history_hours * 3600.0,
+                tiles=tiles,
+                tls=tls,
             )
         except OSError as exc:
             self.archive.close()
             raise ConfigError(f"dashboard: cannot listen on {options.host}:{options.port} ({exc.strerror})") from None
         self._thread: threading.Thread | None = None
+        self._watchdog: threading.Thread | None = None
         self._stopped = False
 
     @classmethod
@@ -182,14 +207,25 @@ class Dashboard:
         """The page's URL."""
         host = self.options.host
         host = f"[{host}]" if ":" in host else host
-        return f"http://{host}:{self.port}/"
+        scheme = "https" if self.server.tls is not None else "http"
+        return f"{scheme}://{host}:{self.port}/"
 
     def start(self) -> None:
         """Connect to the broker and serve HTTP in background threads."""
         self.bridge.start()
         self._thread = threading.Thread(target=self.server.serve_forever, name="dashboard-http", daemon=True)
         self._thread.start()
+        self._watchdog = threading.Thread(target=self._watch_links, name="dashboard-links", daemon=True)
+        self._watchdog.start()
         log.info("dashboard: serving %s (broker %s, site %s)", self.url, self.options.broker_url, self.options.site)
+
+    def _watch_links(self) -> None:
+        """Once a second: a drone gone silent on a patrol raises its alert (:meth:`DashboardCore.check_links`)."""
+        while not self.server.stopping.wait(1.0):
+            try:
+                self.core.check_links()
+            except Exception:
+                log.exception("dashboard: link check failed")
 
     def serve_forever(self) -> None:
         """Block until interrupted (after :meth:`start`)."""
@@ -208,6 +244,8 @@ class Dashboard:
             self.server.shutdown()
             self._thread.join(5)
             self._thread = None
+        if self._watchdog is not None:
+            self._watchdog.join(5)
         self.server.server_close()
         self.bridge.stop()
         self.archive.close()
@@ -220,3 +258,20 @@ class Dashboard:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+
+def _tls_context(cert_file: Path | None, key_file: Path | None) -> ssl.SSLContext | None:
+    """The server's TLS context from a PEM certificate (chain) and key, or ``None`` for plain HTTP."""
+    if cert_file is None and key_file is None:
+        return None
+    if cert_file is None or key_file is None:
+        raise ConfigError("dashboard: tls_cert_file and tls_key_file go together; set both or neither")
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        ctx.load_cert_chain(cert_file, key_file)
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{exc.filename}: dashboard TLS file not found") from None
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(f"{cert_file}, {key_file}: cannot load the dashboard certificate and key ({exc})") from None
+    return ctx

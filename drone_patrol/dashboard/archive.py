@@ -1,9 +1,15 @@
-"""The dashboard's SQLite archive of alert messages and acknowledgements.
+"""The dashboard's SQLite archive of alert messages, acknowledgements and dispatch steps.
 
 Every alert message is kept once (its CloudEvent id is the key, so a QoS 1
-redelivery is a no-op); acknowledgements are kept as an audit trail. The page
-and the API see incidents: the messages of one ``incident_id`` folded into one
-row (:func:`fold_incidents`).
+redelivery is a no-op); acknowledgements and workflow steps (dispatched, on
+scene, resolved, ...) are kept as an audit trail, each under its event id. The
+page and the API see incidents: the messages of one ``incident_id`` folded into
+one row with its acks and steps (:func:`.incidents.fold_incidents`). The last
+known position of each drone is kept too, so the map shows it after a restart.
+
+:class:`IncidentArchive` is the interface the rest of the dashboard uses;
+:class:`Archive` implements it on SQLite. Another store (a server database)
+implements the same methods and reuses that function for the folding.
 """
 
 from __future__ import annotations
@@ -13,10 +19,12 @@ import sqlite3
 import threading
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from drone_patrol.core.errors import ConfigError
-from drone_patrol.dashboard.model import SEVERITY_RANK, Ack, AlertMessage
+from drone_patrol.dashboard.incidents import fold_incidents
+from drone_patrol.dashboard.model import Ack, AlertMessage
+from drone_patrol.dashboard.workflow import WorkflowStep
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS messages (
@@ -54,7 +62,89 @@ CREATE TABLE IF NOT EXISTS acks (
     received_s REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS acks_target ON acks (target_id);
+CREATE TABLE IF NOT EXISTS workflow (
+    step_id TEXT PRIMARY KEY,
+    incident_id TEXT NOT NULL,
+    step TEXT NOT NULL,
+    by TEXT NOT NULL,
+    time_s REAL NOT NULL,
+    site TEXT NOT NULL,
+    drone TEXT NOT NULL,
+    unit TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    note TEXT NOT NULL,
+    received_s REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS workflow_incident ON workflow (incident_id);
+CREATE TABLE IF NOT EXISTS drones (
+    site TEXT NOT NULL,
+    drone TEXT NOT NULL,
+    latitude_deg REAL NOT NULL,
+    longitude_deg REAL NOT NULL,
+    time_s REAL NOT NULL,
+    PRIMARY KEY (site, drone)
+);
 """
+
+_IN_CHUNK = 900
+_STEP_KEYS = ("step_id", "incident_id", "step", "by", "time_s", "site", "drone", "unit", "reason", "note", "received_s")
+
+
+class IncidentArchive(Protocol):
+    """What the dashboard needs from an archive (implemented by :class:`Archive`).
+
+    Rows are JSON-ready dicts; times are UNIX seconds (``*_s``). Every ``add_*``
+    is idempotent on its event id and says whether the row was new. Safe to call
+    from several threads.
+    """
+
+    def close(self) -> None:
+        """Release the store."""
+
+    def add_message(self, msg: AlertMessage, received_s: float) -> bool:
+        """Store one alert message; ``False`` for a redelivery."""
+
+    def add_ack(self, ack: Ack, received_s: float) -> bool:
+        """Store one acknowledgement; ``False`` when already stored."""
+
+    def add_workflow_step(self, step: WorkflowStep, received_s: float) -> bool:
+        """Store one dispatch step; ``False`` when already stored."""
+
+    def incident_of(self, target_id: str) -> str | None:
+        """The incident id of an event id or incident id, if known."""
+
+    def prune(self, before_s: float) -> int:
+        """Delete incidents whose last message is older than ``before_s``; returns messages deleted."""
+
+    def thumbnail(self, message_id: str) -> bytes | None:
+        """The JPEG thumbnail of one message."""
+
+    def message(self, message_id: str) -> dict[str, Any] | None:
+        """One message row."""
+
+    def messages(self, since_s: float, incident_id: str | None = None) -> list[dict[str, Any]]:
+        """Message rows since ``since_s`` (of one incident), oldest first."""
+
+    def acks(self, target_ids: Iterable[str] | None = None) -> list[dict[str, Any]]:
+        """Ack rows of the given targets (or all), oldest first."""
+
+    def workflow_steps(self, incident_ids: Iterable[str]) -> list[dict[str, Any]]:
+        """Dispatch step rows of the given incidents, oldest first."""
+
+    def incidents(self, since_s: float, limit: int | None = None) -> list[dict[str, Any]]:
+        """Folded incidents with a message since ``since_s``, newest first."""
+
+    def incident(self, incident_id: str) -> dict[str, Any] | None:
+        """One folded incident."""
+
+    def save_drone_position(
+        self, site: str, drone: str, latitude_deg: float, longitude_deg: float, time_s: float
+    ) -> None:
+        """Remember a drone's last known position."""
+
+    def drone_positions(self) -> list[dict[str, Any]]:
+        """Every drone's last known position (``site``, ``drone``, ``latitude_deg``, ``longitude_deg``, ``time_s``)."""
+
 
 _COLUMNS = (
     "id, incident_id, site, drone, kind, status, severity, time_s, latitude_deg, longitude_deg, error_radius_m, "
@@ -122,6 +212,61 @@ class Archive:
             )
             return cur.rowcount == 1
 
+    def add_workflow_step(self, step: WorkflowStep, received_s: float) -> bool:
+        """Store one dispatch step; ``False`` when its step id was already stored."""
+        with self._lock:
+            cur = self._db.execute(
+                "INSERT OR IGNORE INTO workflow VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    step.step_id,
+                    step.incident_id,
+                    step.step,
+                    step.by,
+                    step.time_s,
+                    step.site,
+                    step.drone,
+                    step.unit,
+                    step.reason,
+                    step.note,
+                    received_s,
+                ),
+            )
+            return cur.rowcount == 1
+
+    def workflow_steps(self, incident_ids: Iterable[str]) -> list[dict[str, Any]]:
+        """Dispatch steps of the given incidents, oldest first."""
+        rows = self._select_in(f"SELECT {', '.join(_STEP_KEYS)} FROM workflow", "incident_id", incident_ids)
+        rows.sort(key=lambda r: (r[4], r[10]))  # time_s, received_s
+        return [dict(zip(_STEP_KEYS, r, strict=True)) for r in rows]
+
+    def _select_in(self, select: str, column: str, values: Iterable[str]) -> list[tuple[Any, ...]]:
+        """``select`` rows whose ``column`` is one of ``values``, asked in chunks (SQLite before 3.32
+        takes at most 999 parameters per statement)."""
+        items = list(values)
+        rows: list[tuple[Any, ...]] = []
+        with self._lock:
+            for i in range(0, len(items), _IN_CHUNK):
+                chunk = items[i : i + _IN_CHUNK]
+                sql = f"{select} WHERE {column} IN ({','.join('?' * len(chunk))})"
+                rows.extend(self._db.execute(sql, chunk).fetchall())
+        return rows
+
+    def save_drone_position(
+        self, site: str, drone: str, latitude_deg: float, longitude_deg: float, time_s: float
+    ) -> None:
+        """Remember a drone's last known position (one row per drone, replaced)."""
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO drones VALUES (?,?,?,?,?)", (site, drone, latitude_deg, longitude_deg, time_s)
+            )
+
+    def drone_positions(self) -> list[dict[str, Any]]:
+        """Every drone's last known position, by site and drone."""
+        keys = ("site", "drone", "latitude_deg", "longitude_deg", "time_s")
+        with self._lock:
+            rows = self._db.execute(f"SELECT {', '.join(keys)} FROM drones ORDER BY site, drone").fetchall()
+        return [dict(zip(keys, r, strict=True)) for r in rows]
+
     def incident_of(self, target_id: str) -> str | None:
         """The incident id an ack target (an event id or an incident id) refers to, if known."""
         with self._lock:
@@ -144,6 +289,7 @@ class Archive:
                     f"(SELECT id FROM messages WHERE incident_id IN ({old}))",
                     (before_s, before_s),
                 )
+                self._db.execute(f"DELETE FROM workflow WHERE incident_id IN ({old})", (before_s,))
                 cur = self._db.execute(f"DELETE FROM messages WHERE incident_id IN ({old})", (before_s,))
                 self._db.execute("COMMIT")
             except sqlite3.Error:
@@ -177,28 +323,28 @@ class Archive:
     def acks(self, target_ids: Iterable[str] | None = None) -> list[dict[str, Any]]:
         """Acknowledgements (of the given event or incident ids, or all), oldest first."""
         sql = "SELECT ack_id, target_id, by, time_s, site, drone, note, received_s FROM acks"
-        args: list[str] = []
-        if target_ids is not None:
-            args = list(target_ids)
-            if not args:
-                return []
-            sql += f" WHERE target_id IN ({','.join('?' * len(args))})"
-        with self._lock:
-            rows = self._db.execute(sql + " ORDER BY received_s", args).fetchall()
+        if target_ids is None:
+            with self._lock:
+                rows = self._db.execute(sql).fetchall()
+        else:
+            rows = self._select_in(sql, "target_id", target_ids)
+        rows.sort(key=lambda r: r[7])  # received_s
         keys = ("ack_id", "target_id", "by", "time_s", "site", "drone", "note", "received_s")
         return [dict(zip(keys, r, strict=True)) for r in rows]
 
     def incidents(self, since_s: float, limit: int | None = None) -> list[dict[str, Any]]:
         """Incidents with a message since ``since_s``, newest first, each folded with its acks."""
         msgs = self.messages(since_s)
-        acks = self.acks({m["incident_id"] for m in msgs} | {m["id"] for m in msgs})
-        rows = fold_incidents(msgs, acks)
+        incidents = {m["incident_id"] for m in msgs}
+        acks = self.acks(incidents | {m["id"] for m in msgs})
+        rows = fold_incidents(msgs, acks, self.workflow_steps(incidents))
         return rows[:limit] if limit is not None else rows
 
     def incident(self, incident_id: str) -> dict[str, Any] | None:
         """One incident folded from all its messages, or ``None``."""
         msgs = self.messages(float("-inf"), incident_id)
-        rows = fold_incidents(msgs, self.acks({incident_id} | {m["id"] for m in msgs}))
+        acks = self.acks({incident_id} | {m["id"] for m in msgs})
+        rows = fold_incidents(msgs, acks, self.workflow_steps({incident_id}))
         return rows[0] if rows else None
 
 
@@ -228,50 +374,3 @@ def _row_dict(row: tuple[Any, ...]) -> dict[str, Any]:
     out["figures"] = json.loads(out["figures"])
     out["has_thumbnail"] = bool(out["has_thumbnail"])
     return out
-
-
-def fold_incidents(messages: list[dict[str, Any]], acks: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Fold messages (oldest first) and acks into one row per incident, newest first.
-
-    A row carries the latest message's fields, the first time seen, the number of
-    messages, the highest severity, the id of the latest message with a thumbnail,
-    and the acknowledgement. An ack targets one message (its event id) or the whole
-    incident (its incident id). The incident stays acknowledged unless a later
-    message raises its severity above what was acknowledged: the targeted
-    message's severity, or for an incident ack the highest severity received
-    before the ack.
-    """
-    by_incident: dict[str, dict[str, Any]] = {}
-    incident_of: dict[str, str] = {}
-    history: dict[str, list[dict[str, Any]]] = {}
-    for m in messages:
-        incident_of[m["id"]] = m["incident_id"]
-        history.setdefault(m["incident_id"], []).append(m)
-        row = by_incident.get(m["incident_id"])
-        if row is None:
-            row = by_incident[m["incident_id"]] = {"first_time_s": m["time_s"], "updates": 0, "thumbnail_id": None}
-            row["max_severity"] = m["severity"]
-        row["updates"] += 1
-        if SEVERITY_RANK[m["severity"]] > SEVERITY_RANK[row["max_severity"]]:
-            row["max_severity"] = m["severity"]
-        if m["has_thumbnail"]:
-            row["thumbnail_id"] = m["id"]
-        row.update({k: v for k, v in m.items() if k not in ("has_thumbnail", "received_s", "id")})
-        row["event_id"] = m["id"]
-        row.update(acked=False, acked_by=None, acked_at_s=None)
-    for a in acks:
-        target = a["target_id"]
-        incident = incident_of.get(target, target)
-        row = by_incident.get(incident)
-        if row is None:
-            continue
-        if target in incident_of and target != incident:
-            acked_rank = max(SEVERITY_RANK[m["severity"]] for m in history[incident] if m["id"] == target)
-        else:
-            before = [SEVERITY_RANK[m["severity"]] for m in history[incident] if m["received_s"] <= a["received_s"]]
-            acked_rank = max(before, default=SEVERITY_RANK[row["severity"]])
-        if SEVERITY_RANK[row["severity"]] <= acked_rank:
-            row.update(acked=True, acked_by=a["by"], acked_at_s=a["time_s"])
-    rows = list(by_incident.values())
-    rows.sort(key=lambda r: r["time_s"], reverse=True)
-    return rows

@@ -3,6 +3,10 @@
 The token never appears in the page. Scripts may send ``Authorization: Bearer
 <token>`` instead of a cookie. Without a token the dashboard is open, which is
 allowed only on a loopback address (see :func:`check_exposure`).
+
+The right to command drones ("eyes on") can be kept to those who sign in with a
+second, command token: with one configured, the staff token watches and dispatches
+but cannot command. Without one, every signed-in member of staff may command.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ class Session:
 
     operator: str
     expires_s: float
+    can_command: bool = True
 
 
 def check_exposure(host: str, token: str | None, token_env: str) -> None:
@@ -39,8 +44,11 @@ def check_exposure(host: str, token: str | None, token_env: str) -> None:
 class Gate:
     """Checks tokens and keeps the sessions they open."""
 
-    def __init__(self, token: str | None, session_s: float) -> None:
+    def __init__(self, token: str | None, session_s: float, command_token: str | None = None) -> None:
+        if command_token is not None and token is None:
+            raise ConfigError("dashboard: a command token needs a staff token too (the page is open without one)")
         self._token = token
+        self._command_token = command_token
         self._session_s = session_s
         self._sessions: dict[str, Session] = {}
         self._failures: list[float] = []
@@ -57,8 +65,16 @@ class Gate:
         return self._token is None
 
     def token_ok(self, candidate: str) -> bool:
-        """Constant-time comparison with the configured token."""
-        return self._token is not None and hmac.compare_digest(candidate.encode(), self._token.encode())
+        """Constant-time comparison with the configured token (or the command token)."""
+        return self._rights(candidate) is not None
+
+    def _rights(self, candidate: str) -> bool | None:
+        """``None`` for a wrong token, else whether it gives the right to command."""
+        if self._command_token is not None and hmac.compare_digest(candidate.encode(), self._command_token.encode()):
+            return True
+        if self._token is not None and hmac.compare_digest(candidate.encode(), self._token.encode()):
+            return self._command_token is None
+        return None
 
     def locked_out(self, now_s: float | None = None) -> bool:
         """True after too many failed sign-ins in the last minute."""
@@ -70,14 +86,15 @@ class Gate:
     def sign_in(self, token: str, operator: str, now_s: float | None = None) -> str | None:
         """A new session id for a right token, else ``None`` (and the failure is counted)."""
         now = time.time() if now_s is None else now_s
-        if self.locked_out(now) or not self.token_ok(token):
+        rights = None if self.locked_out(now) else self._rights(token)
+        if rights is None:
             with self._lock:
                 self._failures.append(now)
             return None
         sid = secrets.token_urlsafe(32)
         with self._lock:
             self._sessions = {k: s for k, s in self._sessions.items() if s.expires_s > now}
-            self._sessions[sid] = Session(operator=operator, expires_s=now + self._session_s)
+            self._sessions[sid] = Session(operator=operator, expires_s=now + self._session_s, can_command=rights)
         return sid
 
     def sign_out(self, sid: str) -> None:
@@ -101,6 +118,8 @@ class Gate:
         """The session a request carries (cookie or bearer token); an open gate lets everyone in."""
         if self.open:
             return Session(operator="", expires_s=float("inf"))
-        if authorization and authorization.startswith("Bearer ") and self.token_ok(authorization[7:].strip()):
-            return Session(operator="api", expires_s=float("inf"))
+        if authorization and authorization.startswith("Bearer "):
+            rights = self._rights(authorization[7:].strip())
+            if rights is not None:
+                return Session(operator="api", expires_s=float("inf"), can_command=rights)
         return self.session(cookie_sid)

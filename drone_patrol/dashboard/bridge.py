@@ -1,4 +1,4 @@
-"""The dashboard's MQTT client: follows the drones' topics and publishes acknowledgements.
+"""The dashboard's MQTT client: follows the drones' topics; publishes acks, dispatch steps and commands.
 
 Broker address, credentials, TLS and the paho client come from
 :mod:`drone_patrol.alerts.connection` (the same definitions the drones and the
@@ -31,7 +31,7 @@ LinkHandler = Callable[[bool, str], None]
 def subscriptions(site: str, prefix: str = "dronepatrol") -> list[tuple[str, int]]:
     """Topic filters (and QoS) the dashboard follows for ``site`` (``+`` for every site)."""
     t = Topics(site, "+", prefix)
-    return [(t.alerts_filter, 1), (t.status, 1), (t.telemetry, 0), (t.video, 0)]
+    return [(t.alerts_filter, 1), (t.status, 1), (t.telemetry, 0), (t.video, 0), (f"{t.base}/commands/result", 1)]
 
 
 class MqttBridge(MqttSession):

@@ -8,12 +8,17 @@ a ``publish`` function it is given (the bridge's).
 from __future__ import annotations
 
 import logging
+import threading
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any
 
+from drone_patrol.alerts.schema import vehicle_alert
 from drone_patrol.core.errors import AlertsError, InputError
-from drone_patrol.dashboard.archive import Archive
+from drone_patrol.core.types import GeoPoint, Severity
+from drone_patrol.dashboard.archive import IncidentArchive
+from drone_patrol.dashboard.eyes_on import command_event, parse_command_result
 from drone_patrol.dashboard.model import (
     Ack,
     AlertMessage,
@@ -28,6 +33,7 @@ from drone_patrol.dashboard.model import (
     topic_for,
 )
 from drone_patrol.dashboard.state import EventHub, Fleet
+from drone_patrol.dashboard.workflow import WorkflowStep, check_step, parse_workflow, response_times, workflow_payload
 
 log = logging.getLogger(__name__)
 
@@ -42,11 +48,24 @@ class UnknownAlertError(InputError):
 def incident_view(row: dict[str, Any]) -> dict[str, Any]:
     """An archive incident row as the page and ``/api/alerts`` show it (times as ISO-8601 too)."""
     out = dict(row)
-    for key in ("time_s", "first_time_s", "first_seen_s", "last_seen_s", "acked_at_s"):
+    for key in (
+        "time_s",
+        "first_time_s",
+        "first_seen_s",
+        "last_seen_s",
+        "acked_at_s",
+        "acknowledged_at_s",
+        "dispatched_at_s",
+        "on_scene_at_s",
+        "closed_at_s",
+    ):
         value = row.get(key)
         out[key.removesuffix("_s")] = iso_time(value) if value is not None else None
     thumb = row.get("thumbnail_id")
     out["thumbnail_url"] = f"/api/alerts/{thumb}/thumbnail.jpg" if thumb else None
+    if "history" in row:
+        out["history"] = [{**h, "time": iso_time(h["time_s"])} for h in row["history"]]
+        out["response"] = response_times(row)
     return out
 
 
@@ -55,7 +74,7 @@ class DashboardCore:
 
     def __init__(
         self,
-        archive: Archive,
+        archive: IncidentArchive,
         fleet: Fleet,
         hub: EventHub,
         *,
@@ -75,6 +94,10 @@ class DashboardCore:
         self.broker_connected = False
         self.rejected: dict[str, int] = {}
         self._last_rejection_log: dict[str, float] = {}
+        self._position_saved_s: dict[str, float] = {}
+        self._link_alerts: dict[str, str] = {}  # drone key -> incident id of its open link alert
+        self._link_lock = threading.Lock()  # check_links runs on the MQTT thread and the watchdog
+        self.position_save_interval_s = 5.0
 
     # ------------------------------------------------------------------ MQTT in
 
@@ -89,13 +112,20 @@ class DashboardCore:
                 self._on_alert(parse_alert(topic, topic_text, payload), now)
             elif topic.channel == "ack":
                 self._on_ack(parse_ack(topic, topic_text, payload), now)
+            elif topic.channel == "workflow":
+                self._on_step(parse_workflow(topic, topic_text, payload), now)
+            elif topic.channel == "command_result":
+                result = parse_command_result(topic_text, payload)
+                self.hub.publish("command", self.fleet.set_command(topic.site, topic.drone, result))
             elif topic.channel == "status":
                 view = self.fleet.set_status(topic.site, topic.drone, parse_status(topic_text, payload), now)
                 self.hub.publish("drone", view)
+                self.check_links(now)
             elif topic.channel == "telemetry":
                 sample = parse_telemetry(topic_text, payload, now)
                 view = self.fleet.add_telemetry(topic.site, topic.drone, sample, now)
                 self.hub.publish("drone", view)
+                self._save_position(view, now)
             elif topic.channel == "video":
                 self._on_frame(topic.site, topic.drone, topic_text, payload, now)
         except MessageError as exc:
@@ -121,6 +151,68 @@ class DashboardCore:
         row = self.archive.incident(incident) if incident else None
         if row is not None:
             self.hub.publish("alert", incident_view(row))
+
+    def _on_step(self, step: WorkflowStep, now: float) -> None:
+        if not self.archive.add_workflow_step(step, now):
+            return
+        row = self.archive.incident(step.incident_id)
+        if row is not None:
+            self.hub.publish("alert", incident_view(row))
+
+    def _save_position(self, view: dict[str, Any], now: float) -> None:
+        """Keep the drone's last position in the archive (at most every few seconds per drone)."""
+        if view.get("latitude_deg") is None:
+            return
+        if now - self._position_saved_s.get(view["key"], float("-inf")) < self.position_save_interval_s:
+            return
+        self._position_saved_s[view["key"]] = now
+        self.archive.save_drone_position(view["site"], view["drone"], view["latitude_deg"], view["longitude_deg"], now)
+
+    def check_links(self, now: float | None = None) -> None:
+        """Raise the dashboard's own alert for a drone that went offline or silent while flying a patrol.
+
+        One incident per outage (critical); when the drone is heard again the
+        incident gets an ``info`` message saying so.
+        """
+        t = self.clock() if now is None else now
+        with self._link_lock:
+            self._check_links(t)
+
+    def _check_links(self, t: float) -> None:
+        for view in self.fleet.snapshot(t, with_track=False):
+            key = view["key"]
+            open_incident = self._link_alerts.get(key)
+            if view["link"] in ("offline", "stale") and open_incident is None and view["flying"]:
+                event = "drone_offline" if view["link"] == "offline" else "drone_silent"
+                incident = str(uuid.uuid5(uuid.NAMESPACE_URL, f"dronepatrol:{key}/{event}/{t:.3f}"))
+                text = (
+                    "drone went offline during a patrol (last will)"
+                    if event == "drone_offline"
+                    else "no data from the drone during a patrol"
+                )
+                self._link_alerts[key] = incident
+                self._local_alert(view, event, Severity.CRITICAL, text, incident, t)
+            elif view["link"] == "online" and open_incident is not None:
+                del self._link_alerts[key]
+                self._local_alert(view, "drone_back_online", Severity.INFO, "drone heard again", open_incident, t)
+
+    def _local_alert(
+        self, view: dict[str, Any], event: str, severity: Severity, text: str, incident: str, now: float
+    ) -> None:
+        lat, lon = view.get("latitude_deg"), view.get("longitude_deg")
+        alert = vehicle_alert(
+            event,
+            severity,
+            text,
+            {"last_seen": view.get("last_seen") or "", "mission_state": view.get("mission_state") or ""},
+            time_s=now,
+            location=GeoPoint(lat, lon) if lat is not None and lon is not None else None,
+            incident_id=incident,
+            site=view["site"],
+            drone=view["drone"],
+        )
+        log.warning("dashboard: %s/%s: %s", view["site"], view["drone"], text)
+        self._on_alert(AlertMessage.from_alert(alert, raw={"source": "dashboard"}), now)
 
     def _on_frame(self, site: str, drone: str, topic_text: str, payload: bytes, now: float) -> None:
         if len(payload) > self.video_max_bytes:
@@ -167,6 +259,63 @@ class DashboardCore:
         row = self.archive.incident(msg["incident_id"])
         assert row is not None
         return incident_view(row)
+
+    def take_step(
+        self, incident_or_event_id: str, step: str, by: str, *, unit: str = "", reason: str = "", note: str = ""
+    ) -> dict[str, Any]:
+        """Take one dispatch step on an incident, publish it and return the incident as now shown.
+
+        A step on an incident nobody acknowledged acknowledges it first. Raises
+        :class:`UnknownAlertError`, :class:`~drone_patrol.dashboard.workflow.WorkflowError`
+        (a step that cannot follow the incident's state) or :class:`AlertsError` (broker).
+        """
+        incident = self.archive.incident_of(incident_or_event_id)
+        row = self.archive.incident(incident) if incident else None
+        if row is None:
+            raise UnknownAlertError(f"incident {incident_or_event_id!r}: no such alert or incident in the archive")
+        unit, reason, note = unit.strip()[:200], reason.strip()[:1000], note.strip()[:1000]
+        check_step(row["state"], step, unit=unit, reason=reason, note=note)
+        if self.publish is None:
+            raise AlertsError("the step cannot be sent: the dashboard has no broker connection")
+        if row["state"] == "new" and step != "note":
+            self.acknowledge(row["event_id"], by)
+        now = self.clock()
+        taken = WorkflowStep(
+            step_id=str(uuid.uuid4()),
+            incident_id=row["incident_id"],
+            step=step,
+            by=by,
+            time_s=now,
+            site=row["site"],
+            drone=row["drone"],
+            unit=unit,
+            reason=reason,
+            note=note,
+        )
+        self.publish(topic_for(row["site"], row["drone"], "alerts/workflow", self.prefix), workflow_payload(taken))
+        self._on_step(taken, now)
+        updated = self.archive.incident(row["incident_id"])
+        assert updated is not None
+        return incident_view(updated)
+
+    def send_command(self, site: str, drone: str, kind: str, by: str, **data: Any) -> dict[str, Any]:
+        """Publish an ``eyes_on`` or ``release`` command to one drone; returns the event sent.
+
+        Raises :class:`InputError` for a bad command and :class:`AlertsError` when the broker does not take it.
+        """
+        if self.publish is None:
+            raise AlertsError("the command cannot be sent: the dashboard has no broker connection")
+        event = command_event(kind, site=site, drone=drone, requested_by=by, time_s=self.clock(), **data)
+        self.publish(topic_for(site, drone, "commands", self.prefix), event)
+        self.hub.publish(
+            "command",
+            self.fleet.set_command(
+                site,
+                drone,
+                {"state": "sent", "kind": kind, "reason": "", "time": event["time"], **event["data"]},
+            ),
+        )
+        return event
 
     # ------------------------------------------------------------------ queries
 

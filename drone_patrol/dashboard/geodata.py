@@ -15,7 +15,7 @@ from typing import Any
 
 from shapely.geometry import mapping
 
-from drone_patrol.core.errors import MissionFileError
+from drone_patrol.core.errors import AreaFileError, MissionFileError
 from drone_patrol.core.files import read_user_json
 from drone_patrol.core.types import Mission
 from drone_patrol.mission.areas import AreaSet, load_areas
@@ -27,10 +27,18 @@ _ROUTE_KINDS = ("route", "mission_item", "fence", "rally")
 
 
 def area_features(areas: AreaSet) -> dict[str, Any]:
-    """The key areas as a FeatureCollection (``kind`` ``area`` with ``name``, ``role`` and figures)."""
+    """The key areas as a FeatureCollection (``kind`` ``area`` with ``name``, ``role`` and figures).
+
+    ``name_zh`` (a Chinese display name from the area file, optional) is passed on for the page.
+    """
     features = []
     for area in areas.all:
         props: dict[str, Any] = {"kind": "area", "name": area.name, "role": area.role.value}
+        name_zh = area.properties.get("name_zh")
+        if name_zh is not None:
+            if not isinstance(name_zh, str) or not name_zh.strip():
+                raise AreaFileError(f"feature {area.name!r}: name_zh must be a non-empty string, got {name_zh!r}")
+            props["name_zh"] = name_zh.strip()
         for key in _AREA_PROPS:
             value = getattr(area, key)
             if value is not None:

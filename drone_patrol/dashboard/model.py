@@ -29,7 +29,8 @@ class MessageError(InputError):
 class Topic:
     """A parsed ``dronepatrol/<site>/<drone>/<channel>`` topic.
 
-    ``channel`` is ``alert`` (with ``kind``), ``ack``, ``status``, ``telemetry`` or ``video``.
+    ``channel`` is ``alert`` (with ``kind``), ``ack``, ``workflow``, ``status``, ``telemetry``,
+    ``video`` or ``command_result`` (a drone's answers to commands).
     """
 
     site: str
@@ -46,6 +47,10 @@ def parse_topic(topic: str, prefix: str = TOPIC_ROOT) -> Topic | None:
     site, drone, rest = parts[1], parts[2], parts[3:]
     if rest == ["alerts", "ack"]:
         return Topic(site, drone, "ack")
+    if rest == ["alerts", "workflow"]:
+        return Topic(site, drone, "workflow")
+    if rest == ["commands", "result"]:
+        return Topic(site, drone, "command_result")
     if len(rest) == 2 and rest[0] == "alerts" and rest[1]:
         return Topic(site, drone, "alert", rest[1])
     if len(rest) == 1 and rest[0] in ("status", "telemetry", "video"):
@@ -235,16 +240,21 @@ def ack_payload(
         raise MessageError(str(exc)) from None
 
 
-def parse_ack(topic: Topic, topic_text: str, payload: bytes) -> Ack:
-    """Parse an acknowledgement event published on ``.../alerts/ack``."""
+def command_room_event(topic_text: str, payload: bytes, dataschema: str, what: str) -> tuple[schema.CloudEvent, float]:
+    """Parse an event from the command room whose data must follow ``dataschema``; returns it and its time."""
     try:
         event = schema.parse_event(payload)
-        if event.dataschema != schema.ACK_DATASCHEMA:
-            raise MessageError(f"{topic_text}: event {event.id} of type {event.type} is not an ack")
-        data = schema.AckData.model_validate(event.data)
-        time_s = schema.from_rfc3339(event.time)
+        if event.dataschema != dataschema:
+            raise MessageError(f"{topic_text}: event {event.id} of type {event.type} is not {what}")
+        return event, schema.from_rfc3339(event.time)
     except AlertsError as exc:
         raise MessageError(f"{topic_text}: {exc}") from None
+
+
+def parse_ack(topic: Topic, topic_text: str, payload: bytes) -> Ack:
+    """Parse an acknowledgement event published on ``.../alerts/ack``."""
+    event, time_s = command_room_event(topic_text, payload, schema.ACK_DATASCHEMA, "an ack")
+    data = schema.AckData.model_validate(event.data)
     return Ack(
         ack_id=event.id,
         target_id=data.target_id,

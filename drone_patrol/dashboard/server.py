@@ -12,6 +12,10 @@ Routes:
 - ``GET /api/config``: what the page needs (tile layer, sound, operator); never a secret.
 - ``GET /api/events``: server-sent events ``alert``, ``drone``, ``frame``, ``broker``.
 - ``GET /healthz``: broker link and counts, without authentication.
+- Dispatch steps, commands to drones, ``/api/report`` and ``/tiles/...``: see :mod:`.ops_api`.
+
+With a TLS certificate and key configured the server speaks HTTPS only and its
+session cookie is ``Secure``.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import json
 import logging
 import mimetypes
 import socket
+import ssl
 import threading
 import time
 from http import HTTPStatus
@@ -31,11 +36,12 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from drone_patrol import __version__
-from drone_patrol.core.errors import AlertsError
+from drone_patrol.dashboard import ops_api
 from drone_patrol.dashboard.auth import COOKIE_NAME, Gate, Session
-from drone_patrol.dashboard.core import DashboardCore, UnknownAlertError
+from drone_patrol.dashboard.core import DashboardCore
 from drone_patrol.dashboard.model import parse_time
 from drone_patrol.dashboard.state import pump_events
+from drone_patrol.dashboard.tiles import MbTiles
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +66,13 @@ class DashboardServer(ThreadingHTTPServer):
         page_config: dict[str, Any],
         areas: dict[str, Any],
         history_s: float,
+        *,
+        tiles: MbTiles | None = None,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.core = core
+        self.tiles = tiles
+        self.tls = tls
         self.gate = gate
         self.page_config = page_config
         self.areas = areas
@@ -71,6 +82,20 @@ class DashboardServer(ThreadingHTTPServer):
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         super().__init__(address, DashboardHandler)
+        if tls is not None:
+            self.socket = tls.wrap_socket(self.socket, server_side=True, do_handshake_on_connect=False)
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        """Do the TLS handshake in the request's thread (a slow or plain-HTTP client holds only its own)."""
+        if isinstance(request, ssl.SSLSocket):
+            request.settimeout(10.0)
+            try:
+                request.do_handshake()
+            except (OSError, ssl.SSLError) as exc:
+                log.debug("dashboard: TLS handshake with %s failed: %s", client_address[0], exc)
+                return
+            request.settimeout(None)
+        super().finish_request(request, client_address)
 
     def shutdown(self) -> None:
         """Stop serving and end the open event streams."""
@@ -125,6 +150,10 @@ class DashboardHandler(BaseHTTPRequestHandler):
 
     def _error(self, status: int, message: str) -> None:
         self._json(status, {"error": message})
+
+    def _cookie(self, value: str, max_age: int) -> str:
+        secure = "; Secure" if self.server.tls is not None else ""
+        return f"{COOKIE_NAME}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Strict{secure}"
 
     def _cookie_sid(self) -> str | None:
         raw = self.headers.get("Cookie")
@@ -181,9 +210,11 @@ class DashboardHandler(BaseHTTPRequestHandler):
                     self._send(HTTPStatus.SEE_OTHER, b"", "text/plain", {"Location": "/login"})
                 else:
                     self._static("index.html")
-            elif path.startswith("/api/"):
+            elif path.startswith(("/api/", "/tiles/")):
                 if self._session() is None:
                     self._error(HTTPStatus.UNAUTHORIZED, "sign in first (POST /login) or send a bearer token")
+                elif path.startswith("/tiles/"):
+                    ops_api.get_tile(self, [p for p in path.split("/") if p][1:])
                 else:
                     self._api_get(path, query)
             else:
@@ -206,7 +237,7 @@ class DashboardHandler(BaseHTTPRequestHandler):
                 sid = self._cookie_sid()
                 if sid:
                     self.server.gate.sign_out(sid)
-                expired = f"{COOKIE_NAME}=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict"
+                expired = self._cookie("", 0)
                 self._send(HTTPStatus.SEE_OTHER, b"", "text/plain", {"Location": "/login", "Set-Cookie": expired})
             elif path.startswith("/api/"):
                 session = self._session()
@@ -258,15 +289,15 @@ class DashboardHandler(BaseHTTPRequestHandler):
         token = (form.get("token") or [""])[0]
         operator = (form.get("operator") or [""])[0].strip()[:64] or "command-room"
         if self.server.gate.locked_out():
-            self._login_page("Too many failed attempts; wait a minute.")
+            self._login_page("尝试次数过多,请等一分钟。 Too many failed attempts; wait a minute.")
             return
         sid = self.server.gate.sign_in(token, operator)
         if sid is None:
             log.warning("dashboard: failed sign-in from %s", self.client_address[0])
-            self._login_page("Wrong token.")
+            self._login_page("令牌错误。 Wrong token.")
             return
         max_age = int(self.server.gate.session_s)
-        cookie = f"{COOKIE_NAME}={sid}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Strict"
+        cookie = self._cookie(sid, max_age)
         self._send(HTTPStatus.SEE_OTHER, b"", "text/plain", {"Location": "/", "Set-Cookie": cookie})
 
     def _health(self) -> None:
@@ -331,39 +362,31 @@ class DashboardHandler(BaseHTTPRequestHandler):
         elif parts == ["config"]:
             session = self._session()
             operator = session.operator if session else ""
+            can_command = session.can_command if session else False
             self._json(
                 HTTPStatus.OK,
-                {**self.server.page_config, "operator": operator, "auth": not self.server.gate.open},
+                {
+                    **self.server.page_config,
+                    "operator": operator,
+                    "auth": not self.server.gate.open,
+                    "can_command": can_command,
+                },
             )
         elif parts == ["events"]:
             self._events()
+        elif parts == ["report"]:
+            ops_api.get_report(self, query)
         else:
             self._error(HTTPStatus.NOT_FOUND, f"no such endpoint: {path}")
 
     def _api_post(self, path: str, body: bytes, session: Session) -> None:
         parts = [p for p in path.split("/") if p][1:]
         if len(parts) == 3 and parts[0] == "alerts" and parts[2] == "ack":
-            if not (self.headers.get("Content-Type") or "").startswith("application/json"):
-                self._error(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "send the ack as application/json")
-                return
-            try:
-                doc = json.loads(body or b"{}")
-            except json.JSONDecodeError:
-                self._error(HTTPStatus.BAD_REQUEST, "body is not JSON")
-                return
-            if not isinstance(doc, dict):
-                self._error(HTTPStatus.BAD_REQUEST, "body must be a JSON object")
-                return
-            by = session.operator or str(doc.get("by") or "").strip()[:64] or "command-room"
-            note = str(doc.get("note") or "")[:1000]
-            try:
-                row = self.server.core.acknowledge(parts[1], by, note)
-            except UnknownAlertError as exc:
-                self._error(HTTPStatus.NOT_FOUND, str(exc))
-            except AlertsError as exc:
-                self._error(HTTPStatus.SERVICE_UNAVAILABLE, str(exc))
-            else:
-                self._json(HTTPStatus.OK, row)
+            ops_api.post_ack(self, parts[1], body, session)
+        elif len(parts) == 3 and parts[0] == "alerts" and parts[2] == "step":
+            ops_api.post_step(self, parts[1], body, session)
+        elif len(parts) == 4 and parts[0] == "drones" and parts[3] == "command":
+            ops_api.post_command(self, parts[1], parts[2], body, session)
         else:
             self._error(HTTPStatus.NOT_FOUND, f"no such endpoint: {path}")
 

@@ -22,6 +22,11 @@ from drone_patrol.dashboard.model import Status, Telemetry, iso_time
 
 KEEPALIVE_S = 15.0
 
+#: Mission states (the executor's phases and the like) in which the drone is in the air on a patrol.
+FLYING_STATES = frozenset(
+    {"arm", "takeoff", "mission", "paused", "returning", "landing", "patrolling", "flying", "eyes_on"}
+)
+
 
 @dataclass(frozen=True, slots=True)
 class Event:
@@ -164,16 +169,49 @@ class DroneState:
     frame_seq: int = 0
     frame_time_s: float | None = None
     frame_notified_s: float = float("-inf")
+    flying: bool = False
+    last_mission_state: str = ""
+    restored: bool = False
+    command: dict[str, Any] | None = None
+
+    def update_flying(self) -> None:
+        """Whether the latest reports say the drone is on a patrol: a flying mission state, or armed.
+
+        A last will carries no mission state, so the one before it counts.
+        """
+        state = self.status_detail.get("mission_state")
+        if isinstance(state, str) and state:
+            self.last_mission_state = state.lower()
+        armed = self.telemetry.armed if self.telemetry is not None else None
+        self.flying = self.last_mission_state in FLYING_STATES or armed is True
 
     @property
     def key(self) -> str:
         """``<site>/<drone>``."""
         return f"{self.site}/{self.drone}"
 
+    @property
+    def latitude_deg(self) -> float | None:
+        """Last known latitude (telemetry, else the archived position)."""
+        t = self.telemetry
+        if t is not None and t.latitude_deg is not None:
+            return t.latitude_deg
+        return self.track[-1][1] if self.track else None
+
+    @property
+    def longitude_deg(self) -> float | None:
+        """Last known longitude (telemetry, else the archived position)."""
+        t = self.telemetry
+        if t is not None and t.longitude_deg is not None:
+            return t.longitude_deg
+        return self.track[-1][2] if self.track else None
+
     def to_json(self, now_s: float, offline_after_s: float, with_track: bool = True) -> dict[str, Any]:
         """JSON-ready view: ``link`` is online, offline, stale (online but silent) or unknown."""
         t = self.telemetry
-        if self.online is None:
+        if self.restored:
+            link = "unknown"  # known from the archive only, not heard since the dashboard started
+        elif self.online is None:
             link = "unknown" if self.last_seen_s is None else "online"
         else:
             link = "online" if self.online else "offline"
@@ -199,8 +237,8 @@ class DroneState:
             "status_time": iso_time(self.status_time_s) if self.status_time_s else None,
             "status": self.status_detail,
             "last_seen": iso_time(self.last_seen_s) if self.last_seen_s else None,
-            "latitude_deg": t.latitude_deg if t else None,
-            "longitude_deg": t.longitude_deg if t else None,
+            "latitude_deg": self.latitude_deg,
+            "longitude_deg": self.longitude_deg,
             "relative_altitude_m": t.relative_altitude_m if t else None,
             "heading_deg": t.heading_deg if t else None,
             "ground_speed_m_s": t.ground_speed_m_s if t else None,
@@ -217,6 +255,9 @@ class DroneState:
             "area": (t.area if t else None) or self.status_detail.get("area"),
             "frame_seq": self.frame_seq,
             "frame_time": iso_time(self.frame_time_s) if self.frame_time_s else None,
+            "flying": self.flying,
+            "restored": self.restored,
+            "command": self.command,
         }
         if with_track:
             out["track"] = [[lat, lon] for _, lat, lon in self.track]
@@ -246,8 +287,10 @@ class Fleet:
             state.online = status.online
             state.status_time_s = status.time_s or now_s
             state.status_detail = status.detail
+            state.restored = False
             if status.online:
                 state.last_seen_s = now_s
+            state.update_flying()
             return state.to_json(now_s, self.offline_after_s, with_track=False)
 
     def add_telemetry(self, site: str, drone: str, sample: Telemetry, now_s: float) -> dict[str, Any]:
@@ -256,6 +299,10 @@ class Fleet:
             state = self._get(site, drone)
             state.telemetry = sample
             state.last_seen_s = now_s
+            state.restored = False
+            if state.online is False:
+                state.online = True  # data again after a last will
+            state.update_flying()
             if sample.latitude_deg is not None and sample.longitude_deg is not None:
                 last = state.track[-1] if state.track else None
                 if last is None or (last[1], last[2]) != (sample.latitude_deg, sample.longitude_deg):
@@ -278,6 +325,27 @@ class Fleet:
             state.frame_notified_s = now_s
             return state.frame_seq
 
+    def restore(self, site: str, drone: str, latitude_deg: float, longitude_deg: float, time_s: float) -> None:
+        """Put a drone known from the archive on the map at its last position (link unknown)."""
+        with self._lock:
+            key = f"{site}/{drone}"
+            if key in self._drones:
+                return
+            state = self._get(site, drone)
+            state.restored = True
+            state.last_seen_s = time_s
+            state.track.append((time_s, latitude_deg, longitude_deg))
+
+    def set_command(self, site: str, drone: str, result: dict[str, Any]) -> dict[str, Any]:
+        """Record the latest state of a command to a drone (sent, accepted, on_station, ...); returns the event."""
+        with self._lock:
+            state = self._get(site, drone)
+            previous = state.command or {}
+            if previous.get("command_id") == result.get("command_id"):
+                result = {**previous, **result}
+            state.command = result
+            return {"key": state.key, "site": site, "drone": drone, **result}
+
     def frame(self, site: str, drone: str) -> tuple[bytes, int] | None:
         """The latest video frame of a drone and its sequence number."""
         with self._lock:
@@ -286,8 +354,8 @@ class Fleet:
                 return None
             return state.frame_jpeg, state.frame_seq
 
-    def snapshot(self, now_s: float | None = None) -> list[dict[str, Any]]:
-        """Every drone's JSON view with its track, sorted by key."""
+    def snapshot(self, now_s: float | None = None, with_track: bool = True) -> list[dict[str, Any]]:
+        """Every drone's JSON view (with its track), sorted by key."""
         now = time.time() if now_s is None else now_s
         with self._lock:
-            return [self._drones[k].to_json(now, self.offline_after_s) for k in sorted(self._drones)]
+            return [self._drones[k].to_json(now, self.offline_after_s, with_track) for k in sorted(self._drones)]

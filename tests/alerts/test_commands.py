@@ -12,8 +12,8 @@ import pytest
 
 from drone_patrol.alerts.broker import BrokerStartError, EmbeddedBroker
 from drone_patrol.alerts.publisher import AlertAck, AlertPublisher
-from drone_patrol.alerts.schema import alert_event
-from drone_patrol.alerts.watch import format_figures, format_row, header
+from drone_patrol.alerts.schema import alert_event, workflow_event
+from drone_patrol.alerts.watch import format_figures, format_row, format_workflow, header
 from drone_patrol.cli import main
 from drone_patrol.core.types import AlertKind
 from tests.alerts.helpers import DRONE, SITE, fast_config, make_alert, wait_until
@@ -153,3 +153,11 @@ def test_embedded_broker_for_a_config() -> None:
             b.stop()
     with pytest.raises(BrokerStartError, match="TLS"):
         embedded_broker_for(AlertsConfig(broker_url="mqtts://127.0.0.1:8883", embedded_broker=True))
+
+
+def test_workflow_step_line() -> None:
+    event = workflow_event(
+        "inc-7", "false_alarm", by="Sgt Li", site="dongxi", drone="drone-1", time_s=1.8e9, reason="grill smoke"
+    )
+    line = format_workflow(event)
+    assert line.endswith("false_alarm inc-7 by Sgt Li: grill smoke") and line[2] == ":"

@@ -211,3 +211,48 @@ def wait_until(pred: Callable[[], Any], timeout_s: float = 5.0, what: str = "con
         if time.monotonic() > deadline:
             raise AssertionError(f"{what} not met within {timeout_s} s")
         time.sleep(0.01)
+
+
+def tile_xy(lat: float, lon: float, z: int) -> tuple[int, int]:
+    """The XYZ (slippy map) tile holding a WGS84 point at zoom ``z``."""
+    import math
+
+    n = 2**z
+    x = int((lon + 180.0) / 360.0 * n)
+    y = int((1.0 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2.0 * n)
+    return x, y
+
+
+def make_mbtiles(path: Any, lat: float = LAT, lon: float = LON, zooms: tuple[int, ...] = (15, 16, 17, 18)) -> Any:
+    """A tiny raster MBTiles 1.3 file: for each zoom, a 3x3 block of 256 px PNG tiles around a point.
+
+    Each tile is a flat colour with a grid line, so a screenshot shows the base map. Returns ``path``.
+    """
+    import sqlite3
+
+    db = sqlite3.connect(str(path))
+    db.executescript(
+        "CREATE TABLE metadata (name TEXT, value TEXT);"
+        "CREATE TABLE tiles (zoom_level INTEGER, tile_column INTEGER, tile_row INTEGER, tile_data BLOB);"
+        "CREATE UNIQUE INDEX tile_index ON tiles (zoom_level, tile_column, tile_row);"
+    )
+    meta = {
+        "name": "test district",
+        "format": "png",
+        "minzoom": str(min(zooms)),
+        "maxzoom": str(max(zooms)),
+        "attribution": "test tiles © drone-patrol",
+    }
+    db.executemany("INSERT INTO metadata VALUES (?, ?)", list(meta.items()))
+    for z in zooms:
+        cx, cy = tile_xy(lat, lon, z)
+        for x in range(cx - 1, cx + 2):
+            for y in range(cy - 1, cy + 2):
+                img = np.full((256, 256, 3), (60 + 10 * (z - 15), 90, 70), np.uint8)
+                img[0, :] = img[:, 0] = (200, 200, 200)
+                ok, buf = cv2.imencode(".png", img)
+                assert ok
+                db.execute("INSERT INTO tiles VALUES (?,?,?,?)", (z, x, 2**z - 1 - y, bytes(buf)))
+    db.commit()
+    db.close()
+    return path

@@ -105,3 +105,26 @@ def test_prune_removes_whole_old_incidents_only() -> None:
     assert [r["incident_id"] for r in arc.incidents(0)] == [kept_first.incident_id]
     assert arc.incidents(0)[0]["updates"] == 2
     assert arc.acks() == []
+
+
+def test_a_busy_night_folds_with_every_ack_and_step(tmp_path: Path) -> None:
+    """More messages than SQLite takes parameters in one statement (999 before 3.32): asked in chunks."""
+    from drone_patrol.dashboard.workflow import WorkflowStep
+
+    archive = Archive(tmp_path / "a.sqlite")
+    t0 = 1.8e9
+    incidents = []
+    for i in range(1200):
+        m = msg(make_alert(time_s=t0 + i, thumbnail=False))
+        incidents.append(m.incident_id)
+        archive.add_message(m, t0 + i)
+        archive.add_ack(ack(m.id, i), t0 + i + 1)
+        step = WorkflowStep(f"s{i}", m.incident_id, "dispatched", "Li", t0 + i + 2, "dongxi", "drone-1", unit="u1")
+        archive.add_workflow_step(step, t0 + i + 2)
+    rows = archive.incidents(t0 - 1)
+    assert len(rows) == 1200 and {r["state"] for r in rows} == {"dispatched"}
+    assert all(r["acked"] and r["units"] == ["u1"] for r in rows)
+    assert archive.add_workflow_step(step, t0) is False  # stored once
+    assert archive.prune(t0 + 600) == 600
+    assert archive.workflow_steps(incidents[:600]) == [] and len(archive.workflow_steps(incidents)) == 600
+    assert len(archive.incidents(t0 - 1)) == 600

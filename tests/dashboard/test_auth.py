@@ -48,3 +48,17 @@ def test_lock_out_after_repeated_failures() -> None:
     assert gate.locked_out(now_s=1)
     assert gate.sign_in("tok", "x", now_s=1) is None  # even the right token, for a minute
     assert gate.sign_in("tok", "x", now_s=62) is not None
+
+
+def test_only_the_command_token_may_command_when_one_is_set() -> None:
+    gate = Gate("staff", session_s=60, command_token="cmd")
+    staff = gate.session(gate.sign_in("staff", "Li", now_s=0), now_s=1)
+    commander = gate.session(gate.sign_in("cmd", "Wang", now_s=0), now_s=1)
+    assert staff is not None and not staff.can_command
+    assert commander is not None and commander.can_command
+    assert gate.authorize(None, "Bearer cmd").can_command  # type: ignore[union-attr]
+    assert not gate.authorize(None, "Bearer staff").can_command  # type: ignore[union-attr]
+    assert Gate("staff", 60).authorize(None, "Bearer staff").can_command  # type: ignore[union-attr]
+    assert Gate(None, 60).authorize(None, None).can_command  # type: ignore[union-attr]
+    with pytest.raises(ConfigError, match="needs a staff token"):
+        Gate(None, 60, command_token="cmd")

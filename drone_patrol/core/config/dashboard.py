@@ -24,10 +24,17 @@ class DashboardConfig(Section):
     port: int = Field(default=8080, ge=0, le=65535)
     token_env: str = "DRONE_PATROL_DASHBOARD_TOKEN"
     token_file: Path | None = None
+    # A second token for those who may command drones ("eyes on"); without it every member of staff may.
+    command_token_env: str = "DRONE_PATROL_DASHBOARD_COMMAND_TOKEN"
+    command_token_file: Path | None = None
     session_hours: float = Field(default=12.0, gt=0)
     tile_url: str | None = None
     tile_attribution: str = ""
     tile_max_zoom: int = Field(default=19, ge=1, le=24)
+    tile_mbtiles: Path | None = None  # a local raster MBTiles file: the offline base map, served at /tiles/
+    tls_cert_file: Path | None = None  # PEM certificate (chain) and key: HTTPS with Secure cookies
+    tls_key_file: Path | None = None
+    realert_after_s: float = Field(default=60.0, gt=0)  # an incident nobody acknowledged sounds again
     site: str | None = Field(default=None, pattern=r"^(\+|[A-Za-z0-9_-]+)$")
     areas_file: Path | None = None
     route_files: tuple[Path, ...] = ()
@@ -38,5 +45,5 @@ class DashboardConfig(Section):
     offline_after_s: float = Field(default=10.0, gt=0)
     video_max_fps: float = Field(default=4.0, gt=0, le=30)
     video_max_bytes: int = Field(default=262_144, gt=0)
-    sound: bool = False
+    sound: bool = True
     client_id: str | None = None
