@@ -201,7 +201,7 @@ class DroneLink(MqttSession):
             except Exception:
                 log.exception("ack callback failed for %s", ack.target_id)
 
-    def _command_message(self, payload: bytes) -> None:
+    def _command_message(self, payload: bytes | bytearray) -> None:
         try:
             command: Command | CommandSchemaError = parse_command(payload)
         except CommandSchemaError as exc:

@@ -124,11 +124,11 @@ class ExcursionPlanner:
         if not cfg.floor_m <= alt <= cfg.ceiling_m:
             return Refusal("altitude", f"altitude {alt:g} m is outside {cfg.floor_m:g}-{cfg.ceiling_m:g} m")
         txy = self._xy(target)
-        if not self._inside_fence(Point(txy)):
-            return Refusal("outside_fence", f"the point {where} is outside the geofence")
         zone = self._in_zone(txy)
         if zone is not None:
             return Refusal("in_no_fly", f"the point {where} lies in no-fly zone {zone}")
+        if not self._inside_fence(Point(txy)):
+            return Refusal("outside_fence", f"the point {where} is outside the geofence")
         here = self._xy(position)
         radius = self.orbit_radius_m
         ring = Point(txy).buffer(radius, quad_segs=16) if radius > 0 else Point(txy)

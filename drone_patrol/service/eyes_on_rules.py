@@ -123,6 +123,7 @@ class CommandLedger:
         self._reasons[command_id] = reason
         if state.final and self.active == command_id:
             self.active = None
-        while len(self._states) > self.remember:
-            old_id, _ = self._states.popitem(last=False)
+        while len(self._states) > self.remember:  # forget the oldest, never the one in progress
+            old_id = next(c for c in self._states if c != self.active)
+            del self._states[old_id]
             self._reasons.pop(old_id, None)

@@ -27,6 +27,7 @@ from drone_patrol.mission.areas import AreaSet, load_areas
 from drone_patrol.mission.files import load_mission
 from drone_patrol.planner import PlanResult, plan_patrol
 from drone_patrol.planner.export import write_outputs
+from drone_patrol.service.eyes_on import EyesOnService
 from drone_patrol.service.feeds import LiveFrameFeed, SimCameraFeed
 from drone_patrol.service.metrics import ServiceMetrics
 from drone_patrol.service.patrol import PatrolOutcome, PatrolRun
@@ -103,6 +104,7 @@ class PatrolSession:
         self.baseline: HeatBaseline | None = None
         self._stack = contextlib.ExitStack()
         self._current: PatrolRun | None = None
+        self.eyes_on: EyesOnService | None = None
         self._stopping = threading.Event()
         self._leave_flying = False
 
@@ -218,6 +220,9 @@ class PatrolSession:
             self.sim.set_battery_percent(100.0)  # a fresh battery for every sortie, as the crew would fit
             # preflight judges the battery by telemetry: wait until it reports the fresh one
             self.vehicle.wait_for(lambda st: (st.battery_percent or 0.0) >= 95.0, timeout_s=10.0)
+        if self.eyes_on is None:  # the room's "eyes on" commands, answered while a patrol flies
+            self.eyes_on = EyesOnService(self.settings, self.areas, self.vehicle, self.publisher, lambda: self._current)
+            self._stack.callback(self.eyes_on.start().stop)
         pipeline = self.new_pipeline()
         clock = MissionClock(self.speedup)
         run = PatrolRun(

@@ -105,7 +105,7 @@ def test_the_room_refuses_unknown_drones_and_sites_and_bad_values_before_sending
             with pytest.raises(CommandRefusedError) as caught:
                 room.eyes_on("drone-9", 25.0, 110.0, 60.0, "officer-7", command_id="c2")
             assert caught.value.code == "unknown_drone" and "known: drone-1" in str(caught.value)
-            with pytest.raises(CommandSchemaError, match="data.lat_deg"):
+            with pytest.raises(CommandSchemaError, match=r"data\.lat_deg"):
                 room.eyes_on(DRONE, 95.0, 110.0, 60.0, "officer-7")
         finally:
             room.stop()

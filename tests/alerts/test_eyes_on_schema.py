@@ -48,9 +48,9 @@ def test_results_round_trip_and_need_a_reason_exactly_when_refused_or_failed() -
     assert r.time_s == pytest.approx(1.0e9)
     no = result_event("cmd-1", CommandState.REFUSED, Reason("in_no_fly", "in 'helipad'"), site="s", drone="d")
     assert parse_result(no).reason == Reason("in_no_fly", "in 'helipad'")
-    with pytest.raises(CommandSchemaError, match="data.reason"):
+    with pytest.raises(CommandSchemaError, match=r"data\.reason"):
         result_event("cmd-1", "refused", None, site="s", drone="d")
-    with pytest.raises(CommandSchemaError, match="data.reason"):
+    with pytest.raises(CommandSchemaError, match=r"data\.reason"):
         result_event("cmd-1", "completed", Reason("x", "y"), site="s", drone="d")
     assert [s.final for s in CommandState] == [False, True, False, False, True, True, True]
 
