@@ -28,7 +28,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "sim-camera": ("drone_patrol.sim.camera_commands:sim_camera", "Render a simulated thermal flight over a scenario."),
     "detect": ("drone_patrol.vision.commands:detect", "Run the vision pipeline on recorded frames and telemetry."),
     "detect-people": ("drone_patrol.vision.onnx.commands:detect_people", "Find people in images with the ONNX model."),
-    "alerts": ("drone_patrol.alerts.commands:alerts", "Watch and acknowledge alerts in the command room."),
+    "alerts": ("drone_patrol.alerts.commands:alerts", "Watch and acknowledge alerts; send a drone to look."),
     "broker": ("drone_patrol.alerts.commands:broker", "Run the embedded MQTT broker on 127.0.0.1."),
     "patrol": ("drone_patrol.service.commands:patrol", "Run the patrol service from a config file."),
     "demo": ("drone_patrol.service.commands:demo", "Run the whole system on embedded defaults."),

@@ -84,6 +84,7 @@ class EyesOnService:
         self._flight: threading.Thread | None = None
         self._planners: dict[int, ExcursionPlanner] = {}
         self._radius_m: float | None = None
+        self._returning: str | None = None
         self.history: list[tuple[str, CommandState, Reason | None]] = []
 
     # ------------------------------------------------------------------ life cycle
@@ -149,7 +150,7 @@ class EyesOnService:
             )
 
         with self._lock:
-            decision = self.ledger.receive(message, flying_patrol=flying, judge=judge)
+            decision = self.ledger.receive(message, flying_patrol=flying, judge=judge, returning_from=self._returning)
         log.info("eyes-on: %s -> %s", getattr(message, "command_id", message), decision.action)
         if decision.action == "release":
             self._release.set()
@@ -274,6 +275,7 @@ class EyesOnService:
         self, cid: str, run: Any, left_at: GeoPoint, left_alt_m: float, transit_alt_m: float, seq: int
     ) -> None:
         """Fly back to where the patrol was left, around the no-fly zones, and resume it at item ``seq``."""
+        self._returning = cid
         try:
             self._check()
             here = self.vehicle.state.position
@@ -290,3 +292,5 @@ class EyesOnService:
             self.publisher.publish_status("online", eyes_on=None, mission_state=run.executor.phase.value)
         except (_Interrupted, DronePatrolError) as err:
             log.error("eyes-on %s: could not resume the patrol: %s", cid, err)
+        finally:
+            self._returning = None

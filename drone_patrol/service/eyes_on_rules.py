@@ -76,8 +76,12 @@ class CommandLedger:
         *,
         flying_patrol: bool,
         judge: Callable[[EyesOnCommand], Excursion | Refusal],
+        returning_from: str | None = None,
     ) -> Decision:
-        """Decide what to do with ``message``; records refusals and acceptances."""
+        """Decide what to do with ``message``; records refusals and acceptances.
+
+        ``returning_from`` names a finished eyes-on whose way back to the patrol is still flown.
+        """
         if isinstance(message, CommandSchemaError):
             if message.command_id is None or message.command_id in self._states:
                 return Decision("ignore", message.command_id)  # nothing to answer to, or already answered
@@ -97,6 +101,8 @@ class CommandLedger:
             return self._refuse(cid, "unknown_site", f"this drone belongs to site {self.site!r}, not {site!r}")
         if self.active is not None:
             return self._refuse(cid, "busy", f"eyes-on command {self.active} is in progress; release it first")
+        if returning_from is not None:
+            return self._refuse(cid, "busy", f"returning to the patrol after eyes-on command {returning_from}")
         if not flying_patrol:
             return self._refuse(cid, "not_flying", f"drone {self.drone} is not flying a patrol")
         verdict = judge(message)

@@ -19,7 +19,7 @@ from drone_patrol.alerts.subscriber import AlertSubscriber
 from drone_patrol.controller import Phase
 from drone_patrol.core.geo import LocalFrame
 from drone_patrol.core.types import GeoPoint
-from drone_patrol.service.session import PatrolSession
+from drone_patrol.service.session import PatrolSession, VehicleSource
 from tests.alerts.helpers import wait_until
 from tests.brokers import mosquitto_broker, requires_mosquitto
 from tests.service.test_patrol_e2e import settings_for
@@ -40,6 +40,11 @@ def refusal(room: CommandClient, cid: str) -> tuple[str, str]:
 def test_eyes_on_from_an_alert_orbits_the_point_and_the_patrol_completes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    fly_eyes_on(tmp_path, monkeypatch, VehicleSource())
+
+
+def fly_eyes_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, source: VehicleSource) -> None:
+    """The whole "eyes on" flow on the vehicle ``source`` gives (the simulator here, SITL in tests/sitl)."""
     with mosquitto_broker(tmp_path / "mq", users=USERS, acl=ACL) as broker:
         monkeypatch.setenv("DRONE_PATROL_MQTT_PASSWORD", "drone-secret")
         settings = settings_for(
@@ -50,7 +55,7 @@ def test_eyes_on_from_an_alert_orbits_the_point_and_the_patrol_completes(
         watcher = AlertSubscriber(broker.url, site=site, on_alert=alerts.append, persistent=False,
                                   username="command-room", password="room-secret").start(wait_s=5)  # fmt: skip
         room = CommandClient(broker.url, site, username="command-room", password="room-secret").start(wait_s=5)
-        session = PatrolSession(settings, out_dir=tmp_path / "out")
+        session = PatrolSession(settings, source, out_dir=tmp_path / "out")
         try:
             with session:
                 _, missions, _ = session.plan()
@@ -68,7 +73,7 @@ def test_eyes_on_from_an_alert_orbits_the_point_and_the_patrol_completes(
                             return e
                     return None
 
-                assert wait_until(lambda: fire() is not None, 120.0), "no fire alert"
+                assert wait_until(lambda: fire() is not None, 300.0), "no fire alert"
                 assert wait_until(lambda: drone in room.known_drones, 5.0)
                 assert session._current is not None and session._current.executor.phase == Phase.MISSION
                 loc = fire()["data"]["location"]  # type: ignore[index]
@@ -105,7 +110,7 @@ def test_eyes_on_from_an_alert_orbits_the_point_and_the_patrol_completes(
                 cid = room.eyes_on(drone, target.latitude_deg, target.longitude_deg, 600.0, "officer-7",
                                    command_id="eyes-1")  # fmt: skip
                 room.wait_for(cid, "accepted", 10.0)
-                room.wait_for(cid, "on_station", 60.0)
+                room.wait_for(cid, "on_station", 120.0)
                 frame = LocalFrame(target)
                 track: list[tuple[float, float]] = []
                 deadline = time.monotonic() + 3.0  # 30 vehicle seconds: more than one loop of 18 s
@@ -134,7 +139,7 @@ def test_eyes_on_from_an_alert_orbits_the_point_and_the_patrol_completes(
                 room.wait_for(cid, "released", 10.0)
                 assert wait_until(lambda: session._current is None
                                   or session._current.executor.phase == Phase.MISSION, 60.0)  # fmt: skip
-                flight.join(300.0)
+                flight.join(600.0)
                 assert not flight.is_alive()
         finally:
             room.stop()

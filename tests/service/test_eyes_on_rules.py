@@ -89,3 +89,9 @@ def test_any_sequence_keeps_one_excursion_and_answers_every_command(
         if led.active is not None:
             with contextlib.suppress(StateTransitionError):
                 led.record(led.active, step)
+
+
+def test_a_new_eyes_on_while_flying_back_to_the_patrol_is_busy() -> None:
+    led = CommandLedger("dongxi", "drone-1")
+    d = led.receive(cmd("n"), flying_patrol=False, judge=ok, returning_from="a")
+    assert d.reason is not None and d.reason.code == "busy" and "returning to the patrol after" in d.reason.text
