@@ -46,6 +46,7 @@ S = CommandState
 _ARRIVE_M = 1.5  # horizontal and vertical distance that counts as arrived (ArduCopter WPNAV_RADIUS is 2 m)
 _FACING_DEG = 3.0  # heading error accepted before CIRCLE sets its centre ahead of the nose
 _POLL_S = 0.05
+_OURS = ("GUIDED", "CIRCLE", "BRAKE", "LOITER")  # modes the excursion (or the executor's pause) puts it in
 
 
 class _Released(Exception):
@@ -188,7 +189,8 @@ class EyesOnService:
         final: CommandState | None = None
         try:
             ex.pause()
-            self._wait(lambda: ex.phase == Phase.PAUSED, 15.0, "the patrol to pause", check=False)
+            # a release now still waits for the pause, so that the patrol is resumed, not left held
+            self._wait(lambda: ex.phase == Phase.PAUSED, 15.0, "the patrol to pause", check=False, releasable=False)
             self._step(cid, S.EN_ROUTE)
             for leg in exc.legs_out:
                 self._go(leg, exc.relative_altitude_m)
@@ -208,13 +210,13 @@ class EyesOnService:
             final = S.RELEASED
         except _Interrupted as why:
             self._step(cid, S.FAILED, Reason("interrupted", str(why)))
-            return
         except DronePatrolError as err:
             log.error("eyes-on %s: %s", cid, err)
             self._step(cid, S.FAILED, Reason("vehicle", str(err)))
         if final is not None:
             self._step(cid, final)
-        if left_at is not None:
+        # back to the patrol unless something else (a failsafe, a pilot, the end of the patrol) has the vehicle
+        if left_at is not None and ex.phase == Phase.PAUSED and v.state.mode in _OURS:
             self._back_to_patrol(cid, run, left_at, left_alt_m, exc.relative_altitude_m, resume_seq)
 
     def _check(self) -> None:
@@ -223,13 +225,15 @@ class EyesOnService:
         if run is None or run.executor.phase != Phase.PAUSED:
             phase = "ended" if run is None else run.executor.phase.value
             raise _Interrupted(f"the patrol took the vehicle back ({phase}, mode {st.mode})")
-        if not st.armed or st.mode not in ("GUIDED", "CIRCLE", "BRAKE", "LOITER"):
+        if not st.armed or st.mode not in _OURS:
             raise _Interrupted(f"the vehicle left the excursion (mode {st.mode})")
 
-    def _wait(self, done: Callable[[], bool], vehicle_s: float, what: str, *, check: bool = True) -> None:
+    def _wait(
+        self, done: Callable[[], bool], vehicle_s: float, what: str, *, check: bool = True, releasable: bool = True
+    ) -> None:
         deadline = time.monotonic() + self.vehicle.wall(vehicle_s)
         while not done():
-            if self._release.is_set():
+            if releasable and self._release.is_set():
                 raise _Released()
             if check:
                 self._check()
@@ -254,15 +258,8 @@ class EyesOnService:
             d, dz = self._distance_m(p, relative_altitude_m)
             return d < _ARRIVE_M and dz < _ARRIVE_M and self.vehicle.state.ground_speed_m_s < 1.0
 
-        if releasable:
-            self._wait(arrived, budget, f"arrival at ({p.latitude_deg:.6f}, {p.longitude_deg:.6f})")
-            return
-        deadline = time.monotonic() + self.vehicle.wall(budget)
-        while not arrived():
-            self._check()
-            if time.monotonic() > deadline:
-                raise _Interrupted(f"no arrival at ({p.latitude_deg:.6f}, {p.longitude_deg:.6f}) within {budget:.0f} s")
-            time.sleep(_POLL_S)
+        where = f"arrival at ({p.latitude_deg:.6f}, {p.longitude_deg:.6f})"
+        self._wait(arrived, budget, where, releasable=releasable)
 
     def _watch(self, duration_s: float) -> None:
         deadline = time.monotonic() + self.vehicle.wall(duration_s)
