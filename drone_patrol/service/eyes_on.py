@@ -157,7 +157,14 @@ class EyesOnService:
             self._release.set()
         elif decision.action == "answer" and decision.state is not None and decision.command_id is not None:
             self._answer(decision.command_id, decision.state, decision.reason)
-        elif decision.action == "start":
+        elif decision.action == "start" and decision.excursion is not None:
+            exc = decision.excursion
+            log.info(
+                "eyes-on %s: %d leg(s), %.0f m round the no-fly zones, %s at %.0f m; battery %.0f%% of %.0f%% usable",
+                decision.command_id, len(exc.legs_out), exc.out_length_m,
+                f"orbit of {exc.orbit_radius_m:g} m" if exc.orbit_radius_m > 0 else "hover", exc.relative_altitude_m,
+                exc.battery_needed_fraction * 100, exc.battery_available_fraction * 100,
+            )  # fmt: skip
             self._release.clear()
             self._answer(str(decision.command_id), S.ACCEPTED, None)
             self._flight = threading.Thread(target=self._fly, args=(decision, run), name="eyes-on-flight", daemon=True)

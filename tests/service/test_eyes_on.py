@@ -5,6 +5,7 @@ and every refusal reason answered over MQTT while the patrol flies."""
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import threading
 import time
@@ -60,13 +61,20 @@ class Rig:
 
 
 @contextlib.contextmanager
-def patrol_in_flight(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, source: VehicleSource) -> Iterator[Rig]:
-    """Mosquitto with the shipped ACL, the room's watcher and command client, and a patrol being flown."""
+def patrol_in_flight(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, source: VehicleSource, extra_features: tuple[Any, ...] = ()
+) -> Iterator[Rig]:
+    """Mosquitto with the shipped ACL, the room's watcher and command client, and a patrol being flown
+    (over the two-cell sample areas and ``extra_features``)."""
     with mosquitto_broker(tmp_path / "mq", users=USERS, acl=ACL) as broker:
         monkeypatch.setenv("DRONE_PATROL_MQTT_PASSWORD", "drone-secret")
         settings = settings_for(
             tmp_path, "fires_in_alleys.geojson", broker_url=broker.url, embedded_broker=False, username="drone-1"
         )
+        if extra_features:
+            areas = Path(settings.site.areas_file)
+            doc = json.loads(areas.read_text())
+            areas.write_text(json.dumps({**doc, "features": [*doc["features"], *extra_features]}))
         alerts: list[dict[str, Any]] = []
         watcher = AlertSubscriber(broker.url, site=settings.site.id, on_alert=alerts.append, persistent=False,
                                   username="command-room", password="room-secret").start(wait_s=5)  # fmt: skip
@@ -194,3 +202,46 @@ def test_a_battery_failsafe_during_the_watch_fails_the_command_and_brings_the_dr
     report = rig.out[0].report
     assert report.outcome == "returned_early" and "battery" in report.failsafes[0], report.summary()
     assert [r.state for r in rig.room.results(cid)][-1] is S.FAILED
+
+
+@requires_mosquitto
+def test_the_way_there_goes_round_a_no_fly_zone_in_its_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    centre = GeoPoint(25.28235, 110.29745)  # between the two patrolled cells
+    frame = LocalFrame(centre)
+    square = [frame.enu_to_point(e, n) for e, n in ((-6, -6), (6, -6), (6, 6), (-6, 6), (-6, -6))]
+    roof = {
+        "type": "Feature",
+        "properties": {"name": "school-roof", "role": "no_fly"},
+        "geometry": {"type": "Polygon", "coordinates": [[[p.longitude_deg, p.latitude_deg] for p in square]]},
+    }
+    with patrol_in_flight(tmp_path, monkeypatch, VehicleSource(), (roof,)) as rig:
+        session, vehicle = rig.session, rig.session.vehicle
+        assert vehicle is not None
+
+        def far_enough() -> bool:  # patrolling, 45 m or more from the roof
+            st = vehicle.state
+            run = session._current
+            if run is None or run.executor.phase != Phase.MISSION or st.position is None:
+                return False
+            e, n, _ = frame.point_to_enu(st.position)
+            return math.hypot(e, n) > 45.0 and rig.drone in rig.room.known_drones
+
+        assert wait_until(far_enough, 120.0)
+        here = vehicle.state.position
+        assert here is not None
+        e, n, _ = frame.point_to_enu(here)
+        d = math.hypot(e, n)
+        target = frame.enu_to_point(-e / d * 35.0, -n / d * 35.0)  # across the roof: the straight line crosses it
+        cid = rig.room.eyes_on(rig.drone, target.latitude_deg, target.longitude_deg, 30.0, "officer-7")
+        rig.room.wait_for(cid, "accepted", 10.0)
+        track: list[float] = []
+        while not [r for r in rig.room.results(cid) if r.state is S.ON_STATION]:
+            p = vehicle.state.position
+            assert p is not None
+            pe, pn, _ = frame.point_to_enu(p)
+            track.append(max(abs(pe), abs(pn)))  # distance outside the 12 m square, in its own metric
+            assert len(track) < 20000, "no on_station"
+            time.sleep(0.01)
+        rig.room.wait_for(cid, "completed", 60.0)
+    assert min(track) > 6.0 + 5.0, min(track)  # never over the roof, nor near it (the margin is 10 m)
+    assert rig.out[0].report.outcome == "completed"
