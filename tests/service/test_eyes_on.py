@@ -148,6 +148,8 @@ def fly_eyes_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, source: Vehicle
                            command_id="eyes-1")  # fmt: skip
         room.wait_for(cid, "accepted", 10.0)
         room.wait_for(cid, "on_station", 120.0)
+        assert session.publisher is not None
+        video_before = session.publisher.metrics["video_sent"]
         frame = LocalFrame(target)
         track: list[tuple[float, float]] = []
         deadline = time.monotonic() + 3.0  # 30 vehicle seconds: more than one loop of 18 s
@@ -165,6 +167,7 @@ def fly_eyes_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, source: Vehicle
         assert all(abs(d - radius) < 5.0 for d in dists), (min(dists), max(dists))
         bearings = {int(math.degrees(math.atan2(e, n)) % 360 // 45) for e, n in track}
         assert len(bearings) == 8  # all the way round
+        assert session.publisher.metrics["video_sent"] > video_before  # the live view goes on
         assert session._current.executor.phase == Phase.PAUSED
 
         # the same command again (a second click, a redelivery) changes nothing
