@@ -25,7 +25,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from shapely.geometry import Point, Polygon
+import shapely
+from shapely.geometry import LineString, Point, Polygon, box
 from shapely.geometry.base import BaseGeometry
 
 from drone_patrol.core.config.planner import PlannerConfig
@@ -71,7 +72,6 @@ class ExcursionPlanner:
         self.frame: LocalFrame = areas.local_frame()
         self.home = areas.home_point
         self._zones: list[tuple[str, BaseGeometry]] = [(a.name, area_footprint_m(a, self.frame)) for a in areas.no_fly]
-        self.nofly = NoFlyMap([z for _, z in self._zones], config.nofly_margin_m)
         self._inclusion: list[BaseGeometry] = []
         for poly in fence.polygons:
             shape = Polygon(self._xy_all(poly.vertices))
@@ -85,6 +85,12 @@ class ExcursionPlanner:
                 self._inclusion.append(shape)
             else:
                 self._zones.append(("fence exclusion", shape))
+        # the transit graph keeps out of the zones and, with the same margin, out of the land beyond the fence
+        blocked = [z for _, z in self._zones]
+        if self._inclusion:
+            inside = shapely.intersection_all(self._inclusion)
+            blocked.append(box(*inside.bounds).buffer(1000.0, join_style="mitre").difference(inside))
+        self.nofly = NoFlyMap(blocked, config.nofly_margin_m)
 
     def _xy(self, p: GeoPoint) -> XY:
         e, n, _ = self.frame.point_to_enu(GeoPoint(p.latitude_deg, p.longitude_deg, self.home.altitude_m))
@@ -147,6 +153,8 @@ class ExcursionPlanner:
             home = self.nofly.path(txy, (0.0, 0.0))
         except PlanningError as exc:
             return Refusal("no_path", str(exc))
+        if not all(f.covers(LineString(out)) for f in self._inclusion):
+            return Refusal("no_path", f"every way round the no-fly zones to {where} leaves the geofence")
         speed = cfg.speed_m_s
         rel_now = max(0.0, position.altitude_m - self.home.altitude_m)
         path = [PathPoint(here[0], here[1], rel_now, speed)]

@@ -100,3 +100,21 @@ def test_legs_never_cross_a_no_fly_zone(bearing: float, distance: float, start: 
         assert not LineString(pts).intersects(hard)
     back = p.path_back(verdict.entry, here)
     assert back[-1].latitude_deg == pytest.approx(here.latitude_deg, abs=1e-7)
+
+
+def test_the_way_round_stays_inside_the_fence() -> None:
+    # the fence runs 10 m north of the helipad: with the 10 m margins only the south side is open
+    corners = [GeoPoint(25.2815, 110.2955), GeoPoint(25.2815, 110.2995), GeoPoint(25.28360, 110.2995),
+               GeoPoint(25.28360, 110.2955)]  # fmt: skip
+    fence = Geofence(polygons=(FencePolygon(True, tuple(corners)),))
+    exc = planner(fence).plan(EAST_OF_HELIPAD, 60.0, None, WEST_OF_HELIPAD, 95.0)
+    assert isinstance(exc, Excursion), exc
+    assert len(exc.legs_out) >= 3
+    assert all(p.latitude_deg < 25.28315 for p in exc.legs_out[:-1])  # south of the helipad, not north
+    # with no side open there is no way: refused, not flown through the zone or out of the fence
+    closed = [GeoPoint(25.28300, 110.2955), GeoPoint(25.28300, 110.2995), GeoPoint(25.28360, 110.2995),
+              GeoPoint(25.28360, 110.2955)]  # fmt: skip
+    verdict = planner(Geofence(polygons=(FencePolygon(True, tuple(closed)),))).plan(
+        EAST_OF_HELIPAD, 60.0, None, WEST_OF_HELIPAD, 95.0
+    )
+    assert isinstance(verdict, Refusal) and verdict.code == "no_path", verdict
