@@ -9,7 +9,8 @@ takes) or a :class:`Refusal` with a stable code:
 - ``in_no_fly``: the point lies in a no-fly zone or its safety margin (the planner's
   ``nofly_margin_m``);
 - ``altitude``: the requested altitude is outside the planner's floor and ceiling;
-- ``no_path``: no way around the no-fly zones reaches it;
+- ``no_path``: no way round the no-fly zones, inside the fence, reaches it (the transit
+  graph keeps the safety margin from the zones and from the fence alike);
 - ``battery``: going there, watching for the requested time and flying home from there
   would eat into the reserve (the endurance model of the planner).
 
