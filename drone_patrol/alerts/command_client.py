@@ -86,7 +86,6 @@ class CommandClient(MqttSession):
             self._answered.wait(wait_s)
             if self.connection_error is not None and not self.connected:
                 raise self.connection_error
-            time.sleep(0.2)  # the retained status messages follow the SUBACK
         return self
 
     def stop(self) -> None:
@@ -107,8 +106,13 @@ class CommandClient(MqttSession):
 
     # ------------------------------------------------------------------ commands
 
-    def _check_drone(self, drone: str, command_id: str) -> None:
-        known = self.known_drones
+    def _check_drone(self, drone: str, command_id: str, wait_s: float = 2.0) -> None:
+        # the drones' retained status messages follow the SUBACK: give them a moment after connecting
+        deadline = time.monotonic() + wait_s
+        with self._changed:
+            while drone not in self._known and (remaining := deadline - time.monotonic()) > 0:
+                self._changed.wait(remaining)
+            known = set(self._known)
         if drone in known:
             return
         if not known:
@@ -208,6 +212,7 @@ class CommandClient(MqttSession):
             if msg.payload:
                 with self._changed:
                     self._known.add(drone)
+                    self._changed.notify_all()
             return
         if rest != "commands/result":
             return
