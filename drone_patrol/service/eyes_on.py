@@ -83,7 +83,7 @@ class EyesOnService:
         self._release = threading.Event()
         self._worker: threading.Thread | None = None
         self._flight: threading.Thread | None = None
-        self._planners: dict[int, ExcursionPlanner] = {}
+        self._planners: dict[tuple[int, float], ExcursionPlanner] = {}
         self._radius_m: float | None = None
         self._returning: str | None = None
         self.history: list[tuple[str, CommandState, Reason | None]] = []
@@ -124,11 +124,16 @@ class EyesOnService:
                 log.exception("eyes-on: command handling failed")
 
     def planner_for(self, mission: Mission) -> ExcursionPlanner:
-        """The excursion planner of ``mission``'s fence (cached per mission)."""
-        key = id(mission.fence)
-        if key not in self._planners:
+        """The excursion planner of ``mission``'s fence and the vehicle's CIRCLE_RADIUS (read afresh, kept
+        when the vehicle does not answer); cached per fence and radius."""
+        try:
+            self._radius_m = self.guided.circle_radius_m()
+        except DronePatrolError as err:
             if self._radius_m is None:
-                self._radius_m = self.guided.circle_radius_m()
+                raise
+            log.warning("eyes-on: CIRCLE_RADIUS not read (%s); using %g m", err, self._radius_m)
+        key = (id(mission.fence), self._radius_m)
+        if key not in self._planners:
             self._planners[key] = ExcursionPlanner(self.areas, mission.fence, self.settings.planner, self._radius_m)
         return self._planners[key]
 
@@ -146,9 +151,11 @@ class EyesOnService:
         def judge(cmd: EyesOnCommand) -> Excursion | Refusal:
             target = GeoPoint(cmd.lat_deg, cmd.lon_deg, 0.0)
             assert state.position is not None and run is not None
-            return self.planner_for(run.mission).plan(
-                target, cmd.duration_s, cmd.altitude_m, state.position, state.battery_percent
-            )
+            try:
+                planner = self.planner_for(run.mission)
+            except DronePatrolError as err:  # the vehicle did not give its CIRCLE_RADIUS
+                return Refusal("vehicle", f"cannot plan the excursion: {err}")
+            return planner.plan(target, cmd.duration_s, cmd.altitude_m, state.position, state.battery_percent)
 
         with self._lock:
             decision = self.ledger.receive(message, flying_patrol=flying, judge=judge, returning_from=self._returning)
