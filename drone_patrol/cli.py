@@ -39,7 +39,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "drone_patrol.vision.onnx.commands:evaluate",
         "Measure the detector on your own images and COCO-style annotations (AP50, precision, recall).",
     ),
-    "alerts": ("drone_patrol.alerts.commands:alerts", "Watch and acknowledge alerts in the command room."),
+    "alerts": ("drone_patrol.alerts.commands:alerts", "Watch and acknowledge alerts; send a drone to look."),
     "broker": ("drone_patrol.alerts.commands:broker", "Run the embedded MQTT broker on 127.0.0.1."),
     "patrol": ("drone_patrol.service.commands:patrol", "Run the patrol service from a config file."),
     "demo": ("drone_patrol.service.commands:demo", "Run the whole system on embedded defaults."),

@@ -1,4 +1,4 @@
-"""``drone-patrol alerts watch|ack`` (the command room) and ``drone-patrol broker`` (the embedded broker)."""
+"""``drone-patrol alerts watch|ack|eyes-on|release`` (the command room) and ``drone-patrol broker``."""
 
 from __future__ import annotations
 
@@ -14,7 +14,9 @@ from typing import Any
 import click
 
 from drone_patrol.alerts.broker import EmbeddedBroker
-from drone_patrol.alerts.connection import BrokerConnectionError
+from drone_patrol.alerts.command_client import CommandClient, CommandRefusedError, result_summary
+from drone_patrol.alerts.connection import BrokerConnectionError, ClientSettings
+from drone_patrol.alerts.eyes_on import CommandState
 from drone_patrol.alerts.subscriber import AlertSubscriber, default_client_id
 from drone_patrol.alerts.watch import format_row, format_status, format_workflow, header
 from drone_patrol.core.config import AlertsConfig, load_config
@@ -67,7 +69,7 @@ def _alerts_config(config_path: Path | None, **given: Any) -> AlertsConfig:
 
 @click.group("alerts")
 def alerts() -> None:
-    """Watch and acknowledge alerts in the command room."""
+    """Watch and acknowledge alerts in the command room; send a drone to look (eyes-on, release)."""
 
 
 @alerts.command("watch")
@@ -206,6 +208,85 @@ def ack(
     finally:
         sub.stop()
     click.echo(f"acknowledged {target_id} (ack {ack_id})")
+
+
+def _command_client(config_path: Path | None, site: str, conn: dict[str, Any]) -> CommandClient:
+    cfg = _alerts_config(config_path, **conn)
+    settings = ClientSettings.from_config(cfg)
+    room = CommandClient(settings.address.url, site, settings=settings, prefix=cfg.topic_prefix)
+    room.start(wait_s=5.0)
+    if not room.connected:
+        room.stop()
+        raise BrokerConnectionError(cfg.broker_url, -1, "not reachable")
+    return room
+
+
+def _follow(room: CommandClient, command_id: str, until: tuple[str, ...], timeout_s: float) -> None:
+    """Print the drone's answers to ``command_id`` until one of ``until`` (refused and failed end it too)."""
+    shown = 0
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        results = room.results(command_id)
+        for r in results[shown:]:
+            click.echo(f"{time.strftime('%H:%M:%S', time.localtime(r.time_s))} {result_summary(r)}")
+            if r.state.value in until or r.state in (CommandState.REFUSED, CommandState.FAILED):
+                if r.state in (CommandState.REFUSED, CommandState.FAILED):
+                    code = r.reason.code if r.reason else r.state.value
+                    raise CommandRefusedError(code, result_summary(r), command_id)
+                return
+        shown = len(results)
+        time.sleep(0.1)
+    raise AlertsError(f"command {command_id}: no answer in {' or '.join(until)} within {timeout_s:.0f} s")
+
+
+@alerts.command("eyes-on")
+@_connection_options
+@click.argument("drone")
+@click.option("--site", required=True, help="Site of the drone.")
+@click.option("--lat", "lat_deg", type=float, required=True, help="Latitude of the point, degrees.")
+@click.option("--lon", "lon_deg", type=float, required=True, help="Longitude of the point, degrees.")
+@click.option("--duration", "duration_s", type=float, default=120.0, show_default=True, help="Seconds to watch.")
+@click.option("--altitude", "altitude_m", type=float, help="Altitude above home, m (default: the patrol's).")
+@click.option("--by", default=None, help="Who commands (default: the login name).")
+@click.option("--until", type=click.Choice(["accepted", "on_station", "done"]), default="accepted", show_default=True,
+              help="Follow the drone's answers until this step (done: completed or released).")  # fmt: skip
+@click.option("--timeout", "timeout_s", type=float, default=30.0, show_default=True, help="Seconds to follow.")
+def eyes_on(
+    drone: str, site: str, lat_deg: float, lon_deg: float, duration_s: float, altitude_m: float | None,
+    by: str | None, until: str, timeout_s: float, config_path: Path | None, **conn: Any,
+) -> None:  # fmt: skip
+    """Send DRONE to look at a point: it leaves its patrol, watches the point, then resumes the patrol.
+
+    Prints the command id and the drone's answers (accepted or refused with the reason,
+    en_route, on_station, completed or released); exits non-zero when refused or failed.
+    """
+    room = _command_client(config_path, site, conn)
+    try:
+        cid = room.eyes_on(drone, lat_deg, lon_deg, duration_s, by or getpass.getuser(), altitude_m=altitude_m)
+        click.echo(f"eyes-on {cid} sent to {site}/{drone}")
+        ends = ("completed", "released") if until == "done" else (until,)
+        _follow(room, cid, ends, timeout_s)
+    finally:
+        room.stop()
+
+
+@alerts.command("release")
+@_connection_options
+@click.argument("drone")
+@click.argument("command_id")
+@click.option("--site", required=True, help="Site of the drone.")
+@click.option("--by", default=None, help="Who releases (default: the login name).")
+@click.option("--timeout", "timeout_s", type=float, default=30.0, show_default=True, help="Seconds to wait.")
+def release(
+    drone: str, command_id: str, site: str, by: str | None, timeout_s: float, config_path: Path | None, **conn: Any
+) -> None:
+    """End DRONE's eyes-on COMMAND_ID now: the drone goes back to its patrol."""
+    room = _command_client(config_path, site, conn)
+    try:
+        room.release(drone, command_id, by or getpass.getuser())
+        _follow(room, command_id, ("released", "completed"), timeout_s)
+    finally:
+        room.stop()
 
 
 @click.command("broker")

@@ -272,6 +272,16 @@ class Topics:
         """JPEG frames, QoS 0, rate-limited."""
         return f"{self.base}/video"
 
+    @property
+    def commands(self) -> str:
+        """Commands from the command room to this drone ("eyes on", release), QoS 1."""
+        return f"{self.base}/commands"
+
+    @property
+    def command_results(self) -> str:
+        """The drone's answers to commands, QoS 1."""
+        return f"{self.base}/commands/result"
+
 
 def split_topic(topic: str, prefix: str = "dronepatrol") -> tuple[str, str, str] | None:
     """(site, drone, rest) of a drone topic, or ``None`` for a foreign topic."""

@@ -29,6 +29,7 @@ from drone_patrol.alerts.connection import (
     Topics,
     reason_text,
 )
+from drone_patrol.alerts.eyes_on import CommandSchemaError, EyesOnCommand, ReleaseCommand, parse_command
 from drone_patrol.alerts.outbox import ALERT, Outbox, OutboxRow
 from drone_patrol.alerts.pump import OutboxPump, Tracked
 from drone_patrol.alerts.schema import ACK_TYPE, CONTENT_TYPE, AckData, AlertSchemaError, parse_event, status_payload
@@ -38,6 +39,8 @@ from drone_patrol.core.config import AlertsConfig
 log = logging.getLogger("drone_patrol.alerts.publisher")
 
 JSON_TYPE = "application/json"
+
+Command = EyesOnCommand | ReleaseCommand
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,7 @@ class DroneLink(MqttSession):
         self._status_dirty = False
         self._status_pending = False
         self._ack_callbacks: list[Callable[[AlertAck], None]] = []
+        self._command_callbacks: list[Callable[[Command | CommandSchemaError], None]] = []
         self._last_telemetry_s = -1e18
         self._last_video_s = -1e18
         self._state = "stopped"
@@ -99,6 +103,7 @@ class DroneLink(MqttSession):
                 "video_sent",
                 "video_dropped",
                 "acks_received",
+                "commands_received",
                 "connects",
                 "disconnects",
             ),
@@ -144,7 +149,7 @@ class DroneLink(MqttSession):
         self._state = "connected"
         with self._status_lock:
             self._status_dirty = True
-        self._subscribe(client, [(self._topics.ack, 1)])
+        self._subscribe(client, [(self._topics.ack, 1), (self._topics.commands, 1)])
         self._connected.set()
         log.info(
             "connected to %s (MQTT %s), %d alert(s) waiting",
@@ -177,6 +182,9 @@ class DroneLink(MqttSession):
         self._wake.set()
 
     def _message(self, client: mqtt.Client, _ud: Any, msg: mqtt.MQTTMessage) -> None:
+        if msg.topic == self._topics.commands:
+            self._command_message(msg.payload)
+            return
         try:
             event = parse_event(msg.payload)
         except AlertSchemaError as exc:
@@ -192,6 +200,19 @@ class DroneLink(MqttSession):
                 callback(ack)
             except Exception:
                 log.exception("ack callback failed for %s", ack.target_id)
+
+    def _command_message(self, payload: bytes | bytearray) -> None:
+        try:
+            command: Command | CommandSchemaError = parse_command(payload)
+        except CommandSchemaError as exc:
+            log.warning("malformed command on %s: %s", self._topics.commands, exc)
+            command = exc
+        self._counts["commands_received"] += 1
+        for callback in list(self._command_callbacks):
+            try:
+                callback(command)
+            except Exception:
+                log.exception("command callback failed")
 
     def _pump_main(self) -> None:
         while self._running:

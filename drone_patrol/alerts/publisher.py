@@ -23,7 +23,8 @@ from typing import Any
 
 from paho.mqtt.enums import MQTTErrorCode
 
-from drone_patrol.alerts.link import JSON_TYPE, AlertAck, DroneLink
+from drone_patrol.alerts.eyes_on import CommandSchemaError, CommandState, Reason, result_event
+from drone_patrol.alerts.link import JSON_TYPE, AlertAck, Command, DroneLink
 from drone_patrol.alerts.schema import alert_event, status_payload, telemetry_payload
 from drone_patrol.core.types import Alert, VehicleState
 
@@ -165,6 +166,23 @@ class AlertPublisher(DroneLink):
     def on_ack(self, callback: Callable[[AlertAck], None]) -> None:
         """Call ``callback(AlertAck)`` for each acknowledgement from the command room (network thread)."""
         self._ack_callbacks.append(callback)
+
+    def on_command(self, callback: Callable[[Command | CommandSchemaError], None]) -> None:
+        """Call ``callback`` for each command from the command room on this drone's commands topic
+        (network thread); a malformed one arrives as the :class:`CommandSchemaError` that says why."""
+        self._command_callbacks.append(callback)
+
+    def publish_command_result(self, command_id: str, state: CommandState | str, reason: Reason | None = None) -> str:
+        """Queue the drone's answer to a command (QoS 1, through the outbox like an alert); returns its event id."""
+        event = result_event(
+            command_id, state, reason, site=self.site, drone=self.drone, time_s=self._clock(),
+            prefix=self.config.topic_prefix,
+        )  # fmt: skip
+        payload = json.dumps(event, separators=(",", ":")).encode()
+        self._outbox.put_alert(event["id"], self._topics.command_results, payload, "info")
+        self._counts["command_results_queued"] = self._counts.get("command_results_queued", 0) + 1
+        self._wake.set()
+        return str(event["id"])
 
     def flush(self, timeout_s: float = 5.0) -> bool:
         """Wait until the outbox is empty and nothing is in flight; False on timeout."""

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from drone_patrol.controller.events import COPTER_MODES
 from drone_patrol.controller.link import MavLink, mavlink
@@ -62,16 +63,48 @@ class Commander:
         :class:`OperationTimeoutError` when no ACK came after the retries.
         """
         p = [float(v) for v in params] + [0.0] * (7 - len(params))
+        return self._exchange(
+            command,
+            lambda confirmation: mavlink.MAVLink_command_long_message(
+                self.link.target_system, self.link.target_component, command, confirmation, *p
+            ),
+            retries,
+        )
+
+    def command_int(
+        self,
+        command: int,
+        frame: int,
+        params: Sequence[float],
+        latitude_deg: float,
+        longitude_deg: float,
+        z: float,
+        *,
+        retries: int | None = None,
+    ) -> int:
+        """Send ``command`` as COMMAND_INT (params 1-4, a position in ``frame``); as :meth:`command_long`.
+
+        ArduPilot takes positions (DO_REPOSITION, DO_SET_ROI_LOCATION) best this way: the
+        frame is explicit and latitude and longitude keep their 1e-7 degree resolution.
+        """
+        p = [float(v) for v in params] + [0.0] * (4 - len(params))
+        x, y = round(latitude_deg * 1e7), round(longitude_deg * 1e7)
+        return self._exchange(
+            command,
+            lambda _confirmation: mavlink.MAVLink_command_int_message(
+                self.link.target_system, self.link.target_component, frame, command, 0, 0, *p, x, y, float(z)
+            ),
+            retries,
+        )
+
+    def _exchange(self, command: int, build: Callable[[int], Any], retries: int | None) -> int:
+        """Send ``build(confirmation)`` until the matching COMMAND_ACK; see :meth:`command_long`."""
         retries = self.timing.retries if retries is None else retries
         name = command_name(command)
         sent_at = time.time()
         with self.link.listen({"COMMAND_ACK"}) as q:
             for confirmation in range(retries + 1):
-                self.link.send(
-                    mavlink.MAVLink_command_long_message(
-                        self.link.target_system, self.link.target_component, command, confirmation, *p
-                    )
-                )
+                self.link.send(build(confirmation))
                 wait_until = time.monotonic() + self.timing.ack_timeout_s
                 while (remaining := wait_until - time.monotonic()) > 0:
                     ack = q.get(remaining)

@@ -296,7 +296,11 @@ class PatrolExecutor:
         was_airborne = True
         landed_since: float | None = None
         lost_since: float | None = None
+        tick = time.monotonic()
         while True:
+            if self.phase == Phase.PAUSED:  # time held (by the operator, an eyes-on) is not the patrol's
+                deadline += time.monotonic() - tick
+            tick = time.monotonic()
             state = v.state
             self.tracker.sample(state)
             if self.meter is not None:

@@ -30,6 +30,7 @@ from drone_patrol.mission.files import load_mission
 from drone_patrol.planner import PlanResult, plan_patrol
 from drone_patrol.planner.endurance import endurance_options
 from drone_patrol.planner.export import write_outputs
+from drone_patrol.service.eyes_on import EyesOnService
 from drone_patrol.service.feeds import LiveFrameFeed, SimCameraFeed
 from drone_patrol.service.metrics import ServiceMetrics
 from drone_patrol.service.patrol import PatrolOutcome, PatrolRun
@@ -107,6 +108,7 @@ class PatrolSession:
         self.baseline: HeatBaseline | None = None
         self._stack = contextlib.ExitStack()
         self._current: PatrolRun | None = None
+        self.eyes_on: EyesOnService | None = None
         self._stopping = threading.Event()
         self._leave_flying = False
         self._flown = 0
@@ -235,6 +237,9 @@ class PatrolSession:
         if self._flown:
             self.swap_battery()
         self._flown += 1
+        if self.eyes_on is None:  # the room's "eyes on" commands, answered while a patrol flies
+            self.eyes_on = EyesOnService(self.settings, self.areas, self.vehicle, self.publisher, lambda: self._current)
+            self._stack.callback(self.eyes_on.start().stop)
         pipeline = self.new_pipeline()
         clock = MissionClock(self.speedup)
         run = PatrolRun(

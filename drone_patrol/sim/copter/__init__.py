@@ -58,7 +58,13 @@ Mirrored from ArduCopter (4.6):
   RTL_LOIT_TIME, then lands (or holds at RTL_ALT_FINAL); LAND descends at
   LAND_SPEED_HIGH/WPNAV_SPEED_DN then LAND_SPEED below LAND_ALT_LOW; with no RC the
   throttle stick rests low (1000 us) as on SITL, so ALT_HOLD/LOITER/POSHOLD sink and land,
-  STABILIZE drops; BRAKE holds.
+  STABILIZE drops; BRAKE holds; CIRCLE (``circle.py``) centres its orbit CIRCLE_RADIUS
+  ahead of the stopping point along the heading (CIRCLE_OPTIONS bit 2: at it), starts on
+  the perimeter behind the nose, turns at CIRCLE_RATE limited to sqrt(0.5 * WPNAV_ACCEL *
+  radius) and WPNAV_SPEED, faces the centre (bit 1: the direction of travel), holds the
+  entry altitude, and turns on the spot with a radius of 0; a new GUIDED target
+  (DO_REPOSITION, SET_POSITION_TARGET_GLOBAL_INT) resets the yaw to WP_YAW_BEHAVIOR,
+  dropping an ROI, and DO_REPOSITION outside GUIDED without its change-mode flag is DENIED.
 - Parameters (``params.py``): PARAM_REQUEST_LIST/READ, PARAM_SET answered by PARAM_VALUE
   to all links, ArduPilot names, units and defaults, integer types truncated, unknown
   names ignored.
@@ -108,7 +114,7 @@ Not mirrored (differences from SITL):
 - Flight dynamics are a point mass with speed, acceleration, climb and yaw-rate limits;
   no motors, no attitude control loop, no terrain (GLOBAL_TERRAIN_ALT is treated as
   relative), no S-curves (waypoints are joined by straight lines, braking to stop where
-  ArduCopter stops); CIRCLE mode holds position.
+  ArduCopter stops); CIRCLE tracks its moving target point as a point mass does.
 - SmartRTL keeps no path: SMART_RTL flies RTL, and SmartRTL failsafe actions fall back
   to RTL or LAND with ArduCopter's "SmartRTL Unavailable" texts.
 - The EKF failsafe is simplified (GPS loss for 2 s, no variances); no GPS glitch

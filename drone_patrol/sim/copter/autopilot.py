@@ -16,6 +16,7 @@ from drone_patrol.core.types import GeoPoint, MavCmd
 from drone_patrol.sim.copter import arming
 from drone_patrol.sim.copter import fence as fence_mod
 from drone_patrol.sim.copter.battery import Battery
+from drone_patrol.sim.copter.circle import Circle
 from drone_patrol.sim.copter.failsafes import Failsafes
 from drone_patrol.sim.copter.kinematics import Body, Limits, LocalTangent, wrap_180
 from drone_patrol.sim.copter.missions import Item, ItemStore
@@ -72,6 +73,7 @@ class Autopilot:
         self.ready_announced = False
         self.mission = MissionRunner()
         self.rtl = Rtl()
+        self.circle = Circle()
         self.failsafes = Failsafes()
         self.fence_state = fence_mod.FenceState()
         self.fence_zones: list[fence_mod.Zone] = []
@@ -168,6 +170,8 @@ class Autopilot:
             self.rtl.begin(self)
         elif mode == CopterMode.LAND:
             self.land_begin()
+        elif mode == CopterMode.CIRCLE:
+            self.circle.begin(self)
         if mode != CopterMode.AUTO:
             self.roi = None
         self.fixed_yaw_deg = None
@@ -205,8 +209,10 @@ class Autopilot:
         speed_up: float | None = None,
         speed_down: float | None = None,
         hold_yaw: bool = False,
+        yaw_deg: float | None = None,
     ) -> None:
-        """Drive the body toward ``target`` (north, east, up) with the navigation limits."""
+        """Drive the body toward ``target`` (north, east, up) with the navigation limits
+        (``yaw_deg``: the heading a mode commands itself, before ROI and WP_YAW_BEHAVIOR)."""
         p = self.params
         lim = self.limits
         lim.speed_m_s = speed or self.speed_override_m_s or p.get("WPNAV_SPEED") / 100.0
@@ -216,12 +222,12 @@ class Autopilot:
         lim.accel_z_m_s2 = p.get("WPNAV_ACCEL_Z") / 100.0
         lim.yaw_rate_deg_s = p.get("ATC_SLEW_YAW") / 100.0
         b = self.body
-        yaw: float | None = None
-        if self.roi is not None:
+        yaw: float | None = yaw_deg
+        if yaw is None and self.roi is not None:
             yaw = math.degrees(math.atan2(self.roi[1] - b.east_m, self.roi[0] - b.north_m))
-        elif self.fixed_yaw_deg is not None:
+        elif yaw is None and self.fixed_yaw_deg is not None:
             yaw = self.fixed_yaw_deg
-        elif not hold_yaw and int(p.get("WP_YAW_BEHAVIOR")) != 0:
+        elif yaw is None and not hold_yaw and int(p.get("WP_YAW_BEHAVIOR")) != 0:
             dn, de = target[0] - b.north_m, target[1] - b.east_m
             if math.hypot(dn, de) > 2.0:
                 yaw = math.degrees(math.atan2(de, dn))
@@ -265,10 +271,16 @@ class Autopilot:
         return True
 
     def guided_goto(self, north_m: float, east_m: float, up_m: float) -> bool:
-        """A GUIDED position target (SET_POSITION_TARGET_GLOBAL_INT, DO_REPOSITION)."""
+        """A GUIDED position target (SET_POSITION_TARGET_GLOBAL_INT, DO_REPOSITION).
+
+        As ModeGuided::set_destination without a yaw: the yaw goes back to its default
+        (WP_YAW_BEHAVIOR), so an ROI or CONDITION_YAW set before is dropped.
+        """
         if self.mode != CopterMode.GUIDED or not self.armed or self.landed:
             return False
         self.guided_target = (north_m, east_m, up_m)
+        self.roi = None
+        self.fixed_yaw_deg = None
         return True
 
     # ------------------------------------------------------------------ arming
@@ -408,7 +420,9 @@ class Autopilot:
             self.rtl.update(self, dt)
         elif mode == CopterMode.LAND:
             self.land_update(dt)
-        elif mode == CopterMode.BRAKE or mode == CopterMode.CIRCLE:
+        elif mode == CopterMode.CIRCLE:
+            self.circle.update(self, dt)
+        elif mode == CopterMode.BRAKE:
             self.hold_position(dt)
         elif mode in PILOT_THROTTLE_MODES:
             self._pilot_throttle(dt)

@@ -317,8 +317,10 @@ class Handlers:
             return ACCEPTED if ap.set_mode(CopterMode.RTL) else FAILED
         if command == MavCmd.NAV_LAND:
             return ACCEPTED if ap.set_mode(CopterMode.LAND) else FAILED
-        if command == 192:  # DO_REPOSITION
-            if ap.mode != CopterMode.GUIDED and int(p[1]) & 1 and not ap.set_mode(CopterMode.GUIDED):
+        if command == 192:  # DO_REPOSITION (param2 bit 0: change to GUIDED; without it only in GUIDED)
+            if ap.mode != CopterMode.GUIDED and not int(p[1]) & 1:
+                return DENIED
+            if ap.mode != CopterMode.GUIDED and not ap.set_mode(CopterMode.GUIDED):
                 return FAILED
             n, e, up = self._local(p[4], p[5], p[6] if p[6] == p[6] else ap.body.up_m, frame)
             return ACCEPTED if ap.guided_goto(n, e, up) else FAILED

@@ -90,6 +90,8 @@ PARAM_SPECS: dict[str, ParamSpec] = {
     "ATC_SLEW_YAW": ParamSpec(6000, REAL32, 500, 18000),
     "ANGLE_MAX": ParamSpec(3000, INT16, 1000, 8000),
     "CIRCLE_RADIUS": ParamSpec(1000, REAL32, 0, 200000),
+    "CIRCLE_RATE": ParamSpec(20, REAL32, -90, 90),
+    "CIRCLE_OPTIONS": ParamSpec(1, INT16, 0, 15),
     "SIM_SPEEDUP": ParamSpec(1, REAL32, 0.1, 100, read_only=True),
     "SIM_WIND_SPD": ParamSpec(0, REAL32, 0, 40),
     "SIM_WIND_DIR": ParamSpec(180, REAL32, 0, 360),
