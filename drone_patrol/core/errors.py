@@ -36,7 +36,15 @@ class MissionFileError(InputError):
 
 
 class PlanningError(DronePatrolError):
-    """The planner cannot build a mission that meets the constraints."""
+    """The planner cannot build a mission that meets the constraints.
+
+    ``option`` names the planner setting at fault (a ``PlannerConfig`` field) when one is,
+    so a command can name its own option for it.
+    """
+
+    def __init__(self, message: str = "", option: str | None = None) -> None:
+        super().__init__(message)
+        self.option = option
 
 
 class LinkError(DronePatrolError):

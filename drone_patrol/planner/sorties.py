@@ -67,8 +67,9 @@ def split(
                 right = mid - 1
         if good < i + 2:
             p = body[min(i + 1, len(body) - 1)]
+            area = f"area {p.area!r}: " if p.area else ""
             raise PlanningError(
-                f"the flight to ({p.x:.0f}, {p.y:.0f}) m and back does not fit the endurance "
+                f"{area}the flight to ({p.x:.0f}, {p.y:.0f}) m east/north of home and back does not fit the endurance "
                 f"({model.flight_time_s:g} s with a {model.reserve_fraction:.0%} reserve)"
             )
         out.append(with_home(home, body[i:good], path, speed_m_s))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 
 import click
@@ -23,6 +24,8 @@ def parse_home(text: str) -> tuple[GeoPoint, float]:
         values = [float(p) for p in parts]
     except ValueError:
         raise InputError(f"--home {text!r}: every part must be a number") from None
+    if not all(math.isfinite(v) for v in values):
+        raise InputError(f"--home {text!r}: every part must be a finite number")
     try:
         point = GeoPoint(values[0], values[1], values[2])
     except ValueError as exc:
@@ -49,9 +52,12 @@ def _parse_params(values: tuple[str, ...]) -> dict[str, float]:
         try:
             if not sep:
                 raise ValueError
-            out[name.strip().upper()] = float(raw)
+            value = float(raw)
+            if not math.isfinite(value):
+                raise ValueError
+            out[name.strip().upper()] = value
         except ValueError:
-            raise InputError(f"--param {text!r}: expected NAME=NUMBER") from None
+            raise InputError(f"--param {text!r}: expected NAME=NUMBER (a finite number)") from None
     return out
 
 

@@ -1,0 +1,117 @@
+"""The serial link: MAVLink over a pseudo-terminal between the simulated copter and the controller.
+
+pymavlink opens the device with pyserial exactly as it opens /dev/ttyACM0 or a telemetry
+radio; the far end of the pseudo-terminal is the simulator, so a mission goes up and
+comes back over a real serial device.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import tty
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from drone_patrol.controller import Vehicle
+from drone_patrol.controller.connection import parse_connection
+from drone_patrol.core.errors import LinkError
+from drone_patrol.sim.serial_port import PtySerialPort
+from tests.controller.conftest import make_config
+from tests.controller.missions import HOME, small_mission
+
+
+@pytest.fixture
+def serial_device(sim: Any) -> Iterator[str]:
+    with PtySerialPort(sim.host, sim.port) as port:
+        yield port.device
+
+
+def test_mission_round_trip_over_a_serial_device(serial_device: str) -> None:
+    config = make_config(f"{serial_device},57600")
+    mission = small_mission()
+    with Vehicle.connect(config.connection, config, timeout_s=15) as vehicle:
+        assert vehicle.link.spec.kind == "serial"
+        assert vehicle.link.target_system == 1
+        vehicle.mission.upload(mission, verify=True)
+        got = vehicle.mission.download()
+        assert vehicle.wait_for(lambda s: s.position is not None, 10.0)
+        assert abs(vehicle.state.position.latitude_deg - HOME.latitude_deg) < 1e-3
+    assert len(got.items) == len(mission.items)
+    assert [w.command for w in got.items] == [w.command for w in mission.items]
+
+
+def test_status_command_over_a_serial_device(serial_device: str) -> None:
+    from click.testing import CliRunner
+
+    from drone_patrol.cli import cli
+
+    result = CliRunner().invoke(cli, ["status", "--connect", f"{serial_device},115200", "--speedup", "40"])
+    assert result.exit_code == 0, result.output
+    assert "mode" in result.output and "system 1" in result.output
+
+
+def test_missing_device_is_one_line(tmp_path: Path) -> None:
+    with pytest.raises(LinkError, match=r"serial device /dev/ttyNOPE0 not found: is the flight controller"):
+        Vehicle.connect("/dev/ttyNOPE0,57600", make_config("/dev/ttyNOPE0,57600"), timeout_s=1)
+    with pytest.raises(LinkError, match="is a directory"):
+        Vehicle.connect(f"{tmp_path},57600", make_config(f"{tmp_path},57600"), timeout_s=1)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("/dev/ttyACM0,fast", "baud rate 'fast' is not a number"),
+        ("/dev/ttyACM0,57601", "57601 is not a serial baud rate"),
+        ("/dev/ttyACM0,0", "0 is not a serial baud rate"),
+        ("", "connection '': empty"),
+        ("   ", "connection '': empty"),
+    ],
+)
+def test_bad_connection_strings(text: str, message: str) -> None:
+    with pytest.raises(LinkError, match=message):
+        parse_connection(text)
+
+
+def test_wrong_baud_rate_is_named() -> None:
+    """At the wrong baud rate a UART delivers bytes that never frame as MAVLink: say so."""
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    stop = threading.Event()
+
+    def noise() -> None:
+        pattern = bytes(range(7, 250, 3)) * 4  # no 0xFD/0xFE start bytes aligned into packets
+        while not stop.is_set():
+            try:
+                os.write(master, pattern.replace(b"\xfd", b"\x00").replace(b"\xfe", b"\x01"))
+            except OSError:
+                return
+            time.sleep(0.02)
+
+    thread = threading.Thread(target=noise, daemon=True)
+    thread.start()
+    device = os.ttyname(slave)
+    try:
+        with pytest.raises(LinkError, match=r"baud rate is probably wrong"):
+            Vehicle.connect(f"{device},57600", make_config(f"{device},57600"), timeout_s=1.5)
+    finally:
+        stop.set()
+        thread.join(2)
+        os.close(master)
+        os.close(slave)
+
+
+def test_silent_device_is_named() -> None:
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    device = os.ttyname(slave)
+    try:
+        with pytest.raises(LinkError, match=r"nothing arrived at 57600 baud"):
+            Vehicle.connect(f"{device},57600", make_config(f"{device},57600"), timeout_s=1.0)
+    finally:
+        os.close(master)
+        os.close(slave)
