@@ -18,24 +18,28 @@ indexes, scenarios, baselines) goes through here, so each gets the same bounds:
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import io
 import json
 import math
+import os
 import reprlib
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from drone_patrol.core.errors import DronePatrolError
+from drone_patrol.core.errors import DronePatrolError, InputError
 
 __all__ = [
     "EXCERPT_CHARS",
     "MAX_FILE_BYTES",
     "MAX_NESTING",
     "MAX_YAML_NODES",
+    "AtomicText",
     "check_nesting",
     "decode_user_bytes",
     "excerpt",
@@ -347,3 +351,32 @@ def read_user_csv(
             yield reader.line_num, {n: (cols[i] if i < len(cols) else "") for i, n in enumerate(names)}
 
     return names, rows()
+
+
+class AtomicText:
+    """A text file written beside ``path`` and renamed over it only on :meth:`commit`.
+
+    Until then an existing ``path`` stays as it was, so a run that fails half-way never
+    leaves an emptied or half-written output behind.
+    """
+
+    def __init__(self, path: str | Path, what: str = "output file", error: type[DronePatrolError] = InputError):
+        self.path = Path(path)
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent or ".")
+        except OSError as exc:
+            raise error(f"{self.path}: cannot write {what} ({exc.strerror or exc})") from None
+        self._tmp = Path(tmp)
+        self.file = os.fdopen(fd, "w", encoding="utf-8")
+
+    def commit(self) -> Path:
+        """Close the file and put it in place of ``path``."""
+        self.file.close()
+        os.replace(self._tmp, self.path)
+        return self.path
+
+    def discard(self) -> None:
+        """Close and remove the temporary file; ``path`` is untouched."""
+        self.file.close()
+        with contextlib.suppress(OSError):
+            self._tmp.unlink()
