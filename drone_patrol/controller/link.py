@@ -181,6 +181,7 @@ class MavLink:
         self._lost = 0
         self._bad_data = 0
         self._reconnects = 0
+        self._broadcast_sender = False
         self._threads: list[threading.Thread] = []
 
     # -- lifecycle -------------------------------------------------------------
@@ -219,6 +220,8 @@ class MavLink:
             hint = " (MAVLink 2 signing is on: the vehicle must sign with the same key)" if self.signing_key else ""
             if self.spec.kind == "serial":
                 hint += self._serial_hint()
+            if self._broadcast_sender:
+                hint += "; messages from system id 0 (the broadcast id) were ignored: set SYSID_THISMAV to 1..255"
             raise LinkError(
                 f"connection {self.connection_string!r}: no autopilot heartbeat within {timeout_s:.1f} s{hint}"
             )
@@ -379,6 +382,10 @@ class MavLink:
             self._bad_data += 1
             return
         src = (msg.get_srcSystem(), msg.get_srcComponent())
+        if src[0] == 0:
+            # System id 0 is MAVLink's broadcast address, never a vehicle's own (SYSID_THISMAV is 1..255).
+            self._broadcast_sender = True
+            return
         if mtype == "HEARTBEAT" and not self._discovered.is_set() and self._is_autopilot(msg):
             self.target_system, self.target_component = src
             self._discovered.set()

@@ -102,3 +102,17 @@ def test_dry_run_and_upload_refuse_an_unsafe_mission(sim: Any, tmp_path: Path) -
     assert not sim.truth().armed
     # nothing reached the vehicle: its mission is still empty
     assert sim.ap.store.count(0) <= 1
+
+
+def test_a_vehicle_refusal_is_explained_with_the_item(vehicle: Any) -> None:
+    from drone_patrol.core.errors import MissionTransferError
+
+    unsupported = Waypoint(31999, frame=MavFrame.MISSION)  # no ArduCopter command has this number
+    mission = replace(small_mission(), items=(*small_mission().items[:3], unsupported))
+    with pytest.raises(MissionTransferError) as info:
+        vehicle.mission.upload(mission, verify=False)
+    assert info.value.result == 3
+    assert str(info.value) == (
+        "mission upload failed: MAV_MISSION_UNSUPPORTED: the vehicle does not support this command "
+        "(mission: vehicle answered at item 4 (command 31999, frame 2))"
+    )

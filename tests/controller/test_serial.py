@@ -12,6 +12,7 @@ import threading
 import time
 import tty
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -77,27 +78,25 @@ def test_bad_connection_strings(text: str, message: str) -> None:
         parse_connection(text)
 
 
-def test_wrong_baud_rate_is_named() -> None:
-    """At the wrong baud rate a UART delivers bytes that never frame as MAVLink: say so."""
+@contextmanager
+def _device_sending(payload: bytes | None) -> Iterator[str]:
+    """A raw pseudo-terminal whose far end writes ``payload`` every 20 ms (nothing when None); yields its path."""
     master, slave = os.openpty()
     tty.setraw(slave)
     stop = threading.Event()
 
-    def noise() -> None:
-        pattern = bytes(range(7, 250, 3)) * 4  # no 0xFD/0xFE start bytes aligned into packets
-        while not stop.is_set():
+    def send() -> None:
+        while payload and not stop.is_set():
             try:
-                os.write(master, pattern.replace(b"\xfd", b"\x00").replace(b"\xfe", b"\x01"))
+                os.write(master, payload)
             except OSError:
                 return
             time.sleep(0.02)
 
-    thread = threading.Thread(target=noise, daemon=True)
+    thread = threading.Thread(target=send, daemon=True)
     thread.start()
-    device = os.ttyname(slave)
     try:
-        with pytest.raises(LinkError, match=r"baud rate is probably wrong"):
-            Vehicle.connect(f"{device},57600", make_config(f"{device},57600"), timeout_s=1.5)
+        yield os.ttyname(slave)
     finally:
         stop.set()
         thread.join(2)
@@ -105,13 +104,28 @@ def test_wrong_baud_rate_is_named() -> None:
         os.close(slave)
 
 
+def test_wrong_baud_rate_is_named() -> None:
+    """At the wrong baud rate a UART delivers bytes that never frame as MAVLink: say so."""
+    noise = bytes(b for b in range(7, 250, 3) if b not in (0xFD, 0xFE)) * 4
+    with _device_sending(noise) as device, pytest.raises(LinkError, match=r"baud rate is probably wrong"):
+        Vehicle.connect(f"{device},57600", make_config(f"{device},57600"), timeout_s=1.5)
+
+
 def test_silent_device_is_named() -> None:
-    master, slave = os.openpty()
-    tty.setraw(slave)
-    device = os.ttyname(slave)
-    try:
-        with pytest.raises(LinkError, match=r"nothing arrived at 57600 baud"):
-            Vehicle.connect(f"{device},57600", make_config(f"{device},57600"), timeout_s=1.0)
-    finally:
-        os.close(master)
-        os.close(slave)
+    with _device_sending(None) as device, pytest.raises(LinkError, match=r"nothing arrived at 57600 baud"):
+        Vehicle.connect(f"{device},57600", make_config(f"{device},57600"), timeout_s=1.0)
+
+
+def test_system_id_zero_is_not_a_vehicle() -> None:
+    """A heartbeat from system 0 (MAVLink's broadcast id) is ignored and the error says why."""
+    from pymavlink.dialects.v20 import ardupilotmega as mavlink
+
+    sender = mavlink.MAVLink(None, srcSystem=0, srcComponent=1)
+    beat = sender.heartbeat_encode(
+        mavlink.MAV_TYPE_QUADROTOR, mavlink.MAV_AUTOPILOT_ARDUPILOTMEGA, 0, 0, mavlink.MAV_STATE_STANDBY
+    )
+    with (
+        _device_sending(beat.pack(sender)) as device,
+        pytest.raises(LinkError, match=r"system id 0 \(the broadcast id\) were ignored"),
+    ):
+        Vehicle.connect(f"{device},57600", make_config(f"{device},57600"), timeout_s=1.5)
