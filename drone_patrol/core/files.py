@@ -293,8 +293,9 @@ def parse_user_yaml(text: str, source: str | Path, what: str, error: type[DroneP
     Refused besides syntax errors: duplicate keys, nesting deeper than :data:`MAX_NESTING`,
     aliases that expand past :data:`MAX_YAML_NODES` values or refer to themselves.
     """
-    loader = _YamlLoader(text)
+    loader: _YamlLoader | None = None
     try:
+        loader = _YamlLoader(text)  # refuses control characters already here
         node = loader.get_single_node()
         if node is None:
             return None
@@ -305,13 +306,14 @@ def parse_user_yaml(text: str, source: str | Path, what: str, error: type[DroneP
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None)
+        problem = getattr(exc, "problem", None) or getattr(exc, "reason", None)
         detail = f": {_cut(problem, 120)}" if isinstance(problem, str) and problem else ""
         raise error(f"{source}: cannot read {what}: not valid YAML{where}{detail}") from None
     except RecursionError:
         raise error(f"{source}: cannot read {what}: nested deeper than {MAX_NESTING} levels") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def read_user_yaml(path: str | Path, what: str, error: type[DronePatrolError], max_bytes: int = MAX_FILE_BYTES) -> Any:

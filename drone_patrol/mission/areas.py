@@ -38,6 +38,7 @@ _UPPER = {"altitude_m": 1000.0, "speed_m_s": 50.0, "dwell_s": 3600.0, "radius_m"
 MAX_FEATURES = 500
 MAX_POLYGON_PARTS = 16
 MAX_POSITIONS = 100_000
+MAX_NAME_CHARS = 100
 #: the widest a patrol area may be, east-west or north-south
 MAX_AREA_SPAN_M = 20_000.0
 _GEOMETRY_BY_PATTERN = {
@@ -143,7 +144,7 @@ def to_local(geom: BaseGeometry, frame: LocalFrame) -> BaseGeometry:
 
 def _where(index: int, props: dict[str, Any]) -> str:
     name = props.get("name")
-    return f"feature {name!r}" if isinstance(name, str) and name else f"feature #{index}"
+    return f"feature {excerpt(name)}" if isinstance(name, str) and name else f"feature #{index}"
 
 
 def _check_position(pos: Any, path: Path, where: str) -> None:
@@ -156,9 +157,9 @@ def _check_position(pos: Any, path: Path, where: str) -> None:
         return
     if -180 <= lat <= 180 and -90 <= lon <= 90:
         raise AreaFileError(
-            f"{path}: {where}: position {list(pos)!r} looks like [lat, lon] order; GeoJSON wants [lon, lat]"
+            f"{path}: {where}: position {excerpt(list(pos))} looks like [lat, lon] order; GeoJSON wants [lon, lat]"
         )
-    raise AreaFileError(f"{path}: {where}: position {list(pos)!r} out of range (lon -180..180, lat -90..90)")
+    raise AreaFileError(f"{path}: {where}: position {excerpt(list(pos))} out of range (lon -180..180, lat -90..90)")
 
 
 def _check_rings(rings: Any, path: Path, where: str, part: str = "") -> None:
@@ -230,6 +231,10 @@ def _make_area(index: int, feature: Any, path: Path, repair: bool, warnings: lis
     name = props.get("name")
     if not isinstance(name, str) or not name.strip():
         raise AreaFileError(f"{path}: {where}: properties.name is required (a non-empty string)")
+    if len(name) > MAX_NAME_CHARS:
+        raise AreaFileError(
+            f"{path}: feature #{index}: name {excerpt(name)} is longer than {MAX_NAME_CHARS} characters"
+        )
     try:
         role = AreaRole(props.get("role", "patrol"))
     except (ValueError, TypeError):
