@@ -19,7 +19,12 @@ class ConnectionSpec:
 
     @property
     def is_stream(self) -> bool:
-        """True for links that can drop and be reopened (TCP, and a serial port that is unplugged and back)."""
+        """True for stream sockets (TCP), which the peer can close."""
+        return self.kind == "tcp"
+
+    @property
+    def reopenable(self) -> bool:
+        """True for links that can drop and be reopened: TCP, and a serial port unplugged and plugged back."""
         return self.kind in ("tcp", "serial")
 
 

@@ -358,7 +358,7 @@ class MavLink:
                 log.exception("error while handling a MAVLink message")
 
     def _try_reconnect(self) -> bool:
-        if not (self.reconnect and self.spec.is_stream):
+        if not (self.reconnect and self.spec.reopenable):
             self._stop.wait(0.1)
             return not self._stop.is_set()
         while not self._stop.is_set():
