@@ -210,6 +210,16 @@ def _check_geometry(raw: Any, path: Path, where: str) -> str:
     return str(kind)
 
 
+def _dimensions(coords: Any) -> set[int]:
+    """The lengths of the positions in (already checked) GeoJSON ``coords``."""
+    if coords and isinstance(coords[0], int | float):
+        return {len(coords)}
+    out: set[int] = set()
+    for part in coords:
+        out |= _dimensions(part)
+    return out
+
+
 def _number(props: dict[str, Any], key: str, path: Path, where: str) -> float | None:
     value = props.get(key)
     if value is None:
@@ -243,6 +253,8 @@ def _make_area(index: int, feature: Any, path: Path, repair: bool, warnings: lis
             f"{path}: {where}: role {excerpt(props.get('role'))} unknown (expected {choices})"
         ) from None
     kind = _check_geometry(feature.get("geometry"), path, where)
+    if len(_dimensions(feature["geometry"]["coordinates"])) > 1:
+        raise AreaFileError(f"{path}: {where}: positions mix [lon, lat] and [lon, lat, alt]; use one form")
     geom = shape(feature["geometry"])
     if kind in ("Polygon", "MultiPolygon") and not geom.is_valid:
         reason = explain_validity(geom)

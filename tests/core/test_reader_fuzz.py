@@ -15,11 +15,11 @@ import json
 import os
 import re
 import struct
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -249,19 +249,16 @@ def test_scenario_reader(tmp_path: Path, data: bytes) -> None:
     _check(Scenario.load, tmp_path / "scenario.geojson", data, InputError)
 
 
-@pytest.fixture(scope="module")
-def baseline_bytes(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+def _baseline() -> bytes:
     from drone_patrol.core.types import GeoPoint
 
-    path = tmp_path_factory.mktemp("baseline") / "b.json"
-    HeatBaseline.load_or_new(path, "site", GeoPoint(25.28, 110.29, 150.0)).save(path)
-    return path.read_bytes()
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "b.json"
+        HeatBaseline.load_or_new(path, "site", GeoPoint(25.28, 110.29, 150.0)).save(path)
+        return path.read_bytes()
 
 
-def test_baseline_reader(tmp_path: Path, baseline_bytes: bytes) -> None:
-    @FUZZ
-    @given(data=damaged(baseline_bytes))
-    def fuzz(data: bytes) -> None:
-        _check(HeatBaseline.load, tmp_path / "baseline.json", data, InputError)
-
-    fuzz()
+@FUZZ
+@given(data=damaged(_baseline()))
+def test_baseline_reader(tmp_path: Path, data: bytes) -> None:
+    _check(HeatBaseline.load, tmp_path / "baseline.json", data, InputError)
