@@ -21,6 +21,7 @@ from drone_patrol.core.config import ControllerConfig
 from drone_patrol.core.errors import PreflightError
 from drone_patrol.core.geo import LocalFrame, distance_m
 from drone_patrol.core.types import GeoPoint, MavCmd, MavFrame, Mission, Waypoint
+from drone_patrol.mission.items import item_problem
 
 __all__ = ["check_mission", "max_range_m", "mission_problems"]
 
@@ -78,9 +79,13 @@ def mission_problems(
     zones = _zones(mission, home) if fence_type & _FENCE_ZONES else ([], [])
     frame = LocalFrame(home) if zones[0] else None
     for seq, w in enumerate(items, start=1):
+        label = _label(seq, w)
+        wrong = item_problem(w)  # NaN or out-of-range fields cannot even be put on the wire
+        if wrong:
+            problems.append(f"{label}: {wrong}")
+            continue
         if not w.has_position:
             continue
-        label = _label(seq, w)
         height = _height_above_home_m(w, home)
         if height > ceiling:
             problems.append(f"{label}: altitude {height:g} m above home is over the {ceiling:g} m ceiling")

@@ -24,6 +24,7 @@ from drone_patrol.core.errors import AreaFileError
 from drone_patrol.core.files import excerpt, parse_user_json, read_user_text
 from drone_patrol.core.geo import LocalFrame, distance_m
 from drone_patrol.core.types import AreaRole, GeoPoint, KeyArea, PatternKind
+from drone_patrol.mission.area_geometry import check_geometry, dimensions
 from drone_patrol.mission.kml import kml_features
 
 __all__ = ["AreaSet", "load_areas", "parse_areas"]
@@ -36,7 +37,6 @@ _NUMERIC = ("altitude_m", "speed_m_s", "dwell_s", "radius_m", "width_m")
 _UPPER = {"altitude_m": 1000.0, "speed_m_s": 50.0, "dwell_s": 3600.0, "radius_m": 5000.0, "width_m": 500.0}
 #: bounds on the work an area file may ask for (the route order grows fast with the parts)
 MAX_FEATURES = 500
-MAX_POLYGON_PARTS = 16
 MAX_POSITIONS = 100_000
 MAX_NAME_CHARS = 100
 #: the widest a patrol area may be, east-west or north-south
@@ -147,79 +147,6 @@ def _where(index: int, props: dict[str, Any]) -> str:
     return f"feature {excerpt(name)}" if isinstance(name, str) and name else f"feature #{index}"
 
 
-def _check_position(pos: Any, path: Path, where: str) -> None:
-    if not isinstance(pos, list | tuple) or len(pos) not in (2, 3):
-        raise AreaFileError(f"{path}: {where}: position {excerpt(pos)} is not [lon, lat] or [lon, lat, alt]")
-    if not all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in pos):
-        raise AreaFileError(f"{path}: {where}: position {excerpt(pos)} has a non-numeric value")
-    lon, lat = pos[0], pos[1]
-    if -180 <= lon <= 180 and -90 <= lat <= 90:
-        return
-    if -180 <= lat <= 180 and -90 <= lon <= 90:
-        raise AreaFileError(
-            f"{path}: {where}: position {excerpt(list(pos))} looks like [lat, lon] order; GeoJSON wants [lon, lat]"
-        )
-    raise AreaFileError(f"{path}: {where}: position {excerpt(list(pos))} out of range (lon -180..180, lat -90..90)")
-
-
-def _check_rings(rings: Any, path: Path, where: str, part: str = "") -> None:
-    if not isinstance(rings, list) or not rings:
-        raise AreaFileError(f"{path}: {where}: {part}Polygon has no rings")
-    for r, ring in enumerate(rings):
-        label = part + ("exterior ring" if r == 0 else f"hole {r}")
-        if not isinstance(ring, list):
-            raise AreaFileError(f"{path}: {where}: {label} is not an array of positions")
-        for pos in ring:
-            _check_position(pos, path, where)
-        if len(ring) < 4:
-            raise AreaFileError(f"{path}: {where}: {label} has {len(ring)} positions; a closed ring needs at least 4")
-        if list(ring[0][:2]) != list(ring[-1][:2]):
-            raise AreaFileError(f"{path}: {where}: {label} is not closed (first and last positions differ)")
-
-
-def _check_geometry(raw: Any, path: Path, where: str) -> str:
-    if not isinstance(raw, dict) or "type" not in raw:
-        raise AreaFileError(f"{path}: {where}: missing geometry")
-    kind = raw["type"]
-    coords = raw.get("coordinates")
-    if kind not in ("Point", "LineString", "Polygon", "MultiPolygon"):
-        raise AreaFileError(
-            f"{path}: {where}: geometry type {excerpt(kind)} not supported (Point, LineString, Polygon, MultiPolygon)"
-        )
-    if not isinstance(coords, list):
-        raise AreaFileError(f"{path}: {where}: geometry has no coordinates array")
-    if kind == "Point":
-        _check_position(coords, path, where)
-    elif kind == "LineString":
-        if len(coords) < 2:
-            raise AreaFileError(f"{path}: {where}: LineString needs at least 2 positions, got {len(coords)}")
-        for pos in coords:
-            _check_position(pos, path, where)
-    elif kind == "Polygon":
-        _check_rings(coords, path, where)
-    else:
-        if not coords:
-            raise AreaFileError(f"{path}: {where}: MultiPolygon has no polygons")
-        if len(coords) > MAX_POLYGON_PARTS:
-            raise AreaFileError(
-                f"{path}: {where}: MultiPolygon has {len(coords)} parts, at most {MAX_POLYGON_PARTS}; "
-                "give the parts as separate features"
-            )
-        for k, rings in enumerate(coords):
-            _check_rings(rings, path, where, f"polygon {k} ")
-    return str(kind)
-
-
-def _dimensions(coords: Any) -> set[int]:
-    """The lengths of the positions in (already checked) GeoJSON ``coords``."""
-    if coords and isinstance(coords[0], int | float):
-        return {len(coords)}
-    out: set[int] = set()
-    for part in coords:
-        out |= _dimensions(part)
-    return out
-
-
 def _number(props: dict[str, Any], key: str, path: Path, where: str) -> float | None:
     value = props.get(key)
     if value is None:
@@ -252,8 +179,8 @@ def _make_area(index: int, feature: Any, path: Path, repair: bool, warnings: lis
         raise AreaFileError(
             f"{path}: {where}: role {excerpt(props.get('role'))} unknown (expected {choices})"
         ) from None
-    kind = _check_geometry(feature.get("geometry"), path, where)
-    if len(_dimensions(feature["geometry"]["coordinates"])) > 1:
+    kind = check_geometry(feature.get("geometry"), path, where)
+    if len(dimensions(feature["geometry"]["coordinates"])) > 1:
         raise AreaFileError(f"{path}: {where}: positions mix [lon, lat] and [lon, lat, alt]; use one form")
     geom = shape(feature["geometry"])
     if kind in ("Polygon", "MultiPolygon") and not geom.is_valid:

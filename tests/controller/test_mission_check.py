@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import subprocess
 import sys
 from dataclasses import replace
@@ -116,3 +117,9 @@ def test_a_vehicle_refusal_is_explained_with_the_item(vehicle: Any) -> None:
         "mission upload failed: MAV_MISSION_UNSUPPORTED: the vehicle does not support this command "
         "(mission: vehicle answered at item 4 (command 31999, frame 2))"
     )
+
+
+def test_items_that_cannot_go_on_the_wire_are_named() -> None:
+    nan_lat = Waypoint(MavCmd.NAV_WAYPOINT, latitude_deg=math.nan, longitude_deg=110.29, altitude_m=30.0)
+    problems = mission_problems(_with_item(small_mission(), 2, nan_lat), CONFIG)
+    assert problems == ["item 3 (NAV_WAYPOINT): latitude is nan, expected a finite number"]
