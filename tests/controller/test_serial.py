@@ -129,3 +129,35 @@ def test_system_id_zero_is_not_a_vehicle() -> None:
         pytest.raises(LinkError, match=r"system id 0 \(the broadcast id\) were ignored"),
     ):
         Vehicle.connect(f"{device},57600", make_config(f"{device},57600"), timeout_s=1.5)
+
+
+def test_sim_command_offers_a_serial_device() -> None:
+    """``drone-patrol sim --serial`` prints a device that ``status --connect DEVICE,57600`` reaches."""
+    import re
+    import signal
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "drone_patrol", "sim", "--port", "0", "--speedup", "10", "--serial"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        banner = proc.stdout.readline()
+        found = re.search(r"serial (/dev/\S+),", banner)
+        assert found, banner
+        status = subprocess.run(
+            [sys.executable, "-m", "drone_patrol", "status", "--connect", f"{found.group(1)},57600", "--speedup", "10"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert status.returncode == 0, status.stderr
+        assert "link      system 1" in status.stdout
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=10)
