@@ -39,6 +39,7 @@ __all__ = [
     "MAX_FILE_BYTES",
     "MAX_NESTING",
     "MAX_YAML_NODES",
+    "MAX_YAML_TOKENS",
     "AtomicText",
     "check_nesting",
     "decode_user_bytes",
@@ -58,6 +59,8 @@ MAX_FILE_BYTES = 64 * 1024 * 1024
 MAX_NESTING = 64
 #: the most nodes a YAML document may expand to once its aliases are followed
 MAX_YAML_NODES = 200_000
+#: the most values and lines a YAML document may have (PyYAML takes ~10 us a value)
+MAX_YAML_TOKENS = 50_000
 #: the most characters of a rejected value an error message quotes
 EXCERPT_CHARS = 60
 
@@ -241,7 +244,11 @@ def read_user_json(path: str | Path, what: str, error: type[DronePatrolError], m
     return parse_user_json(read_user_text(path, what, error, max_bytes=max_bytes), path, what, error)
 
 
-class _YamlLoader(yaml.SafeLoader):
+#: libyaml's parser when PyYAML was built with it (ten times faster), else the pure-Python one
+_SafeLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _YamlLoader(_SafeLoader):  # type: ignore[misc]
     """PyYAML's safe loader that refuses duplicate keys."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
@@ -287,12 +294,62 @@ def _yaml_size(root: yaml.Node, source: str | Path, what: str, error: type[Drone
         stack.extend((c, depth + 1, False) for c in children if id(c) not in sizes)
 
 
+def _nesting_prescan(text: str, source: str | Path, what: str, error: type[DronePatrolError]) -> None:
+    """Refuse YAML nested past :data:`MAX_NESTING` before PyYAML scans it.
+
+    PyYAML's scanner slows quadratically with the nesting (100,000 ``[`` take most of a
+    minute, 1,400 indented levels ten seconds), so the depth is counted first: flow
+    brackets outside quotes and comments, and block indentation.
+    """
+    # Block nesting: one level per deeper indentation (and per "- " that opens a compact sequence).
+    indents: list[int] = []
+    for line in text.splitlines():
+        body = line.lstrip(" ")
+        if not body or body.startswith("#"):
+            continue
+        column = len(line) - len(body)
+        while indents and column < indents[-1]:
+            indents.pop()
+        if not indents or column > indents[-1]:
+            indents.append(column)
+        dashes = len(body) - len(body.lstrip("- ")) if body.startswith("- ") else 0
+        if len(indents) + dashes // 2 > MAX_NESTING:
+            raise error(f"{source}: cannot read {what}: nested deeper than {MAX_NESTING} levels")
+    if text.count("[") + text.count("{") <= MAX_NESTING:
+        return  # too few brackets to nest too deep: skip the character scan
+    depth = 0
+    quote = ""
+    comment = False
+    previous = "\n"
+    for ch in text:
+        if comment:
+            comment = ch != "\n"
+        elif quote:
+            if ch == quote:
+                quote = ""
+        elif ch in "\"'" and previous in " \t\n[{,:-":
+            quote = ch
+        elif ch == "#" and previous in " \t\n":
+            comment = True
+        elif ch in "[{":
+            depth += 1
+            if depth > MAX_NESTING:
+                raise error(f"{source}: cannot read {what}: nested deeper than {MAX_NESTING} levels")
+        elif ch in "]}":
+            depth = max(0, depth - 1)
+        previous = ch
+
+
 def parse_user_yaml(text: str, source: str | Path, what: str, error: type[DronePatrolError]) -> Any:
     """The YAML document in ``text`` (safe types only); ``error`` with the line of a problem.
 
     Refused besides syntax errors: duplicate keys, nesting deeper than :data:`MAX_NESTING`,
     aliases that expand past :data:`MAX_YAML_NODES` values or refer to themselves.
     """
+    _nesting_prescan(text, source, what, error)
+    values = text.count(",") + text.count("\n") + text.count("- ")
+    if values > MAX_YAML_TOKENS:
+        raise error(f"{source}: cannot read {what}: more than {MAX_YAML_TOKENS} values and lines")
     loader: _YamlLoader | None = None
     try:
         loader = _YamlLoader(text)  # refuses control characters already here

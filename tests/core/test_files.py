@@ -123,3 +123,16 @@ def test_csv_with_bom_and_bad_lines(tmp_path: Path) -> None:
     huge_field.write_text('a\n"' + "x" * 200_000 + '"\n')
     with pytest.raises(InputError, match=r"huge\.csv: line \d+: cannot read frame index"):
         list(read_user_csv(huge_field, "frame index", InputError)[1])
+
+
+def test_deep_yaml_is_refused_before_pyyaml_scans_it() -> None:
+    """PyYAML's scanner is quadratic in the nesting: 100,000 levels took 39 s before the pre-scan."""
+    started = time.perf_counter()
+    for text in ("[" * 100_000 + "]" * 100_000, "".join("  " * i + "- \n" for i in range(1400)), "- " * 5000 + "x"):
+        with pytest.raises(InputError, match="nested deeper than 64 levels"):
+            parse_user_yaml(text, "c.yaml", "config file", InputError)
+    with pytest.raises(InputError, match="more than 50000 values and lines"):
+        parse_user_yaml("x: [" + "1, " * 300_000 + "1]", "c.yaml", "config file", InputError)
+    assert time.perf_counter() - started < 20  # generous on a loaded machine; it takes well under a second
+    quoted = "a: '" + "[" * 70 + "'  # " + "[" * 70
+    assert parse_user_yaml(quoted, "c.yaml", "config file", InputError) == {"a": "[" * 70}
