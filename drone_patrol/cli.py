@@ -3,7 +3,8 @@
 Subcommands live beside the code they drive (``drone_patrol/<part>/commands.py``)
 and are imported only when used, so ``--help`` stays fast and a part that is not
 built yet says so plainly. Every :class:`DronePatrolError` ends the command with
-one line on stderr and its exit code, never a traceback.
+one line on stderr and its exit code, never a traceback; no float option of any of
+them takes NaN or infinity (:mod:`drone_patrol.core.options`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import click
 
 from drone_patrol import __version__
 from drone_patrol.core.errors import DronePatrolError
+from drone_patrol.core.options import finite_options
 
 #: name -> (module:attribute of the click command, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
@@ -83,7 +85,7 @@ class LazyGroup(click.Group):
             return _not_available(cmd_name, help_text)
         if command.short_help is None and command.help is None:
             command.short_help = help_text
-        return command
+        return finite_options(command)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         # Help lists the static one-liners, so --help imports none of the parts.

@@ -10,10 +10,12 @@ from typing import Any
 
 import click
 
+from drone_patrol.controller.connection import parse_connection
 from drone_patrol.controller.events import INFO, VehicleEvent
 from drone_patrol.controller.executor import PatrolExecutor
 from drone_patrol.controller.identity import vehicle_identity
 from drone_patrol.controller.items import fence_to_wire
+from drone_patrol.controller.mission_check import check_mission
 from drone_patrol.controller.report import PatrolProgress, PatrolReport
 from drone_patrol.controller.vehicle import Vehicle
 from drone_patrol.core.config import ControllerConfig, load_config
@@ -36,7 +38,8 @@ def controller_config(config_path: Path | None, connection: str | None, speedup:
     """The controller section of the config, with command-line overrides."""
     config = load_config(config_path).controller
     update: dict[str, Any] = {}
-    if connection:
+    if connection is not None:
+        parse_connection(connection)  # an empty --connect is an error, not "use the config's"
         update["connection"] = connection
     if speedup:
         update["speedup"] = speedup
@@ -152,7 +155,9 @@ def fly_mission(
 @_connect_option
 @_config_option
 @_speedup_option
-@click.option("--dry-run", is_flag=True, help="Run preflight, upload and verify only; do not arm.")
+@click.option(
+    "--dry-run", is_flag=True, help="Check the mission against the vehicle and site, upload and verify; do not arm."
+)
 @click.option("--resume-from", type=click.IntRange(min=1), help="Start at this mission item (after an interruption).")
 @click.option("--sortie", type=click.IntRange(min=1), default=1, show_default=True, help="Sortie of a route GeoJSON.")
 def fly(
@@ -204,6 +209,7 @@ def mission_upload(
     started = time.monotonic()
     bar_cm = click.progressbar(length=1000, label="uploading", file=sys.stderr)
     with Vehicle.connect(config.connection, config) as vehicle, bar_cm as bar:
+        check_mission(vehicle, loaded, config)
         done = [0]
 
         def progress(n: int, total: int) -> None:

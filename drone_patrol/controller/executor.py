@@ -26,6 +26,7 @@ from drone_patrol.controller.failsafe import (
     mission_battery_percent,
     mission_duration_s,
 )
+from drone_patrol.controller.mission_check import check_mission
 from drone_patrol.controller.preflight import limits_from_config, run_preflight
 from drone_patrol.controller.report import PatrolProgress, PatrolReport, Tracker
 from drone_patrol.controller.resume import resume_mission
@@ -196,6 +197,8 @@ class PatrolExecutor:
 
     def _run(self) -> None:
         v = self.vehicle
+        # dry run or not, nothing goes on the wire before the mission passes its checks
+        check_mission(v, self.mission, self.config, self.resume_from_seq)
         if not self.dry_run:  # a dry run changes nothing on the vehicle but its lists
             self._set_phase(Phase.PREFLIGHT)
             capacity = self._battery_capacity_mah()

@@ -290,3 +290,15 @@ def list_differences(sent: Sequence[WireItem], got: Sequence[WireItem], skip_hom
 def renumber(items: Sequence[WireItem], mission_type: int) -> list[WireItem]:
     """The same items with seq 0..N-1 and the given mission type."""
     return [replace(it, seq=i, mission_type=mission_type) for i, it in enumerate(items)]
+
+
+def describe_item(item: WireItem) -> str:
+    """``item`` in a few words for a message: its number, command and, when it has one, its position."""
+    try:
+        name = MavCmd(item.command).name
+    except ValueError:
+        name = f"command {item.command}"
+    where = ""
+    if item.x or item.y or Waypoint(command=item.command).has_position:
+        where = f" at {item.latitude_deg:.7f}, {item.longitude_deg:.7f}, {item.z:g} m"
+    return f"item {item.seq} ({name}{where}, frame {item.frame})"

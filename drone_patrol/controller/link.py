@@ -71,6 +71,23 @@ class _TcpConnection(mavutil.mavtcp):  # type: ignore[misc]
     connect_timeout_s = 2.0
 
 
+def _check_serial_device(spec: ConnectionSpec) -> None:
+    """A one-line :class:`LinkError` for a serial device that is missing or may not be opened."""
+    device = spec.address
+    if not os.path.exists(device) and not device.upper().startswith("COM"):
+        raise LinkError(
+            f"serial device {device} not found: is the flight controller or telemetry radio plugged in? "
+            "(ls /dev/serial/by-id lists the connected ones)"
+        )
+    if os.path.isdir(device):
+        raise LinkError(f"serial device {device} is a directory, expected a serial port such as /dev/ttyACM0")
+    if os.path.exists(device) and not os.access(device, os.R_OK | os.W_OK):
+        raise LinkError(
+            f"serial device {device}: permission denied (add the user to the group that owns it, "
+            "usually dialout, and log in again)"
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class LinkHealth:
     """How the link is doing, as a ground station's link indicator shows it."""
@@ -164,12 +181,15 @@ class MavLink:
         self._lost = 0
         self._bad_data = 0
         self._reconnects = 0
+        self._broadcast_sender = False
         self._threads: list[threading.Thread] = []
 
     # -- lifecycle -------------------------------------------------------------
 
     def open(self) -> None:
         """Open the connection and start the reader and heartbeat threads."""
+        if self.spec.kind == "serial":
+            _check_serial_device(self.spec)
         try:
             self._conn = self._open_connection()
         except (OSError, ValueError) as exc:
@@ -198,10 +218,28 @@ class MavLink:
         """Block until the first autopilot heartbeat names the target; return (system, component)."""
         if not self._discovered.wait(timeout_s):
             hint = " (MAVLink 2 signing is on: the vehicle must sign with the same key)" if self.signing_key else ""
+            if self.spec.kind == "serial":
+                hint += self._serial_hint()
+            if self._broadcast_sender:
+                hint += "; messages from system id 0 (the broadcast id) were ignored: set SYSID_THISMAV to 1..255"
             raise LinkError(
                 f"connection {self.connection_string!r}: no autopilot heartbeat within {timeout_s:.1f} s{hint}"
             )
         return self.target_system, self.target_component
+
+    def _serial_hint(self) -> str:
+        """Why a serial port may be silent: at the wrong baud rate the bytes never frame as MAVLink."""
+        baud = self.spec.baud
+        if self._bad_data or self._bytes_seen():
+            return (
+                f"; {self._bad_data} unreadable packets arrived at {baud} baud: the baud rate is probably wrong "
+                f"(it must match the autopilot's SERIALn_BAUD; try ,57600 or ,115200)"
+            )
+        return f"; nothing arrived at {baud} baud: is the autopilot powered and this its MAVLink port?"
+
+    def _bytes_seen(self) -> bool:
+        conn = self._conn
+        return bool(conn is not None and getattr(conn.mav, "total_receive_errors", 0))
 
     # -- subscriptions ---------------------------------------------------------
 
@@ -320,7 +358,7 @@ class MavLink:
                 log.exception("error while handling a MAVLink message")
 
     def _try_reconnect(self) -> bool:
-        if not (self.reconnect and self.spec.is_stream):
+        if not (self.reconnect and self.spec.reopenable):
             self._stop.wait(0.1)
             return not self._stop.is_set()
         while not self._stop.is_set():
@@ -344,6 +382,10 @@ class MavLink:
             self._bad_data += 1
             return
         src = (msg.get_srcSystem(), msg.get_srcComponent())
+        if src[0] == 0:
+            # System id 0 is MAVLink's broadcast address, never a vehicle's own (SYSID_THISMAV is 1..255).
+            self._broadcast_sender = True
+            return
         if mtype == "HEARTBEAT" and not self._discovered.is_set() and self._is_autopilot(msg):
             self.target_system, self.target_component = src
             self._discovered.set()

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from drone_patrol.controller.items import WireItem, list_differences
+from drone_patrol.controller.items import WireItem, describe_item, list_differences
 from drone_patrol.controller.link import MavLink, Message, MessageQueue, mavlink
 from drone_patrol.core.errors import MissionTransferError
 
@@ -233,7 +233,9 @@ class MissionTransfer:
                     # The last item went out: this may answer a duplicate of it after a lost
                     # ACCEPTED (ArduPilot answers items outside a transfer with ERROR).
                     raise _FinalAckUncertain(f"{result_name(result)} after the last item")
-                where = f"at item {last_sent}" if last_sent is not None else f"to a count of {count} items"
+                where = (
+                    f"at {describe_item(items[last_sent])}" if last_sent is not None else f"to a count of {count} items"
+                )
                 raise self._error(result, "upload", mission_type, f"vehicle answered {where}")
 
     # -- download --------------------------------------------------------------

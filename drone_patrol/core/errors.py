@@ -36,7 +36,15 @@ class MissionFileError(InputError):
 
 
 class PlanningError(DronePatrolError):
-    """The planner cannot build a mission that meets the constraints."""
+    """The planner cannot build a mission that meets the constraints.
+
+    ``option`` names the planner setting at fault (a ``PlannerConfig`` field) when one is,
+    so a command can name its own option for it.
+    """
+
+    def __init__(self, message: str = "", option: str | None = None) -> None:
+        super().__init__(message)
+        self.option = option
 
 
 class LinkError(DronePatrolError):
@@ -53,18 +61,40 @@ class OperationTimeoutError(DronePatrolError):
         super().__init__(f"{msg} ({detail})" if detail else msg)
 
 
+#: what each MAV_MISSION_RESULT refusal means, in words (MAVLink common.xml)
+MISSION_RESULT_WORDS = {
+    1: "the vehicle reported an error",
+    2: "the vehicle does not support this frame (coordinate system)",
+    3: "the vehicle does not support this command",
+    4: "the vehicle has no room for this many items",
+    5: "an item's parameters are invalid",
+    6: "param1 is invalid",
+    7: "param2 is invalid",
+    8: "param3 is invalid",
+    9: "param4 is invalid",
+    10: "the latitude (x / param5) is invalid",
+    11: "the longitude (y / param6) is invalid",
+    12: "the altitude (z / param7) is invalid",
+    13: "an item was sent out of sequence",
+    14: "the vehicle is not accepting mission items now (it may be flying or busy)",
+    15: "the vehicle cancelled the transfer",
+}
+
+
 class MissionTransferError(DronePatrolError):
     """A mission, fence or rally transfer failed.
 
     ``result`` is the MAV_MISSION_RESULT code (or -1 for a timeout without an ACK),
     ``result_name`` its enum name, ``operation`` one of upload/download/clear/verify.
+    The message says what the result means in words.
     """
 
     def __init__(self, result: int, operation: str, result_name: str = "", detail: str = "") -> None:
         self.result = result
         self.operation = operation
         self.result_name = result_name or str(result)
-        msg = f"mission {operation} failed: {self.result_name}"
+        words = MISSION_RESULT_WORDS.get(result)
+        msg = f"mission {operation} failed: {self.result_name}" + (f": {words}" if words else "")
         super().__init__(f"{msg} ({detail})" if detail else msg)
 
 

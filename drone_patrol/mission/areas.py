@@ -8,7 +8,6 @@ everything a planner, a vision pipeline or a simulator relies on and raises one
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -22,9 +21,10 @@ from shapely.geometry.base import BaseGeometry
 from shapely.validation import explain_validity
 
 from drone_patrol.core.errors import AreaFileError
-from drone_patrol.core.files import read_user_text
+from drone_patrol.core.files import excerpt, parse_user_json, read_user_text
 from drone_patrol.core.geo import LocalFrame, distance_m
 from drone_patrol.core.types import AreaRole, GeoPoint, KeyArea, PatternKind
+from drone_patrol.mission.area_geometry import check_geometry, dimensions
 from drone_patrol.mission.kml import kml_features
 
 __all__ = ["AreaSet", "load_areas", "parse_areas"]
@@ -32,6 +32,15 @@ __all__ = ["AreaSet", "load_areas", "parse_areas"]
 #: a feature whose centre is farther than this from the others is suspect
 _OUTLIER_M = 200_000.0
 _NUMERIC = ("altitude_m", "speed_m_s", "dwell_s", "radius_m", "width_m")
+#: the largest value each numeric property may take: beyond these the work (sweep lines,
+#: buffers, orbits) grows without bound and no street, square or hover needs more
+_UPPER = {"altitude_m": 1000.0, "speed_m_s": 50.0, "dwell_s": 3600.0, "radius_m": 5000.0, "width_m": 500.0}
+#: bounds on the work an area file may ask for (the route order grows fast with the parts)
+MAX_FEATURES = 500
+MAX_POSITIONS = 100_000
+MAX_NAME_CHARS = 100
+#: the widest a patrol area may be, east-west or north-south
+MAX_AREA_SPAN_M = 20_000.0
 _GEOMETRY_BY_PATTERN = {
     PatternKind.COVERAGE: ("Polygon", "MultiPolygon"),
     PatternKind.PERIMETER: ("Polygon", "MultiPolygon"),
@@ -135,65 +144,7 @@ def to_local(geom: BaseGeometry, frame: LocalFrame) -> BaseGeometry:
 
 def _where(index: int, props: dict[str, Any]) -> str:
     name = props.get("name")
-    return f"feature {name!r}" if isinstance(name, str) and name else f"feature #{index}"
-
-
-def _check_position(pos: Any, path: Path, where: str) -> None:
-    if not isinstance(pos, list | tuple) or len(pos) not in (2, 3):
-        raise AreaFileError(f"{path}: {where}: position {pos!r} is not [lon, lat] or [lon, lat, alt]")
-    if not all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in pos):
-        raise AreaFileError(f"{path}: {where}: position {pos!r} has a non-numeric value")
-    lon, lat = pos[0], pos[1]
-    if -180 <= lon <= 180 and -90 <= lat <= 90:
-        return
-    if -180 <= lat <= 180 and -90 <= lon <= 90:
-        raise AreaFileError(
-            f"{path}: {where}: position {list(pos)!r} looks like [lat, lon] order; GeoJSON wants [lon, lat]"
-        )
-    raise AreaFileError(f"{path}: {where}: position {list(pos)!r} out of range (lon -180..180, lat -90..90)")
-
-
-def _check_rings(rings: Any, path: Path, where: str, part: str = "") -> None:
-    if not isinstance(rings, list) or not rings:
-        raise AreaFileError(f"{path}: {where}: {part}Polygon has no rings")
-    for r, ring in enumerate(rings):
-        label = part + ("exterior ring" if r == 0 else f"hole {r}")
-        if not isinstance(ring, list):
-            raise AreaFileError(f"{path}: {where}: {label} is not an array of positions")
-        for pos in ring:
-            _check_position(pos, path, where)
-        if len(ring) < 4:
-            raise AreaFileError(f"{path}: {where}: {label} has {len(ring)} positions; a closed ring needs at least 4")
-        if list(ring[0][:2]) != list(ring[-1][:2]):
-            raise AreaFileError(f"{path}: {where}: {label} is not closed (first and last positions differ)")
-
-
-def _check_geometry(raw: Any, path: Path, where: str) -> str:
-    if not isinstance(raw, dict) or "type" not in raw:
-        raise AreaFileError(f"{path}: {where}: missing geometry")
-    kind = raw["type"]
-    coords = raw.get("coordinates")
-    if kind not in ("Point", "LineString", "Polygon", "MultiPolygon"):
-        raise AreaFileError(
-            f"{path}: {where}: geometry type {kind!r} not supported (Point, LineString, Polygon, MultiPolygon)"
-        )
-    if not isinstance(coords, list):
-        raise AreaFileError(f"{path}: {where}: geometry has no coordinates array")
-    if kind == "Point":
-        _check_position(coords, path, where)
-    elif kind == "LineString":
-        if len(coords) < 2:
-            raise AreaFileError(f"{path}: {where}: LineString needs at least 2 positions, got {len(coords)}")
-        for pos in coords:
-            _check_position(pos, path, where)
-    elif kind == "Polygon":
-        _check_rings(coords, path, where)
-    else:
-        if not coords:
-            raise AreaFileError(f"{path}: {where}: MultiPolygon has no polygons")
-        for k, rings in enumerate(coords):
-            _check_rings(rings, path, where, f"polygon {k} ")
-    return str(kind)
+    return f"feature {excerpt(name)}" if isinstance(name, str) and name else f"feature #{index}"
 
 
 def _number(props: dict[str, Any], key: str, path: Path, where: str) -> float | None:
@@ -201,7 +152,9 @@ def _number(props: dict[str, Any], key: str, path: Path, where: str) -> float | 
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
-        raise AreaFileError(f"{path}: {where}: {key} must be a positive number, got {value!r}")
+        raise AreaFileError(f"{path}: {where}: {key} must be a positive number, got {excerpt(value)}")
+    if value > _UPPER[key]:
+        raise AreaFileError(f"{path}: {where}: {key} {value:g} is more than {_UPPER[key]:g}")
     return float(value)
 
 
@@ -215,12 +168,20 @@ def _make_area(index: int, feature: Any, path: Path, repair: bool, warnings: lis
     name = props.get("name")
     if not isinstance(name, str) or not name.strip():
         raise AreaFileError(f"{path}: {where}: properties.name is required (a non-empty string)")
+    if len(name) > MAX_NAME_CHARS:
+        raise AreaFileError(
+            f"{path}: feature #{index}: name {excerpt(name)} is longer than {MAX_NAME_CHARS} characters"
+        )
     try:
         role = AreaRole(props.get("role", "patrol"))
-    except ValueError:
+    except (ValueError, TypeError):
         choices = ", ".join(r.value for r in AreaRole)
-        raise AreaFileError(f"{path}: {where}: role {props.get('role')!r} unknown (expected {choices})") from None
-    kind = _check_geometry(feature.get("geometry"), path, where)
+        raise AreaFileError(
+            f"{path}: {where}: role {excerpt(props.get('role'))} unknown (expected {choices})"
+        ) from None
+    kind = check_geometry(feature.get("geometry"), path, where)
+    if len(dimensions(feature["geometry"]["coordinates"])) > 1:
+        raise AreaFileError(f"{path}: {where}: positions mix [lon, lat] and [lon, lat, alt]; use one form")
     geom = shape(feature["geometry"])
     if kind in ("Polygon", "MultiPolygon") and not geom.is_valid:
         reason = explain_validity(geom)
@@ -239,16 +200,17 @@ def _make_area(index: int, feature: Any, path: Path, repair: bool, warnings: lis
     nums = {key: _number(props, key, path, where) for key in _NUMERIC}
     priority = props.get("priority", 3)
     if isinstance(priority, bool) or not isinstance(priority, int) or not 1 <= priority <= 5:
-        raise AreaFileError(f"{path}: {where}: priority must be an integer 1 (highest) to 5, got {priority!r}")
+        raise AreaFileError(f"{path}: {where}: priority must be an integer 1 (highest) to 5, got {excerpt(priority)}")
     if "clockwise" in props and not isinstance(props["clockwise"], bool):
-        raise AreaFileError(f"{path}: {where}: clockwise must be true or false, got {props['clockwise']!r}")
+        raise AreaFileError(f"{path}: {where}: clockwise must be true or false, got {excerpt(props['clockwise'])}")
     pattern: PatternKind | None = None
     if role is AreaRole.PATROL:
         try:
             pattern = PatternKind(props["pattern"]) if "pattern" in props else _DEFAULT_PATTERN[kind]
-        except ValueError:
+        except (ValueError, TypeError):
             choices = ", ".join(p.value for p in PatternKind)
-            raise AreaFileError(f"{path}: {where}: pattern {props['pattern']!r} unknown (expected {choices})") from None
+            got = excerpt(props["pattern"])
+            raise AreaFileError(f"{path}: {where}: pattern {got} unknown (expected {choices})") from None
         if kind not in _GEOMETRY_BY_PATTERN[pattern]:
             need = " or ".join(_GEOMETRY_BY_PATTERN[pattern])
             raise AreaFileError(f"{path}: {where}: pattern {pattern.value} needs a {need} geometry, got {kind}")
@@ -281,15 +243,12 @@ def _read_features(path: Path) -> list[Any]:
     text = read_user_text(path, "area file", AreaFileError)
     if path.suffix.lower() == ".kml" or text.lstrip().startswith("<"):
         return kml_features(path, text)
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise AreaFileError(f"{path}: not GeoJSON: invalid JSON at line {exc.lineno} column {exc.colno}") from None
+    data = parse_user_json(text, path, "area file", AreaFileError)
     if isinstance(data, dict) and data.get("type") == "Feature":
         return [data]
     if not isinstance(data, dict) or data.get("type") != "FeatureCollection":
-        got = data.get("type") if isinstance(data, dict) else type(data).__name__
-        raise AreaFileError(f"{path}: not GeoJSON: expected a FeatureCollection, got {got!r}")
+        got = excerpt(data.get("type")) if isinstance(data, dict) else type(data).__name__
+        raise AreaFileError(f"{path}: not GeoJSON: expected a FeatureCollection, got {got}")
     features = data.get("features")
     if not isinstance(features, list):
         raise AreaFileError(f"{path}: not GeoJSON: FeatureCollection without a features array")
@@ -330,7 +289,13 @@ def parse_areas(
     """Validate GeoJSON-shaped ``features`` into an :class:`AreaSet` (see :func:`load_areas`)."""
     path = Path(source)
     warnings: list[str] = []
+    features = list(features)
+    if len(features) > MAX_FEATURES:
+        raise AreaFileError(f"{path}: {len(features)} features, at most {MAX_FEATURES} in one area file")
     areas = [_make_area(i, f, path, make_valid, warnings) for i, f in enumerate(features)]
+    positions = sum(shapely.get_num_coordinates(a.geometry) for a in areas)
+    if positions > MAX_POSITIONS:
+        raise AreaFileError(f"{path}: {positions} positions, at most {MAX_POSITIONS} in one area file")
     seen: dict[str, int] = {}
     for i, area in enumerate(areas):
         if area.name in seen:
@@ -361,6 +326,12 @@ def parse_areas(
     patrol = [a for a in areas if a.role is AreaRole.PATROL]
     for area in patrol:
         shape_m = area_footprint_m(area, frame)
+        x0, y0, x1, y1 = shape_m.bounds
+        if max(x1 - x0, y1 - y0) > MAX_AREA_SPAN_M:
+            raise AreaFileError(
+                f"{path}: feature {area.name!r}: spans {max(x1 - x0, y1 - y0) / 1000:.1f} km, "
+                f"a patrol area may span at most {MAX_AREA_SPAN_M / 1000:g} km (split it into areas)"
+            )
         for nf in no_fly:
             if _no_fly_shape(nf, frame).covers(shape_m):
                 raise AreaFileError(f"{path}: feature {area.name!r}: lies entirely inside no-fly zone {nf.name!r}")

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from drone_patrol.core.errors import AreaFileError
+from drone_patrol.core.files import excerpt
 
 
 def _local(tag: str) -> str:
@@ -49,7 +50,7 @@ def _coords(elem: ET.Element | None, path: Path, where: str) -> list[list[float]
         try:
             out.append([float(v) for v in token.split(",")])
         except ValueError:
-            raise AreaFileError(f"{path}: {where}: bad coordinate {token!r} (expected lon,lat[,alt])") from None
+            raise AreaFileError(f"{path}: {where}: bad coordinate {excerpt(token)} (expected lon,lat[,alt])") from None
     return out
 
 
@@ -95,7 +96,7 @@ def kml_features(path: Path, text: str) -> list[dict[str, Any]]:
         name_el = _children(pm, "name")
         if name_el and (name_el[0].text or "").strip():
             props["name"] = (name_el[0].text or "").strip()
-        where = f"placemark {props.get('name', f'#{index}')!r}"
+        where = f"placemark {excerpt(props.get('name', f'#{index}'))}"
         for data in _descendants(pm, "Data"):
             value = _children(data, "value")
             if data.get("name") and value:

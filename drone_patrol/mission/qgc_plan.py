@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from drone_patrol.core.errors import MissionFileError
-from drone_patrol.core.files import read_user_text
+from drone_patrol.core.files import excerpt, read_user_json
 from drone_patrol.core.types import (
     AreaSpan,
     FenceCircle,
@@ -27,7 +27,7 @@ from drone_patrol.core.types import (
     Mission,
     Waypoint,
 )
-from drone_patrol.mission.items import file_frame, memory_frame
+from drone_patrol.mission.items import file_frame, item_from_file
 
 __all__ = ["parse_plan", "plan_to_json", "read_plan", "write_plan"]
 
@@ -135,21 +135,60 @@ class _Reader:
         return value
 
     def number(self, value: Any, where: str) -> float:
+        """A JSON number, or NaN for ``null`` (QGC writes NaN parameters as null)."""
         if value is None:
             return math.nan
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise self.fail(where, f"expected a number, got {value!r}")
-        return float(value)
+            raise self.fail(where, f"expected a number, got {excerpt(value)}")
+        try:
+            out = float(value)
+        except OverflowError:
+            raise self.fail(where, f"number {excerpt(value)} out of range") from None
+        if math.isinf(out):
+            raise self.fail(where, f"expected a finite number, got {excerpt(value)}")
+        return out
+
+    def finite(self, value: Any, where: str) -> float:
+        out = self.number(value, where)
+        if math.isnan(out):
+            raise self.fail(where, "expected a number, got null")
+        return out
+
+    def integer(self, value: Any, where: str, low: int, high: int) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise self.fail(where, f"expected an integer {low}..{high}, got {excerpt(value)}")
+        return value
 
     def latlon(self, value: Any, where: str, n: int = 2) -> list[float]:
         if not isinstance(value, list) or len(value) < n:
-            raise self.fail(where, f"expected [lat, lon{', alt' if n == 3 else ''}], got {value!r}")
-        vals = [self.number(v, where) for v in value[:n]]
+            raise self.fail(where, f"expected [lat, lon{', alt' if n == 3 else ''}], got {excerpt(value)}")
+        vals = [self.finite(v, where) for v in value[:n]]
         if not (-90 <= vals[0] <= 90 and -180 <= vals[1] <= 180):
-            raise self.fail(where, f"position {vals[0]}, {vals[1]} out of range")
+            raise self.fail(where, f"position {vals[0]:g}, {vals[1]:g} out of range")
         return vals
 
-    def simple_items(self, raw: list[Any], where: str) -> list[Waypoint]:
+    def speed(self, mission: dict[str, Any], key: str) -> float:
+        if mission.get(key) is None:
+            return 5.0
+        value = self.finite(mission[key], f"mission.{key}")
+        if not 0 < value <= 100:
+            raise self.fail(f"mission.{key}", f"expected a speed in m/s in (0, 100], got {value:g}")
+        return value
+
+    def spans(self, extra: dict[str, Any]) -> tuple[AreaSpan, ...]:
+        raw = self.obj(extra, "areaSpans", "dronePatrol", list, required=False)
+        out = []
+        for i, s in enumerate(raw):
+            w = f"dronePatrol.areaSpans[{i}]"
+            if not isinstance(s, dict):
+                raise self.fail(w, f"expected an object, got {excerpt(s)}")
+            area = self.obj(s, "area", w, str)
+            first = self.integer(s.get("firstSeq"), f"{w}.firstSeq", 1, 65535)
+            last = self.integer(s.get("lastSeq"), f"{w}.lastSeq", first, 65535)
+            out.append(AreaSpan(area, first, last))
+        return tuple(out)
+
+    def simple_items(self, raw: list[Any], where: str, depth: int = 0) -> list[Waypoint]:
         out: list[Waypoint] = []
         for i, item in enumerate(raw):
             w = f"{where}[{i}]"
@@ -157,35 +196,31 @@ class _Reader:
                 raise self.fail(w, "expected an object")
             kind = item.get("type")
             if kind == "ComplexItem":
-                inner = item.get("TransectStyleComplexItem", {}).get("Items")
+                transect = item.get("TransectStyleComplexItem")
+                inner = transect.get("Items") if isinstance(transect, dict) else None
                 if not isinstance(inner, list):
-                    raise self.fail(w, f"complex item {item.get('complexItemType')!r} has no simple items to fly")
-                out.extend(self.simple_items(inner, f"{w}.TransectStyleComplexItem.Items"))
+                    name = excerpt(item.get("complexItemType"))
+                    raise self.fail(w, f"complex item {name} has no simple items to fly")
+                if depth >= 4:
+                    raise self.fail(w, "complex items nested more than 4 deep")
+                out.extend(self.simple_items(inner, f"{w}.TransectStyleComplexItem.Items", depth + 1))
                 continue
             if kind != "SimpleItem":
-                raise self.fail(w, f"item type {kind!r} not supported (SimpleItem, ComplexItem)")
+                raise self.fail(w, f"item type {excerpt(kind)} not supported (SimpleItem, ComplexItem)")
             params = self.obj(item, "params", w, list)
             if len(params) != 7:
                 raise self.fail(f"{w}.params", f"expected 7 values, got {len(params)}")
-            vals = [self.number(v, f"{w}.params") for v in params]
-            command = item.get("command")
-            frame = item.get("frame")
-            if not isinstance(command, int) or not isinstance(frame, int):
-                raise self.fail(w, "command and frame must be integers")
-            out.append(
-                Waypoint(
-                    command=command,
-                    frame=memory_frame(frame),
-                    param1=vals[0],
-                    param2=vals[1],
-                    param3=vals[2],
-                    param4=vals[3],
-                    latitude_deg=0.0 if math.isnan(vals[4]) else vals[4],
-                    longitude_deg=0.0 if math.isnan(vals[5]) else vals[5],
-                    altitude_m=0.0 if math.isnan(vals[6]) else vals[6],
-                    autocontinue=bool(item.get("autoContinue", True)),
-                )
-            )
+            vals = [self.number(v, f"{w}.params[{k}]") for k, v in enumerate(params)]
+            command = self.integer(item.get("command"), f"{w}.command", 0, 65535)
+            frame = self.integer(item.get("frame"), f"{w}.frame", 0, 255)
+            auto = item.get("autoContinue", True)
+            if not isinstance(auto, bool):
+                raise self.fail(f"{w}.autoContinue", f"expected true or false, got {excerpt(auto)}")
+            try:
+                waypoint = item_from_file(command, frame, vals, auto)
+            except ValueError as exc:
+                raise self.fail(w, str(exc)) from None
+            out.append(waypoint)
         return out
 
 
@@ -197,7 +232,7 @@ def parse_plan(data: Any, source: str | Path = "<plan>") -> Mission:
     mission = r.obj(data, "mission", "plan")
     home_raw = r.obj(mission, "plannedHomePosition", "mission", list)
     lat, lon = r.latlon(home_raw, "mission.plannedHomePosition")
-    alt = r.number(home_raw[2], "mission.plannedHomePosition") if len(home_raw) > 2 else 0.0
+    alt = r.finite(home_raw[2], "mission.plannedHomePosition") if len(home_raw) > 2 else 0.0
     items = r.simple_items(r.obj(mission, "items", "mission", list), "mission.items")
     fence_raw = r.obj(data, "geoFence", "plan", dict, required=False)
     polygons = []
@@ -217,7 +252,7 @@ def parse_plan(data: Any, source: str | Path = "<plan>") -> Mission:
             raise r.fail(w, "expected an object")
         body = r.obj(circ, "circle", w)
         centre = GeoPoint(*r.latlon(body.get("center"), f"{w}.circle.center"))
-        radius = r.number(body.get("radius"), f"{w}.circle.radius")
+        radius = r.finite(body.get("radius"), f"{w}.circle.radius")
         if not radius > 0:
             raise r.fail(f"{w}.circle.radius", f"must be positive, got {radius}")
         circles.append(FenceCircle(inclusion=bool(circ.get("inclusion", True)), center=centre, radius_m=radius))
@@ -228,13 +263,11 @@ def parse_plan(data: Any, source: str | Path = "<plan>") -> Mission:
         GeoPoint(*r.latlon(pt, f"rallyPoints.points[{i}]", 3))
         for i, pt in enumerate(r.obj(rally_raw, "points", "rallyPoints", list, required=False))
     )
-    extra_raw = data.get("dronePatrol")
-    extra: dict[str, Any] = extra_raw if isinstance(extra_raw, dict) else {}
-    spans = tuple(
-        AreaSpan(str(s["area"]), int(s["firstSeq"]), int(s["lastSeq"]))
-        for s in extra.get("areaSpans", [])
-        if isinstance(s, dict) and {"area", "firstSeq", "lastSeq"} <= s.keys()
-    )
+    extra = r.obj(data, "dronePatrol", "plan", dict, required=False)
+    spans = r.spans(extra)
+    name = extra.get("name")
+    if name is not None and not isinstance(name, str):
+        raise r.fail("dronePatrol.name", f"expected a string, got {excerpt(name)}")
     for i, it in enumerate(items):
         if it.command == MavCmd.DO_JUMP and not 1 <= it.param1 <= len(items):
             raise r.fail(f"mission.items[{i}]", f"DO_JUMP target {it.param1:g} is not an item number 1..{len(items)}")
@@ -243,9 +276,9 @@ def parse_plan(data: Any, source: str | Path = "<plan>") -> Mission:
         items=tuple(items),
         fence=Geofence(polygons=tuple(polygons), circles=tuple(circles), return_point=ret),
         rally_points=rally,
-        cruise_speed_m_s=float(mission.get("cruiseSpeed", 5.0) or 5.0),
-        hover_speed_m_s=float(mission.get("hoverSpeed", 5.0) or 5.0),
-        name=str(extra.get("name") or r.p.stem),
+        cruise_speed_m_s=r.speed(mission, "cruiseSpeed"),
+        hover_speed_m_s=r.speed(mission, "hoverSpeed"),
+        name=name or r.p.stem,
         area_spans=spans,
     )
 
@@ -253,9 +286,4 @@ def parse_plan(data: Any, source: str | Path = "<plan>") -> Mission:
 def read_plan(path: str | Path) -> Mission:
     """Read a QGC .plan file; raises :class:`MissionFileError` with a one-line message."""
     p = Path(path)
-    text = read_user_text(p, "plan file", MissionFileError)
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise MissionFileError(f"{p}: not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
-    return parse_plan(data, p)
+    return parse_plan(read_user_json(p, "plan file", MissionFileError), p)

@@ -11,9 +11,9 @@ import math
 from pathlib import Path
 
 from drone_patrol.core.errors import MissionFileError
-from drone_patrol.core.files import read_user_text
+from drone_patrol.core.files import excerpt, read_user_text
 from drone_patrol.core.types import GeoPoint, MavCmd, MavFrame, Mission, Waypoint
-from drone_patrol.mission.items import file_frame, fmt_number, memory_frame
+from drone_patrol.mission.items import file_frame, fmt_number, item_from_file
 
 __all__ = ["format_waypoints", "parse_waypoints", "read_waypoints", "write_waypoints"]
 
@@ -54,7 +54,7 @@ def _float(text: str, p: Path, lineno: int, column: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise MissionFileError(f"{p}: line {lineno}: column {column} is not a number: {text!r}") from None
+        raise MissionFileError(f"{p}: line {lineno}: column {column} is not a number: {excerpt(text)}") from None
     return value
 
 
@@ -84,26 +84,20 @@ def parse_waypoints(text: str, source: str | Path = "<waypoints>") -> Mission:
         if index != expected:
             raise MissionFileError(f"{p}: line {lineno}: index {index}, expected {expected} (indices run from 0)")
         vals = [_float(cols[4 + i], p, lineno, names[i]) for i in range(7)]
-        lat, lon = vals[4], vals[5]
-        if not (-90 <= lat <= 90 and -180 <= lon <= 180) and not (math.isnan(lat) or math.isnan(lon)):
-            raise MissionFileError(f"{p}: line {lineno}: position {lat}, {lon} out of range")
+        if not 0 <= _current <= 1 or not 0 <= auto <= 1:
+            raise MissionFileError(f"{p}: line {lineno}: CURRENT and AUTOCONTINUE must be 0 or 1")
         if home is None:
-            home = GeoPoint(lat, lon, vals[6])
+            if not all(math.isfinite(v) for v in vals[4:7]):
+                raise MissionFileError(f"{p}: line {lineno}: home LAT, LON and ALT must be finite numbers")
+            if not (-90 <= vals[4] <= 90 and -180 <= vals[5] <= 180):
+                raise MissionFileError(f"{p}: line {lineno}: home position {vals[4]:g}, {vals[5]:g} out of range")
+            home = GeoPoint(vals[4], vals[5], vals[6])
             continue
-        items.append(
-            Waypoint(
-                command=command,
-                frame=memory_frame(frame),
-                param1=vals[0],
-                param2=vals[1],
-                param3=vals[2],
-                param4=vals[3],
-                latitude_deg=lat,
-                longitude_deg=lon,
-                altitude_m=vals[6],
-                autocontinue=bool(auto),
-            )
-        )
+        try:
+            item = item_from_file(command, frame, vals, bool(auto))
+        except ValueError as exc:
+            raise MissionFileError(f"{p}: line {lineno}: {exc}") from None
+        items.append(item)
     if home is None:
         raise MissionFileError(f"{p}: no items (expected home at index 0)")
     return Mission(home=home, items=tuple(items), name=p.stem)

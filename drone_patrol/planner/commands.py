@@ -10,7 +10,8 @@ import click
 from pydantic import ValidationError
 
 from drone_patrol.core.config import load_config
-from drone_patrol.core.errors import InputError
+from drone_patrol.core.errors import InputError, PlanningError
+from drone_patrol.core.files import excerpt
 from drone_patrol.mission.areas import load_areas
 from drone_patrol.planner.endurance import endurance_options
 from drone_patrol.planner.export import write_outputs
@@ -42,6 +43,11 @@ def _text_summary(result: PlanResult, files: dict[str, Any]) -> str:
         for p in paths if isinstance(paths, list) else [paths]:
             lines.append(f"wrote {kind}: {p}")
     return "\n".join(lines)
+
+
+def _flag(name: str | None) -> str | None:
+    """The command-line flag of ``plan`` that sets the parameter ``name``."""
+    return next((p.opts[0] for p in plan.params if isinstance(p, click.Option) and p.name == name), None)
 
 
 @click.command("plan")
@@ -124,7 +130,13 @@ def plan(
     floor = options.get("floor_m") if options.get("floor_m") is not None else settings.planner.floor_m
     areas = load_areas(areas_file, ceiling_m=ceiling, floor_m=floor, make_valid=make_valid)
     options.update(endurance_options(settings, vehicle_id, options.get("flight_time_s")))
-    result = plan_patrol(areas, settings.planner, camera, home_altitude_m=settings.site.ground_altitude_m, **options)
+    try:
+        home_m = settings.site.ground_altitude_m
+        result = plan_patrol(areas, settings.planner, camera, home_altitude_m=home_m, **options)
+    except PlanningError as exc:
+        flag = _flag(exc.option) if options.get(exc.option or "") is not None else None
+        message = f"{flag} {excerpt(options[exc.option or ''])}: {exc}" if flag else str(exc)
+        raise PlanningError(f"{areas_file}: {message}", exc.option) from None
     files = write_outputs(result, out_dir, areas_file.stem, png=not no_png)
     if as_json:
         click.echo(json.dumps(result.summary(files)))

@@ -18,6 +18,7 @@ from shapely.geometry.base import BaseGeometry
 from drone_patrol.core.config.camera import CameraConfig
 from drone_patrol.core.config.planner import EnduranceConfig, PlannerConfig
 from drone_patrol.core.errors import PlanningError
+from drone_patrol.core.files import excerpt
 from drone_patrol.core.types import Geofence, GeoPoint, KeyArea, MavCmd, Mission, PatternKind
 from drone_patrol.mission.areas import AreaSet, area_footprint_m, to_local
 from drone_patrol.planner.build import ItemWriter, RoutePoint, geofence, inclusion_polygon
@@ -59,7 +60,8 @@ def _config(planner: PlannerConfig, overrides: dict[str, Any]) -> PlannerConfig:
     except ValidationError as exc:
         err = exc.errors()[0]
         key = ".".join(str(p) for p in err["loc"])
-        raise PlanningError(f"planner option {key}: {err['msg']} (got {err.get('input')!r})") from None
+        option = str(err["loc"][-1]) if err["loc"] else None
+        raise PlanningError(f"planner option {key}: {err['msg']} (got {excerpt(err.get('input'))})", option) from None
 
 
 def _polys(geom: BaseGeometry) -> Polygon | MultiPolygon:

@@ -130,8 +130,9 @@ def split(
         if cuts is None:
             k = int(np.argmax(costs.head[:-1] + costs.leg[:-1] + costs.foot[1:]))
             p = body[k + 1]
+            area = f"area {p.area!r}: " if p.area else ""
             raise PlanningError(
-                f"the flight to ({p.x:.0f}, {p.y:.0f}) m and back does not fit the endurance "
+                f"{area}the flight to ({p.x:.0f}, {p.y:.0f}) m east/north of home and back does not fit the endurance "
                 f"({getattr(model, 'flight_time_s', 0):g} s with a {getattr(model, 'reserve_fraction', 0):.0%} reserve)"
             )
         parts = [body[a : b + 1] for a, b in itertools.pairwise(cuts)]

@@ -13,6 +13,7 @@ from types import FrameType
 
 import click
 
+from drone_patrol.controller.connection import parse_connection
 from drone_patrol.core.config import Settings, load_config, override
 from drone_patrol.core.errors import ConfigError
 from drone_patrol.core.resources import shipped_file
@@ -53,6 +54,8 @@ def _stop_on_signals(session: PatrolSession, leave_flying: bool) -> Iterator[Non
 def _source(sitl: Path | None, sitl_defaults: Path | None, connect: str | None) -> VehicleSource:
     if sitl is not None and connect is not None:
         raise click.UsageError("--sitl and --connect exclude each other")
+    if connect is not None:
+        parse_connection(connect)  # an empty or malformed --connect is refused, never replaced by a default
     return VehicleSource(sitl, sitl_defaults, connect)
 
 

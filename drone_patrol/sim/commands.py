@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 
 import click
@@ -23,6 +24,8 @@ def parse_home(text: str) -> tuple[GeoPoint, float]:
         values = [float(p) for p in parts]
     except ValueError:
         raise InputError(f"--home {text!r}: every part must be a number") from None
+    if not all(math.isfinite(v) for v in values):
+        raise InputError(f"--home {text!r}: every part must be a finite number")
     try:
         point = GeoPoint(values[0], values[1], values[2])
     except ValueError as exc:
@@ -49,9 +52,12 @@ def _parse_params(values: tuple[str, ...]) -> dict[str, float]:
         try:
             if not sep:
                 raise ValueError
-            out[name.strip().upper()] = float(raw)
+            value = float(raw)
+            if not math.isfinite(value):
+                raise ValueError
+            out[name.strip().upper()] = value
         except ValueError:
-            raise InputError(f"--param {text!r}: expected NAME=NUMBER") from None
+            raise InputError(f"--param {text!r}: expected NAME=NUMBER (a finite number)") from None
     return out
 
 
@@ -76,6 +82,12 @@ def _wait_forever() -> None:
 @click.option("--seed", default=None, type=int, help=f"Random seed [default: {_DEFAULTS.seed}].")
 @click.option("--udp-out", default=None, help="Also send to a UDP ground station at HOST:PORT (e.g. 127.0.0.1:14550).")
 @click.option("--param", "param_values", multiple=True, help="Parameter override NAME=VALUE (repeatable).")
+@click.option(
+    "--serial",
+    "serial",
+    is_flag=True,
+    help="Also offer the vehicle on a serial device (a pseudo-terminal) for --connect /dev/pts/N,57600.",
+)
 def sim(
     config_path: str | None,
     home: str | None,
@@ -85,6 +97,7 @@ def sim(
     seed: int | None,
     udp_out: str | None,
     param_values: tuple[str, ...],
+    serial: bool,
 ) -> None:
     """Run the simulated ArduCopter (MAVLink 2 on TCP, like SITL's serial0) until Ctrl-C."""
     from drone_patrol.core.config import load_config
@@ -112,7 +125,15 @@ def sim(
     except KeyError as exc:
         raise InputError(f"--param: {exc.args[0]}") from None
     vehicle.start()
+    port_text = ""
+    serial_port = None
+    if serial:
+        from drone_patrol.sim.serial_port import PtySerialPort
+
+        serial_port = PtySerialPort(vehicle.host, vehicle.port).start()
+        port_text = f", serial {serial_port.device}"
     udp_text = f", udp out {udp[0]}:{udp[1]}" if udp else ""
+    udp_text += port_text
     click.echo(
         f"drone-patrol sim: ArduCopter on {vehicle.connection_string}{udp_text}, home {point.latitude_deg:.6f},"
         f"{point.longitude_deg:.6f},{point.altitude_m:g} hdg {heading:g}, speedup {speed:g}x (Ctrl-C to stop)"
@@ -120,6 +141,8 @@ def sim(
     try:
         _wait_forever()
     finally:
+        if serial_port is not None:
+            serial_port.stop()
         vehicle.stop()
 
 

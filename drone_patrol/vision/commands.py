@@ -17,6 +17,7 @@ import click
 from drone_patrol.core.config import load_config
 from drone_patrol.core.config.onnx_detector import OnnxDetectorConfig
 from drone_patrol.core.errors import InputError
+from drone_patrol.core.files import AtomicText
 from drone_patrol.core.types import Alert, GeoPoint
 from drone_patrol.mission.areas import load_areas
 from drone_patrol.vision.baseline import HeatBaseline
@@ -54,6 +55,18 @@ def alert_to_json(alert: Alert) -> dict[str, Any]:
 def _write(out: IO[str], alerts: list[Alert]) -> None:
     for a in alerts:
         out.write(json.dumps(alert_to_json(a)) + "\n")
+
+
+def _nothing_used(source: str, stats: dict[str, Any], first_t: float | None, last_t: float, poses: PoseLog) -> str:
+    """One line for a run in which not one frame could be used: how many, why, and the time spans."""
+    if not stats["frames_in"]:
+        return f"{source}: no frames could be read"
+    reasons = ", ".join(f"{k} {v}" for k, v in sorted(stats["skipped"].items())) or "none processed"
+    spans = ""
+    if first_t is not None and poses.poses:
+        t0, t1 = poses.poses[0].time_s, poses.poses[-1].time_s
+        spans = f"; frames at {first_t:.1f}..{last_t:.1f} s, telemetry at {t0:.1f}..{t1:.1f} s"
+    return f"{source}: none of the {stats['frames_in']} frames could be used ({reasons}){spans}"
 
 
 @click.command("detect")
@@ -194,17 +207,27 @@ def detect(
     pipe = VisionPipeline(
         settings.vision, settings.camera, home, heat_sources, patrol, baseline, settings.site.id, settings.site.drone_id
     )
+    if fps is not None and fps <= 0:
+        raise InputError(f"--fps {fps:g}: expected a frame rate above 0")
     frames = open_frames(input_path, rad, fps or settings.camera.frame_rate_hz, start_time_s)
-    out = out_path.open("w", encoding="utf-8") if out_path else sys.stdout
-    last_t = 0.0
+    # --out is written beside itself and renamed at the end: a run that fails leaves an earlier file whole
+    out = AtomicText(out_path) if out_path else None
+    stream = out.file if out is not None else sys.stdout
+    last_t, first_t = 0.0, None
     try:
         for frame in with_telemetry(frames, poses, settings.camera):
-            _write(out, pipe.process(frame))
+            _write(stream, pipe.process(frame))
             last_t = max(last_t, frame.time_s)
-        _write(out, pipe.finish(last_t))
-    finally:
-        if out_path:
-            out.close()
+            first_t = frame.time_s if first_t is None else min(first_t, frame.time_s)
+        _write(stream, pipe.finish(last_t))
+        if pipe.stats.frames_processed == 0:
+            raise InputError(_nothing_used(input_path, pipe.stats.as_dict(), first_t, last_t, poses))
+    except BaseException:
+        if out is not None:
+            out.discard()
+        raise
+    if out is not None:
+        out.commit()
     if baseline is not None and update_baseline and baseline_path is not None:
         # as the service's survey sortie: what is hot on an ordinary night is the site's everyday heat,
         # even where it reached the alert threshold (engines in the usual car park, a grill's chimney)

@@ -17,8 +17,8 @@ at ``fps``.
 
 from __future__ import annotations
 
-import csv
 import logging
+import math
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -31,6 +31,7 @@ from numpy.typing import NDArray
 
 from drone_patrol.core.config.camera import CameraConfig
 from drone_patrol.core.errors import InputError
+from drone_patrol.core.files import excerpt, read_user_csv
 from drone_patrol.vision.frames import GimbalAttitude, ThermalFrame
 from drone_patrol.vision.radiometry import PlanckConstants, flir_raw_to_celsius, palette_to_celsius, tlinear_to_celsius
 from drone_patrol.vision.telemetry import PoseLog
@@ -71,20 +72,33 @@ class RawFrame:
         return self.video is not None
 
 
+#: the smallest and largest frames used: thermal cores are 160x120 to 1280x1024
+MIN_FRAME_SIDE_PX = 16
+MAX_FRAME_PIXELS = 4096 * 4096
+
+
 def _convert(pixels: Any, rad: Radiometry, time_s: float, index: int, where: str) -> RawFrame:
     if pixels is None:
         log.warning("vision: %s: frame %d could not be decoded", where, index)
+        return RawFrame(_EMPTY, time_s, index)
+    if not math.isfinite(time_s):
+        log.warning("vision: %s: frame %d has no finite time (%s)", where, index, time_s)
+        return RawFrame(_EMPTY, time_s, index)
+    shape: tuple[int, ...] = tuple(getattr(pixels, "shape", ()))
+    if len(shape) >= 2 and (min(shape[:2]) < MIN_FRAME_SIDE_PX or shape[0] * shape[1] > MAX_FRAME_PIXELS):
+        log.warning("vision: %s: frame %d is %sx%s pixels, outside the sizes used", where, index, shape[1], shape[0])
         return RawFrame(_EMPTY, time_s, index)
     if pixels.dtype == np.uint16 and pixels.ndim == 2:
         if rad.kind == "flir_raw":
             return RawFrame(flir_raw_to_celsius(pixels, rad.planck), time_s, index, pixels)
         return RawFrame(tlinear_to_celsius(pixels, rad.resolution_k), time_s, index, pixels, rad.resolution_k)
-    if pixels.dtype == np.uint8:
+    if pixels.dtype == np.uint8 and (pixels.ndim == 2 or (pixels.ndim == 3 and pixels.shape[2] in (3, 4))):
         if rad.span_c is None:  # the camera's automatic-gain video: grey levels, not temperatures
-            grey = pixels if pixels.ndim == 2 else cv2.cvtColor(pixels[..., :3], cv2.COLOR_BGR2GRAY)
+            bgr = np.ascontiguousarray(pixels[..., :3]) if pixels.ndim == 3 else pixels
+            grey = pixels if pixels.ndim == 2 else cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
             return RawFrame(np.full(grey.shape[:2], np.nan, np.float32), time_s, index, video=grey)
         return RawFrame(palette_to_celsius(pixels, *rad.span_c, rad.palette), time_s, index, degraded=True)
-    if pixels.dtype in (np.float32, np.float64):
+    if pixels.dtype in (np.float32, np.float64) and pixels.ndim == 2:
         return RawFrame(pixels.astype(np.float32), time_s, index)
     log.warning("vision: %s: frame %d has unsupported pixels %s %s", where, index, pixels.dtype, pixels.shape)
     return RawFrame(_EMPTY, time_s, index)
@@ -95,12 +109,12 @@ def folder_frames(path: Path, rad: Radiometry, fps: float, start_time_s: float =
     index_file = path / "frames.csv"
     entries: list[tuple[int, float, Path]] = []
     if index_file.is_file():
-        with index_file.open(newline="", encoding="utf-8") as f:
-            for n, row in enumerate(csv.DictReader(f), start=2):
-                try:
-                    entries.append((int(row["index"]), float(row["time_s"]), path / row["file"]))
-                except (KeyError, TypeError, ValueError):
-                    raise InputError(f"{index_file}: line {n}: expected index,time_s,file") from None
+        header, rows = read_user_csv(index_file, "frame index", InputError)
+        missing = [k for k in ("index", "time_s", "file") if k not in header]
+        if missing:
+            raise InputError(f"{index_file}: missing column {', '.join(missing)} (expected index,time_s,file)")
+        for n, row in rows:
+            entries.append(_index_entry(row, path, index_file, n))
     else:
         files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
         if not files and (path / "frames").is_dir():
@@ -113,10 +127,29 @@ def folder_frames(path: Path, rad: Radiometry, fps: float, start_time_s: float =
         yield _convert(img, rad, t, index, str(file))
 
 
+def _index_entry(row: dict[str, str], folder: Path, index_file: Path, line: int) -> tuple[int, float, Path]:
+    """One line of ``frames.csv``: a frame number, a finite time and a file inside the folder."""
+    try:
+        index = int(row["index"])
+        time_s = float(row["time_s"])
+    except (TypeError, ValueError):
+        raise InputError(
+            f"{index_file}: line {line}: expected an integer index and a number time_s, "
+            f"got {excerpt(row['index'])}, {excerpt(row['time_s'])}"
+        ) from None
+    if not math.isfinite(time_s):
+        raise InputError(f"{index_file}: line {line}: time_s must be a finite number, got {excerpt(row['time_s'])}")
+    name = row["file"].strip()
+    file = folder / name
+    if not name or Path(name).is_absolute() or ".." in Path(name).parts:
+        raise InputError(f"{index_file}: line {line}: file {excerpt(name)} is not a path inside {folder}")
+    return index, time_s, file
+
+
 def array_frames(path: Path, rad: Radiometry, fps: float, start_time_s: float = 0.0) -> Iterator[RawFrame]:
     """Frames of a ``.npy`` (N, H, W) array or a ``.npz`` with ``frames`` (or ``counts``/``celsius``) and ``time_s``."""
     try:
-        data = np.load(path, allow_pickle=False)
+        data = np.load(path, allow_pickle=False, mmap_mode="r")  # a frame is read only when used
     except (OSError, ValueError) as exc:
         raise InputError(f"{path}: cannot read frames ({exc})") from None
     times = None

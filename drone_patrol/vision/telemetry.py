@@ -16,8 +16,6 @@ Poses are linearly interpolated (yaw the short way round); a frame farther than
 
 from __future__ import annotations
 
-import csv
-import json
 import math
 import struct
 from bisect import bisect_left
@@ -26,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from drone_patrol.core.errors import InputError
+from drone_patrol.core.files import excerpt, parse_user_json, read_user_bytes, read_user_csv, read_user_text
 from drone_patrol.core.types import GeoPoint, VehicleState
 
 _REQUIRED = ("time_s", "latitude_deg", "longitude_deg")
@@ -136,19 +135,17 @@ class PoseLog:
         if suffix == ".tlog":
             poses = read_tlog(p)
         elif suffix == ".csv":
-            with p.open(newline="", encoding="utf-8") as f:
-                poses = [_pose_from_row(row, p, n + 2) for n, row in enumerate(csv.DictReader(f))]
+            _header, rows = read_user_csv(p, "telemetry file", InputError)
+            poses = [_pose_from_row(row, p, n) for n, row in rows]
         elif suffix in (".jsonl", ".ndjson", ".json"):
             poses = []
-            for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), start=1):
+            text = read_user_text(p, "telemetry file", InputError)
+            for n, line in enumerate(text.splitlines(), start=1):
                 if not line.strip():
                     continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise InputError(f"{p}: line {n}: not JSON ({exc.msg})") from None
+                row = parse_user_json(line, f"{p}: line {n}", "telemetry line", InputError)
                 if not isinstance(row, dict):
-                    raise InputError(f"{p}: line {n}: expected an object of pose fields")
+                    raise InputError(f"{p}: line {n}: expected an object of pose fields, got {excerpt(row)}")
                 poses.append(_pose_from_row(row, p, n))
         else:
             raise InputError(f"{p}: unknown telemetry type {suffix!r} (expected .csv, .jsonl or .tlog)")
@@ -163,12 +160,14 @@ def _num(row: dict[str, Any], key: str, p: Path, line: int, required: bool) -> f
         if required:
             raise InputError(f"{p}: line {line}: missing {key}")
         return None
+    if isinstance(v, bool) or not isinstance(v, int | float | str):
+        raise InputError(f"{p}: line {line}: {key} must be a number, got {excerpt(v)}")
     try:
         x = float(v)
-    except (TypeError, ValueError):
-        raise InputError(f"{p}: line {line}: {key} must be a number, got {v!r}") from None
+    except (ValueError, OverflowError):
+        raise InputError(f"{p}: line {line}: {key} must be a number, got {excerpt(v)}") from None
     if not math.isfinite(x):
-        raise InputError(f"{p}: line {line}: {key} must be finite, got {v!r}")
+        raise InputError(f"{p}: line {line}: {key} must be finite, got {excerpt(v)}")
     return x
 
 
@@ -181,6 +180,8 @@ def _pose_from_row(row: dict[str, Any], p: Path, line: int) -> Pose:
         raise InputError(f"{p}: line {line}: position ({lat}, {lon}) is not latitude/longitude in degrees")
     home = None
     if opt["home_latitude_deg"] is not None and opt["home_longitude_deg"] is not None:
+        if not (-90 <= opt["home_latitude_deg"] <= 90 and -180 <= opt["home_longitude_deg"] <= 180):
+            raise InputError(f"{p}: line {line}: home position is not latitude/longitude in degrees")
         home = GeoPoint(opt["home_latitude_deg"], opt["home_longitude_deg"], opt["home_altitude_m"] or 0.0)
     return Pose(
         time_s=req["time_s"],
@@ -243,12 +244,16 @@ def _packets(data: bytes) -> list[tuple[float, int, bytes]]:
     return out
 
 
+_MAX_TLOG_BYTES = 512 * 1024 * 1024
+
+
+def _valid_latlon_e7(lat: int, lon: int) -> bool:
+    return abs(lat) <= 900_000_000 and abs(lon) <= 1_800_000_000
+
+
 def read_tlog(path: Path) -> list[Pose]:
     """Poses from a MAVLink ``.tlog``: one per GLOBAL_POSITION_INT with the latest ATTITUDE and HOME_POSITION."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read telemetry ({exc})") from None
+    data = read_user_bytes(path, "telemetry log", InputError, max_bytes=_MAX_TLOG_BYTES)
     roll = pitch = yaw = 0.0
     home: GeoPoint | None = None
     poses = []
@@ -256,13 +261,15 @@ def read_tlog(path: Path) -> list[Pose]:
         if msgid == _ATTITUDE:
             payload = payload.ljust(28, b"\0")  # MAVLink 2 trims trailing zeros
             _, r, pch, y = struct.unpack_from("<Ifff", payload)
-            roll, pitch, yaw = math.degrees(r), math.degrees(pch), math.degrees(y) % 360.0
+            if all(math.isfinite(v) for v in (r, pch, y)):  # a corrupt packet keeps the last attitude
+                roll, pitch, yaw = math.degrees(r), math.degrees(pch), math.degrees(y) % 360.0
         elif msgid == _HOME_POSITION:
             lat, lon, alt = struct.unpack_from("<iii", payload.ljust(12, b"\0"))
-            home = GeoPoint(lat / 1e7, lon / 1e7, alt / 1000.0)
+            if _valid_latlon_e7(lat, lon):
+                home = GeoPoint(lat / 1e7, lon / 1e7, alt / 1000.0)
         elif msgid == _GLOBAL_POSITION_INT:
             _, lat, lon, alt, rel = struct.unpack_from("<Iiiii", payload.ljust(28, b"\0"))
-            if lat == 0 and lon == 0:
+            if (lat == 0 and lon == 0) or not _valid_latlon_e7(lat, lon) or not math.isfinite(stamp):
                 continue
             poses.append(Pose(stamp, lat / 1e7, lon / 1e7, alt / 1000.0, rel / 1000.0, roll, pitch, yaw, home=home))
     if not poses:

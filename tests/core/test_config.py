@@ -83,7 +83,7 @@ def test_read_secret_env_then_file(tmp_path: Path) -> None:
     assert read_secret("X_PW", f, environ={"X_PW": "fromenv"}) == "fromenv"
     assert read_secret("X_PW", f, environ={}) == "s3cret"
     assert read_secret("X_PW", None, environ={}) is None
-    with pytest.raises(ConfigError, match="cannot read secret file"):
+    with pytest.raises(ConfigError, match="missing: secret file not found"):
         read_secret(None, tmp_path / "missing", environ={})
 
 
@@ -96,3 +96,37 @@ def test_override_nested_and_validated() -> None:
     assert t.planner.speed_m_s == s.planner.speed_m_s
     with pytest.raises(ConfigError, match=r"planner\.altitude_m"):
         override(s, {"planner": {"altitude_m": "x"}})
+
+
+def test_hostile_config_files(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("planner:\n  altitude_m: 30\nplanner:\n  altitude_m: 90\n")
+    assert one_line_error(cfg) == f"{cfg}: cannot read config file: not valid YAML at line 3: duplicate key 'planner'"
+    for key, section in (("ground_altitude_m", "site"), ("hotspot_threshold_c", "vision")):
+        for value in (".nan", ".inf", "-.inf"):
+            cfg.write_text(f"{section}:\n  {key}: {value}\n")
+            assert one_line_error(cfg).startswith(f"{cfg}: {section}.{key}: expected a finite number")
+    cfg.write_text("sim:\n  params:\n    FENCE_RADIUS: .nan\n")
+    assert "sim.params.FENCE_RADIUS: expected a finite number" in one_line_error(cfg)
+    cfg.write_bytes(b"\xff\xfe" + "planner:\n  altitude_m: 35\n".encode("utf-16-le"))
+    assert load_config(cfg, environ={}).planner.altitude_m == 35.0
+    cfg.write_bytes(b"planner:\n  altitude_m: \xe9\n")
+    assert "not UTF-8 text" in one_line_error(cfg)
+    laughs = "    a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"    {n}: &{n} [{', '.join(['*' + p] * 10)}]\n" for p, n in zip("abcdefg", "bcdefgh", strict=True)
+    )
+    cfg.write_text("site:\n  id: hello\nplanner:\n  lol:\n" + laughs)
+    msg = one_line_error(cfg)
+    assert "aliases expand to more than" in msg and len(msg) < 300
+    cfg.write_text("site:\n  id: " + "x" * 100_000 + "\n  drone_id: [" * 1 + "1" * 10 + "]\n")
+    assert len(one_line_error(cfg)) < 400
+
+
+def test_env_errors_name_the_variable() -> None:
+    msg = one_line_error(None, {"DRONE_PATROL_PLANNER__ALTITUDE_M": "high"})
+    assert msg.startswith("built-in defaults + environment: environment variable DRONE_PATROL_PLANNER__ALTITUDE_M")
+    msg = one_line_error(None, {"DRONE_PATROL_VISION__HOTSPOT_THRESHOLD_C": ".nan"})
+    assert "DRONE_PATROL_VISION__HOTSPOT_THRESHOLD_C (vision.hotspot_threshold_c): expected a finite number" in msg
+    laughs = "[&a [x, x, x, x, x, x, x, x, x, x], " + ", ".join(["*a"] * 10) + "]"
+    msg = one_line_error(None, {"DRONE_PATROL_SITE__ID": laughs})
+    assert "DRONE_PATROL_SITE__ID" in msg and len(msg) < 300

@@ -102,7 +102,7 @@ def _bad(data: object) -> str:
 
 
 def test_not_geojson(tmp_path: Path) -> None:
-    with pytest.raises(AreaFileError, match="not GeoJSON: invalid JSON at line 1"):
+    with pytest.raises(AreaFileError, match=r"cannot read area file: not valid JSON \(line 1"):
         load_areas(write(tmp_path / "a.geojson", "hello"))
     with pytest.raises(AreaFileError, match="expected a FeatureCollection, got 'Point'"):
         load_areas(write(tmp_path / "b.geojson", {"type": "Point", "coordinates": [0, 0]}))
@@ -345,3 +345,11 @@ def test_kml_multigeometry_of_polygons(tmp_path: Path) -> None:
     areas = load_areas(write(tmp_path / "m.kml", kml))
     assert areas.by_name("pair").geometry.geom_type == "MultiPolygon"
     assert len(areas.by_name("pair").geometry.geoms) == 2
+
+
+def test_positions_of_one_geometry_have_one_form() -> None:
+    """Found by the reader fuzzer: shapely cannot build a line of 2-D and 3-D positions."""
+    data = basic()
+    data["features"][1]["geometry"] = {"type": "LineString", "coordinates": [[110.29, 25.28], [110.291, 25.28, 150.0]]}
+    data["features"][1]["properties"].update(pattern="corridor", width_m=20)
+    assert _bad(data).endswith("positions mix [lon, lat] and [lon, lat, alt]; use one form")

@@ -240,7 +240,7 @@ def test_reads_a_qgc_plan_with_a_survey(tmp_path: Path) -> None:
         ),
         ("d.waypoints", "QGC WPL 110\n0\t1\t0\t16\t0\t0\t0\t0\tx\t2\t3\t1\n", "column LAT is not a number"),
         ("e.waypoints", "QGC WPL 110\n0\t1\t0\t16\t0\t0\t0\t0\t95\t2\t3\t1\n", "out of range"),
-        ("f.plan", "{", "not JSON"),
+        ("f.plan", "{", "not valid JSON"),
         ("g.plan", '{"fileType": "Mission"}', "not a QGC plan file"),
         ("h.plan", '{"fileType": "Plan", "mission": {"items": []}}', "mission: missing key 'plannedHomePosition'"),
         ("i.mission.json", '{"type": "FeatureCollection", "features": []}', "no planned route"),

@@ -120,7 +120,7 @@ def _high() -> dict[str, object]:
 
 
 BAD = [
-    ("text", "this is not json", [], "not GeoJSON: invalid JSON"),
+    ("text", "this is not json", [], "cannot read area file: not valid JSON"),
     ("point", {"type": "Point", "coordinates": [1, 2]}, [], "expected a FeatureCollection"),
     ("ring3", _ring3(), [], "exterior ring has 3 positions"),
     ("bowtie", _bowtie(), [], "invalid polygon: Self-intersection["),

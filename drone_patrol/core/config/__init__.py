@@ -16,7 +16,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from drone_patrol.core.config._base import Section
@@ -30,6 +29,7 @@ from drone_patrol.core.config.sim import SimConfig
 from drone_patrol.core.config.site import SiteConfig
 from drone_patrol.core.config.vision import VisionConfig
 from drone_patrol.core.errors import ConfigError
+from drone_patrol.core.files import MAX_NESTING, excerpt, parse_user_yaml, read_user_text, read_user_yaml
 
 __all__ = [
     "SIMPLE_ENV_PREFIX",
@@ -51,6 +51,7 @@ __all__ = [
 ]
 
 SIMPLE_ENV_PREFIX = "DRONE_PATROL_"
+_MAX_CONFIG_BYTES = 1024 * 1024
 
 
 class Settings(Section):
@@ -75,8 +76,11 @@ def override(settings: Settings, updates: Mapping[str, Any]) -> Settings:
         raise ConfigError(f"override: {_describe(exc.errors()[0])}") from None
 
 
-def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
-    """Nested dict of the ``DRONE_PATROL_<SECTION>__<KEY>`` variables in ``environ``."""
+def _env_overrides(environ: Mapping[str, str], names: dict[tuple[str, ...], str] | None = None) -> dict[str, Any]:
+    """Nested dict of the ``DRONE_PATROL_<SECTION>__<KEY>`` variables in ``environ``.
+
+    ``names``, when given, receives the variable that set each key path.
+    """
     tree: dict[str, Any] = {}
     for name, raw in environ.items():
         if not name.upper().startswith(SIMPLE_ENV_PREFIX) or "__" not in name:
@@ -84,10 +88,19 @@ def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
         path = [p.lower() for p in name[len(SIMPLE_ENV_PREFIX) :].split("__")]
         if not all(path):
             raise ConfigError(f"environment variable {name}: empty key in name")
-        try:
-            value = yaml.safe_load(raw) if raw != "" else None
-        except yaml.YAMLError:
-            value = raw
+        if len(path) > MAX_NESTING:
+            raise ConfigError(f"environment variable {excerpt(name)}: nested deeper than {MAX_NESTING} keys")
+        if raw == "":
+            value = None
+        else:
+            try:
+                value = parse_user_yaml(raw, f"environment variable {name}", "value", ConfigError)
+            except ConfigError as exc:
+                if "not valid YAML" not in str(exc):
+                    raise
+                value = raw
+        if names is not None:
+            names[tuple(path)] = name
         node = tree
         for key in path[:-1]:
             child = node.setdefault(key, {})
@@ -108,14 +121,24 @@ def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _describe(error: Mapping[str, Any]) -> str:
-    key = ".".join(str(p) for p in error.get("loc", ())) or "(top level)"
+def _describe(error: Mapping[str, Any], env_names: Mapping[tuple[str, ...], str] | None = None) -> str:
+    loc = tuple(str(p) for p in error.get("loc", ()))
+    key = ".".join(loc) or "(top level)"
+    # A key set from the environment is named by its variable, which is what the user typed.
+    for n in range(len(loc), 0, -1):
+        variable = (env_names or {}).get(loc[:n])
+        if variable is not None:
+            key = f"environment variable {variable} ({key})"
+            break
     kind = error.get("type", "")
     if kind == "extra_forbidden":
         return f"{key}: unknown key"
     if kind == "missing":
         return f"{key}: required key is missing"
-    return f"{key}: {error.get('msg', 'invalid value')} (got {error.get('input')!r})"
+    if kind == "finite_number":
+        return f"{key}: expected a finite number (got {excerpt(error.get('input'))})"
+    msg = excerpt(error.get("msg", "invalid value"), 160)
+    return f"{key}: {msg.strip(chr(39))} (got {excerpt(error.get('input'))})"
 
 
 def load_config(path: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
@@ -128,24 +151,14 @@ def load_config(path: str | Path | None = None, environ: Mapping[str, str] | Non
     data: dict[str, Any] = {}
     if path is not None:
         p = Path(path)
-        try:
-            text = p.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise ConfigError(f"{p}: config file not found") from None
-        except OSError as exc:
-            raise ConfigError(f"{p}: cannot read config file ({exc.strerror})") from None
-        try:
-            loaded = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f" at line {mark.line + 1}" if mark is not None else ""
-            raise ConfigError(f"{p}: not valid YAML{where}") from None
+        loaded = read_user_yaml(p, "config file", ConfigError, max_bytes=_MAX_CONFIG_BYTES)
         if loaded is None:
             loaded = {}
         if not isinstance(loaded, dict):
             raise ConfigError(f"{p}: expected a mapping of sections at the top level, got {type(loaded).__name__}")
         data = loaded
-    overrides = _env_overrides(env)
+    env_names: dict[tuple[str, ...], str] = {}
+    overrides = _env_overrides(env, env_names)
     if overrides:
         source += " + environment"
         data = _merge(data, overrides)
@@ -153,7 +166,7 @@ def load_config(path: str | Path | None = None, environ: Mapping[str, str] | Non
         return Settings.model_validate(data)
     except ValidationError as exc:
         errors = exc.errors()
-        first = _describe(errors[0])
+        first = _describe(errors[0], env_names)
         more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
         raise ConfigError(f"{source}: {first}{more}") from None
 
@@ -167,8 +180,5 @@ def read_secret(env_name: str | None, file_path: Path | None, environ: Mapping[s
     if env_name and env.get(env_name):
         return env[env_name]
     if file_path is not None:
-        try:
-            return Path(file_path).read_text(encoding="utf-8").rstrip("\r\n")
-        except OSError as exc:
-            raise ConfigError(f"{file_path}: cannot read secret file ({exc.strerror})") from None
+        return read_user_text(file_path, "secret file", ConfigError, max_bytes=64 * 1024).rstrip("\r\n")
     return None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import random
 import selectors
 import socket
@@ -60,8 +61,10 @@ class SimulatedCopter:
         gps_ready_s: float = 3.0,
         ekf_ready_s: float = 6.0,
     ) -> None:
-        if not speedup > 0:
-            raise ValueError(f"speedup must be > 0, got {speedup}")
+        if not speedup > 0 or not math.isfinite(speedup):
+            raise ValueError(f"speedup must be a finite number > 0, got {speedup}")
+        if not all(math.isfinite(v) for v in (home.latitude_deg, home.longitude_deg, home.altitude_m, heading_deg)):
+            raise ValueError(f"home {home} and heading {heading_deg} must be finite numbers")
         self.home = home
         self.host = host
         self._requested_port = port

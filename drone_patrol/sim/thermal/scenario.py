@@ -29,7 +29,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from drone_patrol.core.errors import InputError
-from drone_patrol.core.files import read_user_json
+from drone_patrol.core.files import excerpt, read_user_json
 from drone_patrol.core.geo import LocalFrame
 from drone_patrol.core.types import GeoPoint
 
@@ -154,7 +154,7 @@ class Scenario:
         origin_raw = settings.get("origin")
         if origin_raw is not None:
             if not (isinstance(origin_raw, list) and len(origin_raw) >= 2 and all(_is_num(v) for v in origin_raw)):
-                raise InputError(f"{p}: scenario.origin must be [lon, lat], got {origin_raw!r}")
+                raise InputError(f"{p}: scenario.origin must be [lon, lat], got {excerpt(origin_raw)}")
             origin = GeoPoint(float(origin_raw[1]), float(origin_raw[0]))
         else:
             origin = GeoPoint(first[1], first[0])
@@ -190,14 +190,14 @@ def _is_num(v: Any) -> bool:
 def _setting(settings: dict[str, Any], key: str, default: float, p: Path, lo: float, hi: float) -> float:
     v = settings.get(key, default)
     if not _is_num(v) or not lo <= float(v) <= hi:
-        raise InputError(f"{p}: scenario.{key} must be a number in [{lo:g}, {hi:g}], got {v!r}")
+        raise InputError(f"{p}: scenario.{key} must be a number in [{lo:g}, {hi:g}], got {excerpt(v)}")
     return float(v)
 
 
 def _where(i: int, feature: Any) -> str:
     props = feature.get("properties") if isinstance(feature, dict) else None
     name = props.get("name") if isinstance(props, dict) else None
-    return f"feature {i}" + (f" ({name})" if name else "")
+    return f"feature {i}" + (f" ({excerpt(name)})" if name else "")
 
 
 def _feature_coords(i: int, feature: Any, p: Path) -> list[tuple[float, float]]:
@@ -209,11 +209,11 @@ def _feature_coords(i: int, feature: Any, p: Path) -> list[tuple[float, float]]:
         raise InputError(f"{p}: {where}: 'properties' must be an object")
     role = props.get("role")
     if role not in ROLES:
-        raise InputError(f"{p}: {where}: role must be one of {', '.join(ROLES)}, got {role!r}")
+        raise InputError(f"{p}: {where}: role must be one of {', '.join(ROLES)}, got {excerpt(role)}")
     geom = feature.get("geometry")
     if not isinstance(geom, dict) or geom.get("type") not in _GEOMETRY[role]:
         got = geom.get("type") if isinstance(geom, dict) else geom
-        raise InputError(f"{p}: {where}: a {role} needs a {' or '.join(_GEOMETRY[role])} geometry, got {got!r}")
+        raise InputError(f"{p}: {where}: a {role} needs a {' or '.join(_GEOMETRY[role])} geometry, got {excerpt(got)}")
     c = geom.get("coordinates")
     if geom["type"] == "Point":
         positions = [c]
@@ -224,7 +224,7 @@ def _feature_coords(i: int, feature: Any, p: Path) -> list[tuple[float, float]]:
     out = []
     for pos in positions:
         if not (isinstance(pos, list) and len(pos) >= 2 and _is_num(pos[0]) and _is_num(pos[1])):
-            raise InputError(f"{p}: {where}: coordinates must be [lon, lat] numbers, got {pos!r}")
+            raise InputError(f"{p}: {where}: coordinates must be [lon, lat] numbers, got {excerpt(pos)}")
         lon, lat = float(pos[0]), float(pos[1])
         if not (-180 <= lon <= 180 and -90 <= lat <= 90):
             raise InputError(f"{p}: {where}: position [{lon}, {lat}] is not [lon, lat] in degrees")
@@ -241,7 +241,7 @@ def _num_prop(props: dict[str, Any], key: str, default: float, p: Path, where: s
     if v is None and key == "end_s":
         return math.inf
     if not _is_num(v) or not lo <= float(v) <= hi:
-        raise InputError(f"{p}: {where}: {key} must be a number in [{lo:g}, {hi:g}], got {v!r}")
+        raise InputError(f"{p}: {where}: {key} must be a number in [{lo:g}, {hi:g}], got {excerpt(v)}")
     return float(v)
 
 
@@ -257,10 +257,10 @@ def _make_object(
         pts = pts[:-1]
     size = props.get("size_m", _DEFAULT_SIZE_M.get(role, (0.0, 0.0)))
     if not (isinstance(size, (list, tuple)) and len(size) == 2 and all(_is_num(s) and 0 <= s <= 100 for s in size)):
-        raise InputError(f"{p}: {where}: size_m must be [length, width] in metres, got {size!r}")
+        raise InputError(f"{p}: {where}: size_m must be [length, width] in metres, got {excerpt(size)}")
     count = props.get("count", 0 if role != "crowd" else None)
     if role == "crowd" and (not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= 500):
-        raise InputError(f"{p}: {where}: a crowd needs an integer count in [1, 500], got {count!r}")
+        raise InputError(f"{p}: {where}: a crowd needs an integer count in [1, 500], got {excerpt(count)}")
     start = _num_prop(props, "start_s", 0.0, p, where, 0, 1e7)
     end = _num_prop(props, "end_s", math.inf, p, where, 0, math.inf) if "end_s" in props else math.inf
     if end <= start:
