@@ -21,6 +21,7 @@ from __future__ import annotations
 import enum
 import functools
 import json
+import math
 import time
 import uuid
 from dataclasses import dataclass
@@ -156,6 +157,10 @@ def _envelope(event_type: str, source: str, data: dict[str, Any], time_s: float 
     return doc
 
 
+def _float(value: Any) -> Any:
+    return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
 def eyes_on_event(
     command_id: str,
     lat_deg: float,
@@ -168,16 +173,19 @@ def eyes_on_event(
     time_s: float | None = None,
     prefix: str = "dronepatrol",
 ) -> dict[str, Any]:
-    """An "eyes on" command as the command room publishes it; raises :class:`CommandSchemaError` on bad values."""
+    """An "eyes on" command as the command room publishes it; raises :class:`CommandSchemaError` on bad values.
+
+    Whole numbers go out as floats (``90.0``); anything not a number is left for the schema to name.
+    """
     data: dict[str, Any] = {
         "command_id": command_id,
-        "lat_deg": lat_deg,
-        "lon_deg": lon_deg,
-        "duration_s": duration_s,
+        "lat_deg": _float(lat_deg),
+        "lon_deg": _float(lon_deg),
+        "duration_s": _float(duration_s),
         "requested_by": requested_by,
     }
     if altitude_m is not None:
-        data["altitude_m"] = altitude_m
+        data["altitude_m"] = _float(altitude_m)
     return _envelope(EYES_ON_TYPE, f"/{prefix}/{site}/command-room", data, time_s)
 
 
@@ -266,10 +274,13 @@ def _check_envelope(doc: dict[str, Any], types: tuple[str, ...]) -> str:
 
 
 def _check_data(event_type: str, data: dict[str, Any], ident: str) -> None:
+    cid = data.get("command_id") if isinstance(data.get("command_id"), str) else None
+    for name, value in data.items():  # JSON has no NaN, and NaN passes every minimum and maximum
+        if isinstance(value, float) and not math.isfinite(value):
+            raise CommandSchemaError(f"event {ident}: data.{name}: {value!r} is not a finite number", cid)
     error = jsonschema.exceptions.best_match(_validator(event_type).iter_errors(data))
     if error is not None:
         where = "data." + ".".join(str(p) for p in error.absolute_path) if error.absolute_path else "data"
-        cid = data.get("command_id") if isinstance(data.get("command_id"), str) else None
         raise CommandSchemaError(f"event {ident}: {where}: {error.message}", cid)
 
 
