@@ -30,7 +30,7 @@ from typing import Any
 
 import jsonschema
 
-from drone_patrol.alerts.models import DATA_CONTENT_TYPE, SPECVERSION, from_rfc3339, to_rfc3339
+from drone_patrol.alerts.models import DATA_CONTENT_TYPE, SPECVERSION, from_rfc3339, json_object, to_rfc3339
 from drone_patrol.core.errors import AlertsError
 
 EYES_ON_TYPE = "org.dronepatrol.command.eyes_on"
@@ -221,18 +221,6 @@ def result_event(
 # ---------------------------------------------------------------------------- parsing
 
 
-def _load(payload: bytes | bytearray | str | dict[str, Any]) -> dict[str, Any]:
-    if isinstance(payload, dict):
-        return payload
-    try:
-        doc = json.loads(payload)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CommandSchemaError(f"payload is not JSON ({exc})") from None
-    if not isinstance(doc, dict):
-        raise CommandSchemaError(f"payload is a JSON {type(doc).__name__}, expected an object")
-    return doc
-
-
 def _command_id(doc: dict[str, Any]) -> str | None:
     data = doc.get("data")
     cid = data.get("command_id") if isinstance(data, dict) else None
@@ -286,7 +274,7 @@ def _check_data(event_type: str, data: dict[str, Any], ident: str) -> None:
 
 def parse_command(payload: bytes | bytearray | str | dict[str, Any]) -> EyesOnCommand | ReleaseCommand:
     """A command from the command room; raises :class:`CommandSchemaError` naming the field at fault."""
-    doc = _load(payload)
+    doc = json_object(payload, CommandSchemaError)
     event_type = _check_envelope(doc, COMMAND_TYPES)
     d = doc["data"]
     if event_type == RELEASE_TYPE:
@@ -300,7 +288,7 @@ def parse_command(payload: bytes | bytearray | str | dict[str, Any]) -> EyesOnCo
 
 def parse_result(payload: bytes | bytearray | str | dict[str, Any]) -> CommandResult:
     """A drone's command result; raises :class:`CommandSchemaError` naming the field at fault."""
-    doc = _load(payload)
+    doc = json_object(payload, CommandSchemaError)
     _check_envelope(doc, (RESULT_TYPE,))
     d = doc["data"]
     reason = None if d["reason"] is None else Reason(d["reason"]["code"], d["reason"]["text"])
