@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from benchmarks import percentile
 from drone_patrol.alerts.outbox import Outbox
 from drone_patrol.alerts.publisher import AlertPublisher
 from drone_patrol.alerts.subscriber import AlertSubscriber
@@ -27,11 +28,6 @@ from drone_patrol.core.types import AlertKind
 TITLE = "Alerts: publish -> command room latency (Mosquitto, loopback) and outbox throughput"
 N = 1000
 TARGET_P99_MS = 1000.0
-
-
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
 
 
 def _latency_run(url: str, work: Path, synchronous: str, rate_hz: float | None) -> dict[str, Any]:
@@ -75,11 +71,11 @@ def _latency_run(url: str, work: Path, synchronous: str, rate_hz: float | None) 
     finally:
         pub.stop()
         sub.stop()
-    p99 = _percentile(latency_ms, 99) if latency_ms else float("nan")
+    p99 = percentile(latency_ms, 99) if latency_ms else float("nan")
     return {
         "case": f"{'paced ' + format(rate_hz, 'g') + '/s' if rate_hz else 'burst'}, outbox {synchronous}",
         "alerts": len(latency_ms),
-        "p50_ms": _percentile(latency_ms, 50) if latency_ms else float("nan"),
+        "p50_ms": percentile(latency_ms, 50) if latency_ms else float("nan"),
         "p99_ms": p99,
         "max_ms": max(latency_ms) if latency_ms else float("nan"),
         "alerts_per_s": len(latency_ms) / elapsed if elapsed > 0 else 0.0,

@@ -18,6 +18,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from benchmarks import percentile
 from drone_patrol.dashboard.app import Dashboard, DashboardOptions
 from drone_patrol.dashboard.archive import Archive
 from drone_patrol.dashboard.model import Ack, AlertMessage
@@ -27,11 +28,6 @@ from drone_patrol.dashboard.workflow import WorkflowStep
 TITLE = "Dashboard: dispatch step A -> B through Mosquitto, shift report over a night"
 STEPS = 200
 NIGHT = 2000
-
-
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
 
 
 def _step_row(work: Path) -> dict[str, Any]:
@@ -96,12 +92,12 @@ def _step_row(work: Path) -> dict[str, Any]:
         drone.stop()
         for room in rooms:
             room.stop()
-    p99 = _percentile(latency_ms, 99)
+    p99 = percentile(latency_ms, 99)
     return {
         "case": f"step A->B ({STEPS} notes)",
         "n": len(latency_ms),
-        "post_p50_ms": _percentile(post_ms, 50),
-        "p50_ms": _percentile(latency_ms, 50),
+        "post_p50_ms": percentile(post_ms, 50),
+        "p50_ms": percentile(latency_ms, 50),
         "p99_ms": p99,
         "target": "p99 < 1000 ms",
         "ok": p99 < 1000.0,

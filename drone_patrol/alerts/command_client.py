@@ -76,16 +76,10 @@ class CommandClient(MqttSession):
         self._known: set[str] = set()
         self._results: dict[str, list[CommandResult]] = {}
         self._changed = threading.Condition()
-        self._answered = threading.Event()
 
     def start(self, wait_s: float | None = None) -> CommandClient:
-        """Connect; with ``wait_s`` wait for the broker's answer and the drones' retained status."""
-        if not self._running:
-            self._begin()
-        if wait_s is not None:
-            self._answered.wait(wait_s)
-            if self.connection_error is not None and not self.connected:
-                raise self.connection_error
+        """Connect; with ``wait_s`` wait for the broker's answer and raise its refusal (``BrokerConnectionError``)."""
+        self._begin_and_wait(wait_s)
         return self
 
     def stop(self) -> None:
@@ -190,18 +184,10 @@ class CommandClient(MqttSession):
 
     # ------------------------------------------------------------------ paho
 
-    def _refused(self, err: Any, new: bool) -> None:
-        super()._refused(err, new)
-        self._answered.set()
-
-    def _unreachable(self, why: str) -> None:
-        self._answered.set()
-
     def _session_up(self, client: mqtt.Client, props: Any) -> None:
         base = Topics(self.site, "+", self.prefix)
         self._subscribe(client, [(base.status, 1), (base.command_results, 1)])
         self._connected.set()
-        self._answered.set()
 
     def _message(self, client: mqtt.Client, _ud: Any, msg: mqtt.MQTTMessage) -> None:
         parts = split_topic(msg.topic, self.prefix)

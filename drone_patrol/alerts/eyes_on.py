@@ -21,6 +21,7 @@ from __future__ import annotations
 import enum
 import functools
 import json
+import math
 import time
 import uuid
 from dataclasses import dataclass
@@ -29,7 +30,7 @@ from typing import Any
 
 import jsonschema
 
-from drone_patrol.alerts.models import DATA_CONTENT_TYPE, SPECVERSION, from_rfc3339, to_rfc3339
+from drone_patrol.alerts.models import DATA_CONTENT_TYPE, SPECVERSION, from_rfc3339, json_object, to_rfc3339
 from drone_patrol.core.errors import AlertsError
 
 EYES_ON_TYPE = "org.dronepatrol.command.eyes_on"
@@ -156,6 +157,10 @@ def _envelope(event_type: str, source: str, data: dict[str, Any], time_s: float 
     return doc
 
 
+def _float(value: Any) -> Any:
+    return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
 def eyes_on_event(
     command_id: str,
     lat_deg: float,
@@ -168,16 +173,19 @@ def eyes_on_event(
     time_s: float | None = None,
     prefix: str = "dronepatrol",
 ) -> dict[str, Any]:
-    """An "eyes on" command as the command room publishes it; raises :class:`CommandSchemaError` on bad values."""
+    """An "eyes on" command as the command room publishes it; raises :class:`CommandSchemaError` on bad values.
+
+    Whole numbers go out as floats (``90.0``); anything not a number is left for the schema to name.
+    """
     data: dict[str, Any] = {
         "command_id": command_id,
-        "lat_deg": lat_deg,
-        "lon_deg": lon_deg,
-        "duration_s": duration_s,
+        "lat_deg": _float(lat_deg),
+        "lon_deg": _float(lon_deg),
+        "duration_s": _float(duration_s),
         "requested_by": requested_by,
     }
     if altitude_m is not None:
-        data["altitude_m"] = altitude_m
+        data["altitude_m"] = _float(altitude_m)
     return _envelope(EYES_ON_TYPE, f"/{prefix}/{site}/command-room", data, time_s)
 
 
@@ -211,18 +219,6 @@ def result_event(
 
 
 # ---------------------------------------------------------------------------- parsing
-
-
-def _load(payload: bytes | bytearray | str | dict[str, Any]) -> dict[str, Any]:
-    if isinstance(payload, dict):
-        return payload
-    try:
-        doc = json.loads(payload)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CommandSchemaError(f"payload is not JSON ({exc})") from None
-    if not isinstance(doc, dict):
-        raise CommandSchemaError(f"payload is a JSON {type(doc).__name__}, expected an object")
-    return doc
 
 
 def _command_id(doc: dict[str, Any]) -> str | None:
@@ -266,16 +262,19 @@ def _check_envelope(doc: dict[str, Any], types: tuple[str, ...]) -> str:
 
 
 def _check_data(event_type: str, data: dict[str, Any], ident: str) -> None:
+    cid = data.get("command_id") if isinstance(data.get("command_id"), str) else None
+    for name, value in data.items():  # JSON has no NaN, and NaN passes every minimum and maximum
+        if isinstance(value, float) and not math.isfinite(value):
+            raise CommandSchemaError(f"event {ident}: data.{name}: {value!r} is not a finite number", cid)
     error = jsonschema.exceptions.best_match(_validator(event_type).iter_errors(data))
     if error is not None:
         where = "data." + ".".join(str(p) for p in error.absolute_path) if error.absolute_path else "data"
-        cid = data.get("command_id") if isinstance(data.get("command_id"), str) else None
         raise CommandSchemaError(f"event {ident}: {where}: {error.message}", cid)
 
 
 def parse_command(payload: bytes | bytearray | str | dict[str, Any]) -> EyesOnCommand | ReleaseCommand:
     """A command from the command room; raises :class:`CommandSchemaError` naming the field at fault."""
-    doc = _load(payload)
+    doc = json_object(payload, CommandSchemaError)
     event_type = _check_envelope(doc, COMMAND_TYPES)
     d = doc["data"]
     if event_type == RELEASE_TYPE:
@@ -289,7 +288,7 @@ def parse_command(payload: bytes | bytearray | str | dict[str, Any]) -> EyesOnCo
 
 def parse_result(payload: bytes | bytearray | str | dict[str, Any]) -> CommandResult:
     """A drone's command result; raises :class:`CommandSchemaError` naming the field at fault."""
-    doc = _load(payload)
+    doc = json_object(payload, CommandSchemaError)
     _check_envelope(doc, (RESULT_TYPE,))
     d = doc["data"]
     reason = None if d["reason"] is None else Reason(d["reason"]["code"], d["reason"]["text"])

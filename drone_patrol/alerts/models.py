@@ -44,6 +44,21 @@ class AlertSchemaError(AlertsError):
     """A message is not a valid drone-patrol event; the message names the field and the problem."""
 
 
+def json_object(
+    payload: bytes | bytearray | str | dict[str, Any], error: type[AlertsError] = AlertSchemaError
+) -> dict[str, Any]:
+    """``payload`` parsed as a JSON object (a dict passes through); anything else raises ``error`` saying what it is."""
+    if isinstance(payload, dict):
+        return payload
+    try:
+        doc = json.loads(payload)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise error(f"payload is not JSON ({exc})") from None
+    if not isinstance(doc, dict):
+        raise error(f"payload is a JSON {type(doc).__name__}, expected an object")
+    return doc
+
+
 # ---------------------------------------------------------------------------- time
 
 

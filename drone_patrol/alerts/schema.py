@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import base64
 import enum
-import json
 import math
 import time
 import uuid
@@ -51,6 +50,7 @@ from drone_patrol.alerts.models import (
     Thumbnail,
     WorkflowData,
     from_rfc3339,
+    json_object,
     load_schema,
     to_rfc3339,
     validate_json_schema,
@@ -291,15 +291,7 @@ def vehicle_alert(
 
 def parse_event(payload: bytes | bytearray | str | dict[str, Any], *, check_json_schema: bool = True) -> CloudEvent:
     """Parse and validate one event (alert, ack or workflow step); raises :class:`AlertSchemaError` with the reason."""
-    if isinstance(payload, dict):
-        doc = payload
-    else:
-        try:
-            doc = json.loads(payload)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise AlertSchemaError(f"payload is not JSON ({exc})") from None
-    if not isinstance(doc, dict):
-        raise AlertSchemaError(f"payload is a JSON {type(doc).__name__}, expected an object")
+    doc = json_object(payload)
     if check_json_schema:
         validate_json_schema(doc)
     try:

@@ -61,6 +61,7 @@ class MqttSession:
         self._protocol = protocol_of(settings.mqtt_version)
         self._client: mqtt.Client | None = None
         self._connected = threading.Event()
+        self._answered = threading.Event()  # the broker answered (CONNACK) or is unreachable
         self._stopping = threading.Event()
         self._running = False
         self._prober: threading.Thread | None = None
@@ -95,6 +96,19 @@ class MqttSession:
         else:
             self._new_client()
 
+    def _begin_and_wait(self, wait_s: float | None) -> None:
+        """:meth:`_begin` unless running; with ``wait_s``, wait for the broker's first answer.
+
+        Raises :class:`BrokerConnectionError` when the broker refused the connection within
+        ``wait_s``; an unreachable broker is not an error (the session keeps retrying).
+        """
+        if not self._running:
+            self._begin()
+        if wait_s is not None:
+            self._answered.wait(wait_s)
+            if self.connection_error is not None and not self.connected:
+                raise self.connection_error
+
     def _end(self) -> None:
         """Stop retrying and disconnect (a persistent session stays on the broker)."""
         self._running = False
@@ -122,6 +136,7 @@ class MqttSession:
                     self._new_client()
                 return
             self._unreachable(why)
+            self._answered.set()
             self._stopping.wait(delay_s)
             delay_s = min(delay_s * 2, self._settings.reconnect_max_s)
 
@@ -231,6 +246,7 @@ class MqttSession:
             self._sessions += 1
             self.connection_error = None
             self._session_up(client, props)
+            self._answered.set()
             return
         if code == UNSUPPORTED_PROTOCOL and self._may_downgrade():
             log.info("broker %s does not speak MQTT 5; using MQTT 3.1.1", self._settings.address.url)
@@ -240,6 +256,7 @@ class MqttSession:
         new = str(err) != str(self.connection_error)
         self.connection_error = err
         self._refused(err, new)
+        self._answered.set()
 
     def _paho_connect_fail(self, client: mqtt.Client, _ud: Any) -> None:
         if client is self._client:

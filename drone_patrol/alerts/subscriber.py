@@ -16,7 +16,6 @@ import json
 import logging
 import re
 import socket
-import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -119,7 +118,6 @@ class AlertSubscriber(MqttSession):
         self._on_telemetry = on_telemetry
         self._on_error = on_error
         self._dedup = Deduplicator(AlertArchive(archive_path) if archive_path else None, dedup_capacity)
-        self._answered = threading.Event()
         self.state = "stopped"
         self.metrics: dict[str, int] = dict.fromkeys(
             ("received", "duplicates", "invalid", "acks_received", "acks_sent", "status", "connects"), 0
@@ -138,12 +136,7 @@ class AlertSubscriber(MqttSession):
         within ``wait_s`` (wrong password, not authorised); an unreachable broker is
         not an error: the subscriber keeps retrying.
         """
-        if not self._running:
-            self._begin()
-        if wait_s is not None:
-            self._answered.wait(wait_s)
-            if self.connection_error is not None and not self.connected:
-                raise self.connection_error
+        self._begin_and_wait(wait_s)
         return self
 
     def wait_connected(self, timeout_s: float) -> bool:
@@ -222,7 +215,6 @@ class AlertSubscriber(MqttSession):
         if self.state != why:  # log a change of reason once, not every retry
             log.warning("command room: broker %s unreachable (%s); retrying", self._settings.address.url, why)
         self.state = why
-        self._answered.set()  # start(wait_s) need not wait longer: the broker is not there
 
     def _report(self, err: AlertsError) -> None:
         self.last_error = err
@@ -237,7 +229,6 @@ class AlertSubscriber(MqttSession):
         if new:
             self._report(err)
         self.state = f"refused: {err.reason} ({err.reason_code})"
-        self._answered.set()
 
     def _session_up(self, client: mqtt.Client, props: Any) -> None:
         self.state = "connected"
@@ -246,7 +237,6 @@ class AlertSubscriber(MqttSession):
         if filters:
             self._subscribe(client, filters)
         self._connected.set()
-        self._answered.set()
         log.info(
             "command room connected to %s (MQTT %s) as %s", self._settings.address.url, self.protocol, self.client_id
         )

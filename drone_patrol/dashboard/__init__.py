@@ -11,9 +11,10 @@ Inside: :mod:`.bridge` (MQTT, through :mod:`drone_patrol.alerts.connection`), :m
 (parsing, through :mod:`drone_patrol.alerts.schema`), :mod:`.archive` (SQLite, behind the
 :class:`~.archive.IncidentArchive` interface), :mod:`.incidents` (incidents folded from its rows),
 :mod:`.state` (drones, event fan-out), :mod:`.core` (messages in, page events, acks, steps and
-commands out), :mod:`.workflow` (dispatch steps, pure), :mod:`.report` (response figures and the
-shift report, pure), :mod:`.eyes_on` (commands to drones), :mod:`.tiles` (offline MBTiles base map),
-:mod:`.server` and :mod:`.ops_api` (HTTP, REST API, server-sent events), :mod:`.geodata` (areas
-and routes), :mod:`.auth` (staff sign-in), ``static/`` (the page as ES modules in ``static/js/``,
-translations in ``static/i18n/``; Leaflet and Leaflet.markercluster vendored under ``static/vendor``).
+commands out; commands to drones and their results through :mod:`drone_patrol.alerts.eyes_on`),
+:mod:`.workflow` (dispatch steps, pure), :mod:`.report` (response figures and the shift report,
+pure), :mod:`.tiles` (offline MBTiles base map), :mod:`.server` and :mod:`.ops_api` (HTTP, REST
+API, server-sent events), :mod:`.geodata` (areas and routes), :mod:`.auth` (staff sign-in),
+``static/`` (the page as ES modules in ``static/js/``, translations in ``static/i18n/``; Leaflet
+and Leaflet.markercluster vendored under ``static/vendor``).
 """

@@ -14,11 +14,12 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from drone_patrol.alerts.eyes_on import CommandSchemaError, eyes_on_event, parse_result, release_event
+from drone_patrol.alerts.models import to_rfc3339
 from drone_patrol.alerts.schema import vehicle_alert
 from drone_patrol.core.errors import AlertsError, InputError
 from drone_patrol.core.types import GeoPoint, Severity
 from drone_patrol.dashboard.archive import IncidentArchive
-from drone_patrol.dashboard.eyes_on import command_event, parse_command_result
 from drone_patrol.dashboard.model import (
     Ack,
     AlertMessage,
@@ -39,6 +40,8 @@ log = logging.getLogger(__name__)
 
 PublishFn = Callable[[str, dict[str, Any]], None]
 _JPEG_MAGIC = b"\xff\xd8"
+COMMAND_KINDS = ("eyes_on", "release")
+DEFAULT_EYES_ON_S = 120.0
 
 
 class UnknownAlertError(InputError):
@@ -67,6 +70,25 @@ def incident_view(row: dict[str, Any]) -> dict[str, Any]:
         out["history"] = [{**h, "time": iso_time(h["time_s"])} for h in row["history"]]
         out["response"] = response_times(row)
     return out
+
+
+def command_result_view(topic_text: str, payload: bytes) -> dict[str, Any]:
+    """A drone's answer to a command as the page shows it: ``{command_id, state, reason, time}``.
+
+    Parsed and checked by :func:`drone_patrol.alerts.eyes_on.parse_result` (the shipped
+    schema); ``reason`` is its code and text as one line, empty when there is none.
+    """
+    try:
+        result = parse_result(payload)
+    except CommandSchemaError as exc:
+        raise MessageError(f"{topic_text}: {exc}") from None
+    reason = " ".join(p for p in (result.reason.code, result.reason.text) if p) if result.reason else ""
+    return {
+        "command_id": result.command_id,
+        "state": result.state.value,
+        "reason": reason,
+        "time": to_rfc3339(result.time_s),
+    }
 
 
 class DashboardCore:
@@ -115,7 +137,7 @@ class DashboardCore:
             elif topic.channel == "workflow":
                 self._on_step(parse_workflow(topic, topic_text, payload), now)
             elif topic.channel == "command_result":
-                result = parse_command_result(topic_text, payload)
+                result = command_result_view(topic_text, payload)
                 self.hub.publish("command", self.fleet.set_command(topic.site, topic.drone, result))
             elif topic.channel == "status":
                 view = self.fleet.set_status(topic.site, topic.drone, parse_status(topic_text, payload), now)
@@ -301,11 +323,33 @@ class DashboardCore:
     def send_command(self, site: str, drone: str, kind: str, by: str, **data: Any) -> dict[str, Any]:
         """Publish an ``eyes_on`` or ``release`` command to one drone; returns the event sent.
 
-        Raises :class:`InputError` for a bad command and :class:`AlertsError` when the broker does not take it.
+        ``eyes_on`` takes ``lat_deg``, ``lon_deg``, ``duration_s`` (120 s when absent) and
+        ``altitude_m`` and gets a new command id; ``release`` takes the ``command_id`` it ends.
+        The events are built by :mod:`drone_patrol.alerts.eyes_on`. Raises :class:`InputError`
+        for an unknown kind, :class:`CommandSchemaError` for values outside the command's
+        schema and :class:`AlertsError` when the broker does not take it.
         """
         if self.publish is None:
             raise AlertsError("the command cannot be sent: the dashboard has no broker connection")
-        event = command_event(kind, site=site, drone=drone, requested_by=by, time_s=self.clock(), **data)
+        if kind not in COMMAND_KINDS:
+            raise InputError(f"command {kind!r}: expected one of {', '.join(COMMAND_KINDS)}")
+        now = self.clock()
+        # a missing field goes to the builder as null, and the schema check names it
+        data = {"lat_deg": None, "lon_deg": None, "duration_s": DEFAULT_EYES_ON_S, "command_id": None, **data}
+        if kind == "eyes_on":
+            event = eyes_on_event(
+                str(uuid.uuid4()),
+                data["lat_deg"],
+                data["lon_deg"],
+                data["duration_s"],
+                by,
+                site=site,
+                altitude_m=data.get("altitude_m"),
+                time_s=now,
+                prefix=self.prefix,
+            )
+        else:
+            event = release_event(data["command_id"], by, site=site, time_s=now, prefix=self.prefix)
         self.publish(topic_for(site, drone, "commands", self.prefix), event)
         self.hub.publish(
             "command",

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
+from drone_patrol.alerts.eyes_on import CommandSchemaError
 from drone_patrol.core.errors import AlertsError, InputError
 from drone_patrol.dashboard.core import UnknownAlertError
 from drone_patrol.dashboard.model import parse_time
@@ -69,7 +70,7 @@ def answer(handler: DashboardHandler, action: Callable[[], dict[str, Any]]) -> N
         handler._error(HTTPStatus.NOT_FOUND, str(exc))
     except WorkflowConflictError as exc:
         handler._error(HTTPStatus.CONFLICT, str(exc))
-    except InputError as exc:
+    except (InputError, CommandSchemaError) as exc:
         handler._error(HTTPStatus.BAD_REQUEST, str(exc))
     except AlertsError as exc:
         handler._error(HTTPStatus.SERVICE_UNAVAILABLE, str(exc))

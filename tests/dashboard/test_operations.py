@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from drone_patrol.alerts.eyes_on import Reason, parse_command, result_event
 from drone_patrol.alerts.schema import ack_event, parse_event, workflow_event
 from drone_patrol.alerts.subscriber import AlertSubscriber
 from drone_patrol.core.errors import ConfigError
@@ -160,8 +161,14 @@ def test_eyes_on_command_is_sent_and_the_drone_answers_shown(make_dashboard: Mak
         )
         data = command["data"]
         assert (data["lat_deg"], data["lon_deg"], data["duration_s"]) == (LAT, LON, 90.0)
+        assert b'"duration_s":90.0' in payload.replace(b" ", b"")  # floats on the wire, as before
         assert data["requested_by"] == "Sgt Li" and data["command_id"]
+        assert command["subject"] == data["command_id"] and command["source"] == "/dronepatrol/dongxi/command-room"
+        assert parse_command(payload).lat_deg == LAT  # what the drone reads
         assert http("POST", url, dict(body, lat_deg=200))[0] == 400
+        assert http("POST", url, dict(body, duration_s=float("nan")))[0] == 400  # NaN passes min/max checks
+        assert http("POST", url, dict(body, lon_deg="east"))[0] == 400
+        assert http("POST", url, {"kind": "release"})[0] == 400  # no command_id to end
         assert http("POST", url, {"kind": "self_destruct"})[0] == 400
         assert http("POST", dash.url + "api/drones/dongxi/drone%2B1/command", body)[0] == 400
         watcher = make_dashboard(
@@ -172,17 +179,21 @@ def test_eyes_on_command_is_sent_and_the_drone_answers_shown(make_dashboard: Mak
         assert not get_json(watcher.url + "api/config", {"Authorization": "Bearer staff"})["can_command"]
         assert get_json(watcher.url + "api/config", {"Authorization": "Bearer cmd"})["can_command"]
 
-        def answer(state: str, reason: Any = "") -> None:
-            result = {
-                "specversion": "1.0",
-                "id": f"r-{state}",
-                "source": "/dronepatrol/dongxi/drone-1",
-                "type": "org.dronepatrol.command.result",
-                "time": "2026-12-07T05:00:00Z",
-                "data": {"command_id": data["command_id"], "state": state, "reason": reason, "time": "x"},
-            }
+        def answer(state: str, reason: Reason | None = None) -> None:
+            result = result_event(data["command_id"], state, reason, site="dongxi", drone="drone-1")
             drone.publish("dronepatrol/dongxi/drone-1/commands/result", result)
 
+        # A result outside the shipped schema (reason "" instead of null, no RFC 3339 time) is counted, not shown.
+        lax = result_event(data["command_id"], "en_route", site="dongxi", drone="drone-1")
+        lax["data"].update(reason="", time="x")
+        drone.publish("dronepatrol/dongxi/drone-1/commands/result", lax)
+        wait_until(
+            lambda: get_json(dash.url + "healthz")["rejected_messages"].get("command_result") == 1,
+            3.0,
+            "malformed result rejected",
+        )
+        shown = [d["command"] for d in get_json(dash.url + "api/drones")["drones"] if d["command"]]
+        assert [c["state"] for c in shown] == ["sent"]
         answer("accepted")
         answer("on_station")
         view = wait_until(
@@ -199,7 +210,7 @@ def test_eyes_on_command_is_sent_and_the_drone_answers_shown(make_dashboard: Mak
         assert status == 200
         _, payload, _ = drone.wait_for(lambda t, p: b"command.release" in p, 3.0)
         assert json.loads(payload)["data"]["command_id"] == data["command_id"]
-        answer("refused", {"code": "no_fly", "text": "point inside no-fly zone hospital-helipad"})
+        answer("refused", Reason("in_no_fly", "point inside no-fly zone hospital-helipad"))
         view = wait_until(
             lambda: [
                 d for d in get_json(dash.url + "api/drones")["drones"] if (d["command"] or {}).get("state") == "refused"
@@ -207,7 +218,7 @@ def test_eyes_on_command_is_sent_and_the_drone_answers_shown(make_dashboard: Mak
             3.0,
             "refusal shown",
         )[0]
-        assert "no_fly" in view["command"]["reason"]
+        assert view["command"]["reason"] == "in_no_fly point inside no-fly zone hospital-helipad"
     finally:
         drone.stop()
 
