@@ -133,6 +133,7 @@ class Outbox:
         self._delivered: set[int] = set()
         self._commits_since_checkpoint = 0
         self._ckpt_db: sqlite3.Connection | None = None
+        self._ckpt_thread: threading.Thread | None = None
         self._synchronous = synchronous
         self.telemetry_puts = 0  # telemetry rows buffered since opening
         self.dropped_alerts = 0
@@ -374,10 +375,17 @@ class Outbox:
         self.purge(wait=True)
 
     def checkpoint(self) -> None:
-        """Fold the WAL back into the file (PASSIVE, on its own connection: inserts go on meanwhile)."""
+        """Fold the WAL back into the file in a background thread (PASSIVE, on its own
+        connection: inserts and the caller go on meanwhile); at most one at a time."""
         if self._commits_since_checkpoint == 0 or str(self.path) == ":memory:":
             return
+        if self._ckpt_thread is not None and self._ckpt_thread.is_alive():
+            return
         self._commits_since_checkpoint = 0
+        self._ckpt_thread = threading.Thread(target=self._checkpoint, name="outbox-checkpoint", daemon=True)
+        self._ckpt_thread.start()
+
+    def _checkpoint(self) -> None:
         try:
             if self._ckpt_db is None:
                 self._ckpt_db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
@@ -408,6 +416,8 @@ class Outbox:
     def close(self) -> None:
         """Delete the delivered rows and close the file (a checkpoint folds the WAL back)."""
         self.purge(wait=True)
+        if self._ckpt_thread is not None:
+            self._ckpt_thread.join()
         if self._ckpt_db is not None:
             self._ckpt_db.close()
             self._ckpt_db = None
