@@ -225,8 +225,8 @@ class MissionTransfer:
                 result = int(msg.type)
                 if result == _ACCEPTED:
                     if count == 0 or up.final_sends:
-                        if progress is not None and count == 0:
-                            progress(0, 0)
+                        if progress is not None and (count == 0 or up.highest < count - 1):
+                            progress(count, count)  # the last request(s) lost; the vehicle has them all
                         return
                     continue  # a stale ACK of an earlier exchange
                 if result == mavlink.MAV_MISSION_OPERATION_CANCELLED:
