@@ -71,8 +71,9 @@ class UploadState:
     says more), and a lost item is sent again, with the rest of the window behind it
     (ArduPilot dropped those), as soon as one of these comes: an INVALID_SEQUENCE
     (an item behind the lost one arrived), the vehicle's
-    second request for it (its own re-request), or the timeout. INVALID_SEQUENCE within
-    a round trip of a resend are not counted: the resend's own copies may cause them. The timeout sends one new
+    second request for it (its own re-request), or the timeout. INVALID_SEQUENCE resend
+    once per item the vehicle waits for, and not within a round trip of a resend (its own
+    copies may cause them): else the answers to a resend would trigger the next, a storm. The timeout sends one new
     item too, in case the vehicle took the whole window and only its request was lost.
 
     Every item is timed from its first send to the request that follows it, unless
@@ -107,6 +108,7 @@ class UploadState:
         self.last_sent_s = now
         self._nacks = 0  # INVALID_SEQUENCE since the vehicle last moved on
         self._resent_at = -1e9
+        self._nack_resent_for = -2  # the highest request an INVALID_SEQUENCE last resent for
         self._sends: dict[int, int] = {}  # seq -> how often it went out (-1: MISSION_COUNT)
         self._first_sent: dict[int, float] = {}
         self._last_sent: dict[int, float] = {}
@@ -179,10 +181,13 @@ class UploadState:
         """INVALID_SEQUENCE: the vehicle got an item other than the one it waits for."""
         if not self.pipelined or not self.requested_any:
             return
+        if self._nack_resent_for == self.highest:
+            return  # resent once already for this: the timeout takes over (a storm of resends would follow)
         if time.monotonic() - self._resent_at < (self.rtt.srtt_s or 0.0):
             return  # within a round trip of a resend: perhaps one of its copies, arriving after the first
         self._nacks += 1
         if self._nacks >= NACKS_TO_RESEND:
+            self._nack_resent_for = self.highest
             self._resend_window()
 
     def _resend_window(self) -> None:

@@ -96,3 +96,19 @@ def test_round_trips_are_timed_only_for_what_went_out_once() -> None:
     assert up.rtt.samples == 2
     up.answer(3)  # item 2 went out twice (two requests): not timed
     assert up.rtt.samples == 2 and up.highest == 3 and up.last_request == 3
+
+
+def test_invalid_sequence_resends_once_per_awaited_item_never_a_storm() -> None:
+    up, sent = _upload(mavlink.MAV_AUTOPILOT_ARDUPILOTMEGA)
+    up.rtt.srtt_s = 0.0  # no round-trip guard: only the once-per-item rule holds the resends back
+    up.send_count()
+    up.answer(0)
+    sent.clear()
+    up.nack()  # item 0 lost, 1 arrived: send 0 and what followed it again
+    assert sent == [0, 1, 2]
+    for _ in range(10):  # the copies' own INVALID_SEQUENCE answers: nothing more
+        up.nack()
+    assert sent == [0, 1, 2]
+    up.answer(2)
+    up.nack()  # waiting for a new item: one resend again
+    assert sent == [0, 1, 2, 3, 4, 2, 3, 4]
