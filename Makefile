@@ -1,11 +1,12 @@
-# drone-patrol developer commands. `make test` and `make demo` need nothing but Python 3.11+.
+# drone-patrol developer commands. `make demo` needs nothing but Python 3.11+; `make test` also
+# installs the Debian packages of tools/system-packages.txt when missing (see `provision`).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint demo bench sitl-test clean
+.PHONY: install provision test lint demo bench sitl-test clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,8 +16,14 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-test: $(STAMP)
-	$(BIN)/pytest -q -m "not sitl" $(PYTEST_ARGS)
+# The system packages the tests need (tools/system-packages.txt): installed as root with
+# apt-get, otherwise one line saying what to install. Under `make test` a test whose
+# package is missing fails instead of skipping.
+provision:
+	tools/provision.sh
+
+test: provision $(STAMP)
+	DRONE_PATROL_TESTS_REQUIRE_SYSTEM=1 $(BIN)/pytest -q -m "not sitl" $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check drone_patrol tests benchmarks tools training

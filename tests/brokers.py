@@ -42,6 +42,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from tests.needs import MOSQUITTO, missing
+
 if TYPE_CHECKING:
     from drone_patrol.alerts.broker import EmbeddedBroker
 
@@ -58,7 +60,6 @@ __all__ = [
     "requires_mosquitto",
 ]
 
-MOSQUITTO = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if os.path.exists("/usr/sbin/mosquitto") else None)
 MOSQUITTO_PASSWD = shutil.which("mosquitto_passwd")
 
 
@@ -67,8 +68,8 @@ def have_mosquitto() -> bool:
     return MOSQUITTO is not None
 
 
-#: Mark for tests that need Mosquitto: skipped with a reason when it is not installed.
-requires_mosquitto = pytest.mark.skipif(not have_mosquitto(), reason="needs the mosquitto binary (apt mosquitto)")
+#: Mark for tests that need Mosquitto: skipped with a reason when it is not installed (failed under ``make test``).
+requires_mosquitto = pytest.mark.mosquitto
 
 
 def free_port() -> int:
@@ -210,7 +211,7 @@ class MosquittoBroker:
         if self.running:
             return self
         if MOSQUITTO is None:
-            raise RuntimeError("mosquitto not installed")
+            missing("the mosquitto broker", "mosquitto")
         self.workdir.mkdir(parents=True, exist_ok=True)
         self._write_config()
         self._proc = subprocess.Popen(
@@ -279,7 +280,10 @@ def mosquitto_broker(
     ``tls=True`` makes fresh certificates under ``workdir/tls`` (or pass a
     :class:`TlsFiles`); the listener is then TLS only. ``users`` switches anonymous
     access off and writes a hashed password file; ``acl`` is the text of an ACL file.
+    Skips the test when Mosquitto is not installed (fails it under ``make test``).
     """
+    if MOSQUITTO is None:
+        missing("the mosquitto broker", "mosquitto")
     with contextlib.ExitStack() as stack:
         if workdir is None:
             workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="mosquitto-")))

@@ -81,6 +81,7 @@ class DroneLink(MqttSession):
         )
         self._wake = threading.Event()
         self._pump_state = OutboxPump(self._outbox, config.max_inflight)
+        self._outbox.on_insert = self._staged
         self._reset_inflight = False
         self._downgrade_due = False
         self._pump: threading.Thread | None = None
@@ -214,12 +215,18 @@ class DroneLink(MqttSession):
             except Exception:
                 log.exception("command callback failed")
 
+    def _staged(self, row: OutboxRow) -> None:
+        """A new alert, between its INSERT and its COMMIT: send it now, while the commit syncs."""
+        self._pump_state.stage(row)
+        self._wake.set()
+
     def _pump_main(self) -> None:
         while self._running:
-            self._wake.wait(0.25)
+            woke = self._wake.wait(0.05 if self._outbox.delivered_unpurged else 0.25)
             self._wake.clear()
             try:
                 self._pump_once()
+                self._pump_state.tidy(idle=not woke)
             except Exception:
                 log.exception("alerts pump: unexpected error (retrying)")
                 time.sleep(0.2)

@@ -13,6 +13,18 @@ critical alerts remain the outbox grows past its bound, logs it, and
 ``over_capacity`` says so. An alert is thus never dropped while telemetry is held.
 With ``synchronous="FULL"`` a committed row survives a power cut; ``NORMAL`` survives
 a process crash and is faster.
+
+Fast path. A new alert is handed to :attr:`Outbox.on_insert` (the pump, which sends it
+at once) between its INSERT and its COMMIT, so the network trip runs in parallel with
+the disk sync; :meth:`put_alert` still returns only after the sync. Callers that arrive
+while a commit is in progress queue up and the next of them commits the whole queue in
+one transaction (group commit: one sync for many alerts). Deliveries are cheap:
+:meth:`mark_delivered` only notes the row in memory; :meth:`purge` deletes the noted
+rows in one transaction without a sync (``synchronous=NORMAL``) and only when no insert
+holds the file, so a delete never makes an insert wait for a disk sync. A delete lost to
+a crash only means a duplicate, which consumers drop by event id. WAL checkpoints run
+from :meth:`checkpoint` on a second connection (they do not block inserts) instead of
+inside an insert's commit.
 """
 
 from __future__ import annotations
@@ -23,7 +35,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -74,8 +86,34 @@ class OutboxRow:
     expires_s: float | None
 
 
+@dataclass(slots=True)
+class _Ticket:
+    """One row waiting in the group-commit queue, and what became of it."""
+
+    event_id: str | None
+    cls: int
+    rank: int
+    topic: str
+    payload: bytes
+    qos: int
+    expires_s: float | None
+    done: bool = False
+    seq: int | None = None
+    error: OutboxError | None = None
+    fresh: list[OutboxRow] = field(default_factory=list)
+
+
+#: Commits without a checkpoint after which an insert checkpoints itself
+#: (normally :meth:`Outbox.checkpoint` runs from the pump long before).
+_INLINE_CHECKPOINT_COMMITS = 2_000
+
+
 class Outbox:
     """A bounded, ordered, crash-safe queue of MQTT messages in one SQLite file; thread-safe."""
+
+    #: Called with each new alert row after its INSERT and before its COMMIT (under the
+    #: outbox's lock: it must only queue the row and return).
+    on_insert: Callable[[OutboxRow], None] | None = None
 
     def __init__(
         self,
@@ -88,7 +126,16 @@ class Outbox:
         self.path = Path(path)
         self.max_rows = max_rows
         self._clock = clock
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the write side: inserts, purges, reads
+        self._queue_lock = threading.Lock()  # the group-commit queue
+        self._queue: list[_Ticket] = []
+        self._done_lock = threading.Lock()  # rows delivered but not yet deleted
+        self._delivered: set[int] = set()
+        self._commits_since_checkpoint = 0
+        self._ckpt_db: sqlite3.Connection | None = None
+        self._ckpt_thread: threading.Thread | None = None
+        self._synchronous = synchronous
+        self.telemetry_puts = 0  # telemetry rows buffered since opening
         self.dropped_alerts = 0
         self.dropped_telemetry = 0
         self.expired_telemetry = 0
@@ -98,7 +145,12 @@ class Outbox:
             self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=10)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute(f"PRAGMA synchronous={synchronous}")
+            self._db.execute("PRAGMA wal_autocheckpoint=0")  # checkpoints run apart (see checkpoint())
             self._db.executescript(_SCHEMA)
+            last = self._db.execute("SELECT MAX(seq) FROM outbox").fetchone()[0]
+            # Sequence numbers are handed out here, never reused while the file is open:
+            # a row whose commit failed may already be in flight under its number.
+            self._next_seq = int(last or 0) + 1
             self._pending = self._count(_PENDING)
             self._rejected = self._count(_REJECTED)
         except sqlite3.DatabaseError as exc:
@@ -109,8 +161,9 @@ class Outbox:
 
     @property
     def depth(self) -> int:
-        """Rows waiting for delivery (rejected rows excluded)."""
-        return self._pending
+        """Rows waiting for delivery (rejected and delivered rows excluded)."""
+        with self._done_lock:
+            return self._pending - len(self._delivered)
 
     @property
     def rejected(self) -> int:
@@ -120,54 +173,101 @@ class Outbox:
     @property
     def over_capacity(self) -> bool:
         """True when critical alerts alone hold the outbox past ``max_rows``."""
-        return self._pending > self.max_rows
+        return self.depth > self.max_rows
 
     def put_alert(self, event_id: str, topic: str, payload: bytes, severity: str, *, qos: int = 1) -> int | None:
         """Commit one alert; returns its sequence number, or ``None`` if the bound made it the victim.
 
         Putting an ``event_id`` already present is a no-op that returns the existing row's number.
+        The row reaches :attr:`on_insert` before the commit; this returns after it.
         """
-        rank = _SEVERITY_RANK.get(severity, 2)
-        with self._lock:
-            if self._pending >= self.max_rows:
-                row = self._db.execute("SELECT seq FROM outbox WHERE event_id = ?", (event_id,)).fetchone()
-                if row is not None:
-                    return int(row[0])
-            if self._pending >= self.max_rows and not self._make_room(ALERT, rank):
-                self.dropped_alerts += 1
-                log.warning("outbox full (%d rows): new %s alert %s dropped", self._pending, severity, event_id)
-                return None
-            return self._insert(event_id, ALERT, rank, topic, payload, qos, None)
+        return self._put(_Ticket(event_id, ALERT, _SEVERITY_RANK.get(severity, 2), topic, payload, qos, None))
 
     def put_telemetry(self, topic: str, payload: bytes, *, ttl_s: float) -> int | None:
         """Buffer one telemetry sample (QoS 0) until ``ttl_s`` from now; ``None`` if the outbox is full."""
-        with self._lock:
-            if self._pending >= self.max_rows and not self._make_room(TELEMETRY, -1):
-                self.dropped_telemetry += 1
-                return None
-            return self._insert(None, TELEMETRY, -1, topic, payload, 0, self._clock() + ttl_s)
+        self.telemetry_puts += 1
+        return self._put(_Ticket(None, TELEMETRY, -1, topic, payload, 0, self._clock() + ttl_s))
 
-    def _insert(
-        self, event_id: str | None, cls: int, rank: int, topic: str, payload: bytes, qos: int, expires: float | None
-    ) -> int:
+    def _put(self, ticket: _Ticket) -> int | None:
+        """Group commit: queue the row; whoever holds the write lock next commits the whole queue."""
+        with self._queue_lock:
+            self._queue.append(ticket)
+        with self._lock:
+            if not ticket.done:
+                with self._queue_lock:
+                    batch, self._queue = self._queue, []
+                self._commit_batch(batch)
+        if ticket.error is not None:
+            raise ticket.error
+        return ticket.seq
+
+    def _commit_batch(self, batch: list[_Ticket]) -> None:
         try:
-            cur = self._db.execute(
-                "INSERT INTO outbox (event_id, class, severity, topic, payload, qos, created_s, expires_s)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING",
-                (event_id, cls, rank, topic, payload, qos, self._clock(), expires),
-            )
-            if cur.rowcount == 0:  # the same event id is already waiting: putting it again is a no-op
-                row = self._db.execute("SELECT seq FROM outbox WHERE event_id = ?", (event_id,)).fetchone()
-                return int(row[0]) if row else 0
+            self._db.execute("BEGIN IMMEDIATE")
+            for t in batch:
+                self._place(t)
+            for t in batch:
+                for row in t.fresh:
+                    if self.on_insert is not None:
+                        self.on_insert(row)  # on the wire while the commit syncs
+            self._db.execute("COMMIT")
         except sqlite3.DatabaseError as exc:
-            raise OutboxError(f"outbox {self.path}: cannot write ({exc})") from None
-        self._pending += 1
+            with contextlib.suppress(sqlite3.DatabaseError):
+                self._db.execute("ROLLBACK")
+            self._pending = self._count(_PENDING)
+            error = OutboxError(f"outbox {self.path}: cannot write ({exc})")
+            for t in batch:
+                t.done, t.seq, t.error = True, None, error
+            return
+        for t in batch:
+            t.done = True
         if self._pending > self.max_rows:
             log.error("outbox holds %d critical alerts, past its bound of %d", self._pending, self.max_rows)
-        return int(cur.lastrowid or 0)
+        self._commits_since_checkpoint += 1
+        if self._commits_since_checkpoint >= _INLINE_CHECKPOINT_COMMITS:
+            self._checkpoint_locked()
+
+    def _place(self, t: _Ticket) -> None:
+        """INSERT one queued row inside the open transaction (or leave it out: duplicate, or the victim)."""
+        if self._pending >= self.max_rows:
+            if self._existing(t):
+                return
+            if not self._make_room(t.cls, t.rank):
+                if t.cls == TELEMETRY:
+                    self.dropped_telemetry += 1
+                else:
+                    self.dropped_alerts += 1
+                    log.warning("outbox full (%d rows): new alert %s dropped", self._pending, t.event_id)
+                return
+        seq = self._next_seq
+        now = self._clock()
+        cur = self._db.execute(
+            "INSERT INTO outbox (seq, event_id, class, severity, topic, payload, qos, created_s, expires_s)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING",
+            (seq, t.event_id, t.cls, t.rank, t.topic, t.payload, t.qos, now, t.expires_s),
+        )
+        if cur.rowcount == 0:  # the same event id is already waiting: putting it again is a no-op
+            self._existing(t)
+            return
+        self._next_seq += 1
+        t.seq = seq
+        if t.cls == ALERT:
+            t.fresh.append(OutboxRow(seq, t.event_id, t.cls, t.rank, t.topic, t.payload, t.qos, now, t.expires_s))
+        self._pending += 1  # within the batch, so that the bound holds row by row
+
+    def _existing(self, t: _Ticket) -> bool:
+        """True (and ``t.seq`` set) when ``t``'s event id is already in the file."""
+        if t.event_id is None:
+            return False
+        row = self._db.execute("SELECT seq FROM outbox WHERE event_id = ?", (t.event_id,)).fetchone()
+        if row is not None:
+            t.seq = int(row[0])
+        return row is not None
 
     def _make_room(self, new_cls: int, new_rank: int) -> bool:
         """Evict one pending row ranked below the new one; False when the new row is the victim."""
+        if self._delivered and self._delete_delivered() and self._pending < self.max_rows:
+            return True  # delivered rows made the room
         victim = self._db.execute(
             "SELECT seq, class FROM outbox WHERE state = 0 AND class = 1 ORDER BY seq LIMIT 1"
         ).fetchone()
@@ -191,16 +291,19 @@ class Outbox:
         return True
 
     def pending(self, cls: int, after_seq: int, limit: int) -> list[OutboxRow]:
-        """Up to ``limit`` pending rows of class ``cls`` after ``after_seq``, in order."""
+        """Up to ``limit`` pending rows of class ``cls`` after ``after_seq``, in order (delivered rows left out)."""
         with self._lock:
             if cls == TELEMETRY:
                 self._expire()
+            with self._done_lock:
+                skip = set(self._delivered)
             rows = self._db.execute(
                 "SELECT seq, event_id, class, severity, topic, payload, qos, created_s, expires_s FROM outbox"
                 " WHERE state = 0 AND class = ? AND seq > ? ORDER BY seq LIMIT ?",
-                (cls, after_seq, limit),
+                (cls, after_seq, limit + len(skip)),
             ).fetchall()
-        return [OutboxRow(r[0], r[1], r[2], r[3], r[4], bytes(r[5]), r[6], r[7], r[8]) for r in rows]
+        out = [OutboxRow(r[0], r[1], r[2], r[3], r[4], bytes(r[5]), r[6], r[7], r[8]) for r in rows if r[0] not in skip]
+        return out[:limit]
 
     def _expire(self) -> None:
         cur = self._db.execute("DELETE FROM outbox WHERE state = 0 AND class = 1 AND expires_s < ?", (self._clock(),))
@@ -208,21 +311,93 @@ class Outbox:
             self._pending -= cur.rowcount
             self.expired_telemetry += cur.rowcount
 
+    def mark_delivered(self, seqs: Iterable[int]) -> None:
+        """Note rows whose PUBACK arrived: gone from :attr:`depth` and :meth:`pending` at once,
+        deleted from the file by the next :meth:`purge` (a crash before it means duplicates only)."""
+        with self._done_lock:
+            self._delivered.update(seqs)
+
+    @property
+    def commits_since_checkpoint(self) -> int:
+        """Transactions committed since the WAL was last folded back."""
+        return self._commits_since_checkpoint
+
+    @property
+    def delivered_unpurged(self) -> int:
+        """Rows delivered but not yet deleted from the file."""
+        with self._done_lock:
+            return len(self._delivered)
+
+    def purge(self, *, wait: bool = False) -> bool:
+        """Delete the delivered rows in one transaction without a disk sync.
+
+        Without ``wait`` it gives way to an insert holding the file and returns False.
+        """
+        if not self._lock.acquire(blocking=wait):
+            return False
+        try:
+            if not self._delivered:
+                return True
+            self._db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: no sync on commit, checkpoints still sync
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                self._delete_delivered()
+                self._db.execute("COMMIT")
+            except sqlite3.DatabaseError as exc:
+                with contextlib.suppress(sqlite3.DatabaseError):
+                    self._db.execute("ROLLBACK")
+                self._pending = self._count(_PENDING)
+                log.warning("outbox %s: delivered rows not deleted yet (%s)", self.path, exc)
+                return False
+            finally:
+                self._db.execute(f"PRAGMA synchronous={self._synchronous}")
+            return True
+        finally:
+            self._lock.release()
+
+    def _delete_delivered(self) -> bool:
+        """DELETE the delivered rows (caller holds the write lock, inside a transaction)."""
+        with self._done_lock:
+            ids = list(self._delivered)
+        removed = 0
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            removed += self._db.execute(f"DELETE FROM outbox WHERE state = 0 AND seq IN ({marks})", chunk).rowcount
+        self._pending -= removed
+        with self._done_lock:
+            self._delivered.difference_update(ids)
+        return removed > 0
+
     def delete(self, seqs: Iterable[int]) -> None:
-        """Remove delivered rows (their PUBACK arrived)."""
-        ids = list(seqs)
-        if not ids:
+        """Remove delivered rows now (:meth:`mark_delivered` then a waiting :meth:`purge`)."""
+        self.mark_delivered(seqs)
+        self.purge(wait=True)
+
+    def checkpoint(self) -> None:
+        """Fold the WAL back into the file in a background thread (PASSIVE, on its own
+        connection: inserts and the caller go on meanwhile); at most one at a time."""
+        if self._commits_since_checkpoint == 0 or str(self.path) == ":memory:":
             return
-        with self._lock:
-            self._db.execute("BEGIN")
-            removed = 0
-            for i in range(0, len(ids), 500):
-                chunk = ids[i : i + 500]
-                marks = ",".join("?" * len(chunk))
-                cur = self._db.execute(f"DELETE FROM outbox WHERE state = 0 AND seq IN ({marks})", chunk)
-                removed += cur.rowcount
-            self._db.execute("COMMIT")
-            self._pending -= removed
+        if self._ckpt_thread is not None and self._ckpt_thread.is_alive():
+            return
+        self._commits_since_checkpoint = 0
+        self._ckpt_thread = threading.Thread(target=self._checkpoint, name="outbox-checkpoint", daemon=True)
+        self._ckpt_thread.start()
+
+    def _checkpoint(self) -> None:
+        try:
+            if self._ckpt_db is None:
+                self._ckpt_db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
+                self._ckpt_db.execute("PRAGMA synchronous=FULL")
+            self._ckpt_db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        except sqlite3.DatabaseError as exc:
+            log.warning("outbox %s: checkpoint failed (%s)", self.path, exc)
+
+    def _checkpoint_locked(self) -> None:
+        self._commits_since_checkpoint = 0
+        with contextlib.suppress(sqlite3.DatabaseError):
+            self._db.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
     def reject(self, seq: int, reason: str) -> None:
         """Keep a row the broker refused as a dead letter: never replayed, counted in :attr:`rejected`."""
@@ -239,7 +414,13 @@ class Outbox:
             return [(r[0], r[1], r[2], r[3] or "") for r in rows.fetchall()]
 
     def close(self) -> None:
-        """Close the file (a checkpoint folds the WAL back)."""
+        """Delete the delivered rows and close the file (a checkpoint folds the WAL back)."""
+        self.purge(wait=True)
+        if self._ckpt_thread is not None:
+            self._ckpt_thread.join()
+        if self._ckpt_db is not None:
+            self._ckpt_db.close()
+            self._ckpt_db = None
         with self._lock:
             with contextlib.suppress(sqlite3.DatabaseError):
                 self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -1,9 +1,12 @@
 """The drone's side: alerts through the durable outbox to MQTT, plus status, telemetry and video.
 
 One pump thread owns the send side. :meth:`AlertPublisher.publish_alert` commits the
-alert to the outbox and wakes the pump; the pump (:class:`OutboxPump`) hands rows to
-paho in order, at most ``max_inflight`` unacknowledged at a time (and never more than
-the broker's Receive Maximum), deletes a row when its PUBACK arrives, and on MQTT 5
+alert to the outbox and returns once the commit is on disk; the pump
+(:class:`OutboxPump`) gets the row before the commit and hands it to paho at once, so
+the network trip and the disk sync run side by side. The pump sends rows in order, at
+most ``max_inflight`` unacknowledged at a time (and never more than the broker's
+Receive Maximum), marks a row delivered when its PUBACK arrives (the outbox deletes
+delivered rows in batches, never making an insert wait for a sync), and on MQTT 5
 keeps a row the broker refused (e.g. 135 Not authorized) as a dead letter, surfaced in
 :attr:`AlertPublisher.last_error` and the metrics.
 

@@ -7,12 +7,19 @@ lock that is never held across a paho call, and the pump thread, the only one th
 calls :meth:`feed` and :meth:`settle`, matches ids to rows afterwards: an early
 PUBACK is simply settled on the next round. Waiting on one shared lock in both
 places instead would deadlock against paho's lock.
+
+New alerts take the fast path: the outbox hands each row to :meth:`OutboxPump.stage`
+between its INSERT and its COMMIT, and the pump sends it from memory without reading
+the file. The file is read only after a (re)connect or while the window is full,
+until the pump has caught up with it. PUBACKs only mark rows delivered; the outbox
+deletes them in batches when no insert is running (:meth:`OutboxPump.tidy`).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -36,10 +43,15 @@ class Tracked:
 class OutboxPump:
     """Hands outbox rows to paho in order, at most ``window`` unacknowledged, and settles PUBACKs.
 
-    Rows are deleted when their PUBACK arrives; a PUBACK with a failure reason (MQTT 5,
-    ``>= 0x80``) turns the row into a dead letter and is kept in :attr:`last_rejection`.
-    Alerts go before buffered telemetry.
+    Rows are marked delivered when their PUBACK arrives; a PUBACK with a failure reason
+    (MQTT 5, ``>= 0x80``) turns the row into a dead letter and is kept in
+    :attr:`last_rejection`. Alerts go before buffered telemetry.
     """
+
+    #: Delivered rows that make :meth:`tidy` delete at once rather than when idle.
+    purge_batch = 256
+    #: New rows held in memory for the fast path; past this the pump reads the file again.
+    max_staged = 4096
 
     def __init__(self, outbox: Outbox, window: int) -> None:
         self.outbox = outbox
@@ -48,6 +60,11 @@ class OutboxPump:
         self._acks: list[tuple[int, int, str]] = []
         self._inflight: dict[int, OutboxRow | Tracked] = {}
         self._cursor = {ALERT: 0, TELEMETRY: 0}
+        self._staged: deque[OutboxRow] = deque()
+        self._caught_up = False  # every pending alert after the cursor is in _staged
+        self._overflows = 0
+        self._telemetry_seen = -1  # outbox.telemetry_puts when the file's telemetry was last read
+        self._telemetry_more = True
         self.delivered_alerts = 0
         self.rejected_alerts = 0
         self.last_rejection: PublishRejectedError | None = None
@@ -66,12 +83,31 @@ class OutboxPump:
         with self._lock:
             self._acks.append((mid, code, name))
 
+    def stage(self, row: OutboxRow) -> None:
+        """Take a new alert row from the outbox before its commit (called under the outbox's lock)."""
+        if len(self._staged) >= self.max_staged:
+            self._overflows += 1
+            self._caught_up = False  # the file holds them all: read it again
+            self._staged.clear()
+        self._staged.append(row)
+
     def reset(self) -> None:
         """Forget what was in flight: a new paho client starts from the outbox again."""
         self._inflight.clear()
         self._cursor = {ALERT: 0, TELEMETRY: 0}
+        self._caught_up = False
+        self._telemetry_more = True
         with self._lock:
             self._acks.clear()
+
+    def tidy(self, idle: bool) -> None:
+        """Delete delivered rows from the file when enough piled up or the pump is ``idle``
+        (never waiting for an insert), and checkpoint the file's WAL when idle."""
+        pile = self.outbox.delivered_unpurged
+        if pile and (idle or pile >= self.purge_batch):
+            self.outbox.purge()
+        if idle or self.outbox.commits_since_checkpoint >= 1000:
+            self.outbox.checkpoint()
 
     def track(self, mid: int, item: Tracked) -> None:
         """Expect a PUBACK for a message sent outside the outbox."""
@@ -99,7 +135,7 @@ class OutboxPump:
             else:
                 delivered.append(item.seq)
                 self.delivered_alerts += item.cls == ALERT
-        self.outbox.delete(delivered)
+        self.outbox.mark_delivered(delivered)
         return len(delivered)
 
     def feed(self, client: mqtt.Client, props_for: Callable[[OutboxRow], Properties | None]) -> int:
@@ -107,9 +143,13 @@ class OutboxPump:
         room = self.window - len(self._inflight)
         if room <= 0:
             return 0
-        rows = self.outbox.pending(ALERT, self._cursor[ALERT], room)
-        if not rows:
+        rows = self._next_alerts(room)
+        puts = self.outbox.telemetry_puts
+        if not rows and self._caught_up and (self._telemetry_more or self._telemetry_seen != puts):
+            # buffered telemetry (put only while offline): read the file only when there may be some
+            self._telemetry_seen = puts
             rows = self.outbox.pending(TELEMETRY, self._cursor[TELEMETRY], room)
+            self._telemetry_more = len(rows) == room
         sent = 0
         for row in rows:
             info = client.publish(row.topic, row.payload, qos=row.qos, properties=props_for(row))
@@ -123,3 +163,24 @@ class OutboxPump:
             self._cursor[row.cls] = row.seq
             sent += 1
         return sent
+
+    def _next_alerts(self, room: int) -> list[OutboxRow]:
+        """Up to ``room`` alerts after the cursor: from memory once caught up, else from the file."""
+        cursor = self._cursor[ALERT]
+        if not self._caught_up:
+            # Rows committed from now on are staged (the read and the inserts share the
+            # outbox's lock): when the file has fewer than asked, the rest is in memory.
+            overflows = self._overflows
+            rows = self.outbox.pending(ALERT, cursor, room)
+            if len(rows) == room:
+                return rows
+            self._caught_up = overflows == self._overflows
+            if rows:
+                return rows
+        out: list[OutboxRow] = []
+        while self._staged and len(out) < room:
+            row = self._staged.popleft()
+            if row.seq > cursor:  # older ones came from the file already
+                out.append(row)
+                cursor = row.seq
+        return out

@@ -165,6 +165,7 @@ class MavLink:
         self.reconnect_interval_s = reconnect_interval_s
         self.target_system = 0
         self.target_component = 0
+        self.autopilot = mavlink.MAV_AUTOPILOT_INVALID  # MAV_AUTOPILOT of the vehicle's heartbeat
         self._conn: Any = None
         self._send_lock = threading.Lock()
         self._sub_lock = threading.Lock()
@@ -388,6 +389,7 @@ class MavLink:
             return
         if mtype == "HEARTBEAT" and not self._discovered.is_set() and self._is_autopilot(msg):
             self.target_system, self.target_component = src
+            self.autopilot = int(msg.autopilot)
             self._discovered.set()
         if not self._discovered.is_set() or src[0] != self.target_system:
             return

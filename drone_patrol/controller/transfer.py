@@ -3,9 +3,15 @@
 Behaves as QGroundControl's PlanManager and MAVSDK's transfer client do: MISSION_COUNT
 is re-sent until the vehicle starts requesting, MISSION_REQUEST and MISSION_REQUEST_INT
 are both answered with MISSION_ITEM_INT, a repeated request is answered again,
-INVALID_SEQUENCE is not fatal, each wait has a timeout and a retry count, and the
-whole operation has a deadline. Every failure is a :class:`MissionTransferError`
-naming the MAV_MISSION_RESULT (``-1``/``TIMEOUT`` when the vehicle stopped answering).
+INVALID_SEQUENCE is not fatal, and the whole operation has a deadline. Faster on a bad
+link: each wait lasts the retransmission timeout of the link's measured round trip
+(:mod:`drone_patrol.controller.retransmit`; between 10 ms and ``item_timeout_s``,
+doubling while nothing comes), a timeout resends what the vehicle's last request asked
+for (to ArduPilot with the item after it), and a transfer gives up only after
+``(retries + 1) * item_timeout_s`` without an answer. Downloads keep a window of
+requests out and ask again only for the items that did not come within the timeout.
+Every failure is a :class:`MissionTransferError` naming the MAV_MISSION_RESULT
+(``-1``/``TIMEOUT`` when the vehicle stopped answering).
 """
 
 from __future__ import annotations
@@ -14,9 +20,11 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from drone_patrol.controller.items import WireItem, describe_item, list_differences
 from drone_patrol.controller.link import MavLink, Message, MessageQueue, mavlink
+from drone_patrol.controller.retransmit import RoundTrip, UploadState
 from drone_patrol.core.errors import MissionTransferError
 
 log = logging.getLogger(__name__)
@@ -25,6 +33,7 @@ log = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]
 
 TIMEOUT_RESULT = -1
+_T = TypeVar("_T")
 _ACCEPTED = mavlink.MAV_MISSION_ACCEPTED
 _NON_FATAL = {mavlink.MAV_MISSION_INVALID_SEQUENCE}
 # Answers that can be a stale or duplicated reply to an earlier exchange.
@@ -44,6 +53,10 @@ def result_name(result: int) -> str:
 class _FinalAckUncertain(Exception):
     """Every item went out but the final ACK never came (or came garbled by a duplicate)."""
 
+    def __init__(self, why: str, result: int = -1) -> None:
+        super().__init__(why)
+        self.result = result  # the ambiguous answer, reported if the read-back differs
+
 
 class _Restart(Exception):
     """The vehicle cancelled the transfer; start it again."""
@@ -57,14 +70,20 @@ class TransferTiming:
     retries: int = 5
     deadline_s: float = 60.0
     download_window: int = 8
+    upload_window: int = 8  # items sent ahead of their requests (ArduPilot only)
 
 
 class MissionTransfer:
-    """Runs mission-protocol exchanges over a :class:`MavLink` (one at a time per instance)."""
+    """Runs mission-protocol exchanges over a :class:`MavLink` (one at a time per instance).
+
+    :attr:`round_trip` holds the link's measured round trip; each transfer refines it,
+    and the next one starts from it.
+    """
 
     def __init__(self, link: MavLink, timing: TransferTiming = TransferTiming()) -> None:
         self.link = link
         self.timing = timing
+        self.round_trip = RoundTrip(max_timeout_s=timing.item_timeout_s)
 
     # -- helpers ---------------------------------------------------------------
 
@@ -153,7 +172,7 @@ class MissionTransfer:
                 diffs = list_differences(items, got, skip_home=skip_home)
                 if diffs:
                     raise self._error(
-                        TIMEOUT_RESULT, "upload", mission_type, f"no final ACK and read-back differs: {diffs[0]}"
+                        exc.result, "upload", mission_type, f"{exc} and the read-back differs: {diffs[0]}"
                     ) from None
                 return
 
@@ -161,82 +180,78 @@ class MissionTransfer:
         self, items: list[WireItem], mission_type: int, deadline: float, progress: Progress | None
     ) -> None:
         count = len(items)
-        timing = self.timing
-        requested_any = False
-        last_sent: int | None = None
-        final_sends = 0
-        timeouts = 0
-        highest = -1
+        window = self.timing.upload_window
+        up = UploadState(self.link, self._send_item, self._send_count, items, mission_type, self.round_trip, window)
+        rtt = self.round_trip
         with self.link.listen({"MISSION_REQUEST", "MISSION_REQUEST_INT", "MISSION_ACK"}) as q:
-            self._send_count(count, mission_type)
+            up.send_count()
             while True:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    if final_sends:
+                now = time.monotonic()
+                if now >= deadline:
+                    if up.final_sends:
                         raise _FinalAckUncertain("deadline reached after the last item")
                     raise self._error(
                         TIMEOUT_RESULT,
                         "upload",
                         mission_type,
-                        f"deadline of {timing.deadline_s:.1f} s passed with {highest + 1}/{count} items sent",
+                        f"deadline of {self.timing.deadline_s:.1f} s passed with {up.highest + 1}/{count} items sent",
                     )
-                msg = q.get(min(timing.item_timeout_s, remaining))
+                silent_s = now - up.last_heard
+                if silent_s >= self._patience_s:
+                    if up.final_sends:
+                        raise _FinalAckUncertain(f"no ACK for {silent_s:.2f} s")
+                    waited = "first request" if not up.requested_any else f"request after seq {up.last_request}"
+                    raise self._error(
+                        TIMEOUT_RESULT,
+                        "upload",
+                        mission_type,
+                        f"no {waited} for {silent_s:.2f} s ({up.backoff} retries)",
+                    )
+                due = up.waiting_since + rtt.timeout_s(up.backoff)
+                msg = q.get(max(0.0, min(due - now, deadline - now, self._patience_s - silent_s)))
                 if msg is None:
-                    timeouts += 1
-                    if timeouts > timing.retries:
-                        if final_sends:
-                            raise _FinalAckUncertain(f"no ACK after {timing.retries} retries")
-                        waited = "first request" if not requested_any else f"request after seq {last_sent}"
-                        raise self._error(
-                            TIMEOUT_RESULT,
-                            "upload",
-                            mission_type,
-                            f"no {waited} after {timing.retries} retries of {timing.item_timeout_s:.2f} s",
-                        )
-                    if not requested_any:
-                        self._send_count(count, mission_type)
-                    elif last_sent is not None:
-                        self._send_item(items[last_sent], mission_type)
-                        if last_sent == count - 1:
-                            final_sends += 1
+                    if time.monotonic() >= due:
+                        up.backoff += 1
+                        up.retransmit()
                     continue
                 if not self._for_us(msg, mission_type):
                     continue
                 mtype = msg.get_type()
                 if mtype in ("MISSION_REQUEST", "MISSION_REQUEST_INT"):
                     seq = int(msg.seq)
-                    if not 0 <= seq < count:
-                        continue
-                    requested_any = True
-                    timeouts = 0
-                    self._send_item(items[seq], mission_type)
-                    last_sent = seq
-                    if seq == count - 1:
-                        final_sends += 1
-                    if seq > highest:
-                        highest = seq
-                        if progress is not None:
-                            progress(seq + 1, count)
+                    if 0 <= seq < count and up.answer(seq) and progress is not None:
+                        progress(seq + 1, count)
                     continue
                 result = int(msg.type)
                 if result == _ACCEPTED:
-                    if count == 0 or final_sends:
-                        if progress is not None and count == 0:
-                            progress(0, 0)
+                    if count == 0 or up.final_sends:
+                        if progress is not None and (count == 0 or up.highest < count - 1):
+                            progress(count, count)  # the last request(s) lost; the vehicle has them all
                         return
                     continue  # a stale ACK of an earlier exchange
                 if result == mavlink.MAV_MISSION_OPERATION_CANCELLED:
                     raise _Restart()
-                if result in _NON_FATAL or (result in _AMBIGUOUS and not requested_any):
+                if result in _NON_FATAL:
+                    up.nack()
                     continue
-                if result in _AMBIGUOUS and final_sends:
+                if result in _AMBIGUOUS and not up.requested_any:
+                    continue
+                if result in _AMBIGUOUS and up.final_sends:
                     # The last item went out: this may answer a duplicate of it after a lost
                     # ACCEPTED (ArduPilot answers items outside a transfer with ERROR).
-                    raise _FinalAckUncertain(f"{result_name(result)} after the last item")
+                    raise _FinalAckUncertain(f"{result_name(result)} after the last item", result)
+                last = up.last_request
                 where = (
-                    f"at {describe_item(items[last_sent])}" if last_sent is not None else f"to a count of {count} items"
+                    f"at {describe_item(items[last])}"
+                    if last is not None and 0 <= last < len(items)
+                    else f"to a count of {count} items"
                 )
                 raise self._error(result, "upload", mission_type, f"vehicle answered {where}")
+
+    @property
+    def _patience_s(self) -> float:
+        """Silence after which a transfer gives up: as many waits of the longest timeout as retries allow."""
+        return (self.timing.retries + 1) * self.timing.item_timeout_s
 
     # -- download --------------------------------------------------------------
 
@@ -247,36 +262,47 @@ class MissionTransfer:
         timing = self.timing
         deadline = time.monotonic() + (deadline_s if deadline_s is not None else timing.deadline_s)
         types = {"MISSION_COUNT", "MISSION_ITEM_INT", "MISSION_ITEM", "MISSION_ACK"}
+        rtt = self.round_trip
         with self.link.listen(types) as q:
             count = self._request_count(q, mission_type, deadline)
             got: dict[int, WireItem] = {}
-            outstanding: dict[int, float] = {}
+            outstanding: dict[int, float] = {}  # seq -> when last requested
+            first_asked: dict[int, float] = {}
+            asked: dict[int, int] = {}  # seq -> how often requested (Karn: time only the once-asked)
             next_seq = 0
-            timeouts = 0
+            backoff = 0
+            last_heard = time.monotonic()
             while len(got) < count:
                 now = time.monotonic()
                 if now >= deadline:
                     raise self._error(
                         TIMEOUT_RESULT, "download", mission_type, f"deadline passed with {len(got)}/{count} items"
                     )
+                if now - last_heard >= self._patience_s:
+                    first = min(outstanding) if outstanding else len(got)
+                    raise self._error(
+                        TIMEOUT_RESULT,
+                        "download",
+                        mission_type,
+                        f"no item {first} for {now - last_heard:.2f} s ({backoff} retries)",
+                    )
                 while next_seq < count and len(outstanding) < timing.download_window:
                     if next_seq not in got:
                         self._request_item(next_seq, mission_type)
-                        outstanding[next_seq] = now
+                        outstanding[next_seq] = first_asked[next_seq] = now
+                        asked[next_seq] = 1
                     next_seq += 1
-                msg = q.get(min(timing.item_timeout_s, deadline - now))
+                due = min(outstanding.values(), default=now) + rtt.timeout_s(backoff)
+                msg = q.get(max(0.0, min(due - now, deadline - now, self._patience_s - (now - last_heard))))
                 if msg is None:
-                    timeouts += 1
-                    if timeouts > timing.retries:
-                        first = min(outstanding) if outstanding else len(got)
-                        raise self._error(
-                            TIMEOUT_RESULT,
-                            "download",
-                            mission_type,
-                            f"no item {first} after {timing.retries} retries of {timing.item_timeout_s:.2f} s",
-                        )
-                    for seq in outstanding:
-                        self._request_item(seq, mission_type)
+                    now = time.monotonic()
+                    if now >= due:
+                        late = [seq for seq, at in outstanding.items() if now >= at + rtt.timeout_s(backoff)]
+                        backoff += 1
+                        for seq in late:  # ask again for what did not come within the timeout
+                            self._request_item(seq, mission_type)
+                            outstanding[seq] = now
+                            asked[seq] += 1
                     continue
                 if not self._for_us(msg, mission_type):
                     continue
@@ -291,7 +317,11 @@ class MissionTransfer:
                 seq = int(msg.seq)
                 if seq in got or not 0 <= seq < count:
                     continue
-                timeouts = 0
+                now = time.monotonic()
+                if asked.get(seq) == 1 and seq in outstanding:
+                    rtt.sample(now - first_asked[seq])
+                backoff = 0
+                last_heard = now
                 got[seq] = _wire_from_message(msg, mission_type)
                 outstanding.pop(seq, None)
                 if progress is not None:
@@ -300,24 +330,54 @@ class MissionTransfer:
         return [got[i] for i in range(count)]
 
     def _request_count(self, q: MessageQueue, mission_type: int, deadline: float) -> int:
-        timing = self.timing
         request = mavlink.MAVLink_mission_request_list_message(
             self.link.target_system, self.link.target_component, mission_type
         )
-        for _attempt in range(timing.retries + 1):
-            self.link.send(request)
-            wait_until = min(time.monotonic() + timing.item_timeout_s, deadline)
-            while (remaining := wait_until - time.monotonic()) > 0:
-                msg = q.get(remaining)
-                if msg is None or not self._for_us(msg, mission_type):
-                    continue
-                if msg.get_type() == "MISSION_COUNT":
-                    return int(msg.count)
-                if msg.get_type() == "MISSION_ACK" and int(msg.type) not in (_ACCEPTED, *_AMBIGUOUS):
-                    raise self._error(int(msg.type), "download", mission_type, "vehicle refused the list request")
-            if time.monotonic() >= deadline:
-                break
-        raise self._error(TIMEOUT_RESULT, "download", mission_type, f"no MISSION_COUNT after {timing.retries} retries")
+
+        def answer(msg: Message) -> int | None:
+            if msg.get_type() == "MISSION_COUNT":
+                return int(msg.count)
+            if msg.get_type() == "MISSION_ACK" and int(msg.type) not in (_ACCEPTED, *_AMBIGUOUS):
+                raise self._error(int(msg.type), "download", mission_type, "vehicle refused the list request")
+            return None
+
+        count, waited = self._ask(q, request, mission_type, answer, deadline)
+        if count is None:
+            raise self._error(TIMEOUT_RESULT, "download", mission_type, f"no MISSION_COUNT {waited}")
+        return count
+
+    def _ask(
+        self,
+        q: MessageQueue,
+        request: Message,
+        mission_type: int,
+        answer: Callable[[Message], _T | None],
+        deadline: float,
+    ) -> tuple[_T | None, str]:
+        """Send ``request`` until ``answer`` makes something of a reply: again after each
+        retransmission timeout (backing off), for at most the patience or the deadline.
+        Returns the answer (``None`` on giving up) and how long it waited, in words."""
+        rtt = self.round_trip
+        started = sent_at = time.monotonic()
+        end = min(deadline, started + self._patience_s)
+        backoff = 0
+        self.link.send(request)
+        while (now := time.monotonic()) < end:
+            due = sent_at + rtt.timeout_s(backoff)
+            if now >= due:
+                backoff += 1
+                self.link.send(request)
+                sent_at = now
+                continue
+            msg = q.get(min(due, end) - now)
+            if msg is None or not self._for_us(msg, mission_type):
+                continue
+            result = answer(msg)
+            if result is not None:
+                if backoff == 0:  # sent once: a clean round trip
+                    rtt.sample(time.monotonic() - sent_at)
+                return result, ""
+        return None, f"for {time.monotonic() - started:.2f} s ({backoff} retries)"
 
     def _request_item(self, seq: int, mission_type: int) -> None:
         self.link.send(
@@ -330,28 +390,23 @@ class MissionTransfer:
 
     def clear(self, mission_type: int) -> None:
         """Clear the vehicle's list of ``mission_type``."""
-        timing = self.timing
-        deadline = time.monotonic() + timing.deadline_s
+        deadline = time.monotonic() + self.timing.deadline_s
         msg_out = mavlink.MAVLink_mission_clear_all_message(
             self.link.target_system, self.link.target_component, mission_type
         )
+
+        def answer(msg: Message) -> bool | None:
+            result = int(msg.type)
+            if result == _ACCEPTED:
+                return True
+            if result in _NON_FATAL:
+                return None
+            raise self._error(result, "clear", mission_type, "vehicle refused to clear")
+
         with self.link.listen({"MISSION_ACK"}) as q:
-            for _attempt in range(timing.retries + 1):
-                self.link.send(msg_out)
-                wait_until = min(time.monotonic() + timing.item_timeout_s, deadline)
-                while (remaining := wait_until - time.monotonic()) > 0:
-                    msg = q.get(remaining)
-                    if msg is None or not self._for_us(msg, mission_type):
-                        continue
-                    result = int(msg.type)
-                    if result == _ACCEPTED:
-                        return
-                    if result in _NON_FATAL:
-                        continue
-                    raise self._error(result, "clear", mission_type, "vehicle refused to clear")
-                if time.monotonic() >= deadline:
-                    break
-        raise self._error(TIMEOUT_RESULT, "clear", mission_type, f"no MISSION_ACK after {timing.retries} retries")
+            done, waited = self._ask(q, msg_out, mission_type, answer, deadline)
+        if not done:
+            raise self._error(TIMEOUT_RESULT, "clear", mission_type, f"no MISSION_ACK {waited}")
 
 
 def _wire_from_message(msg: Message, mission_type: int) -> WireItem:

@@ -45,6 +45,7 @@ class IncidentMatch:
     first_seen_to_alert_s: float | None  # wall: first frame in view -> first alert received by the command room
     confirm_vehicle_s: float | None = None  # vehicle time: first frame in view -> first alert raised on board
     transit_s: float | None = None  # wall: alert raised on board -> received by the command room
+    most_in_view: int | None = None  # crowds: the most of its people the camera had in view at once
 
 
 @dataclass
@@ -135,7 +136,8 @@ def evaluate(
                     confirm = raised_v - seen.first_seen_s
                     transit = arrived - raised_w if arrived is not None else None
         matches.append(IncidentMatch(name, kind, seen is not None, best.incident_id,
-                                     distance_m(best.location, pos), delay, confirm, transit))  # fmt: skip
+                                     distance_m(best.location, pos), delay, confirm, transit,
+                                     seen.max_count_in_view if seen is not None else None))  # fmt: skip
     false = sorted({a.incident_id for a in alerts if a.kind != AlertKind.VEHICLE and a.incident_id not in used})
     return matches, false
 

@@ -7,15 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.brokers import amqtt_broker, have_mosquitto, mosquitto_broker
+from tests.brokers import amqtt_broker, mosquitto_broker
 
 
 @pytest.fixture(params=["mosquitto", "amqtt"])
 def any_broker(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[object]:
     """A running broker; ``.url``, ``.port``, ``.stop()``, ``.start()``. The param names which."""
     if request.param == "mosquitto":
-        if not have_mosquitto():
-            pytest.skip("needs the mosquitto binary (apt mosquitto)")
         with mosquitto_broker(tmp_path / "mosquitto") as broker:
             yield broker
     else:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import sqlite3
+import threading
 from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from drone_patrol.alerts.outbox import ALERT, TELEMETRY, Outbox
+from drone_patrol.alerts.outbox import ALERT, TELEMETRY, Outbox, OutboxRow
 
 
 def _ob(tmp_path: Path, **kw: object) -> Outbox:
@@ -104,3 +106,59 @@ def test_policy_never_drops_an_alert_while_telemetry_is_held(items: list[str]) -
     kept_critical = sum(1 for r in ob.pending(ALERT, 0, 1000) if r.severity == 2)
     assert kept_critical == criticals
     assert ob.depth <= max(8, criticals)
+
+
+def test_a_new_alert_is_handed_over_before_its_commit_and_put_returns_after_it(tmp_path: Path) -> None:
+    ob = _ob(tmp_path)
+    seen: list[tuple[int, int]] = []
+
+    def on_insert(row: OutboxRow) -> None:  # what the pump gets: the row, not yet in the file
+        other = sqlite3.connect(str(tmp_path / "outbox.sqlite"))
+        seen.append((row.seq, other.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]))
+        other.close()
+
+    ob.on_insert = on_insert
+    seq = ob.put_alert("a", "t/a", b"a", "critical")
+    other = sqlite3.connect(str(tmp_path / "outbox.sqlite"))
+    assert seen == [(seq, 0)]  # handed over while uncommitted
+    assert other.execute("SELECT COUNT(*) FROM outbox").fetchone()[0] == 1  # committed on return
+    other.close()
+    ob.put_alert("a", "t/a", b"a", "critical")  # a repeated event id is not handed over again
+    assert len(seen) == 1
+
+
+def test_delivered_rows_leave_at_once_and_the_file_later_never_waiting_for_an_insert(tmp_path: Path) -> None:
+    ob = _ob(tmp_path)
+    seqs = [ob.put_alert(f"id-{i}", "t/a", b"p", "warning") for i in range(4)]
+    ob.mark_delivered([s for s in seqs[:3] if s is not None])
+    assert ob.depth == 1 and [r.event_id for r in ob.pending(ALERT, 0, 10)] == ["id-3"]
+    assert ob.delivered_unpurged == 3
+    with ob._lock:  # an insert holds the file: the purge gives way at once
+        assert ob.purge() is False
+    assert ob.purge() is True and ob.delivered_unpurged == 0 and ob.depth == 1
+    # delivered but never purged (a crash): the rows come back, a duplicate and never a loss
+    ob.mark_delivered([seqs[3]])  # type: ignore[list-item]
+    assert ob.depth == 0
+    again = _ob(tmp_path)
+    assert [r.event_id for r in again.pending(ALERT, 0, 10)] == ["id-3"]
+
+
+def test_concurrent_callers_share_commits_and_every_row_lands_once(tmp_path: Path) -> None:
+    ob = _ob(tmp_path)
+    got: list[int | None] = []
+    lock = threading.Lock()
+
+    def worker(k: int) -> None:
+        for i in range(50):
+            seq = ob.put_alert(f"w{k}-{i}", "t/a", b"p", "critical")
+            with lock:
+                got.append(seq)
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert None not in got and len(set(got)) == 400 and ob.depth == 400
+    ob.close()
+    assert _ob(tmp_path).depth == 400

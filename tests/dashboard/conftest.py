@@ -10,15 +10,13 @@ from typing import Any
 import pytest
 
 from drone_patrol.dashboard.app import Dashboard, DashboardOptions
-from tests.brokers import MosquittoBroker, have_mosquitto, mosquitto_broker
+from tests.brokers import MosquittoBroker, mosquitto_broker
 
 AREAS = Path(__file__).resolve().parents[2] / "flight_plans" / "guilin_dongxi_xiang.geojson"
 
 
 @pytest.fixture(scope="module")
 def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MosquittoBroker]:
-    if not have_mosquitto():
-        pytest.skip("needs the mosquitto binary (apt mosquitto)")
     with mosquitto_broker(tmp_path_factory.mktemp("mosquitto")) as b:
         yield b
 

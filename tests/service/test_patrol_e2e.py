@@ -93,7 +93,12 @@ def test_demo_flow_alerts_every_incident_and_lands_home(tmp_path: Path, scenario
     assert_no_alert_on_heat_sources(settings, alerts)
     if scenario.startswith("crowd"):
         crowd = [a for a in alerts if a.kind is AlertKind.CROWD_GATHERING and a.status is not AlertStatus.CLOSED]
-        assert max(a.figures["head_count"] for a in crowd) >= 0.8 * 14
+        # The gathering grows over the scenario's first minutes: judge the count against the
+        # people the camera had in view, not against the full crowd (when the drone passes
+        # depends on how long the upload and the flight took).
+        (gathering,) = [m for m in expected if m.name == "crowd-by-grill-3"]
+        assert gathering.most_in_view is not None and gathering.most_in_view >= 5
+        assert max(a.figures["head_count"] for a in crowd) >= 0.8 * gathering.most_in_view
     assert result.report_path is not None and result.report_path.read_text().startswith("<!doctype html>")
     assert any("command room <-" in line for line in lines)
 

@@ -90,6 +90,30 @@ def test_invalid_sequence_then_recovery(make_sim, make_gcs) -> None:
     assert ack is not None and ack.type == ACCEPTED
 
 
+def test_repeated_and_early_items_get_invalid_sequence_and_the_upload_goes_on(make_sim, make_gcs) -> None:
+    """As ArduPilot's MissionItemProtocol: any item but the one requested is INVALID_SEQUENCE, nothing more;
+    an item sent before its request is taken when it is the one the vehicle waits for."""
+    gcs = make_gcs(make_sim())
+    items = waypoints(LAT, LON, 3)  # home placeholder and 3 items: seq 0..3
+    gcs.send(gcs.mav.mission_count_encode(1, 1, len(items), 0))
+    assert gcs.recv("MISSION_REQUEST", 3.0).seq == 0
+    gcs.send_item(items, 0)
+    assert gcs.recv("MISSION_REQUEST", 3.0).seq == 1
+    gcs.send_item(items, 0)  # a duplicate of an item already taken
+    ack = gcs.recv("MISSION_ACK", 3.0)
+    assert ack is not None and ack.type == mavlink2.MAV_MISSION_INVALID_SEQUENCE
+    gcs.send_item(items, 1)  # the requested one, then the next before its request
+    gcs.send_item(items, 2)
+    assert gcs.recv("MISSION_REQUEST", 3.0, cond=lambda m: m.seq == 3) is not None
+    gcs.send_item(items, 3)
+    ack = gcs.recv("MISSION_ACK", 3.0)
+    assert ack is not None and ack.type == ACCEPTED
+    got = gcs.download()
+    assert got is not None and [(m.x, m.y) for m in got[2:]] == [
+        (round(i[6] * 1e7), round(i[7] * 1e7)) for i in items[2:]
+    ]
+
+
 def test_unsupported_frame_and_command_and_bad_latitude(make_sim, make_gcs) -> None:
     gcs = make_gcs(make_sim())
     cases = [

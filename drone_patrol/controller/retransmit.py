@@ -1,0 +1,209 @@
+"""Retransmission in the mission protocol: timeouts from measured round trips, and what to resend.
+
+:class:`RoundTrip` is TCP's estimator (RFC 6298): a smoothed round trip and its mean deviation, the timeout
+``srtt + 4 * rttvar`` bounded below and above, doubled for each consecutive timeout
+(back-off), and samples taken only from exchanges that were not retransmitted (Karn's
+rule: the answer to a resent message cannot be told from the answer to the first).
+Before the first sample the timeout is the upper bound, the fixed timeout of old.
+:class:`UploadState` is one upload's bookkeeping: what went out when, which request
+came last, what a timeout sends again.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from drone_patrol.controller.items import WireItem
+from drone_patrol.controller.link import MavLink, mavlink
+
+#: The timeout never goes below this (seconds): an autopilot's message loop and the
+#: scheduling of both ends add a few milliseconds that one clean sample may not show.
+MIN_TIMEOUT_S = 0.01
+#: INVALID_SEQUENCE answers (since the vehicle last moved on) that make a windowed upload
+#: resend at once: one is enough, a spurious resend costs a few duplicate items.
+NACKS_TO_RESEND = 1
+
+
+@dataclass(slots=True)
+class RoundTrip:
+    """Smoothed round trip of one link and the retransmission timeout derived from it."""
+
+    max_timeout_s: float
+    min_timeout_s: float = MIN_TIMEOUT_S
+    srtt_s: float | None = None
+    rttvar_s: float = 0.0
+    samples: int = 0
+
+    def sample(self, rtt_s: float) -> None:
+        """Take one round trip (seconds) of an exchange that was sent once."""
+        rtt_s = max(0.0, rtt_s)
+        if self.srtt_s is None:
+            self.srtt_s, self.rttvar_s = rtt_s, rtt_s / 2
+        else:
+            self.rttvar_s = 0.75 * self.rttvar_s + 0.25 * abs(self.srtt_s - rtt_s)
+            self.srtt_s = 0.875 * self.srtt_s + 0.125 * rtt_s
+        self.samples += 1
+
+    def timeout_s(self, backoff: int = 0) -> float:
+        """The wait before a retransmission, after ``backoff`` consecutive timeouts."""
+        if self.srtt_s is None:
+            base = self.max_timeout_s
+        else:
+            base = min(self.max_timeout_s, max(self.min_timeout_s, self.srtt_s + 4 * self.rttvar_s))
+        return float(min(self.max_timeout_s, base * 2 ** min(backoff, 16)))
+
+
+class UploadState:
+    """One upload attempt: what went out when, what the vehicle asked for, the round trips.
+
+    Stop-and-wait, as the protocol describes it, for every autopilot but ArduPilot: each
+    request is answered with its item; when the next request does not come within the
+    timeout, the item the last request asked for goes out again.
+
+    ArduPilot takes any item whose seq is the one it waits for, requested or not, and
+    answers any other with INVALID_SEQUENCE and carries on
+    (``MissionItemProtocol::handle_mission_item``); its requests are thus cumulative
+    acknowledgements ("I hold everything before seq"). So it gets a window: up to
+    ``window`` items ahead of its highest request go out without waiting, each once,
+    in order (the link keeps order). A lost request then costs nothing (the next one
+    says more), and a lost item is sent again, with the rest of the window behind it
+    (ArduPilot dropped those), as soon as one of these comes: an INVALID_SEQUENCE
+    (an item behind the lost one arrived), the vehicle's
+    second request for it (its own re-request), or the timeout. INVALID_SEQUENCE resend
+    once per item the vehicle waits for, and not within a round trip of a resend (its own
+    copies may cause them): else the answers to a resend would trigger the next, a storm. The timeout sends one new
+    item too, in case the vehicle took the whole window and only its request was lost.
+
+    Every item is timed from its first send to the request that follows it, unless
+    it went out more than once.
+    """
+
+    def __init__(
+        self,
+        link: MavLink,
+        send_item: Callable[[WireItem, int], None],
+        send_count: Callable[[int, int], None],
+        items: list[WireItem],
+        mission_type: int,
+        round_trip: RoundTrip,
+        window: int = 1,
+    ) -> None:
+        self._send_item = send_item
+        self._send_count = send_count
+        self.items = items
+        self.mission_type = mission_type
+        self.rtt = round_trip
+        self.count = len(items)
+        self.window = max(1, window) if link.autopilot == mavlink.MAV_AUTOPILOT_ARDUPILOTMEGA else 1
+        self.requested_any = False
+        self.last_request: int | None = None
+        self.highest = -1  # the highest seq requested: the vehicle holds every item before it
+        self.max_sent = -1
+        self.final_sends = 0
+        self.backoff = 0
+        now = time.monotonic()
+        self.last_heard = now
+        self.last_sent_s = now
+        self._nacks = 0  # INVALID_SEQUENCE since the vehicle last moved on
+        self._resent_at = -1e9
+        self._nack_resent_for = -2  # the highest request an INVALID_SEQUENCE last resent for
+        self._sends: dict[int, int] = {}  # seq -> how often it went out (-1: MISSION_COUNT)
+        self._first_sent: dict[int, float] = {}
+        self._last_sent: dict[int, float] = {}
+        self._timed: set[int] = set()
+
+    @property
+    def pipelined(self) -> bool:
+        """True when items go out ahead of their requests (ArduPilot)."""
+        return self.window > 1
+
+    def send_count(self) -> None:
+        """MISSION_COUNT (again, until the vehicle starts requesting)."""
+        self._send_count(self.count, self.mission_type)
+        self._note(-1)
+
+    def _note(self, seq: int) -> None:
+        now = time.monotonic()
+        self._sends[seq] = self._sends.get(seq, 0) + 1
+        self._first_sent.setdefault(seq, now)
+        self._last_sent[seq] = now
+        self.last_sent_s = now
+
+    @property
+    def waiting_since(self) -> float:
+        """When what the vehicle waits for last went out: the retransmission timer runs from here."""
+        if not self.requested_any:
+            return self._last_sent.get(-1, self.last_sent_s)
+        seq = self.highest if self.pipelined else self.last_request
+        return self._last_sent.get(seq if seq is not None else -1, self.last_sent_s)
+
+    def _send(self, seq: int) -> None:
+        self._send_item(self.items[seq], self.mission_type)
+        self._note(seq)
+        self.max_sent = max(self.max_sent, seq)
+        if seq == self.count - 1:
+            self.final_sends += 1
+
+    def _send_range(self, first: int, last: int) -> None:
+        for seq in range(first, min(last, self.count - 1) + 1):
+            self._send(seq)
+
+    def answer(self, seq: int) -> bool:
+        """The vehicle asked for ``seq``: time the exchange that led here and send; True on progress."""
+        now = time.monotonic()
+        before = seq - 1  # what we sent that this request answers (-1: the count)
+        if self._sends.get(before) == 1 and before not in self._timed:
+            self._timed.add(before)
+            self.rtt.sample(now - self._first_sent[before])
+        self.requested_any = True
+        self.backoff = 0
+        self.last_heard = now
+        self.last_request = seq
+        progressed = seq > self.highest
+        if progressed:
+            self.highest = seq
+            self._nacks = 0
+        if not self.pipelined:
+            self._send(seq)
+        elif progressed:
+            if seq <= self.max_sent and now - self._last_sent[seq] >= self.rtt.timeout_s():
+                self._resend_window()  # it went out a timeout ago: this asks for it again
+            self._send_range(max(self.max_sent + 1, seq), seq + self.window - 1)  # fill the window
+        elif seq == self.highest:  # asked again: the item (and the window behind it) was lost
+            self._resend_window()
+        else:  # an older request (a restarted upload, or a late copy): answer just that
+            self._send(seq)
+        return progressed
+
+    def nack(self) -> None:
+        """INVALID_SEQUENCE: the vehicle got an item other than the one it waits for."""
+        if not self.pipelined or not self.requested_any:
+            return
+        if self._nack_resent_for == self.highest:
+            return  # resent once already for this: the timeout takes over (a storm of resends would follow)
+        if time.monotonic() - self._resent_at < (self.rtt.srtt_s or 0.0):
+            return  # within a round trip of a resend: perhaps one of its copies, arriving after the first
+        self._nacks += 1
+        if self._nacks >= NACKS_TO_RESEND:
+            self._nack_resent_for = self.highest
+            self._resend_window()
+
+    def _resend_window(self) -> None:
+        """Send the item the vehicle waits for again, with what went out behind it."""
+        self._nacks = 0
+        self._resent_at = time.monotonic()
+        self._send_range(self.highest, self.max_sent)
+
+    def retransmit(self) -> None:
+        """No request within the timeout: send again what the vehicle's last request asked for."""
+        if not self.requested_any:
+            self.send_count()
+            return
+        if not self.pipelined:
+            self._send(self.last_request if self.last_request is not None else 0)
+            return
+        newest = self.max_sent
+        self._resend_window()
+        self._send_range(newest + 1, newest + 1)  # taken if only the last request was lost
