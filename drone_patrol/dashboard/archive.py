@@ -62,7 +62,30 @@ _COLUMNS = (
 )
 
 
-class Archive:
+class IncidentQueries:
+    """Incidents folded from an archive's :meth:`messages` and :meth:`acks` (shared by SQLite and PostgreSQL)."""
+
+    def messages(self, since_s: float, incident_id: str | None = None) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+    def acks(self, target_ids: Iterable[str] | None = None) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+    def incidents(self, since_s: float, limit: int | None = None) -> list[dict[str, Any]]:
+        """Incidents with a message since ``since_s``, newest first, each folded with its acks."""
+        msgs = self.messages(since_s)
+        acks = self.acks({m["incident_id"] for m in msgs} | {m["id"] for m in msgs})
+        rows = fold_incidents(msgs, acks)
+        return rows[:limit] if limit is not None else rows
+
+    def incident(self, incident_id: str) -> dict[str, Any] | None:
+        """One incident folded from all its messages, or ``None``."""
+        msgs = self.messages(float("-inf"), incident_id)
+        rows = fold_incidents(msgs, self.acks({incident_id} | {m["id"] for m in msgs}))
+        return rows[0] if rows else None
+
+
+class Archive(IncidentQueries):
     """Thread-safe SQLite store of alert messages and acks (one connection behind a lock)."""
 
     def __init__(self, path: Path | str) -> None:
@@ -187,19 +210,6 @@ class Archive:
             rows = self._db.execute(sql + " ORDER BY received_s", args).fetchall()
         keys = ("ack_id", "target_id", "by", "time_s", "site", "drone", "note", "received_s")
         return [dict(zip(keys, r, strict=True)) for r in rows]
-
-    def incidents(self, since_s: float, limit: int | None = None) -> list[dict[str, Any]]:
-        """Incidents with a message since ``since_s``, newest first, each folded with its acks."""
-        msgs = self.messages(since_s)
-        acks = self.acks({m["incident_id"] for m in msgs} | {m["id"] for m in msgs})
-        rows = fold_incidents(msgs, acks)
-        return rows[:limit] if limit is not None else rows
-
-    def incident(self, incident_id: str) -> dict[str, Any] | None:
-        """One incident folded from all its messages, or ``None``."""
-        msgs = self.messages(float("-inf"), incident_id)
-        rows = fold_incidents(msgs, self.acks({incident_id} | {m["id"] for m in msgs}))
-        return rows[0] if rows else None
 
 
 def _row_dict(row: tuple[Any, ...]) -> dict[str, Any]:

@@ -25,6 +25,10 @@ from drone_patrol.core.config import load_config
     help="Planned route to draw (.plan, .waypoints, route .geojson); repeatable.",
 )
 @click.option("--archive", "archive_path", type=click.Path(path_type=Path), help="SQLite archive of alerts.")
+@click.option(
+    "--archive-url",
+    help="PostgreSQL city archive shared by several dashboards, postgresql://USER@HOST:PORT/DB (password: PGPASSWORD).",
+)
 @click.option("--tile-url", help="Optional map tile URL template, e.g. http://tiles.local/{z}/{x}/{y}.png.")
 @click.option("-v", "--verbose", is_flag=True, help="Log every connection and rejected message.")
 def dashboard(
@@ -36,6 +40,7 @@ def dashboard(
     areas_file: Path | None,
     route_files: tuple[Path, ...],
     archive_path: Path | None,
+    archive_url: str | None,
     tile_url: str | None,
     verbose: bool,
 ) -> None:
@@ -59,6 +64,7 @@ def dashboard(
         areas_file=areas_file,
         route_files=route_files or None,
         archive_path=archive_path,
+        archive_url=archive_url,
         tile_url=tile_url,
     )
     dash.start()

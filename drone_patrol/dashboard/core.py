@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from drone_patrol.core.errors import AlertsError, InputError
-from drone_patrol.dashboard.archive import Archive
+from drone_patrol.dashboard.archive_store import ArchiveStore
 from drone_patrol.dashboard.model import (
     Ack,
     AlertMessage,
@@ -55,7 +55,7 @@ class DashboardCore:
 
     def __init__(
         self,
-        archive: Archive,
+        archive: ArchiveStore,
         fleet: Fleet,
         hub: EventHub,
         *,
@@ -108,8 +108,9 @@ class DashboardCore:
             log.warning("dashboard: ignored a message: %s", reason)
 
     def _on_alert(self, msg: AlertMessage, now: float) -> None:
-        if not self.archive.add_message(msg, now):
-            return  # a QoS 1 redelivery
+        # Already stored: a QoS 1 redelivery, or another dashboard on the shared city archive wrote it
+        # first. Either way this dashboard's pages get the row (they merge it by incident id).
+        self.archive.add_message(msg, now)
         row = self.archive.incident(msg.incident_id)
         if row is not None:
             self.hub.publish("alert", incident_view(row))

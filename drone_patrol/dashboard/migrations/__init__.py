@@ -1,0 +1,1 @@
+"""Versioned schema migrations of the PostgreSQL city archive (``NNNN_name.sql``, applied in order)."""
