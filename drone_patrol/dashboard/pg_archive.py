@@ -35,7 +35,7 @@ from psycopg.types.json import Jsonb
 
 from drone_patrol.core.errors import ConfigError
 from drone_patrol.dashboard.archive import _COLUMNS as _SQLITE_COLUMNS
-from drone_patrol.dashboard.archive import IncidentQueries, _row_dict
+from drone_patrol.dashboard.archive import IncidentQueries, _row_dict, fold_incidents
 from drone_patrol.dashboard.model import Ack, AlertMessage
 
 log = logging.getLogger(__name__)
@@ -236,6 +236,24 @@ class PostgresArchive(IncidentQueries):
         sql += " ORDER BY time_s, received_s"
         rows = self._run(lambda db: db.execute(sql, args).fetchall())
         return [_row_dict(r) for r in rows]
+
+    def incidents(self, since_s: float, limit: int | None = None) -> list[dict[str, Any]]:
+        """Incidents with a message since ``since_s``, newest first, each folded with its acks.
+
+        With ``limit`` only the messages of the newest ``limit`` incidents are read (a city's
+        twelve hours hold thousands); the answer is the SQLite archive's.
+        """
+        if limit is None:
+            return super().incidents(since_s)
+        sql = (
+            f"SELECT {_COLUMNS} FROM messages WHERE time_s >= %(t)s AND incident_id IN ("
+            "SELECT incident_id FROM messages WHERE time_s >= %(t)s GROUP BY incident_id "
+            "ORDER BY max(time_s) DESC LIMIT %(n)s) ORDER BY time_s, received_s"
+        )
+        rows = self._run(lambda db: db.execute(sql, {"t": since_s, "n": limit}).fetchall())
+        msgs = [_row_dict(r) for r in rows]
+        acks = self.acks({m["incident_id"] for m in msgs} | {m["id"] for m in msgs})
+        return fold_incidents(msgs, acks)[:limit]
 
     def acks(self, target_ids: Iterable[str] | None = None) -> list[dict[str, Any]]:
         """Acknowledgements (of the given event or incident ids, or all), oldest first."""

@@ -81,6 +81,8 @@ def test_answers_match_the_sqlite_archive(db_url: str, tmp_path: Path) -> None:
         arc.add_message(AlertMessage.from_alert(worse), 205.0)
         arc.add_ack(ack(crowd.incident_id, 2, "Wang"), 206.0)
     assert pg_arc.incidents(0) == lite.incidents(0)
+    for limit in (1, 2, 3, 10):
+        assert pg_arc.incidents(0, limit=limit) == lite.incidents(0, limit=limit)
     assert pg_arc.incidents(50, limit=1) == lite.incidents(50, limit=1)
     assert pg_arc.incident(w.incident_id) == lite.incident(w.incident_id)
     assert pg_arc.messages(0, w.incident_id) == lite.messages(0, w.incident_id)
