@@ -12,7 +12,10 @@ from drone_patrol.core.config import load_config
 
 @click.command("dashboard")
 @click.option("-c", "--config", "config_path", type=click.Path(path_type=Path), help="YAML config file.")
-@click.option("--broker", help="Broker URL, e.g. mqtt://127.0.0.1:1883 (default: alerts.broker_url).")
+@click.option(
+    "--broker",
+    help="Broker URL, e.g. mqtt://127.0.0.1:1883, or a cluster's nodes, comma-separated (alerts.broker_url).",
+)
 @click.option("--host", help="Address to listen on (default 127.0.0.1; others need a staff token).")
 @click.option("--port", type=click.IntRange(0, 65535), help="Port to listen on (default 8080).")
 @click.option("--site", help="Site id to watch, or + for every site (default: site.id).")

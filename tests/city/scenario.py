@@ -2,7 +2,7 @@
 
 Real parts throughout: a three-node NATS cluster from the shipped config, one Mosquitto
 per station bridged up with the shipped bridge config, PostgreSQL, and ``drone-patrol
-dashboard`` processes (one per cluster node they are told of) sharing the city archive.
+dashboard`` processes (each on its own node first, the others to fall back to) sharing the city archive.
 The drones are MQTT clients on their station broker that publish what the drone service
 publishes: the retained status with a last will, telemetry at 1 Hz (QoS 0) and
 CloudEvent alerts (QoS 1).
@@ -78,6 +78,7 @@ class CityResult:
     e2e_ms: dict[str, float] = field(default_factory=dict)
     e2e_calm_ms: dict[str, float] = field(default_factory=dict)
     api_ms: dict[str, float] = field(default_factory=dict)
+    api_path_p99_ms: dict[str, float] = field(default_factory=dict)
     api_requests: int = 0
     api_errors: int = 0
     memory_mib: dict[str, float] = field(default_factory=dict)
@@ -159,7 +160,7 @@ class ApiProbe:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "tests.city.probe", str(out), *(d.url for d in dashboards)], cwd=REPO
         )
-        self.latencies_ms: list[float] = []
+        self.latencies_ms: dict[str, list[float]] = {}
         self.errors = 0
 
     def stop(self) -> None:
@@ -295,7 +296,8 @@ def run(workdir: Path, plan: CityPlan = CityPlan(), log: Any = print) -> CityRes
         dashboards = []
         for i in range(plan.dashboards):
             node = cluster.nodes[i % len(cluster.nodes)]
-            dash = DashboardProcess(workdir / f"dashboard-{i}", i, node.mqtt_url, pg.url)
+            others = [n.mqtt_url for n in cluster.nodes if n is not node]  # where it goes when its node dies
+            dash = DashboardProcess(workdir / f"dashboard-{i}", i, ",".join([node.mqtt_url, *others]), pg.url)
             log(f"city: dashboard {i} on {node.name} ({time.monotonic() - t_begin:.1f} s)")
             stack.callback(dash.stop)
             dashboards.append(dash)
@@ -372,8 +374,10 @@ def run(workdir: Path, plan: CityPlan = CityPlan(), log: Any = print) -> CityRes
         result.alerts_archived, result.duplicate_rows = archived, dups
         result.e2e_ms = {k: v * 1000.0 for k, v in percentiles(lat).items()}
         result.e2e_calm_ms = {k: v * 1000.0 for k, v in percentiles(_archive_counts(pg.url, calm)[2]).items()}
-        result.api_ms = percentiles(probe.latencies_ms)
-        result.api_requests, result.api_errors = len(probe.latencies_ms), probe.errors
+        every = [ms for values in probe.latencies_ms.values() for ms in values]
+        result.api_ms = percentiles(every)
+        result.api_path_p99_ms = {path: percentiles(v)["p99"] for path, v in probe.latencies_ms.items()}
+        result.api_requests, result.api_errors = len(every), probe.errors
         for dash in dashboards:
             states = _drone_states(dash)
             wrong = [k for k in sorted(everyone) if states.get(k) != expected[k]]

@@ -62,6 +62,24 @@ def dashboard(cluster: NatsCluster, node: int, archive: Path, client_id: str) ->
     return dash
 
 
+def through_once(sender: AlertPublisher, got: list[dict], drone: str, timeout_s: float = 30.0) -> None:
+    """Publish alerts until one arrives: the watcher's subscription is then in place.
+
+    A subscription exists only once the broker has made its replicated consumer, after the
+    CONNACK; an alert published before that is not the subscriber's to get.
+    """
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        alert = make_alert(drone=drone)
+        sender.publish_alert(alert)
+        until = time.monotonic() + 2.0
+        while time.monotonic() < until:
+            if any(e["id"] == alert.alert_id for e in got):
+                return
+            time.sleep(0.05)
+    raise AssertionError(f"no alert of {drone} reached the watcher within {timeout_s} s")
+
+
 def test_drone_to_city_room_through_the_station_bridge(
     cluster: NatsCluster, station: MosquittoBroker, tmp_path: Path
 ) -> None:
@@ -143,10 +161,7 @@ def test_a_queued_alert_survives_the_watchers_node_dying(
     ).start()
     first = watcher()
     try:
-        # One alert through first: the subscription is in place (its SUBACK comes after the CONNACK).
-        before = make_alert(drone="drone-8")
-        sender.publish_alert(before)
-        assert wait_until(lambda: any(e["id"] == before.alert_id for e in got), 30.0, "first alert")
+        through_once(sender, got, "drone-8")
     finally:
         first.stop()
     cluster.kill(node)
@@ -162,6 +177,37 @@ def test_a_queued_alert_survives_the_watchers_node_dying(
         assert wait_until(lambda: any(e["id"] == alert.alert_id for e in got), 30.0, "queued alert after restart")
     finally:
         again.stop()
+
+
+def test_a_watcher_moves_to_the_next_node_when_its_node_dies(cluster: NatsCluster, station: MosquittoBroker) -> None:
+    """Given every node's URL, the watcher carries on through another node while its first one is dead."""
+    first, other = cluster.nodes[1], cluster.nodes[0]
+    urls = f"{first.mqtt_url},{other.mqtt_url}"
+    got: list[dict] = []
+    watcher = AlertSubscriber(
+        urls,
+        settings=room_settings(urls, "command-room", COMMAND_ROOM_PASSWORD),
+        client_id=f"city-watch-{uuid.uuid4().hex[:6]}",
+        persistent=True,
+        on_alert=got.append,
+    ).start(wait_s=20)
+    sender = AlertPublisher(
+        AlertsConfig(broker_url=station.url, outbox_path=Path(f"{station.workdir}/fo-{uuid.uuid4().hex[:6]}.sqlite")),
+        "dongxi",
+        "drone-6",
+    ).start()
+    try:
+        through_once(sender, got, "drone-6")
+        cluster.kill(first)
+        during = make_alert(drone="drone-6")
+        sender.publish_alert(during)
+        assert wait_until(lambda: any(e["id"] == during.alert_id for e in got), 30.0, "alert via the next node")
+        assert watcher._settings.address.port == other.mqtt_port
+    finally:
+        sender.stop(flush_timeout_s=0)
+        watcher.stop()
+        cluster.start_node(first)
+        cluster.wait_ready(first)
 
 
 def test_per_user_permissions(cluster: NatsCluster, tmp_path: Path) -> None:
