@@ -24,7 +24,6 @@ from __future__ import annotations
 import importlib.resources
 import logging
 import re
-import threading
 import time
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
@@ -32,6 +31,7 @@ from urllib.parse import urlsplit
 
 import psycopg
 from psycopg.types.json import Jsonb
+from psycopg_pool import ConnectionPool
 
 from drone_patrol.core.errors import ConfigError
 from drone_patrol.dashboard.archive import _COLUMNS as _SQLITE_COLUMNS
@@ -108,50 +108,52 @@ def migrate(conn: psycopg.Connection[Any]) -> list[int]:
 class PostgresArchive(IncidentQueries):
     """The archive interface of :class:`~drone_patrol.dashboard.archive.Archive` on PostgreSQL.
 
-    One connection behind a lock (the dashboard's MQTT thread writes, its HTTP
-    threads read), in autocommit mode; migrated on open.
+    A small pool of connections in autocommit mode (psycopg_pool), so that the
+    dashboard's MQTT thread writing and its HTTP threads reading do not wait for one
+    another; each connection is checked when taken. Migrated on open.
     """
 
-    def __init__(self, url: str, *, retry_s: float = 30.0, connect_timeout_s: float = 5.0) -> None:
+    def __init__(self, url: str, *, retry_s: float = 30.0, connect_timeout_s: float = 5.0, pool_size: int = 4) -> None:
         self.url = check_url(url)
         self.path = url  # what the dashboard logs as the archive's name
         self.retry_s = retry_s
-        self.connect_timeout_s = connect_timeout_s
-        self._lock = threading.Lock()
         self._closed = False
+        self._pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
+            url,
+            min_size=1,
+            max_size=pool_size,
+            kwargs={"autocommit": True, "connect_timeout": max(1, round(connect_timeout_s))},
+            check=ConnectionPool.check_connection,
+            name="city-archive",
+            open=False,
+        )
         try:
-            self._db = self._connect()
-            migrate(self._db)
+            self._pool.open(wait=True, timeout=connect_timeout_s)
+            with self._pool.connection() as conn:
+                migrate(conn)
         except psycopg.Error as exc:
+            self._pool.close()
             raise ConfigError(f"{url}: cannot open the city archive ({_one_line(exc)})") from None
 
-    def _connect(self) -> psycopg.Connection[Any]:
-        return psycopg.connect(self.url, autocommit=True, connect_timeout=max(1, round(self.connect_timeout_s)))
-
     def _run(self, work: Callable[[psycopg.Connection[Any]], T]) -> T:
-        """Run ``work`` on the connection; a lost connection is re-opened and ``work`` retried up to ``retry_s``."""
+        """Run ``work`` on a pooled connection; when the database is unreachable, retry for up to ``retry_s``."""
         deadline = time.monotonic() + self.retry_s
         delay_s = 0.1
-        with self._lock:
-            while True:
-                try:
-                    if self._db.closed:
-                        self._db = self._connect()
-                    return work(self._db)
-                except psycopg.OperationalError as exc:
-                    if self._closed or time.monotonic() >= deadline:
-                        raise
-                    log.warning("city archive: %s; retrying in %.1f s", _one_line(exc), delay_s)
-                    if not self._db.closed:
-                        self._db.close()
-                    time.sleep(delay_s)
-                    delay_s = min(delay_s * 2, 2.0)
+        while True:
+            try:
+                with self._pool.connection(timeout=max(0.1, deadline - time.monotonic())) as conn:
+                    return work(conn)
+            except psycopg.OperationalError as exc:  # also the pool's timeout
+                if self._closed or time.monotonic() >= deadline:
+                    raise
+                log.warning("city archive: %s; retrying in %.1f s", _one_line(exc), delay_s)
+                time.sleep(delay_s)
+                delay_s = min(delay_s * 2, 2.0)
 
     def close(self) -> None:
-        """Close the connection."""
+        """Close every connection."""
         self._closed = True
-        with self._lock:
-            self._db.close()
+        self._pool.close()
 
     def schema_version(self) -> int:
         """The newest migration applied."""
