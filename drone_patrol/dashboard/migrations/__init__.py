@@ -1,1 +1,8 @@
-"""Versioned schema migrations of the PostgreSQL city archive (``NNNN_name.sql``, applied in order)."""
+"""Versioned schema migrations of the PostgreSQL city archive, applied in order by ``pg_archive.migrate``.
+
+Each file is ``NNNN_name.sql``, run once in its own transaction and recorded in
+``schema_migrations``. A change to the schema is a new file, never an edit of an applied
+one. ``0001_alerts.sql`` holds the alert messages and acknowledgements; the incident
+dispatch workflow (its steps, each with time, who and note) and the response figures
+come next as ``0002_incident_workflow.sql``, mirroring the SQLite archive's tables.
+"""
