@@ -40,8 +40,8 @@ from tests.city.servers import (
     DASHBOARD_PASSWORD,
     NatsCluster,
     PostgresServer,
-    _rss_mib,
     postgres_server,
+    rss_mib,
     station_broker,
 )
 from tests.city.uplink import Uplink
@@ -387,8 +387,8 @@ def run(workdir: Path, plan: CityPlan = CityPlan(), log: Any = print) -> CityRes
                 result.dashboards_seeing_all += 1
         result.memory_mib = {
             "nats_cluster": cluster.memory_rss_mib(),
-            "stations": sum(_rss_mib(b._proc.pid) for b in stations.values() if b._proc is not None),
-            "dashboards": sum(_rss_mib(d.proc.pid) for d in dashboards),
+            "stations": sum(rss_mib(b._proc.pid) for b in stations.values() if b._proc is not None),
+            "dashboards": sum(rss_mib(d.proc.pid) for d in dashboards),
         }
         if result.alerts_archived < result.alerts_sent:
             result.notes.append(f"dashboard logs:\n{dashboards[0].log()[-3000:]}")

@@ -221,7 +221,7 @@ class NatsCluster:
 
     def memory_rss_mib(self) -> float:
         """Resident memory of the running nodes, MiB in all."""
-        return sum(_rss_mib(n.proc.pid) for n in self.nodes if n.proc is not None and n.running)
+        return sum(rss_mib(n.proc.pid) for n in self.nodes if n.proc is not None and n.running)
 
 
 def _mqtt_connects(port: int, user: str, password: str, client_id: str, timeout_s: float = 6.0) -> bool:
@@ -253,7 +253,8 @@ def _mqtt_connects(port: int, user: str, password: str, client_id: str, timeout_
     return bool(answer and answer[0])
 
 
-def _rss_mib(pid: int) -> float:
+def rss_mib(pid: int) -> float:
+    """Resident memory of process ``pid`` in MiB (0 when it is gone)."""
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith("VmRSS:"):

@@ -179,7 +179,9 @@ def test_a_queued_alert_survives_the_watchers_node_dying(
         again.stop()
 
 
-def test_a_watcher_moves_to_the_next_node_when_its_node_dies(cluster: NatsCluster, station: MosquittoBroker) -> None:
+def test_a_watcher_moves_to_the_next_node_when_its_node_dies(
+    cluster: NatsCluster, station: MosquittoBroker, tmp_path: Path
+) -> None:
     """Given every node's URL, the watcher carries on through another node while its first one is dead."""
     first, other = cluster.nodes[1], cluster.nodes[0]
     urls = f"{first.mqtt_url},{other.mqtt_url}"
@@ -192,7 +194,7 @@ def test_a_watcher_moves_to_the_next_node_when_its_node_dies(cluster: NatsCluste
         on_alert=got.append,
     ).start(wait_s=20)
     sender = AlertPublisher(
-        AlertsConfig(broker_url=station.url, outbox_path=Path(f"{station.workdir}/fo-{uuid.uuid4().hex[:6]}.sqlite")),
+        AlertsConfig(broker_url=station.url, outbox_path=tmp_path / "outbox.sqlite"),
         "dongxi",
         "drone-6",
     ).start()
