@@ -15,10 +15,10 @@ starting together do not race) and recorded in ``schema_migrations``. A new tabl
 The connection string is a libpq URL, ``postgresql://USER@HOST:PORT/DBNAME``;
 the password comes from libpq's own ``PGPASSWORD`` or ``~/.pgpass``
 (``PGPASSFILE``), never from the URL. A lost connection (a database restart) is
-re-opened and the statement retried for up to ``retry_s`` (30 s): meanwhile the
-dashboard's MQTT thread holds the alert unacknowledged, so a longer outage ends in a
-reconnect and the broker's redelivery. Past ``retry_s`` the write fails with
-:class:`psycopg.OperationalError`, which the dashboard logs.
+re-opened and the statement retried for up to ``retry_s`` (30 s), the dashboard's
+MQTT thread holding the alert unacknowledged meanwhile. Past ``retry_s`` the write
+fails with :class:`psycopg.OperationalError`, which the dashboard logs: an archive
+outage longer than that loses the alerts of that time from the archive.
 """
 
 from __future__ import annotations
