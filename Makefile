@@ -16,6 +16,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 test: $(STAMP)
+	bash .ci/city-packages
 	$(BIN)/pytest -q -m "not sitl" $(PYTEST_ARGS)
 
 lint: $(STAMP)

@@ -17,7 +17,7 @@ from typing import Any
 from drone_patrol.alerts.schema import vehicle_alert
 from drone_patrol.core.errors import AlertsError, InputError
 from drone_patrol.core.types import GeoPoint, Severity
-from drone_patrol.dashboard.archive import IncidentArchive
+from drone_patrol.dashboard.archive_store import ArchiveStore
 from drone_patrol.dashboard.eyes_on import command_event, parse_command_result
 from drone_patrol.dashboard.model import (
     Ack,
@@ -74,7 +74,7 @@ class DashboardCore:
 
     def __init__(
         self,
-        archive: IncidentArchive,
+        archive: ArchiveStore,
         fleet: Fleet,
         hub: EventHub,
         *,
@@ -138,8 +138,9 @@ class DashboardCore:
             log.warning("dashboard: ignored a message: %s", reason)
 
     def _on_alert(self, msg: AlertMessage, now: float) -> None:
-        if not self.archive.add_message(msg, now):
-            return  # a QoS 1 redelivery
+        # Already stored: a QoS 1 redelivery, or another dashboard on the shared city archive wrote it
+        # first. Either way this dashboard's pages get the row (they merge it by incident id).
+        self.archive.add_message(msg, now)
         row = self.archive.incident(msg.incident_id)
         if row is not None:
             self.hub.publish("alert", incident_view(row))
