@@ -232,10 +232,14 @@ class Archive(IncidentQueries):
     def save_drone_position(
         self, site: str, drone: str, latitude_deg: float, longitude_deg: float, time_s: float
     ) -> None:
-        """Remember a drone's last known position (one row per drone, replaced)."""
+        """Remember a drone's last known position (one row per drone; an older position never replaces a newer)."""
         with self._lock:
             self._db.execute(
-                "INSERT OR REPLACE INTO drones VALUES (?,?,?,?,?)", (site, drone, latitude_deg, longitude_deg, time_s)
+                "INSERT INTO drones VALUES (?,?,?,?,?) ON CONFLICT (site, drone) DO UPDATE SET "
+                "latitude_deg = excluded.latitude_deg, longitude_deg = excluded.longitude_deg, "
+                "time_s = excluded.time_s "
+                "WHERE drones.time_s <= excluded.time_s",
+                (site, drone, latitude_deg, longitude_deg, time_s),
             )
 
     def drone_positions(self) -> list[dict[str, Any]]:

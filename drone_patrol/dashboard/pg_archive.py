@@ -229,10 +229,11 @@ class PostgresArchive(IncidentQueries):
     def save_drone_position(
         self, site: str, drone: str, latitude_deg: float, longitude_deg: float, time_s: float
     ) -> None:
-        """Remember a drone's last known position (one row per drone, replaced)."""
+        """Remember a drone's last known position (one row per drone; an older position never replaces a newer)."""
         sql = (
             "INSERT INTO drones VALUES (%s,%s,%s,%s,%s) ON CONFLICT (site, drone) DO UPDATE SET "
-            "latitude_deg = EXCLUDED.latitude_deg, longitude_deg = EXCLUDED.longitude_deg, time_s = EXCLUDED.time_s"
+            "latitude_deg = EXCLUDED.latitude_deg, longitude_deg = EXCLUDED.longitude_deg, time_s = EXCLUDED.time_s "
+            "WHERE drones.time_s <= EXCLUDED.time_s"
         )
         self._run(lambda db: db.execute(sql, (site, drone, latitude_deg, longitude_deg, time_s)))
 

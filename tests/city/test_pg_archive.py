@@ -30,7 +30,7 @@ from tests.dashboard.test_archive import (  # noqa: F401  (the SQLite cases, run
     test_ack_of_a_message_is_undone_by_escalation_only,
     test_ack_of_a_whole_incident_covers_what_was_received_before_it,
     test_dispatch_steps_are_stored_once_and_folded_into_the_incident,
-    test_drone_positions_are_kept_across_a_restart,
+    test_drone_positions_are_kept_and_never_go_back_in_time,
     test_fold_keeps_latest_fields_first_time_and_thumbnail,
     test_messages_are_stored_once_and_kept_on_disk,
     test_prune_removes_whole_old_incidents_only,

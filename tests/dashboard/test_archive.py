@@ -200,11 +200,12 @@ def test_the_shift_figures_come_from_the_stored_rows(open_store: OpenStore) -> N
         assert got[key] == want[key]
 
 
-def test_drone_positions_are_kept_across_a_restart(open_store: OpenStore) -> None:
+def test_drone_positions_are_kept_and_never_go_back_in_time(open_store: OpenStore) -> None:
     arc = open_store()
     arc.save_drone_position("dongxi", "drone-2", 25.1, 110.1, 100.0)
     arc.save_drone_position("dongxi", "drone-1", 25.2, 110.2, 100.0)
     arc.save_drone_position("dongxi", "drone-1", 25.3, 110.3, 110.0)
+    arc.save_drone_position("dongxi", "drone-1", 25.0, 110.0, 105.0)  # late, from another dashboard
     arc.close()
     assert open_store().drone_positions() == [
         {"site": "dongxi", "drone": "drone-1", "latitude_deg": 25.3, "longitude_deg": 110.3, "time_s": 110.0},
