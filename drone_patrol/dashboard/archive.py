@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -97,6 +97,54 @@ _COLUMNS = (
 )
 
 
+def message_row(msg: AlertMessage, received_s: float, as_json: Callable[[Any], Any]) -> tuple[Any, ...]:
+    """The ``messages`` row of ``msg`` in column order (both archives); ``as_json`` wraps figures and raw."""
+    return (
+        msg.id,
+        msg.incident_id,
+        msg.site,
+        msg.drone,
+        msg.kind,
+        msg.status,
+        msg.severity,
+        msg.time_s,
+        received_s,
+        msg.latitude_deg,
+        msg.longitude_deg,
+        msg.error_radius_m,
+        msg.first_seen_s,
+        msg.last_seen_s,
+        msg.confidence,
+        msg.area,
+        msg.summary,
+        as_json(msg.figures),
+        msg.thumbnail_jpeg,
+        as_json(msg.raw),
+    )
+
+
+def ack_row(ack: Ack, received_s: float) -> tuple[Any, ...]:
+    """The ``acks`` row of ``ack`` in column order (both archives)."""
+    return (ack.ack_id, ack.target_id, ack.by, ack.time_s, ack.site, ack.drone, ack.note, received_s)
+
+
+def step_row(step: WorkflowStep, received_s: float) -> tuple[Any, ...]:
+    """The ``workflow`` row of ``step`` in column order (both archives), as :data:`_STEP_KEYS` names them."""
+    return (
+        step.step_id,
+        step.incident_id,
+        step.step,
+        step.by,
+        step.time_s,
+        step.site,
+        step.drone,
+        step.unit,
+        step.reason,
+        step.note,
+        received_s,
+    )
+
+
 class IncidentQueries:
     """Incidents folded from an archive's rows: :meth:`messages`, :meth:`acks` and :meth:`workflow_steps`.
 
@@ -156,28 +204,7 @@ class Archive(IncidentQueries):
         with self._lock:
             cur = self._db.execute(
                 "INSERT OR IGNORE INTO messages VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (
-                    msg.id,
-                    msg.incident_id,
-                    msg.site,
-                    msg.drone,
-                    msg.kind,
-                    msg.status,
-                    msg.severity,
-                    msg.time_s,
-                    received_s,
-                    msg.latitude_deg,
-                    msg.longitude_deg,
-                    msg.error_radius_m,
-                    msg.first_seen_s,
-                    msg.last_seen_s,
-                    msg.confidence,
-                    msg.area,
-                    msg.summary,
-                    json.dumps(msg.figures),
-                    msg.thumbnail_jpeg,
-                    json.dumps(msg.raw),
-                ),
+                message_row(msg, received_s, json.dumps),
             )
             return cur.rowcount == 1
 
@@ -186,7 +213,7 @@ class Archive(IncidentQueries):
         with self._lock:
             cur = self._db.execute(
                 "INSERT OR IGNORE INTO acks VALUES (?,?,?,?,?,?,?,?)",
-                (ack.ack_id, ack.target_id, ack.by, ack.time_s, ack.site, ack.drone, ack.note, received_s),
+                ack_row(ack, received_s),
             )
             return cur.rowcount == 1
 
@@ -194,20 +221,7 @@ class Archive(IncidentQueries):
         """Store one dispatch step; ``False`` when its step id was already stored."""
         with self._lock:
             cur = self._db.execute(
-                "INSERT OR IGNORE INTO workflow VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                (
-                    step.step_id,
-                    step.incident_id,
-                    step.step,
-                    step.by,
-                    step.time_s,
-                    step.site,
-                    step.drone,
-                    step.unit,
-                    step.reason,
-                    step.note,
-                    received_s,
-                ),
+                "INSERT OR IGNORE INTO workflow VALUES (?,?,?,?,?,?,?,?,?,?,?)", step_row(step, received_s)
             )
             return cur.rowcount == 1
 

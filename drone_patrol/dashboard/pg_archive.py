@@ -39,7 +39,7 @@ from psycopg_pool import ConnectionPool
 
 from drone_patrol.core.errors import ConfigError
 from drone_patrol.dashboard.archive import _COLUMNS as _SQLITE_COLUMNS
-from drone_patrol.dashboard.archive import _STEP_KEYS, IncidentQueries, _row_dict
+from drone_patrol.dashboard.archive import _STEP_KEYS, IncidentQueries, _row_dict, ack_row, message_row, step_row
 from drone_patrol.dashboard.model import Ack, AlertMessage
 from drone_patrol.dashboard.workflow import WorkflowStep
 
@@ -168,52 +168,19 @@ class PostgresArchive(IncidentQueries):
 
     def add_message(self, msg: AlertMessage, received_s: float) -> bool:
         """Store one alert message; ``False`` when its id was already stored (a redelivery, another dashboard)."""
-        values = (
-            msg.id,
-            msg.incident_id,
-            msg.site,
-            msg.drone,
-            msg.kind,
-            msg.status,
-            msg.severity,
-            msg.time_s,
-            received_s,
-            msg.latitude_deg,
-            msg.longitude_deg,
-            msg.error_radius_m,
-            msg.first_seen_s,
-            msg.last_seen_s,
-            msg.confidence,
-            msg.area,
-            msg.summary,
-            Jsonb(msg.figures),
-            msg.thumbnail_jpeg,
-            Jsonb(msg.raw),
-        )
+        values = message_row(msg, received_s, Jsonb)
         sql = f"INSERT INTO messages VALUES ({','.join(['%s'] * len(values))}) ON CONFLICT (id) DO NOTHING"
         return self._run(lambda db: db.execute(sql, values).rowcount == 1)
 
     def add_ack(self, ack: Ack, received_s: float) -> bool:
         """Store one acknowledgement; ``False`` when its ack id was already stored."""
-        values = (ack.ack_id, ack.target_id, ack.by, ack.time_s, ack.site, ack.drone, ack.note, received_s)
+        values = ack_row(ack, received_s)
         sql = "INSERT INTO acks VALUES (%s,%s,%s,%s,%s,%s,%s,%s) ON CONFLICT (ack_id) DO NOTHING"
         return self._run(lambda db: db.execute(sql, values).rowcount == 1)
 
     def add_workflow_step(self, step: WorkflowStep, received_s: float) -> bool:
         """Store one dispatch step; ``False`` when its step id was already stored."""
-        values = (
-            step.step_id,
-            step.incident_id,
-            step.step,
-            step.by,
-            step.time_s,
-            step.site,
-            step.drone,
-            step.unit,
-            step.reason,
-            step.note,
-            received_s,
-        )
+        values = step_row(step, received_s)
         sql = f"INSERT INTO workflow VALUES ({','.join(['%s'] * len(values))}) ON CONFLICT (step_id) DO NOTHING"
         return self._run(lambda db: db.execute(sql, values).rowcount == 1)
 
