@@ -7,7 +7,6 @@ through this module's ``open_store``.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from drone_patrol.dashboard.archive_store import ArchiveStore, open_archive
 from drone_patrol.dashboard.model import AlertMessage
 from drone_patrol.dashboard.report import summarize
 from drone_patrol.dashboard.workflow import WorkflowStep
-from tests.city.servers import PostgresServer, postgres_server, requires_postgres
+from tests.city.servers import PostgresServer, requires_postgres
 from tests.dashboard.helpers import make_alert
 from tests.dashboard.test_archive import (  # noqa: F401  (the SQLite cases, run here on PostgreSQL)
     OpenStore,
@@ -41,21 +40,6 @@ psycopg = pytest.importorskip("psycopg")
 from drone_patrol.dashboard.pg_archive import PostgresArchive, check_url, migrations  # noqa: E402
 
 pytestmark = requires_postgres
-
-
-@pytest.fixture(scope="module")
-def pg() -> Iterator[PostgresServer]:
-    with postgres_server() as server:
-        yield server
-
-
-@pytest.fixture
-def db_url(pg: PostgresServer) -> str:
-    """A fresh database per test."""
-    name = f"t_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(pg.url, autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name}")
-    return pg.url.rsplit("/", 1)[0] + "/" + name
 
 
 @pytest.fixture
