@@ -7,17 +7,16 @@ archive see each other's steps, and ``/api/report`` gives the same exact figures
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from drone_patrol.dashboard.app import Dashboard, DashboardOptions
+from drone_patrol.dashboard.app import Dashboard
 from tests.brokers import MosquittoBroker, mosquitto_broker
 from tests.city.servers import requires_mosquitto, requires_postgres
-from tests.dashboard.conftest import AREAS
+from tests.dashboard.conftest import dashboards
 from tests.dashboard.test_operations import (  # noqa: F401  (the SQLite cases, run here on PostgreSQL)
     drone,
     test_dispatch_steps_reach_every_dashboard_and_the_watcher,
@@ -39,25 +38,11 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MosquittoBroker
 @pytest.fixture
 def make_dashboard(broker: MosquittoBroker, db_url: str, tmp_path: Path) -> Iterator[Callable[..., Dashboard]]:
     """Dashboards on port 0, every one on the test's PostgreSQL database; all stopped at the end."""
-    started: list[Dashboard] = []
+    with dashboards(broker.url, tmp_path, archive_url=db_url) as start:
 
-    def make(**overrides: Any) -> Dashboard:
-        values: dict[str, Any] = {
-            "broker_url": broker.url,
-            "site": "dongxi",
-            "archive_path": tmp_path / "unused.sqlite",
-            "port": 0,
-            "areas_file": AREAS,
-            "client_id": f"dash-test-{uuid.uuid4().hex[:8]}",
-            "offline_after_s": 5.0,
-        } | overrides
-        dash = Dashboard(DashboardOptions(**values, archive_url=db_url))
-        dash.start()
-        started.append(dash)
-        assert dash.bridge.wait_connected(5), "dashboard did not connect to the broker"
-        assert isinstance(dash.archive, PostgresArchive)
-        return dash
+        def make(**overrides: Any) -> Dashboard:
+            dash = start(**overrides)
+            assert isinstance(dash.archive, PostgresArchive)
+            return dash
 
-    yield make
-    for d in started:
-        d.stop()
+        yield make
