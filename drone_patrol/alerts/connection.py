@@ -140,11 +140,30 @@ def parse_broker_url(url: str) -> BrokerAddress:
     return BrokerAddress(parts.hostname, port, tls, parts.username or None)
 
 
+def parse_broker_urls(urls: str, tls: bool = False) -> tuple[BrokerAddress, ...]:
+    """Parse one broker URL or several separated by commas (the nodes of a cluster, tried in turn).
+
+    ``tls`` forces TLS on every address (a CA file was given).
+    """
+    out = []
+    for url in (u.strip() for u in urls.split(",")):
+        if not url:
+            raise ConfigError(f"broker URLs {urls!r}: an empty entry between commas")
+        address = parse_broker_url(url)
+        out.append(BrokerAddress(address.host, address.port, True, address.username) if tls else address)
+    return tuple(out)
+
+
 @dataclass(frozen=True)
 class ClientSettings:
-    """How to reach and authenticate with a broker: the part of :class:`AlertsConfig` both ends need."""
+    """How to reach and authenticate with a broker: the part of :class:`AlertsConfig` both ends need.
+
+    ``fallbacks`` are more nodes of the same cluster: when ``address`` cannot be reached
+    the session moves on to the next (see :class:`~drone_patrol.alerts.session.MqttSession`).
+    """
 
     address: BrokerAddress
+    fallbacks: tuple[BrokerAddress, ...] = ()
     username: str | None = None
     password: str | None = None
     ca_file: Path | None = None
@@ -159,21 +178,20 @@ class ClientSettings:
 
     @classmethod
     def from_url(cls, url: str, **fields: Any) -> ClientSettings:
-        """Settings for ``url``; a CA file implies TLS even on ``mqtt://``; ``fields`` as the dataclass's."""
-        address = parse_broker_url(url)
-        if fields.get("ca_file") is not None and not address.tls:
-            address = BrokerAddress(address.host, address.port, True, address.username)
+        """Settings for ``url`` (or comma-separated cluster nodes); a CA file implies TLS even on ``mqtt://``.
+
+        ``fields`` as the dataclass's.
+        """
+        address, *fallbacks = parse_broker_urls(url, tls=fields.get("ca_file") is not None)
         if not fields.get("username"):
             fields["username"] = address.username
-        return cls(address=address, **fields)
+        return cls(address=address, fallbacks=tuple(fallbacks), **fields)
 
     @classmethod
     def from_config(cls, cfg: AlertsConfig, broker_url: str | None = None) -> ClientSettings:
         """Settings from the ``alerts`` config section; the password from its env variable or file."""
-        address = parse_broker_url(broker_url or cfg.broker_url)
-        tls = address.tls or cfg.tls_ca_file is not None or cfg.tls_cert_file is not None
-        if tls != address.tls:
-            address = BrokerAddress(address.host, address.port, True, address.username)
+        tls = cfg.tls_ca_file is not None or cfg.tls_cert_file is not None
+        address, *fallbacks = parse_broker_urls(broker_url or cfg.broker_url, tls=tls)
         for name in ("tls_ca_file", "tls_cert_file", "tls_key_file"):
             path = getattr(cfg, name)
             if path is not None and not Path(path).is_file():
@@ -182,6 +200,7 @@ class ClientSettings:
             raise ConfigError("alerts.tls_cert_file and alerts.tls_key_file: give both or neither")
         return cls(
             address=address,
+            fallbacks=tuple(fallbacks),
             username=cfg.username or address.username,
             password=_read_secret(cfg.password_env, cfg.password_file),
             ca_file=cfg.tls_ca_file,

@@ -5,7 +5,10 @@ dashboard's bridge share. ``auto`` first probes the broker for MQTT 5 in a threa
 (see :func:`probe_protocol`; retried with back-off while the broker cannot be
 reached), then runs one paho client with ``loop_start()``: reconnects with back-off
 are paho's, and every callback is wrapped by :func:`guarded`. A broker that refuses
-MQTT 5 on the first CONNECT gets a new MQTT 3.1.1 client.
+MQTT 5 on the first CONNECT gets a new MQTT 3.1.1 client. With more than one broker
+address (the nodes of a cluster, :attr:`ClientSettings.fallbacks`), a node that cannot
+be reached is left for the next one, in turn; the persistent session lives in the
+cluster, so it carries on there.
 
 Subclasses fill in the hooks: :meth:`_unreachable`, :meth:`_refused`,
 :meth:`_session_up`, :meth:`_session_down`, :meth:`_subscribed` and :meth:`_message`.
@@ -13,6 +16,7 @@ Subclasses fill in the hooks: :meth:`_unreachable`, :meth:`_refused`,
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import threading
@@ -69,6 +73,7 @@ class MqttSession:
         self._pub_results: dict[int, tuple[int, str]] = {}
         self._sub_filters: dict[int, list[str]] = {}
         self._sessions = 0
+        self._switching = False
         self.connection_error: BrokerConnectionError | None = None
         self.last_error: AlertsError | None = None
 
@@ -137,6 +142,9 @@ class MqttSession:
                 return
             self._unreachable(why)
             self._answered.set()
+            if self._settings.fallbacks:
+                self._rotate()
+                continue
             self._stopping.wait(delay_s)
             delay_s = min(delay_s * 2, self._settings.reconnect_max_s)
 
@@ -179,6 +187,29 @@ class MqttSession:
             properties=props,
         )
         client.loop_start()
+
+    def _rotate(self) -> None:
+        """Make the next of the cluster's addresses the current one."""
+        s = self._settings
+        self._settings = dataclasses.replace(s, address=s.fallbacks[0], fallbacks=(*s.fallbacks[1:], s.address))
+        log.warning("broker %s unreachable; trying %s", s.address.url, self._settings.address.url)
+
+    def _fail_over(self, client: mqtt.Client) -> None:
+        """paho could not reach the current node: a new client for the next one (outside paho's thread)."""
+        with self._lock:
+            if client is not self._client or self._switching:
+                return
+            self._switching = True
+        self._rotate()
+
+        def switch() -> None:
+            try:
+                if self._running:
+                    self._new_client()
+            finally:
+                self._switching = False
+
+        threading.Thread(target=switch, name=f"{self.thread_name}-failover", daemon=True).start()
 
     def _may_downgrade(self) -> bool:
         v5 = self._protocol == MQTTProtocolVersion.MQTTv5
@@ -261,6 +292,8 @@ class MqttSession:
     def _paho_connect_fail(self, client: mqtt.Client, _ud: Any) -> None:
         if client is self._client:
             self._connect_failed()
+            if self._settings.fallbacks:
+                self._fail_over(client)
 
     def _paho_disconnect(self, client: mqtt.Client, _ud: Any, _flags: Any, rc: Any, _props: Any) -> None:
         if client is not self._client:

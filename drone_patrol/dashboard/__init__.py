@@ -8,8 +8,9 @@ Public surface:
 - ``drone-patrol dashboard`` (:mod:`drone_patrol.dashboard.commands`).
 
 Inside: :mod:`.bridge` (MQTT, through :mod:`drone_patrol.alerts.connection`), :mod:`.model`
-(parsing, through :mod:`drone_patrol.alerts.schema`), :mod:`.archive` (SQLite, behind the
-:class:`~.archive.IncidentArchive` interface), :mod:`.incidents` (incidents folded from its rows),
+(parsing, through :mod:`drone_patrol.alerts.schema`), :mod:`.archive` (SQLite) and :mod:`.pg_archive`
+(PostgreSQL, the city archive), both behind the :class:`~.archive_store.ArchiveStore` interface,
+:mod:`.incidents` (incidents folded from their rows),
 :mod:`.state` (drones, event fan-out), :mod:`.core` (messages in, page events, acks, steps and
 commands out; commands to drones and their results through :mod:`drone_patrol.alerts.eyes_on`),
 :mod:`.workflow` (dispatch steps, pure), :mod:`.report` (response figures and the shift report,

@@ -25,7 +25,7 @@ from typing import Any
 from drone_patrol.alerts.connection import ClientSettings, parse_broker_url
 from drone_patrol.core.config import Settings, read_secret
 from drone_patrol.core.errors import ConfigError
-from drone_patrol.dashboard.archive import Archive
+from drone_patrol.dashboard.archive_store import open_archive
 from drone_patrol.dashboard.auth import Gate, check_exposure, is_loopback
 from drone_patrol.dashboard.bridge import MqttBridge
 from drone_patrol.dashboard.core import DashboardCore
@@ -44,6 +44,7 @@ class DashboardOptions:
     broker_url: str
     site: str
     archive_path: Path
+    archive_url: str | None = None  # postgresql://...: the shared city archive instead of archive_path
     client: ClientSettings | None = None  # None: plain connection to broker_url
     prefix: str = "dronepatrol"
     host: str = "127.0.0.1"
@@ -82,6 +83,7 @@ class DashboardOptions:
             "prefix": a.topic_prefix,
             "site": d.site or s.id,
             "archive_path": d.archive_path or (s.data_dir / "dashboard.sqlite"),
+            "archive_url": d.archive_url,
             "host": d.host,
             "port": d.port,
             "token": read_secret(d.token_env, d.token_file),
@@ -122,12 +124,12 @@ class Dashboard:
         if options.areas_file is not None:
             areas = load_area_features(options.areas_file)
         routes = route_features(options.route_files)
-        self.archive = Archive(options.archive_path)
+        self.archive = open_archive(options.archive_url or options.archive_path)
         pruned = self.archive.prune(time.time() - options.archive_keep_days * 86400.0)
         if pruned:
             log.info(
                 "dashboard: archive %s: removed %d messages older than %g days",
-                options.archive_path,
+                options.archive_url or options.archive_path,
                 pruned,
                 options.archive_keep_days,
             )

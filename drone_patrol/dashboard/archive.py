@@ -7,9 +7,10 @@ page and the API see incidents: the messages of one ``incident_id`` folded into
 one row with its acks and steps (:func:`.incidents.fold_incidents`). The last
 known position of each drone is kept too, so the map shows it after a restart.
 
-:class:`IncidentArchive` is the interface the rest of the dashboard uses;
-:class:`Archive` implements it on SQLite. Another store (a server database)
-implements the same methods and reuses that function for the folding.
+:class:`~drone_patrol.dashboard.archive_store.ArchiveStore` is the interface the rest of
+the dashboard uses; :class:`Archive` implements it on SQLite and
+:class:`~drone_patrol.dashboard.pg_archive.PostgresArchive` on PostgreSQL, both folding
+through :class:`IncidentQueries`.
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from drone_patrol.core.errors import ConfigError
 from drone_patrol.dashboard.incidents import fold_incidents
@@ -90,70 +91,95 @@ _IN_CHUNK = 900
 _STEP_KEYS = ("step_id", "incident_id", "step", "by", "time_s", "site", "drone", "unit", "reason", "note", "received_s")
 
 
-class IncidentArchive(Protocol):
-    """What the dashboard needs from an archive (implemented by :class:`Archive`).
-
-    Rows are JSON-ready dicts; times are UNIX seconds (``*_s``). Every ``add_*``
-    is idempotent on its event id and says whether the row was new. Safe to call
-    from several threads.
-    """
-
-    def close(self) -> None:
-        """Release the store."""
-
-    def add_message(self, msg: AlertMessage, received_s: float) -> bool:
-        """Store one alert message; ``False`` for a redelivery."""
-
-    def add_ack(self, ack: Ack, received_s: float) -> bool:
-        """Store one acknowledgement; ``False`` when already stored."""
-
-    def add_workflow_step(self, step: WorkflowStep, received_s: float) -> bool:
-        """Store one dispatch step; ``False`` when already stored."""
-
-    def incident_of(self, target_id: str) -> str | None:
-        """The incident id of an event id or incident id, if known."""
-
-    def prune(self, before_s: float) -> int:
-        """Delete incidents whose last message is older than ``before_s``; returns messages deleted."""
-
-    def thumbnail(self, message_id: str) -> bytes | None:
-        """The JPEG thumbnail of one message."""
-
-    def message(self, message_id: str) -> dict[str, Any] | None:
-        """One message row."""
-
-    def messages(self, since_s: float, incident_id: str | None = None) -> list[dict[str, Any]]:
-        """Message rows since ``since_s`` (of one incident), oldest first."""
-
-    def acks(self, target_ids: Iterable[str] | None = None) -> list[dict[str, Any]]:
-        """Ack rows of the given targets (or all), oldest first."""
-
-    def workflow_steps(self, incident_ids: Iterable[str]) -> list[dict[str, Any]]:
-        """Dispatch step rows of the given incidents, oldest first."""
-
-    def incidents(self, since_s: float, limit: int | None = None) -> list[dict[str, Any]]:
-        """Folded incidents with a message since ``since_s``, newest first."""
-
-    def incident(self, incident_id: str) -> dict[str, Any] | None:
-        """One folded incident."""
-
-    def save_drone_position(
-        self, site: str, drone: str, latitude_deg: float, longitude_deg: float, time_s: float
-    ) -> None:
-        """Remember a drone's last known position."""
-
-    def drone_positions(self) -> list[dict[str, Any]]:
-        """Every drone's last known position (``site``, ``drone``, ``latitude_deg``, ``longitude_deg``, ``time_s``)."""
-
-
 _COLUMNS = (
     "id, incident_id, site, drone, kind, status, severity, time_s, latitude_deg, longitude_deg, error_radius_m, "
     "first_seen_s, last_seen_s, confidence, area, summary, figures, thumbnail IS NOT NULL, received_s"
 )
 
 
-class Archive:
-    """Thread-safe SQLite store of alert messages and acks (one connection behind a lock)."""
+def message_row(msg: AlertMessage, received_s: float, as_json: Callable[[Any], Any]) -> tuple[Any, ...]:
+    """The ``messages`` row of ``msg`` in column order (both archives); ``as_json`` wraps figures and raw."""
+    return (
+        msg.id,
+        msg.incident_id,
+        msg.site,
+        msg.drone,
+        msg.kind,
+        msg.status,
+        msg.severity,
+        msg.time_s,
+        received_s,
+        msg.latitude_deg,
+        msg.longitude_deg,
+        msg.error_radius_m,
+        msg.first_seen_s,
+        msg.last_seen_s,
+        msg.confidence,
+        msg.area,
+        msg.summary,
+        as_json(msg.figures),
+        msg.thumbnail_jpeg,
+        as_json(msg.raw),
+    )
+
+
+def ack_row(ack: Ack, received_s: float) -> tuple[Any, ...]:
+    """The ``acks`` row of ``ack`` in column order (both archives)."""
+    return (ack.ack_id, ack.target_id, ack.by, ack.time_s, ack.site, ack.drone, ack.note, received_s)
+
+
+def step_row(step: WorkflowStep, received_s: float) -> tuple[Any, ...]:
+    """The ``workflow`` row of ``step`` in column order (both archives), as :data:`_STEP_KEYS` names them."""
+    return (
+        step.step_id,
+        step.incident_id,
+        step.step,
+        step.by,
+        step.time_s,
+        step.site,
+        step.drone,
+        step.unit,
+        step.reason,
+        step.note,
+        received_s,
+    )
+
+
+class IncidentQueries:
+    """Incidents folded from an archive's rows: :meth:`messages`, :meth:`acks` and :meth:`workflow_steps`.
+
+    Shared by SQLite and PostgreSQL, so both fold the same rows the same way
+    (:func:`~drone_patrol.dashboard.incidents.fold_incidents`).
+    """
+
+    def messages(self, since_s: float, incident_id: str | None = None) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+    def acks(self, target_ids: Iterable[str] | None = None) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+    def workflow_steps(self, incident_ids: Iterable[str]) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+    def fold(self, msgs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """``msgs`` (oldest first) folded with their acks and dispatch steps into incidents, newest first."""
+        incidents = {m["incident_id"] for m in msgs}
+        acks = self.acks(incidents | {m["id"] for m in msgs})
+        return fold_incidents(msgs, acks, self.workflow_steps(incidents))
+
+    def incidents(self, since_s: float, limit: int | None = None) -> list[dict[str, Any]]:
+        """Incidents with a message since ``since_s``, newest first, each folded with its acks and steps."""
+        rows = self.fold(self.messages(since_s))
+        return rows[:limit] if limit is not None else rows
+
+    def incident(self, incident_id: str) -> dict[str, Any] | None:
+        """One incident folded from all its messages, or ``None``."""
+        rows = self.fold(self.messages(float("-inf"), incident_id))
+        return rows[0] if rows else None
+
+
+class Archive(IncidentQueries):
+    """Thread-safe SQLite store of messages, acks, dispatch steps and drone positions (one connection, a lock)."""
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
@@ -178,28 +204,7 @@ class Archive:
         with self._lock:
             cur = self._db.execute(
                 "INSERT OR IGNORE INTO messages VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (
-                    msg.id,
-                    msg.incident_id,
-                    msg.site,
-                    msg.drone,
-                    msg.kind,
-                    msg.status,
-                    msg.severity,
-                    msg.time_s,
-                    received_s,
-                    msg.latitude_deg,
-                    msg.longitude_deg,
-                    msg.error_radius_m,
-                    msg.first_seen_s,
-                    msg.last_seen_s,
-                    msg.confidence,
-                    msg.area,
-                    msg.summary,
-                    json.dumps(msg.figures),
-                    msg.thumbnail_jpeg,
-                    json.dumps(msg.raw),
-                ),
+                message_row(msg, received_s, json.dumps),
             )
             return cur.rowcount == 1
 
@@ -208,7 +213,7 @@ class Archive:
         with self._lock:
             cur = self._db.execute(
                 "INSERT OR IGNORE INTO acks VALUES (?,?,?,?,?,?,?,?)",
-                (ack.ack_id, ack.target_id, ack.by, ack.time_s, ack.site, ack.drone, ack.note, received_s),
+                ack_row(ack, received_s),
             )
             return cur.rowcount == 1
 
@@ -216,20 +221,7 @@ class Archive:
         """Store one dispatch step; ``False`` when its step id was already stored."""
         with self._lock:
             cur = self._db.execute(
-                "INSERT OR IGNORE INTO workflow VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                (
-                    step.step_id,
-                    step.incident_id,
-                    step.step,
-                    step.by,
-                    step.time_s,
-                    step.site,
-                    step.drone,
-                    step.unit,
-                    step.reason,
-                    step.note,
-                    received_s,
-                ),
+                "INSERT OR IGNORE INTO workflow VALUES (?,?,?,?,?,?,?,?,?,?,?)", step_row(step, received_s)
             )
             return cur.rowcount == 1
 
@@ -254,10 +246,14 @@ class Archive:
     def save_drone_position(
         self, site: str, drone: str, latitude_deg: float, longitude_deg: float, time_s: float
     ) -> None:
-        """Remember a drone's last known position (one row per drone, replaced)."""
+        """Remember a drone's last known position (one row per drone; an older position never replaces a newer)."""
         with self._lock:
             self._db.execute(
-                "INSERT OR REPLACE INTO drones VALUES (?,?,?,?,?)", (site, drone, latitude_deg, longitude_deg, time_s)
+                "INSERT INTO drones VALUES (?,?,?,?,?) ON CONFLICT (site, drone) DO UPDATE SET "
+                "latitude_deg = excluded.latitude_deg, longitude_deg = excluded.longitude_deg, "
+                "time_s = excluded.time_s "
+                "WHERE drones.time_s <= excluded.time_s",
+                (site, drone, latitude_deg, longitude_deg, time_s),
             )
 
     def drone_positions(self) -> list[dict[str, Any]]:
@@ -331,21 +327,6 @@ class Archive:
         rows.sort(key=lambda r: r[7])  # received_s
         keys = ("ack_id", "target_id", "by", "time_s", "site", "drone", "note", "received_s")
         return [dict(zip(keys, r, strict=True)) for r in rows]
-
-    def incidents(self, since_s: float, limit: int | None = None) -> list[dict[str, Any]]:
-        """Incidents with a message since ``since_s``, newest first, each folded with its acks."""
-        msgs = self.messages(since_s)
-        incidents = {m["incident_id"] for m in msgs}
-        acks = self.acks(incidents | {m["id"] for m in msgs})
-        rows = fold_incidents(msgs, acks, self.workflow_steps(incidents))
-        return rows[:limit] if limit is not None else rows
-
-    def incident(self, incident_id: str) -> dict[str, Any] | None:
-        """One incident folded from all its messages, or ``None``."""
-        msgs = self.messages(float("-inf"), incident_id)
-        acks = self.acks({incident_id} | {m["id"] for m in msgs})
-        rows = fold_incidents(msgs, acks, self.workflow_steps({incident_id}))
-        return rows[0] if rows else None
 
 
 def _row_dict(row: tuple[Any, ...]) -> dict[str, Any]:

@@ -12,7 +12,10 @@ from drone_patrol.core.config import load_config
 
 @click.command("dashboard")
 @click.option("-c", "--config", "config_path", type=click.Path(path_type=Path), help="YAML config file.")
-@click.option("--broker", help="Broker URL, e.g. mqtt://127.0.0.1:1883 (default: alerts.broker_url).")
+@click.option(
+    "--broker",
+    help="Broker URL, e.g. mqtt://127.0.0.1:1883, or a cluster's nodes, comma-separated (alerts.broker_url).",
+)
 @click.option("--host", help="Address to listen on (default 127.0.0.1; others need a staff token).")
 @click.option("--port", type=click.IntRange(0, 65535), help="Port to listen on (default 8080).")
 @click.option("--site", help="Site id to watch, or + for every site (default: site.id).")
@@ -25,6 +28,10 @@ from drone_patrol.core.config import load_config
     help="Planned route to draw (.plan, .waypoints, route .geojson); repeatable.",
 )
 @click.option("--archive", "archive_path", type=click.Path(path_type=Path), help="SQLite archive of alerts.")
+@click.option(
+    "--archive-url",
+    help="PostgreSQL city archive shared by several dashboards, postgresql://USER@HOST:PORT/DB (password: PGPASSWORD).",
+)
 @click.option("--tile-url", help="Optional map tile URL template, e.g. http://tiles.local/{z}/{x}/{y}.png.")
 @click.option("-v", "--verbose", is_flag=True, help="Log every connection and rejected message.")
 def dashboard(
@@ -36,6 +43,7 @@ def dashboard(
     areas_file: Path | None,
     route_files: tuple[Path, ...],
     archive_path: Path | None,
+    archive_url: str | None,
     tile_url: str | None,
     verbose: bool,
 ) -> None:
@@ -59,6 +67,7 @@ def dashboard(
         areas_file=areas_file,
         route_files=route_files or None,
         archive_path=archive_path,
+        archive_url=archive_url,
         tile_url=tile_url,
     )
     dash.start()

@@ -19,7 +19,7 @@ from drone_patrol.alerts.models import to_rfc3339
 from drone_patrol.alerts.schema import vehicle_alert
 from drone_patrol.core.errors import AlertsError, InputError
 from drone_patrol.core.types import GeoPoint, Severity
-from drone_patrol.dashboard.archive import IncidentArchive
+from drone_patrol.dashboard.archive_store import ArchiveStore
 from drone_patrol.dashboard.model import (
     Ack,
     AlertMessage,
@@ -96,7 +96,7 @@ class DashboardCore:
 
     def __init__(
         self,
-        archive: IncidentArchive,
+        archive: ArchiveStore,
         fleet: Fleet,
         hub: EventHub,
         *,
@@ -159,25 +159,24 @@ class DashboardCore:
             self._last_rejection_log[channel] = now
             log.warning("dashboard: ignored a message: %s", reason)
 
+    # An alert, ack or step already stored is a QoS 1 redelivery, or another dashboard on the
+    # shared city archive wrote it first. Either way this dashboard's pages get the incident's
+    # row (they merge it by incident id), so every page in the city room sees every step.
+
     def _on_alert(self, msg: AlertMessage, now: float) -> None:
-        if not self.archive.add_message(msg, now):
-            return  # a QoS 1 redelivery
-        row = self.archive.incident(msg.incident_id)
-        if row is not None:
-            self.hub.publish("alert", incident_view(row))
+        self.archive.add_message(msg, now)
+        self._publish_incident(msg.incident_id)
 
     def _on_ack(self, ack: Ack, now: float) -> None:
-        if not self.archive.add_ack(ack, now):
-            return
-        incident = self.archive.incident_of(ack.target_id)
-        row = self.archive.incident(incident) if incident else None
-        if row is not None:
-            self.hub.publish("alert", incident_view(row))
+        self.archive.add_ack(ack, now)
+        self._publish_incident(self.archive.incident_of(ack.target_id))
 
     def _on_step(self, step: WorkflowStep, now: float) -> None:
-        if not self.archive.add_workflow_step(step, now):
-            return
-        row = self.archive.incident(step.incident_id)
+        self.archive.add_workflow_step(step, now)
+        self._publish_incident(step.incident_id)
+
+    def _publish_incident(self, incident_id: str | None) -> None:
+        row = self.archive.incident(incident_id) if incident_id else None
         if row is not None:
             self.hub.publish("alert", incident_view(row))
 

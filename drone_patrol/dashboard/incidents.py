@@ -1,6 +1,6 @@
 """Incidents folded from the archive's rows: alert messages, acknowledgements and dispatch steps.
 
-Pure code shared by every archive behind :class:`~drone_patrol.dashboard.archive.IncidentArchive`:
+Pure code shared by every archive behind :class:`~drone_patrol.dashboard.archive_store.ArchiveStore`:
 a store returns plain rows (dicts, times in UNIX seconds) and :func:`fold_incidents` makes the
 incidents the page and the API show.
 """

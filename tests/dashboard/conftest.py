@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,14 +22,14 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MosquittoBroker
         yield b
 
 
-@pytest.fixture
-def make_dashboard(broker: MosquittoBroker, tmp_path: Path) -> Iterator[Callable[..., Dashboard]]:
-    """Build and start dashboards on port 0 with a fresh archive; all stopped at the end."""
+@contextlib.contextmanager
+def dashboards(broker_url: str, tmp_path: Path, **fixed: Any) -> Iterator[Callable[..., Dashboard]]:
+    """Build and start dashboards on port 0 with a fresh archive (``fixed`` options on every one); all stopped."""
     started: list[Dashboard] = []
 
     def make(**overrides: Any) -> Dashboard:
         values: dict[str, Any] = {
-            "broker_url": broker.url,
+            "broker_url": broker_url,
             "site": "dongxi",
             "archive_path": tmp_path / "dashboard.sqlite",
             "port": 0,
@@ -37,12 +38,21 @@ def make_dashboard(broker: MosquittoBroker, tmp_path: Path) -> Iterator[Callable
             "offline_after_s": 5.0,
         }
         values.update(overrides)
-        dash = Dashboard(DashboardOptions(**values))
+        dash = Dashboard(DashboardOptions(**values, **fixed))
         dash.start()
         started.append(dash)
         assert dash.bridge.wait_connected(5), "dashboard did not connect to the broker"
         return dash
 
-    yield make
-    for d in started:
-        d.stop()
+    try:
+        yield make
+    finally:
+        for d in started:
+            d.stop()
+
+
+@pytest.fixture
+def make_dashboard(broker: MosquittoBroker, tmp_path: Path) -> Iterator[Callable[..., Dashboard]]:
+    """Build and start dashboards on port 0 with a fresh archive; all stopped at the end."""
+    with dashboards(broker.url, tmp_path) as make:
+        yield make

@@ -14,8 +14,9 @@ class AlertsConfig(Section):
     """Broker connection and outbox. Secrets come from the environment or a file, never here.
 
     ``broker_url`` is ``mqtt://HOST[:PORT]`` (plain, 1883) or ``mqtts://HOST[:PORT]``
-    (TLS, 8883). ``mqtt_version`` ``auto`` speaks MQTT 5 and falls back to 3.1.1 when
-    the broker refuses the protocol level. The outbox keeps at most
+    (TLS, 8883), or a cluster's nodes separated by commas (tried in turn). ``mqtt_version``
+    ``auto`` speaks MQTT 5 and falls back to 3.1.1 when the broker refuses the protocol level.
+    The outbox keeps at most
     ``outbox_max_rows`` rows: when full, buffered telemetry goes first, then the
     oldest ``info`` alerts, then the oldest ``warning`` alerts; ``critical`` alerts
     are never dropped (the outbox grows past its bound and says so in its metrics).

@@ -39,6 +39,8 @@ class DashboardConfig(Section):
     areas_file: Path | None = None
     route_files: tuple[Path, ...] = ()
     archive_path: Path | None = None  # None: <site.data_dir>/dashboard.sqlite
+    # postgresql://USER@HOST:PORT/DB: the PostgreSQL city archive several dashboards share (wins over archive_path)
+    archive_url: str | None = Field(default=None, pattern=r"^postgres(ql)?://")
     history_hours: float = Field(default=12.0, gt=0)
     archive_keep_days: float = Field(default=90.0, gt=0)
     track_points: int = Field(default=1800, ge=2)

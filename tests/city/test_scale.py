@@ -1,0 +1,30 @@
+"""City scale, bounded: 50 drones at 10 stations, a cut uplink and a dead cluster node mid-burst.
+
+The scenario is ``tests/city/scenario.py`` (also the ``city`` benchmark at full length,
+with a 30 s cut; speed figures are the benchmark's). Here: nothing lost, nothing
+stored twice, every drone's state right on every dashboard, every dashboard sees every site.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.city.scenario import CityPlan, run
+from tests.city.servers import requires_mosquitto, requires_nats, requires_postgres
+
+pytest.importorskip("psycopg")
+
+pytestmark = [requires_nats, requires_postgres, requires_mosquitto]
+
+
+def test_fifty_drones_through_a_cut_uplink_and_a_dead_node(tmp_path: Path) -> None:
+    plan = CityPlan(alerts_per_drone=4, burst_s=6.0, uplink_cut_s=5.0, node_down_s=3.0)
+    r = run(tmp_path, plan, log=lambda _text: None)
+    assert r.alerts_sent == plan.sites * plan.drones_per_site * plan.alerts_per_drone == 200
+    assert r.alerts_archived == r.alerts_sent, "\n".join(r.notes)
+    assert r.duplicate_rows == 0
+    assert r.wrong_drone_states == []
+    assert r.dashboards_seeing_all == plan.dashboards
+    assert r.api_requests > 0 and r.api_errors == 0
