@@ -9,7 +9,7 @@ precision, recall), so a user can check it on their own footage.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import click
@@ -98,20 +98,25 @@ def _annotate(image: np.ndarray, records: list[dict[str, object]]) -> np.ndarray
 
 
 _MODEL_HELP = "thermal (default: drone thermal video), coco (colour photographs) or a YOLOv8-layout .onnx file"
+# the options both commands take
+_model_option = click.option("--model", default="thermal", show_default=True, help=_MODEL_HELP)
+_threads_option = click.option(
+    "--threads", type=click.IntRange(1, 64), default=2, show_default=True, help="onnxruntime threads."
+)
+
+
+def _confidence_option(help_text: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    return click.option(
+        "--confidence", type=click.FloatRange(0.001, 1), default=0.25, show_default=True, help=help_text
+    )
 
 
 @click.command("detect-objects")
 @click.argument("images", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--model", default="thermal", show_default=True, help=_MODEL_HELP)
+@_model_option
 @click.option("--tiling/--no-tiling", default=False, show_default=True, help="Sliced inference (large frames).")
-@click.option(
-    "--confidence",
-    type=click.FloatRange(0.001, 1),
-    default=0.25,
-    show_default=True,
-    help="Lowest score reported (0.001 to compute AP).",
-)
-@click.option("--threads", type=click.IntRange(1, 64), default=2, show_default=True, help="onnxruntime threads.")
+@_confidence_option("Lowest score reported (0.001 to compute AP).")
+@_threads_option
 @click.option("--input-size", nargs=2, type=int, default=None, help="Network input HEIGHT WIDTH (multiples of 32).")
 @click.option("--out-dir", type=click.Path(path_type=Path), help="Write each image with its boxes drawn here.")
 def detect_objects(
@@ -176,16 +181,10 @@ def _detect_all(detector: OnnxDetector, folder: Path, names: list[str]) -> Itera
     type=click.Path(path_type=Path),
     help="COCO-style JSON (images, annotations, categories); HIT-UAV's variant is read too.",
 )
-@click.option("--model", default="thermal", show_default=True, help=_MODEL_HELP)
+@_model_option
 @click.option("--iou", "iou_threshold", type=click.FloatRange(0.05, 0.95), default=0.5, show_default=True)
-@click.option(
-    "--confidence",
-    type=click.FloatRange(0.001, 1),
-    default=0.25,
-    show_default=True,
-    help="Score at which precision and recall are given (AP uses every box down to 0.001).",
-)
-@click.option("--threads", type=click.IntRange(1, 64), default=2, show_default=True, help="onnxruntime threads.")
+@_confidence_option("Score at which precision and recall are given (AP uses every box down to 0.001).")
+@_threads_option
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as one JSON object.")
 def evaluate(
     images: Path, annotations: Path, model: str, iou_threshold: float, confidence: float, threads: int, as_json: bool
