@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from drone_patrol.controller.failsafe import (
     FailsafeAction,
     FailsafeLimits,
+    check_battery,
     evaluate,
     home_battery_percent,
     mission_battery_percent,
@@ -128,12 +129,16 @@ def test_fence_shapes() -> None:
 
 @given(st.floats(min_value=0, max_value=5000), st.floats(min_value=0, max_value=100))
 def test_battery_rule_is_monotonic(distance: float, battery: float) -> None:
-    """More battery never turns CONTINUE into RTL; farther away never turns RTL into CONTINUE."""
+    """More battery never turns CONTINUE into RTL; farther from home never turns RTL into CONTINUE.
+
+    The home-battery rule alone: the endurance rule judges the way on to the next item, which
+    is not monotonic in the distance from home (tests/controller/test_endurance_rule.py).
+    """
     mission = replace(_mission(), fence=Geofence())
     here = _flying(destination(HOME, 45.0, distance), battery=battery)
-    verdict = evaluate(here, mission, LIMITS).action
-    richer = evaluate(replace(here, battery_percent=min(battery + 10, 100.0)), mission, LIMITS).action
-    farther = evaluate(_flying(destination(HOME, 45.0, distance + 500), battery=battery), mission, LIMITS).action
+    verdict = check_battery(here, mission, LIMITS).action
+    richer = check_battery(replace(here, battery_percent=min(battery + 10, 100.0)), mission, LIMITS).action
+    farther = check_battery(_flying(destination(HOME, 45.0, distance + 500), battery=battery), mission, LIMITS).action
     order = [FailsafeAction.CONTINUE, FailsafeAction.RTL, FailsafeAction.LAND]
     assert order.index(richer) <= order.index(verdict) <= order.index(farther)
 
