@@ -388,6 +388,11 @@ class _Planner:
                 for q in loopback:
                     w.waypoint(q)
                 w.jump(jump_target, loops)
+        if inner:
+            # The flight ends over home before its RTL: ArduCopter's RTL, the mission's own
+            # included, goes to the closest rally point unless home is closer (core/rtl.py),
+            # so an RTL started at the last transit point may land at a rally point instead.
+            w.waypoint(flight[-1])
         w.rtl()
         flown = once = list(flight)
         if loops:

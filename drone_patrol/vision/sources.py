@@ -96,7 +96,9 @@ def _convert(pixels: Any, rad: Radiometry, time_s: float, index: int, where: str
         if rad.span_c is None:  # the camera's automatic-gain video: grey levels, not temperatures
             bgr = np.ascontiguousarray(pixels[..., :3]) if pixels.ndim == 3 else pixels
             grey = pixels if pixels.ndim == 2 else cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
-            return RawFrame(np.full(grey.shape[:2], np.nan, np.float32), time_s, index, video=grey)
+            return RawFrame(
+                np.full(grey.shape[:2], np.nan, np.float32), time_s, index, video=grey.astype(np.uint8, copy=False)
+            )
         return RawFrame(palette_to_celsius(pixels, *rad.span_c, rad.palette), time_s, index, degraded=True)
     if pixels.dtype in (np.float32, np.float64) and pixels.ndim == 2:
         return RawFrame(pixels.astype(np.float32), time_s, index)

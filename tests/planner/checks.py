@@ -19,6 +19,13 @@ def nav_points(result: PlanResult, mission: Mission) -> list[Point]:
     return [local(result, w.latitude_deg, w.longitude_deg) for w in mission.items if w.command == MavCmd.NAV_WAYPOINT]
 
 
+def route_points(result: PlanResult, mission: Mission) -> list[Point]:
+    """The waypoints before the one over home that closes every sortie (checked here)."""
+    points = nav_points(result, mission)
+    assert points and points[-1].distance(Point(0.0, 0.0)) < 0.5, "the sortie does not end over home"
+    return points[:-1]
+
+
 def assert_respects_no_fly(result: PlanResult, margin_m: float) -> None:
     """No waypoint inside a no-fly zone, no leg through one, and legs away from home keep the margin."""
     zones = result.nofly_m

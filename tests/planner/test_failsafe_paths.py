@@ -11,6 +11,7 @@ from shapely.geometry import LineString, Point, Polygon
 
 from drone_patrol.core.config import CameraConfig, PlannerConfig
 from drone_patrol.core.errors import PlanningError
+from drone_patrol.core.types import MavCmd
 from drone_patrol.mission.areas import load_areas
 from drone_patrol.planner import failsafe_paths, plan_patrol
 from tests.planner.checks import local
@@ -75,3 +76,22 @@ def test_unsafe_return_is_refused_naming_area_and_point(monkeypatch: pytest.Monk
     msg = str(err.value)
     assert "\n" not in msg and "'school'" in msg and "RTL from (25.2" in msg and "to home" in msg
     assert msg.startswith("area 'horseshoe-lanes'") or msg.startswith("transit")
+
+
+@pytest.mark.parametrize("flight_time_s", [420.0, 900.0])
+def test_every_sortie_ends_over_home_so_its_rtl_lands_at_home(flight_time_s: float) -> None:
+    # The mission's closing NAV_RETURN_TO_LAUNCH goes, like any RTL, to the closest rally
+    # point unless home is closer: started from the last transit point it landed at the
+    # rally point the school needs, about 250 m from home, instead of at home.
+    result = plan_patrol(load_areas(DISTRICT), CFG, CAM, flight_time_s=flight_time_s)
+    assert any(w.startswith("rally point added") for w in result.warnings)
+    for mission in result.sorties:
+        rally = [np.array(local(result, r.latitude_deg, r.longitude_deg).coords[0]) for r in mission.rally_points]
+        assert mission.items[-1].command == MavCmd.NAV_RETURN_TO_LAUNCH, mission.name
+        last = next(it for it in reversed(mission.items) if it.command == MavCmd.NAV_WAYPOINT)
+        at = np.array(local(result, last.latitude_deg, last.longitude_deg).coords[0])
+        assert np.linalg.norm(at) < 0.5, (mission.name, at)
+        # within WPNAV_RADIUS (2 m) of that waypoint, home is still the RTL's target
+        for dx, dy in itertools.product((-2.0, 0.0, 2.0), repeat=2):
+            p = at + np.array([dx, dy])
+            assert np.linalg.norm(_ardupilot_target(p, rally)) < 0.5, (mission.name, p)

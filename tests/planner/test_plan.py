@@ -16,7 +16,7 @@ from drone_patrol.mission.areas import load_areas, parse_areas, to_local
 from drone_patrol.planner import plan_patrol
 from drone_patrol.planner.footprint import fields_of_view_deg, footprint, line_spacing_m
 from tests.mission.builders import basic, collection, line, point, polygon, rect
-from tests.planner.checks import assert_ardupilot_shape, assert_respects_no_fly, local, nav_points
+from tests.planner.checks import assert_ardupilot_shape, assert_respects_no_fly, local, nav_points, route_points
 
 PLANS = Path(__file__).resolve().parents[2] / "flight_plans"
 CFG, CAM = PlannerConfig(), CameraConfig()
@@ -138,7 +138,7 @@ def test_corridor_passes_cover_the_street_width() -> None:
         collection(point("post", (0, 0), role="home"), line("lane", [(20, 0), (20, 300)], width_m=10))["features"]
     )
     one = plan_patrol(narrow, CFG, CAM)
-    assert sum(1 for w in one.sorties[0].items if w.command == MavCmd.NAV_WAYPOINT) == 2
+    assert len(route_points(one, one.sorties[0])) == 2
 
 
 def test_perimeter_is_an_inset_ring_in_the_chosen_direction() -> None:
@@ -148,7 +148,7 @@ def test_perimeter_is_an_inset_ring_in_the_chosen_direction() -> None:
     fp = footprint(CAM, CFG.altitude_m)
     for clockwise in (True, False):
         result = plan_patrol(areas, CFG, CAM, perimeter_clockwise=clockwise)
-        ring = [p.coords[0] for p in nav_points(result, result.sorties[0])]
+        ring = [p.coords[0] for p in route_points(result, result.sorties[0])]
         shape = to_local(areas.patrol[0].geometry, result.frame)
         assert len(ring) >= 5 and ring[0] == ring[-1]
         inset = Polygon(ring)

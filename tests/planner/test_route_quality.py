@@ -23,7 +23,7 @@ from drone_patrol.planner.sorties import split, with_home
 from drone_patrol.planner.swaths import order_swaths, tour_length
 from drone_patrol.planner.sweep_angle import best_sweep
 from tests.mission.builders import collection, line, lonlat, point, polygon, rect
-from tests.planner.checks import assert_respects_no_fly, nav_points
+from tests.planner.checks import assert_respects_no_fly, route_points
 
 PLANS = Path(__file__).resolve().parents[2] / "flight_plans"
 CFG, CAM = PlannerConfig(), CameraConfig()
@@ -72,7 +72,7 @@ def test_corridor_pass_count_and_spread() -> None:
 def test_a_street_one_footprint_wide_is_one_pass() -> None:
     data = collection(point("post", (0, 0), role="home"), line("lane", [(20, 0), (20, 300)], width_m=FP.across_m - 1))
     result = plan_patrol(parse_areas(data["features"]), CFG, CAM)
-    assert len(nav_points(result, result.sorties[0])) == 2 and result.areas[0].coverage >= 0.99
+    assert len(route_points(result, result.sorties[0])) == 2 and result.areas[0].coverage >= 0.99
 
 
 def test_perimeter_sees_the_band_inside_every_part() -> None:
