@@ -152,8 +152,13 @@ def fly_eyes_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, source: Vehicle
         video_before = session.publisher.metrics["video_sent"]
         frame = LocalFrame(target)
         track: list[tuple[float, float]] = []
-        deadline = time.monotonic() + 3.0  # 30 vehicle seconds: more than one loop of 18 s
-        while time.monotonic() < deadline:
+        # 30 s of the vehicle's own clock: more than one loop of 18 s, however fast the
+        # simulator keeps up with its speedup on a loaded machine (the wall limit only stops a hang)
+        started_vehicle_s = vehicle.state.vehicle_time_s
+        assert started_vehicle_s is not None
+        deadline = time.monotonic() + 120.0
+        while (vehicle.state.vehicle_time_s or 0.0) - started_vehicle_s < 30.0:
+            assert time.monotonic() < deadline, "the vehicle's clock stalled while orbiting"
             p = vehicle.state.position
             assert p is not None and vehicle.state.mode == "CIRCLE"
             e, n, _ = frame.point_to_enu(p)
