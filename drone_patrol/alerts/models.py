@@ -125,8 +125,15 @@ class AlertData(_Model):
     @model_validator(mode="after")
     def _kind_figures(self) -> AlertData:
         f = self.figures
-        if self.kind is AlertKind.THERMAL_HOTSPOT and not _is_number(f.get("max_temperature_c")):
-            raise ValueError("figures.max_temperature_c (a number) is required for thermal_hotspot")
+        # null only for heat of unknown temperature: a saturated blob of automatic-gain video
+        temperature = f.get("max_temperature_c", "missing")
+        if self.kind is AlertKind.THERMAL_HOTSPOT and not (
+            _is_number(temperature) or (temperature is None and f.get("measurement") == "agc_saturation")
+        ):
+            raise ValueError(
+                "figures.max_temperature_c (a number; null with measurement agc_saturation) is required for "
+                "thermal_hotspot"
+            )
         if self.kind is AlertKind.CROWD_GATHERING:
             count = f.get("head_count")  # JSON Schema counts 14.0 as an integer too
             if not (isinstance(count, int | float) and _is_number(count) and float(count).is_integer() and count >= 0):

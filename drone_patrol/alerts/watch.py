@@ -43,7 +43,8 @@ def format_figures(kind: str, figures: dict[str, Any]) -> str:
     rest = dict(figures)
     parts: list[str] = []
     if kind == "thermal_hotspot" and "max_temperature_c" in rest:
-        parts.append(f"{_num(rest.pop('max_temperature_c'))} °C")
+        peak = rest.pop("max_temperature_c")
+        parts.append(f"{_num(peak)} °C" if peak is not None else "no temperature (saturated video)")
         if "area_m2" in rest:
             parts.append(f"{_num(rest.pop('area_m2'))} m²")
     elif kind == "crowd_gathering" and "head_count" in rest:
