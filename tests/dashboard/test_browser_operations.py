@@ -229,6 +229,8 @@ def test_page_in_chinese_and_english_with_offline_tiles_and_realert(
         assert cluster.inner_text().strip() == "4"
         page.eval_on_selector("#map", f"_ => window.dronePatrol.map().setView([{LAT}, {LON}], 20, {{animate: false}})")
         page.wait_for_selector(".alert-marker >> nth=3", timeout=5000)
+        # the cluster's icon leaves the map once markercluster's zoom transition ends
+        page.wait_for_selector(".marker-cluster", state="detached", timeout=5000)
         assert page.locator(".marker-cluster").count() == 0
         assert outside == [] and errors == []
     finally:
