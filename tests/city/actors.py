@@ -53,14 +53,19 @@ class DashboardProcess:
             return json.loads(resp.read())
 
     def wait_ready(self, timeout_s: float = 30.0) -> None:
-        """Until the API answers."""
+        """Until the API answers and the dashboard holds its broker subscriptions (SUBACK received).
+
+        The API answers before the MQTT session is up; a drone status published in that gap
+        reaches this dashboard only as a retained message, which a NATS node learns from its
+        cluster's retained-message stream a moment later, so an early subscriber can miss it.
+        """
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"dashboard exited: {self.log()}")
             with contextlib.suppress(OSError):
-                self.get("api/drones", 1.0)
-                return
+                if self.get("healthz", 1.0)["broker_connected"]:
+                    return
             time.sleep(0.2)
         raise RuntimeError(f"dashboard not ready: {self.log()}")
 
