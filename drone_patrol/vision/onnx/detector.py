@@ -111,7 +111,9 @@ class OnnxDetector:
         """
         source = self.config.source
         if frame.video is not None and source != "rgb":  # the camera's own 8-bit video: what the model learnt on
-            return _with_temperatures(self.detect_image(frame.video), frame.celsius)
+            dets = self.detect_image(frame.video)
+            # automatic-gain video carries no temperatures (its Celsius image is all NaN): nothing to read
+            return dets if frame.agc else _with_temperatures(dets, frame.celsius)
         if frame.rgb is not None and source in ("auto", "rgb"):
             image = as_rgb(frame.rgb)
             dets = self.detect_image(image)
