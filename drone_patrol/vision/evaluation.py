@@ -148,29 +148,39 @@ def _match_image(
     return tp[keep], scores[keep], len(real)
 
 
+def _matched(
+    truths: Mapping[str, ImageTruth], detections: Mapping[str, ImageDetections], name: str, iou_threshold: float
+) -> tuple[NDArray[np.bool_], NDArray[np.float64], int]:
+    """Every detection of class ``name`` over all images: true positive or not, its score; and the truth count."""
+    empty = ImageDetections(np.zeros((0, 4)), (), np.zeros(0))
+    tps, scores, n_truth = [], [], 0
+    for image, truth in truths.items():
+        tp, sc, n = _match_image(truth, detections.get(image, empty), name, iou_threshold)
+        tps.append(tp)
+        scores.append(sc)
+        n_truth += n
+    tp_all = np.concatenate(tps) if tps else np.zeros(0, dtype=bool)
+    sc_all = np.concatenate(scores) if scores else np.zeros(0)
+    return tp_all, sc_all, n_truth
+
+
 def evaluate_detections(
     truths: Mapping[str, ImageTruth],
     detections: Mapping[str, ImageDetections],
     class_names: Sequence[str],
     iou_threshold: float = 0.5,
-    score_threshold: float = 0.25,
+    score_threshold: float | Mapping[str, float] = 0.25,
 ) -> list[ClassResult]:
     """Per-class AP at ``iou_threshold``, and precision/recall of the detections scoring >= ``score_threshold``.
 
+    ``score_threshold`` is one score, or one per class name (0.25 for a class it does not name).
     Images in ``truths`` without an entry in ``detections`` count as images where nothing was found.
     """
-    empty = ImageDetections(np.zeros((0, 4)), (), np.zeros(0))
     results = []
     for name in class_names:
-        tps, scores, n_truth = [], [], 0
-        for image, truth in truths.items():
-            tp, sc, n = _match_image(truth, detections.get(image, empty), name, iou_threshold)
-            tps.append(tp)
-            scores.append(sc)
-            n_truth += n
-        tp_all = np.concatenate(tps) if tps else np.zeros(0, dtype=bool)
-        sc_all = np.concatenate(scores) if scores else np.zeros(0)
-        above = sc_all >= score_threshold
+        tp_all, sc_all, n_truth = _matched(truths, detections, name, iou_threshold)
+        limit = score_threshold if isinstance(score_threshold, (int, float)) else score_threshold.get(name, 0.25)
+        above = sc_all >= limit
         n_det = int(above.sum())
         n_tp = int(tp_all[above].sum())
         results.append(
@@ -185,3 +195,35 @@ def evaluate_detections(
             )
         )
     return results
+
+
+def best_f1_thresholds(
+    truths: Mapping[str, ImageTruth],
+    detections: Mapping[str, ImageDetections],
+    class_names: Sequence[str],
+    iou_threshold: float = 0.5,
+    lowest: float = 0.05,
+) -> dict[str, float]:
+    """Per class, the score threshold (>= ``lowest``) at which F1 is highest: an operating point.
+
+    Detections are sorted by score; keeping the top k gives precision tp_k / k and recall
+    tp_k / truths, so every candidate threshold (each detection's score) is scored at once.
+    A class with no truth or no true positive is left out.
+    """
+    out: dict[str, float] = {}
+    for name in class_names:
+        tp_all, sc_all, n_truth = _matched(truths, detections, name, iou_threshold)
+        keep = sc_all >= lowest
+        tp_all, sc_all = tp_all[keep], sc_all[keep]
+        if n_truth == 0 or not tp_all.any():
+            continue
+        order = np.argsort(-sc_all, kind="stable")
+        tp_cum = np.cumsum(tp_all[order])
+        k = np.arange(1, len(order) + 1)
+        f1 = 2 * tp_cum / (k + n_truth)  # 2PR/(P+R) with P = tp/k, R = tp/n
+        # only the last detection of a run of equal scores is a threshold that can be set
+        sorted_scores = sc_all[order]
+        settable = np.append(sorted_scores[1:] != sorted_scores[:-1], True)
+        best = int(np.argmax(np.where(settable, f1, -1.0)))
+        out[name] = float(sorted_scores[best])
+    return out

@@ -18,7 +18,7 @@ from drone_patrol.vision.onnx.decode import (
     nms,
     output_layout,
 )
-from drone_patrol.vision.onnx.model import parse_class_names, parse_input_size
+from drone_patrol.vision.onnx.model import parse_class_names, parse_input_size, parse_score_thresholds
 from drone_patrol.vision.onnx.preprocess import as_rgb, letterbox, thermal_to_rgb, tile_grid
 
 
@@ -245,3 +245,11 @@ def test_merge_tiles_properties(rows: list[tuple[float, float, float, float, flo
         pairwise = [iou(xyxy[i], np.delete(xyxy, i, axis=0)).max() if n > 1 else 0.0 for i in range(n)]
         if max(pairwise) <= 0.45:
             assert len(out) == n
+
+
+def test_score_thresholds_from_metadata_keep_only_known_classes_in_range() -> None:
+    names = ["person", "car"]
+    assert parse_score_thresholds('{"person": 0.46, "Car": 0.3}', names) == {"person": 0.46, "car": 0.3}
+    assert parse_score_thresholds('{"person": 0, "car": 1.5, "truck": 0.2, "x": "high"}', names) == {}
+    for text in (None, "", "[0.3]", "{not json", "0.4"):
+        assert parse_score_thresholds(text, names) == {}

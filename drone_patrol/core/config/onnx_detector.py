@@ -19,6 +19,8 @@ SHIPPED_MODELS = {
     "thermal": "thermal_centernet_hituav.onnx",  # person, car, bicycle, other vehicle on drone thermal video
     "coco": "yolov8n_coco.onnx",  # COCO YOLOv8n (AGPL-3.0): colour photographs, person and vehicles
 }
+#: The score kept when neither the config nor the model names one.
+DEFAULT_CONFIDENCE = 0.25
 #: The default model: the thermal detector.
 DEFAULT_MODEL_NAME = SHIPPED_MODELS["thermal"]
 
@@ -40,7 +42,9 @@ class OnnxDetectorConfig(Section):
       ``thread_spinning`` lets idle ones busy-wait (off: the CPU is shared with the pipeline).
     - ``input_size``: network input (height, width), multiples of 32; ``None`` takes the
       model's ``imgsz`` metadata, else its fixed input shape, else 640x640.
-    - ``confidence_threshold``, ``iou_threshold`` (NMS), ``max_detections`` per frame.
+    - ``confidence_threshold``: one score for every class; ``None`` (default) takes the model's
+      own per-class operating thresholds (``score_thresholds`` metadata, chosen on validation
+      data), else ``DEFAULT_CONFIDENCE``. ``iou_threshold`` (NMS), ``max_detections`` per frame.
     - ``classes``: model class names to keep (case-insensitive), ``None`` for every class
       that ``class_map`` maps; ``class_map`` maps a model class name to a drone-patrol class
       id (1 person, 2 vehicle, 3 bicycle).
@@ -64,7 +68,7 @@ class OnnxDetectorConfig(Section):
     inter_op_threads: int = Field(default=1, ge=1, le=64)
     thread_spinning: bool = False
     input_size: tuple[int, int] | None = None
-    confidence_threshold: float = Field(default=0.25, gt=0, le=1)
+    confidence_threshold: float | None = Field(default=None, gt=0, le=1)
     iou_threshold: float = Field(default=0.45, gt=0, le=1)
     max_detections: int = Field(default=300, ge=1)
     classes: tuple[str, ...] | None = None

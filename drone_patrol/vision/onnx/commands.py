@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 from pydantic import ValidationError
 
-from drone_patrol.core.config.onnx_detector import SHIPPED_MODELS, OnnxDetectorConfig
+from drone_patrol.core.config.onnx_detector import DEFAULT_CONFIDENCE, SHIPPED_MODELS, OnnxDetectorConfig
 from drone_patrol.core.errors import InputError
 from drone_patrol.vision.detections import Detections
 from drone_patrol.vision.evaluation import ImageDetections, evaluate_detections
@@ -53,7 +53,7 @@ def image_files(paths: tuple[Path, ...]) -> list[Path]:
 
 
 def make_detector(
-    model: str, confidence: float, threads: int, input_size: tuple[int, int] | None, tiling: bool
+    model: str, confidence: float | None, threads: int, input_size: tuple[int, int] | None, tiling: bool
 ) -> OnnxDetector:
     """The detector of ``--model`` (``thermal``, ``coco`` or a path to a YOLOv8-layout .onnx)."""
     named = model in SHIPPED_MODELS
@@ -107,7 +107,10 @@ _threads_option = click.option(
 
 def _confidence_option(help_text: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
     return click.option(
-        "--confidence", type=click.FloatRange(0.001, 1), default=0.25, show_default=True, help=help_text
+        "--confidence",
+        type=click.FloatRange(0.001, 1),
+        default=None,
+        help=help_text + " Default: the model's per-class operating thresholds (its metadata), else 0.25.",
     )
 
 
@@ -123,7 +126,7 @@ def detect_objects(
     images: tuple[Path, ...],
     model: str,
     tiling: bool,
-    confidence: float,
+    confidence: float | None,
     threads: int,
     input_size: tuple[int, int] | None,
     out_dir: Path | None,
@@ -187,7 +190,13 @@ def _detect_all(detector: OnnxDetector, folder: Path, names: list[str]) -> Itera
 @_threads_option
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as one JSON object.")
 def evaluate(
-    images: Path, annotations: Path, model: str, iou_threshold: float, confidence: float, threads: int, as_json: bool
+    images: Path,
+    annotations: Path,
+    model: str,
+    iou_threshold: float,
+    confidence: float | None,
+    threads: int,
+    as_json: bool,
 ) -> None:
     """Measure the detector on the IMAGES folder against ANNOTATIONS: AP50, precision and recall per class."""
     if not images.is_dir():
@@ -205,13 +214,24 @@ def evaluate(
             f"{annotations}: none of its categories ({', '.join(truth.class_names)}) is a class of the model "
             f"({', '.join(detector.class_names[:12])})"
         )
-    results = evaluate_detections(truth.images, found, classes, iou_threshold, confidence)
+    own = detector.model.score_thresholds  # the model's operating points (the detector itself keeps 0.001)
+    operating = {normalise_class(n): own.get(n.lower(), DEFAULT_CONFIDENCE) for n in detector.class_names}
+    at: float | dict[str, float] = confidence if confidence is not None else operating
+    results = evaluate_detections(truth.images, found, classes, iou_threshold, at)
     if as_json:
         click.echo(
-            json.dumps({"images": len(truth.images), "iou": iou_threshold, "classes": [r.as_dict() for r in results]})
+            json.dumps(
+                {
+                    "images": len(truth.images),
+                    "iou": iou_threshold,
+                    "score_thresholds": {c: (at if isinstance(at, float) else at.get(c, 0.25)) for c in classes},
+                    "classes": [r.as_dict() for r in results],
+                }
+            )
         )
         return
-    click.echo(f"{len(truth.images)} images, IoU {iou_threshold:g}, precision and recall at score {confidence:g}")
+    where = f"score {confidence:g}" if confidence is not None else "the model's operating thresholds"
+    click.echo(f"{len(truth.images)} images, IoU {iou_threshold:g}, precision and recall at {where}")
     ap_name = f"AP{round(100 * iou_threshold)}"
     click.echo(f"{'class':<16}{ap_name:>8}{'precision':>11}{'recall':>8}{'truth':>8}{'found':>8}")
     for r in results:

@@ -11,7 +11,7 @@ from numpy.typing import NDArray
 from drone_patrol.core.errors import ModelError, VisionError
 from drone_patrol.vision.detections import Detections
 from drone_patrol.vision.frames import ThermalFrame
-from drone_patrol.vision.onnx.config import OnnxDetectorConfig
+from drone_patrol.vision.onnx.config import DEFAULT_CONFIDENCE, OnnxDetectorConfig
 from drone_patrol.vision.onnx.decode import RawBoxes, decode_yolov8, merge_tiles, nms
 from drone_patrol.vision.onnx.model import YoloModel, load_model
 from drone_patrol.vision.onnx.preprocess import Letterbox, Tile, as_rgb, letterbox, thermal_to_rgb, tile_grid, to_tensor
@@ -83,6 +83,23 @@ class OnnxDetector:
         else:  # names known only after the first run
             self._class_indices = None
         self._class_ids = {i: cmap[n] for i, n in enumerate(names) if n in cmap}
+        # Scores kept: the config's one threshold, or the model's per-class operating points.
+        per_class = self.model.score_thresholds if self.config.confidence_threshold is None else {}
+        self._class_floor = np.asarray([per_class.get(n, 0.0) for n in names], dtype=np.float64)
+        floor = self.config.confidence_threshold
+        self._score_floor = floor if floor is not None else min(per_class.values(), default=DEFAULT_CONFIDENCE)
+
+    def _per_class(self, raw: RawBoxes) -> RawBoxes:
+        """Drop boxes under their class's operating threshold (model metadata), when in use."""
+        if not len(raw) or not self._class_floor.any():
+            return raw
+        return raw.take(raw.score >= self._class_floor[raw.class_index])
+
+    @property
+    def score_thresholds(self) -> dict[str, float]:
+        """The score each model class must reach to be kept (the config's, or the model's own)."""
+        floor = self._score_floor
+        return {n: max(floor, float(f)) for n, f in zip(self.model.class_names, self._class_floor, strict=True)}
 
     @property
     def input_hw(self) -> tuple[int, int]:
@@ -160,7 +177,8 @@ class OnnxDetector:
             if self._class_indices is None and self.model.class_names:
                 self._bind_classes()  # class count learnt from the first output
             layout = self.model.layout or "channels_first"
-            results.extend(decode_yolov8(out, layout, self.config.confidence_threshold, self._class_indices))
+            decoded = decode_yolov8(out, layout, self._score_floor, self._class_indices)
+            results.extend(self._per_class(raw) for raw in decoded)
         mapped: list[RawBoxes] = []
         for raw, lb, img in zip(results, maps, images, strict=True):
             xyxy = lb.to_original(raw.xyxy)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ast
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +52,24 @@ def parse_class_names(text: str | None) -> list[str] | None:
     return None
 
 
+def parse_score_thresholds(text: str | None, class_names: list[str]) -> dict[str, float]:
+    """Per-class operating thresholds from metadata ``score_thresholds`` (``{"person": 0.4, ...}``).
+
+    The thresholds a model's trainer chose on validation data (the shipped thermal model:
+    the score of best F1 per class on HIT-UAV val). Entries naming no class of the model, or
+    outside (0, 1], are ignored: the file is the trainer's, a bad entry only loses its advice.
+    """
+    value = _parse_literal(text) if text else None
+    if not isinstance(value, dict):
+        return {}
+    known = {n.lower() for n in class_names}
+    out: dict[str, float] = {}
+    for name, score in value.items():
+        if isinstance(name, str) and name.lower() in known and isinstance(score, (int, float)) and 0 < score <= 1:
+            out[name.lower()] = float(score)
+    return out
+
+
 def parse_input_size(text: str | None) -> tuple[int, int] | None:
     """(height, width) from metadata ``imgsz``: ``[512, 640]`` or a single ``640``."""
     if not text:
@@ -97,6 +115,7 @@ class YoloModel:
     input_hw: tuple[int, int]
     dynamic_hw: bool
     dynamic_batch: bool
+    score_thresholds: dict[str, float] = field(default_factory=dict)
 
     def run(self, batch: NDArray[np.float32]) -> NDArray[np.float32]:
         """Run the network on an NCHW float32 batch; check and return its raw output."""
@@ -206,4 +225,5 @@ def load_model(
         input_hw=input_hw,
         dynamic_hw=dynamic_hw,
         dynamic_batch=_dim(shape[0]) is None,
+        score_thresholds=parse_score_thresholds(meta.get("score_thresholds"), names or []),
     )

@@ -1,0 +1,66 @@
+"""AP, precision/recall and operating thresholds of ``drone_patrol.vision.evaluation`` on hand-built cases."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from drone_patrol.vision.evaluation import ImageDetections, ImageTruth, best_f1_thresholds, evaluate_detections
+
+
+def _box(i: int) -> list[float]:
+    return [10.0 * i, 0.0, 10.0 * i + 8.0, 8.0]
+
+
+def _case(hits: list[tuple[bool, float]], n_truth: int) -> tuple[dict, dict]:
+    """One image: ``n_truth`` people; each (hit, score) a detection on a person (hit) or on empty ground."""
+    truth = ImageTruth(np.asarray([_box(i) for i in range(n_truth)]).reshape(-1, 4), ("person",) * n_truth)
+    boxes, used = [], 0
+    for k, (hit, _) in enumerate(hits):
+        if hit and used < n_truth:
+            boxes.append(_box(used))
+            used += 1
+        else:
+            boxes.append(_box(1000 + k))
+    found = ImageDetections(
+        np.asarray(boxes, dtype=np.float64).reshape(-1, 4),
+        ("person",) * len(hits),
+        np.asarray([s for _, s in hits], dtype=np.float64),
+    )
+    return {"a": truth}, {"a": found}
+
+
+def test_best_f1_threshold_keeps_the_true_ones_and_drops_the_low_false_ones() -> None:
+    truths, found = _case([(True, 0.9), (True, 0.8), (False, 0.7), (True, 0.6), (False, 0.3), (False, 0.2)], 3)
+    assert best_f1_thresholds(truths, found, ["person"]) == {"person": 0.6}  # 3 of 4 kept are right: F1 6/7
+    (r,) = evaluate_detections(truths, found, ["person"], 0.5, {"person": 0.6})
+    assert (r.precision, r.recall, r.detections) == (0.75, 1.0, 4)
+    (r,) = evaluate_detections(truths, found, ["person"], 0.5, {"car": 0.1})  # a class not named: 0.25
+    assert r.detections == 5
+
+
+def test_no_threshold_for_a_class_without_truth_or_without_a_hit() -> None:
+    truths, found = _case([(False, 0.9)], 0)
+    assert best_f1_thresholds(truths, found, ["person", "car"]) == {}
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.tuples(st.booleans(), st.floats(0.05, 1.0).map(lambda x: round(x, 2))), min_size=1, max_size=30),
+    st.integers(1, 30),
+)
+def test_the_chosen_threshold_has_the_highest_f1_of_any_score(hits: list[tuple[bool, float]], n_truth: int) -> None:
+    truths, found = _case(hits, n_truth)
+    chosen = best_f1_thresholds(truths, found, ["person"])
+    scores = sorted({s for _, s in hits})
+
+    def f1(at: float) -> float:
+        (r,) = evaluate_detections(truths, found, ["person"], 0.5, at)
+        return 0.0 if not r.true_positives else 2 * r.precision * r.recall / (r.precision + r.recall)
+
+    if "person" not in chosen:
+        assert all(f1(s) == 0.0 for s in scores)
+        return
+    assert chosen["person"] in scores
+    assert f1(chosen["person"]) >= max(f1(s) for s in scores) - 1e-12

@@ -1,0 +1,84 @@
+"""Choose the thermal model's per-class operating thresholds on HIT-UAV val and write them into the ONNX file.
+
+    .venv/bin/python -m training.calibrate_thermal [--model models/thermal_centernet_hituav.onnx]
+
+Runs after ``export_thermal.py``, in the project's own environment (onnxruntime and the
+runtime's decoding and NMS, so the thresholds fit what the service runs; ``onnx`` from the
+``dev`` extra writes the metadata). A CenterNet's heat-map scores are not calibrated
+probabilities (the shipped model's people reach 0.4-0.5 where a YOLO's reach 0.8), so one
+score for every class keeps either too many false cars or too few people. For each class the
+score of highest F1 on val (IoU 0.5) becomes its operating point, stored as the model's
+``score_thresholds`` metadata; ``OnnxDetector`` applies it unless the config or
+``--confidence`` names one score. Val is the split the project tunes on; the test split is
+never used.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import onnx
+
+from drone_patrol.vision.evaluation import ImageDetections, best_f1_thresholds, evaluate_detections
+from drone_patrol.vision.onnx import OnnxDetector, OnnxDetectorConfig
+from drone_patrol.vision.onnx.annotations import load_coco_annotations, normalise_class
+
+GROUP_MIN_PEOPLE = 5  # the crowd-count figure: val images holding at least this many people
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, default=Path("models/thermal_centernet_hituav.onnx"))
+    parser.add_argument("--dataset", type=Path, default=Path("../shared/datasets/hit-uav"))
+    parser.add_argument("--lowest", type=float, default=0.05, help="no operating point below this score")
+    args = parser.parse_args(argv)
+    truth = load_coco_annotations(args.dataset / "annotations" / "val.json")
+    detector = OnnxDetector(OnnxDetectorConfig(model_path=args.model, confidence_threshold=0.001))
+    found: dict[str, ImageDetections] = {}
+    for name in truth.images:
+        image = cv2.imread(str(args.dataset / "val" / name), cv2.IMREAD_COLOR)
+        d = detector.detect_image(image, channel_order="bgr")
+        classes = tuple(normalise_class(detector.class_name(int(k))) for k in d.data["model_class"])
+        found[name] = ImageDetections(d.xyxy, classes, d.confidence)
+    chosen = best_f1_thresholds(truth.images, found, truth.class_names, 0.5, args.lowest)
+    for r in evaluate_detections(truth.images, found, truth.class_names, 0.5, chosen):
+        at = chosen.get(r.name)
+        print(
+            f"{r.name:<14} AP50 {r.ap:.3f}  threshold {at if at is None else round(at, 3)}  "
+            f"precision {r.precision:.3f}  recall {r.recall:.3f}"
+        )
+    if "person" in chosen:
+        errors = []
+        for name, t in truth.images.items():
+            people = sum(1 for c, ign in zip(t.classes, t.ignore, strict=True) if c == "person" and not ign)
+            if people >= GROUP_MIN_PEOPLE:
+                d = found[name]
+                at = chosen["person"]
+                counted = sum(1 for c, s in zip(d.classes, d.scores, strict=True) if c == "person" and s >= at)
+                errors.append(counted - people)
+        if errors:
+            print(
+                f"people counted on {len(errors)} val images of >= {GROUP_MIN_PEOPLE}: mean error "
+                f"{np.mean(errors):+.2f}, mean absolute error {np.mean(np.abs(errors)):.2f}"
+            )
+    model = onnx.load(str(args.model))
+    rounded = {name: round(score, 4) for name, score in chosen.items()}
+    props = [p for p in model.metadata_props if p.key != "score_thresholds"]
+    del model.metadata_props[:]
+    model.metadata_props.extend(props)
+    prop = model.metadata_props.add()
+    prop.key, prop.value = "score_thresholds", json.dumps(rounded)
+    onnx.save(model, str(args.model))
+    digest = hashlib.sha256(args.model.read_bytes()).hexdigest()
+    print(f"{args.model}: score_thresholds {json.dumps(rounded)}; {args.model.stat().st_size:,} bytes, sha256 {digest}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
