@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from drone_patrol.core.errors import InputError
-from drone_patrol.core.files import read_user_json
+from drone_patrol.core.files import AtomicText, read_user_json
 from drone_patrol.core.geo import LocalFrame
 from drone_patrol.core.types import GeoPoint
 
@@ -118,19 +116,17 @@ class HeatBaseline:
         }
 
     def save(self, path: str | Path) -> Path:
-        """Write the baseline to ``path`` atomically."""
+        """Write the baseline to ``path`` atomically (an existing file stays whole until the new one is in place)."""
         p = Path(path)
         p.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=p.name, suffix=".tmp", dir=p.parent)
+        out = AtomicText(p, "thermal baseline", InputError)
         try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(self.to_json(), f)
-                f.write("\n")
-            os.replace(tmp, p)
+            json.dump(self.to_json(), out.file)
+            out.file.write("\n")
         except BaseException:
-            Path(tmp).unlink(missing_ok=True)
+            out.discard()
             raise
-        return p
+        return out.commit()
 
     @classmethod
     def load(cls, path: str | Path) -> HeatBaseline:
