@@ -54,6 +54,7 @@ S = CommandState
 _ARRIVE_M = 1.5  # horizontal and vertical distance that counts as arrived (ArduCopter WPNAV_RADIUS is 2 m)
 _POLL_S = 0.05
 _TARGET_EVERY_S = 0.25  # vehicle seconds between orbit targets (well within ArduCopter's GUID_TIMEOUT of 3 s)
+_BLIND_S = 2.0  # vehicle seconds without a position after which no more orbit targets are sent
 _OURS = ("GUIDED", "BRAKE", "LOITER")  # modes the excursion (or the executor's pause) puts it in
 
 
@@ -291,9 +292,16 @@ class EyesOnService:
         return OrbitTracker(orbit)
 
     def _watch(self, duration_s: float, exc: Excursion, tracker: OrbitTracker | None) -> None:
-        """Hold station for ``duration_s``: hover (GUIDED holds the last go-to) or stream the orbit's targets."""
+        """Hold station for ``duration_s``: hover (GUIDED holds the last go-to) or stream the orbit's targets.
+
+        Targets go out every ``_TARGET_EVERY_S`` of the vehicle's clock, estimated from the last
+        position and the wall time since it came, so a late position does not hold them back; with
+        no position for ``_BLIND_S`` none are sent, and the vehicle stops at the last one after
+        ArduCopter's GUID_TIMEOUT rather than being steered blind.
+        """
         around = LocalFrame(GeoPoint(exc.target.latitude_deg, exc.target.longitude_deg, 0.0))
-        sent_at: float | None = None
+        sent_s: float | None = None
+        seen_s, seen_wall = math.nan, 0.0
         deadline = time.monotonic() + self.vehicle.wall(duration_s)
         while time.monotonic() < deadline:
             if self._release.wait(_POLL_S):
@@ -302,12 +310,17 @@ class EyesOnService:
             st = self.vehicle.state
             if tracker is None or st.position is None or st.vehicle_time_s is None:
                 continue
-            if sent_at is not None and 0.0 <= st.vehicle_time_s - sent_at < _TARGET_EVERY_S:
+            if st.vehicle_time_s != seen_s:
+                seen_s, seen_wall = st.vehicle_time_s, time.monotonic()
+            now_s = seen_s + (time.monotonic() - seen_wall) * self.vehicle.speedup
+            if now_s - seen_s > _BLIND_S or (sent_s is not None and 0.0 <= now_s - sent_s < _TARGET_EVERY_S):
                 continue
-            sent_at = st.vehicle_time_s
+            sent_s = now_s
             e, n, _ = around.point_to_enu(GeoPoint(st.position.latitude_deg, st.position.longitude_deg, 0.0))
-            sp = tracker.setpoint(st.vehicle_time_s, e, n)
+            sp = tracker.setpoint(now_s, e, n)
             p = around.enu_to_point(sp.east_m, sp.north_m, 0.0)
+            log.debug("eyes-on orbit: t %.2f s (position of %.2f s), %.1f m from the point, target %.0f deg",
+                      now_s, seen_s, math.hypot(e, n), tracker.bearing_deg)  # fmt: skip
             self.guided.track(p.latitude_deg, p.longitude_deg, exc.relative_altitude_m, sp.velocity_north_m_s,
                               sp.velocity_east_m_s, sp.yaw_deg, sp.yaw_rate_deg_s)  # fmt: skip
 

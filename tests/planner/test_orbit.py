@@ -8,7 +8,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from drone_patrol.planner.orbit import Orbit, OrbitTracker, bearing_from_centre_deg, orbit_speed_m_s
+from drone_patrol.planner.orbit import (
+    FEED_FORWARD_FRACTION,
+    Orbit,
+    OrbitTracker,
+    bearing_from_centre_deg,
+    orbit_speed_m_s,
+)
 
 
 def test_the_speed_is_limited_as_ac_circle_limits_it() -> None:
@@ -39,7 +45,7 @@ def test_a_clockwise_target_north_of_the_point_moves_east_and_faces_south() -> N
     start=st.floats(0.0, 360.0, exclude_max=True),
     steps=st.lists(st.tuples(st.floats(0.0, 5.0), st.floats(-40.0, 40.0), st.floats(-0.5, 0.5)), max_size=40),
 )
-def test_every_target_is_on_the_circle_along_it_facing_the_point_and_near_the_vehicle(
+def test_every_target_is_on_the_circle_moving_along_it_facing_the_point_and_near_the_vehicle(
     radius: float, speed: float, clockwise: bool, start: float, steps: list[tuple[float, float, float]]
 ) -> None:
     tracker = OrbitTracker(Orbit(radius, speed, clockwise))
@@ -53,13 +59,13 @@ def test_every_target_is_on_the_circle_along_it_facing_the_point_and_near_the_ve
         sp = tracker.setpoint(t, e, n)
         assert math.hypot(sp.east_m, sp.north_m) == pytest.approx(radius, rel=1e-9)
         v = math.hypot(sp.velocity_east_m_s, sp.velocity_north_m_s)
-        assert v <= speed + 1e-9
+        assert v == pytest.approx(tracker.speed_m_s * FEED_FORWARD_FRACTION) and tracker.speed_m_s <= speed + 1e-9
         # along the circle: velocity at right angles to the radius, in the orbit's sense
         assert sp.east_m * sp.velocity_east_m_s + sp.north_m * sp.velocity_north_m_s == pytest.approx(0.0, abs=1e-6)
         cross = sp.north_m * sp.velocity_east_m_s - sp.east_m * sp.velocity_north_m_s
         assert cross >= -1e-9 if clockwise else cross <= 1e-9
-        # the nose toward the point
-        to_centre = math.degrees(math.atan2(-sp.east_m, -sp.north_m)) % 360.0
+        # the nose toward the point from where the vehicle is
+        to_centre = math.degrees(math.atan2(-e, -n)) % 360.0
         assert abs((sp.yaw_deg - to_centre + 180.0) % 360.0 - 180.0) < 1e-6
         # a little ahead of the vehicle, never behind it, never more than the lead limit
         lead = ((bearing_from_centre_deg(sp.east_m, sp.north_m) - bearing + 180.0) % 360.0 - 180.0) * (
