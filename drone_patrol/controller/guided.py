@@ -1,4 +1,4 @@
-"""Flying to a point and watching it, as ArduCopter supports it: GUIDED go-to, ROI, CIRCLE.
+"""Flying to a point and watching it, as ArduCopter supports it: GUIDED go-to, ROI, GUIDED orbit.
 
 ArduCopter has no MAV_CMD_DO_ORBIT (its GCS_MAVLINK_Copter::handle_command_int_packet
 does not handle it; only Plane does). What it has, and what this module uses:
@@ -7,10 +7,16 @@ does not handle it; only Plane does). What it has, and what this module uses:
   GUIDED position target; a new target resets the yaw to its default
   (``WP_YAW_BEHAVIOR``), so the ROI is set after it.
 - ``MAV_CMD_DO_SET_ROI_LOCATION`` points the nose (and a mount, if any) at a location.
-- CIRCLE mode (7) orbits a centre it sets itself on entry: ``CIRCLE_RADIUS`` (cm) ahead
-  of the stopping point along the current heading (AC_Circle::init), at ``CIRCLE_RATE``
-  (deg/s) limited by the speed and acceleration limits, facing the centre. So the
-  vehicle enters CIRCLE standing ``CIRCLE_RADIUS`` from the point and facing it.
+- ``SET_POSITION_TARGET_GLOBAL_INT`` with position, velocity, yaw and yaw rate (the
+  acceleration ignored: ArduCopter's posvel path does not use it) puts GUIDED in its
+  PosVelAccel sub-mode (GCS_MAVLINK_Copter::handle_message_set_position_target_global_int
+  -> ModeGuided::set_destination_posvel): the target moves on with the velocity until the
+  next one, and after ``GUID_TIMEOUT`` (3 s) without one the velocity is zeroed and the
+  vehicle stops at the target. The yaw and rate set AutoYaw's ANGLE_RATE mode (the ROI's
+  yaw is dropped; a mount keeps its ROI). A streamed sequence of these flies the orbit.
+- Why not CIRCLE mode: it takes its climb rate from the pilot's throttle stick, which on a
+  vehicle without a pilot rests low and makes it sink to the ground (see
+  ``drone_patrol.planner.orbit``); GUIDED holds the altitude it is given.
 - Back to the patrol (the executor's part): DO_SET_MISSION_CURRENT (MISSION_SET_CURRENT
   where unsupported) and AUTO, which flies on from that item.
 
@@ -21,6 +27,7 @@ Failures are :class:`~drone_patrol.core.errors.CommandRejectedError` (MAV_RESULT
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 from drone_patrol.controller.link import mavlink
 from drone_patrol.controller.vehicle import Vehicle
@@ -30,6 +37,23 @@ from drone_patrol.core.types import MavCmd, VehicleState
 DO_REPOSITION = 192
 _CHANGE_MODE = 1  # MAV_DO_REPOSITION_FLAGS_CHANGE_MODE
 _RELATIVE_ALT = mavlink.MAV_FRAME_GLOBAL_RELATIVE_ALT
+_RELATIVE_ALT_INT = mavlink.MAV_FRAME_GLOBAL_RELATIVE_ALT_INT
+# SET_POSITION_TARGET type_mask: use position, velocity, yaw and yaw rate; ignore acceleration (bits 6-8)
+_POSVEL_YAW_MASK = (
+    mavlink.POSITION_TARGET_TYPEMASK_AX_IGNORE
+    | mavlink.POSITION_TARGET_TYPEMASK_AY_IGNORE
+    | mavlink.POSITION_TARGET_TYPEMASK_AZ_IGNORE
+)
+
+
+@dataclass(frozen=True, slots=True)
+class OrbitSettings:
+    """The vehicle's circle settings as a CIRCLE user sets them, and the limits AC_Circle applies."""
+
+    radius_m: float  # CIRCLE_RADIUS (cm)
+    rate_deg_s: float  # CIRCLE_RATE, positive clockwise
+    max_speed_m_s: float  # WPNAV_SPEED (cm/s)
+    accel_m_s2: float  # WPNAV_ACCEL (cm/s/s)
 
 
 def bearing_deg(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
@@ -56,7 +80,7 @@ def facing(state: VehicleState, latitude_deg: float, longitude_deg: float, toler
 
 
 class GuidedControl:
-    """GUIDED go-to, ROI, CIRCLE and the way back to AUTO for one :class:`Vehicle`."""
+    """GUIDED go-to, ROI and orbit targets for one :class:`Vehicle`."""
 
     def __init__(self, vehicle: Vehicle) -> None:
         self.vehicle = vehicle
@@ -85,6 +109,37 @@ class GuidedControl:
         """The vehicle's CIRCLE_RADIUS in metres (the parameter is in centimetres)."""
         return self.vehicle.params.get("CIRCLE_RADIUS") / 100.0
 
-    def circle(self) -> None:
-        """Enter CIRCLE: the vehicle orbits the point CIRCLE_RADIUS ahead of it, facing it."""
-        self.vehicle.action.set_mode("CIRCLE")
+    def orbit_settings(self) -> OrbitSettings:
+        """CIRCLE_RADIUS, CIRCLE_RATE, WPNAV_SPEED and WPNAV_ACCEL in SI units."""
+        get = self.vehicle.params.get
+        return OrbitSettings(
+            radius_m=get("CIRCLE_RADIUS") / 100.0,
+            rate_deg_s=get("CIRCLE_RATE"),
+            max_speed_m_s=get("WPNAV_SPEED") / 100.0,
+            accel_m_s2=get("WPNAV_ACCEL") / 100.0,
+        )
+
+    def track(
+        self,
+        latitude_deg: float,
+        longitude_deg: float,
+        relative_altitude_m: float,
+        velocity_north_m_s: float,
+        velocity_east_m_s: float,
+        yaw_deg: float,
+        yaw_rate_deg_s: float,
+    ) -> None:
+        """One GUIDED position + velocity target with a heading (SET_POSITION_TARGET_GLOBAL_INT).
+
+        Not acknowledged (ArduCopter answers nothing; outside GUIDED it ignores it): the
+        caller sends the next one well within GUID_TIMEOUT and watches the vehicle.
+        """
+        link = self.vehicle.link
+        link.send(
+            mavlink.MAVLink_set_position_target_global_int_message(
+                0, link.target_system, link.target_component, _RELATIVE_ALT_INT, _POSVEL_YAW_MASK,
+                round(latitude_deg * 1e7), round(longitude_deg * 1e7), float(relative_altitude_m),
+                float(velocity_north_m_s), float(velocity_east_m_s), 0.0, 0.0, 0.0, 0.0,
+                math.radians(yaw_deg), math.radians(yaw_rate_deg_s),
+            )
+        )  # fmt: skip

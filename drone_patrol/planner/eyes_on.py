@@ -15,8 +15,9 @@ takes) or a :class:`Refusal` with a stable code:
   would eat into the reserve (the endurance model of the planner).
 
 The watch is an orbit of ``orbit_radius_m`` round the point, entered standing that far
-from it on the way in and facing it; where the orbit would cross a no-fly margin or the
-fence, the drone hovers over the point instead (radius 0).
+from it on the way in (flown in GUIDED, see :mod:`drone_patrol.planner.orbit`); where the
+orbit would cross a no-fly margin or the fence, or the radius is under
+``MIN_ORBIT_RADIUS_M``, the drone hovers over the point instead (radius 0).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from drone_patrol.core.geo import LocalFrame
 from drone_patrol.core.types import Geofence, GeoPoint
 from drone_patrol.mission.areas import AreaSet, area_footprint_m
 from drone_patrol.planner.endurance import PathPoint, estimate
+from drone_patrol.planner.orbit import MIN_ORBIT_RADIUS_M
 from drone_patrol.planner.transit import XY, NoFlyMap
 
 _FENCE_CLEARANCE_M = 2.0  # ArduPilot's FENCE_MARGIN default
@@ -137,7 +139,7 @@ class ExcursionPlanner:
         if not self._inside_fence(Point(txy)):
             return Refusal("outside_fence", f"the point {where} is outside the geofence")
         here = self._xy(position)
-        radius = self.orbit_radius_m
+        radius = self.orbit_radius_m if self.orbit_radius_m >= MIN_ORBIT_RADIUS_M else 0.0
         ring = Point(txy).buffer(radius, quad_segs=16) if radius > 0 else Point(txy)
         if radius > 0 and (not self._inside_fence(ring) or any(z.distance(ring) <= cfg.nofly_margin_m
                                                                for _, z in self._zones)):  # fmt: skip

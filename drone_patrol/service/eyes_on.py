@@ -8,10 +8,17 @@ authenticated, persistent MQTT session), decides with
 :class:`~drone_patrol.controller.guided.GuidedControl`:
 
 pause the patrol (the executor's pause) -> GUIDED legs around the no-fly zones ->
-stand ``CIRCLE_RADIUS`` from the point facing it -> CIRCLE (or hover over the point
-where an orbit would touch a no-fly margin or the fence) -> watch for the requested
-time or until released -> GUIDED legs back to where the patrol was left ->
-DO_SET_MISSION_CURRENT to the item it was flying to -> AUTO (the executor's resume).
+stand ``CIRCLE_RADIUS`` from the point -> ROI on the point -> orbit it in GUIDED,
+streaming position + velocity targets round the circle with the nose on the point
+(:class:`~drone_patrol.planner.orbit.OrbitTracker`), or hover over the point where an
+orbit would touch a no-fly margin or the fence or the radius is under
+``MIN_ORBIT_RADIUS_M`` -> watch for the requested time or until released -> GUIDED
+legs back to where the patrol was left -> DO_SET_MISSION_CURRENT to the item it was
+flying to -> AUTO (the executor's resume).
+
+The orbit is GUIDED, not CIRCLE mode, because CIRCLE takes its climb rate from the
+pilot's throttle stick: the patrol drone has no pilot, the stick rests low, and in
+CIRCLE it sinks to the ground (2.5 m/s on SITL). GUIDED holds the altitude it is given.
 
 The camera and the live video keep running throughout: the patrol's data path is not
 touched. A failsafe that takes the vehicle (RTL, LAND) ends the command as ``failed``
@@ -31,22 +38,24 @@ from typing import Any
 from drone_patrol.alerts.eyes_on import CommandSchemaError, CommandState, EyesOnCommand, Reason, ReleaseCommand
 from drone_patrol.alerts.publisher import AlertPublisher
 from drone_patrol.controller import Phase, Vehicle
-from drone_patrol.controller.guided import GuidedControl, facing
+from drone_patrol.controller.guided import GuidedControl, OrbitSettings
 from drone_patrol.core.config import Settings
 from drone_patrol.core.errors import DronePatrolError
 from drone_patrol.core.geo import LocalFrame
 from drone_patrol.core.types import GeoPoint, Mission
 from drone_patrol.mission.areas import AreaSet
 from drone_patrol.planner.eyes_on import Excursion, ExcursionPlanner, Refusal
+from drone_patrol.planner.orbit import Orbit, OrbitTracker, orbit_speed_m_s
 from drone_patrol.service.eyes_on_rules import CommandLedger, Decision
 
 log = logging.getLogger(__name__)
 
 S = CommandState
 _ARRIVE_M = 1.5  # horizontal and vertical distance that counts as arrived (ArduCopter WPNAV_RADIUS is 2 m)
-_FACING_DEG = 3.0  # heading error accepted before CIRCLE sets its centre ahead of the nose
 _POLL_S = 0.05
-_OURS = ("GUIDED", "CIRCLE", "BRAKE", "LOITER")  # modes the excursion (or the executor's pause) puts it in
+_TARGET_EVERY_S = 0.25  # vehicle seconds between orbit targets (well within ArduCopter's GUID_TIMEOUT of 3 s)
+_BLIND_S = 2.0  # vehicle seconds without a position after which no more orbit targets are sent
+_OURS = ("GUIDED", "BRAKE", "LOITER")  # modes the excursion (or the executor's pause) puts it in
 
 
 class _Released(Exception):
@@ -84,7 +93,7 @@ class EyesOnService:
         self._worker: threading.Thread | None = None
         self._flight: threading.Thread | None = None
         self._planners: dict[tuple[int, float], ExcursionPlanner] = {}
-        self._radius_m: float | None = None
+        self._orbit: OrbitSettings | None = None
         self._returning: str | None = None
         self.history: list[tuple[str, CommandState, Reason | None]] = []
 
@@ -124,17 +133,18 @@ class EyesOnService:
                 log.exception("eyes-on: command handling failed")
 
     def planner_for(self, mission: Mission) -> ExcursionPlanner:
-        """The excursion planner of ``mission``'s fence and the vehicle's CIRCLE_RADIUS (read afresh, kept
-        when the vehicle does not answer); cached per fence and radius."""
+        """The excursion planner of ``mission``'s fence and the vehicle's CIRCLE_RADIUS (the circle settings
+        are read afresh, kept when the vehicle does not answer); cached per fence and radius."""
         try:
-            self._radius_m = self.guided.circle_radius_m()
+            self._orbit = self.guided.orbit_settings()
         except DronePatrolError as err:
-            if self._radius_m is None:
+            if self._orbit is None:
                 raise
-            log.warning("eyes-on: CIRCLE_RADIUS not read (%s); using %g m", err, self._radius_m)
-        key = (id(mission.fence), self._radius_m)
+            log.warning("eyes-on: circle settings not read (%s); using %s", err, self._orbit)
+        radius = self._orbit.radius_m
+        key = (id(mission.fence), radius)
         if key not in self._planners:
-            self._planners[key] = ExcursionPlanner(self.areas, mission.fence, self.settings.planner, self._radius_m)
+            self._planners[key] = ExcursionPlanner(self.areas, mission.fence, self.settings.planner, radius)
         return self._planners[key]
 
     def _handle(self, message: EyesOnCommand | ReleaseCommand | CommandSchemaError) -> None:
@@ -208,17 +218,12 @@ class EyesOnService:
             self._step(cid, S.EN_ROUTE)
             for leg in exc.legs_out:
                 self._go(leg, exc.relative_altitude_m)
-            target = exc.target
-            if exc.orbit_radius_m > 0:
-                self.guided.point_at(target.latitude_deg, target.longitude_deg)
-                self._wait(
-                    lambda: facing(v.state, target.latitude_deg, target.longitude_deg, _FACING_DEG),
-                    60.0,
-                    "the turn to the point",
-                )
-                self.guided.circle()
+            tracker = self._orbit_tracker(exc)
+            if tracker is not None:
+                # the ROI turns a mount (if any) to the point; the orbit's targets carry the nose's heading
+                self.guided.point_at(exc.target.latitude_deg, exc.target.longitude_deg)
             self._step(cid, S.ON_STATION)
-            self._watch(cmd.duration_s)
+            self._watch(cmd.duration_s, exc, tracker)
             final = S.COMPLETED
         except _Released:
             final = S.RELEASED
@@ -275,12 +280,49 @@ class EyesOnService:
         where = f"arrival at ({p.latitude_deg:.6f}, {p.longitude_deg:.6f})"
         self._wait(arrived, budget, where, releasable=releasable)
 
-    def _watch(self, duration_s: float) -> None:
+    def _orbit_tracker(self, exc: Excursion) -> OrbitTracker | None:
+        """The orbit round the point (None: hover over it) at the vehicle's CIRCLE_RATE within AC_Circle's limits."""
+        o = self._orbit
+        if exc.orbit_radius_m <= 0 or o is None:
+            return None
+        speed = orbit_speed_m_s(exc.orbit_radius_m, o.rate_deg_s, o.max_speed_m_s, o.accel_m_s2)
+        if speed <= 0:
+            return None
+        orbit = Orbit(exc.orbit_radius_m, speed, clockwise=o.rate_deg_s >= 0, accel_m_s2=o.accel_m_s2)
+        return OrbitTracker(orbit)
+
+    def _watch(self, duration_s: float, exc: Excursion, tracker: OrbitTracker | None) -> None:
+        """Hold station for ``duration_s``: hover (GUIDED holds the last go-to) or stream the orbit's targets.
+
+        Targets go out every ``_TARGET_EVERY_S`` of the vehicle's clock, estimated from the last
+        position and the wall time since it came, so a late position does not hold them back; with
+        no position for ``_BLIND_S`` none are sent, and the vehicle stops at the last one after
+        ArduCopter's GUID_TIMEOUT rather than being steered blind.
+        """
+        around = LocalFrame(GeoPoint(exc.target.latitude_deg, exc.target.longitude_deg, 0.0))
+        sent_s: float | None = None
+        seen_s, seen_wall = math.nan, 0.0
         deadline = time.monotonic() + self.vehicle.wall(duration_s)
         while time.monotonic() < deadline:
             if self._release.wait(_POLL_S):
                 raise _Released()
             self._check()
+            st = self.vehicle.state
+            if tracker is None or st.position is None or st.vehicle_time_s is None:
+                continue
+            if st.vehicle_time_s != seen_s:
+                seen_s, seen_wall = st.vehicle_time_s, time.monotonic()
+            now_s = seen_s + (time.monotonic() - seen_wall) * self.vehicle.speedup
+            if now_s - seen_s > _BLIND_S or (sent_s is not None and 0.0 <= now_s - sent_s < _TARGET_EVERY_S):
+                continue
+            sent_s = now_s
+            e, n, _ = around.point_to_enu(GeoPoint(st.position.latitude_deg, st.position.longitude_deg, 0.0))
+            sp = tracker.setpoint(now_s, e, n)
+            p = around.enu_to_point(sp.east_m, sp.north_m, 0.0)
+            log.debug("eyes-on orbit: t %.2f s (position of %.2f s), %.1f m from the point, target %.0f deg",
+                      now_s, seen_s, math.hypot(e, n), tracker.bearing_deg)  # fmt: skip
+            self.guided.track(p.latitude_deg, p.longitude_deg, exc.relative_altitude_m, sp.velocity_north_m_s,
+                              sp.velocity_east_m_s, sp.yaw_deg, sp.yaw_rate_deg_s)  # fmt: skip
 
     def _back_to_patrol(
         self, cid: str, run: Any, left_at: GeoPoint, left_alt_m: float, transit_alt_m: float, seq: int

@@ -1,17 +1,16 @@
-"""GUIDED go-to, ROI and CIRCLE on the simulated ArduCopter, as the "eyes on" excursion uses them."""
+"""GUIDED go-to, ROI and orbit targets on the simulated ArduCopter, as the "eyes on" excursion uses them."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pytest
 
 from drone_patrol.controller import Vehicle
-from drone_patrol.controller.guided import DO_REPOSITION, GuidedControl, facing
+from drone_patrol.controller.guided import DO_REPOSITION, GuidedControl, OrbitSettings, facing
 from drone_patrol.core.errors import CommandRejectedError
 from drone_patrol.core.geo import destination, distance_m
-from drone_patrol.core.types import GeoPoint
+from tests.alerts.helpers import wait_until
 from tests.controller.missions import HOME
 
 
@@ -23,44 +22,35 @@ def _airborne(vehicle: Vehicle, altitude_m: float = 30.0) -> None:
     assert vehicle.wait_for(lambda s: s.relative_altitude_m > altitude_m - 1.0, 20.0) is not None
 
 
-def _track(sim: Any, wall_s: float) -> list[GeoPoint]:
-    out = []
-    deadline = time.monotonic() + wall_s
-    while time.monotonic() < deadline:
-        p = sim.truth().position
-        assert p is not None
-        out.append(p)
-        time.sleep(0.01)
-    return out
-
-
-def test_goto_point_at_and_circle_round_the_point(sim: Any, vehicle: Vehicle) -> None:
+def test_goto_point_at_and_an_orbit_target_reach_the_vehicle_as_sent(sim: Any, vehicle: Vehicle) -> None:
     _airborne(vehicle)
     g = GuidedControl(vehicle)
     target = destination(HOME, 30.0, 120.0)  # bearing 30 deg, 120 m
-    radius = g.circle_radius_m()
-    assert radius == pytest.approx(10.0)  # ArduCopter's CIRCLE_RADIUS default, 1000 cm
-    entry = destination(target, 210.0, radius)  # on the way in, `radius` short of the point
+    settings = g.orbit_settings()
+    # ArduCopter's defaults: CIRCLE_RADIUS 1000 cm, CIRCLE_RATE 20 deg/s, WPNAV_SPEED 1000 cm/s, WPNAV_ACCEL 250
+    assert settings == OrbitSettings(radius_m=10.0, rate_deg_s=20.0, max_speed_m_s=10.0, accel_m_s2=2.5)
+    assert g.circle_radius_m() == pytest.approx(10.0)
+    entry = destination(target, 210.0, settings.radius_m)  # on the way in, `radius` short of the point
     g.go_to(entry.latitude_deg, entry.longitude_deg, 35.0)
     assert vehicle.wait_for(lambda s: s.position is not None and distance_m(s.position, entry) < 1.0
                             and s.ground_speed_m_s < 0.3, 20.0) is not None  # fmt: skip
     assert vehicle.state.relative_altitude_m == pytest.approx(35.0, abs=1.0)
     g.point_at(target.latitude_deg, target.longitude_deg)
     assert vehicle.wait_for(lambda s: facing(s, target.latitude_deg, target.longitude_deg, 2.0), 10.0) is not None
-    g.circle()
-    assert vehicle.state.mode == "CIRCLE"
-    # one loop at the rate CIRCLE_RATE 20 deg/s (limited to sqrt(0.5 * 2.5 * 10) = 3.5 m/s) takes 18 s: 0.45 s at 40x
-    track = _track(sim, 1.2)
-    dists = [distance_m(p, target) for p in track[len(track) // 4 :]]
-    assert max(dists) < radius + 2.0 and min(dists) > radius - 2.0, (min(dists), max(dists))
-    lat = sum(p.latitude_deg for p in track) / len(track)
-    lon = sum(p.longitude_deg for p in track) / len(track)
-    assert distance_m(GeoPoint(lat, lon), target) < 5.0
-    truth = sim.truth()
-    assert truth.position is not None
-    assert facing(truth.__class__(position=truth.position, heading_deg=truth.heading_deg), target.latitude_deg,
-                  target.longitude_deg, 15.0)  # fmt: skip
-    assert truth.relative_altitude_m == pytest.approx(35.0, abs=1.0)
+    # one position + velocity target with a heading and turn rate: GUIDED's PosVelAccel sub-mode
+    ap = sim.ap
+    g.track(entry.latitude_deg, entry.longitude_deg, 36.0, 1.5, -0.5, 123.0, 10.0)
+    assert wait_until(lambda: ap.guided_motion is not None, 5.0)
+    with sim.lock:
+        motion, goal = ap.guided_motion, ap.guided_target
+        n, _e = ap.frame.to_ne(entry.latitude_deg, entry.longitude_deg)
+        since_s = ap.time_s - motion.updated_s
+    assert motion.velocity == pytest.approx((1.5, -0.5, 0.0))
+    assert motion.yaw_rate_deg_s == pytest.approx(10.0)
+    assert ap.roi is None  # the commanded heading replaces the ROI's yaw
+    if since_s < 3.0:  # before GUID_TIMEOUT the target moves on with its velocity
+        assert goal[0] == pytest.approx(n + 1.5 * since_s, abs=0.2) and goal[2] == pytest.approx(36.0, abs=0.01)
+    assert vehicle.state.mode == "GUIDED"
 
 
 def test_a_new_goto_drops_the_roi_and_reposition_needs_guided_or_its_flag(sim: Any, vehicle: Vehicle) -> None:

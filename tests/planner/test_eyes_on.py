@@ -82,6 +82,16 @@ def test_near_a_margin_or_the_fence_it_hovers_over_the_point_instead_of_circling
     assert isinstance(exc, Excursion) and exc.orbit_radius_m == 0.0
 
 
+@pytest.mark.parametrize(("radius_m", "orbit_m"), [(0.0, 0.0), (1.5, 0.0), (2.0, 2.0), (10.0, 10.0)])
+def test_a_circle_radius_under_two_metres_hovers_over_the_point(radius_m: float, orbit_m: float) -> None:
+    exc = planner(radius_m=radius_m).plan(EAST_OF_HELIPAD, 60.0, None, WEST_OF_HELIPAD, 95.0)
+    assert isinstance(exc, Excursion) and exc.orbit_radius_m == orbit_m
+    if orbit_m == 0.0:
+        assert (exc.entry.latitude_deg, exc.entry.longitude_deg) == pytest.approx(
+            (EAST_OF_HELIPAD.latitude_deg, EAST_OF_HELIPAD.longitude_deg), abs=1e-7
+        )
+
+
 @settings(max_examples=40, deadline=None)
 @given(bearing=st.floats(0, 360), distance=st.floats(0, 350), start=st.floats(0, 360))
 def test_legs_never_cross_a_no_fly_zone(bearing: float, distance: float, start: float) -> None:

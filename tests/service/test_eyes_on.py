@@ -1,6 +1,6 @@
 """ "Eyes on" end to end: a real Mosquitto with the shipped ACL, the patrol service on the simulated copter,
-the command room's client. Alert -> command -> the drone orbits the point -> release -> the patrol completes,
-and every refusal reason answered over MQTT while the patrol flies."""
+the command room's client. Alert -> command -> the drone orbits the point (in GUIDED, holding the altitude
+asked) -> release -> the patrol completes, and every refusal reason answered over MQTT while the patrol flies."""
 
 from __future__ import annotations
 
@@ -144,7 +144,10 @@ def fly_eyes_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, source: Vehicle
 
         # accepted: the drone leaves the patrol, flies there and orbits the point
         left_seq = vehicle.state.mission_current_seq
-        cid = room.eyes_on(drone, target.latitude_deg, target.longitude_deg, 600.0, "officer-7",
+        altitude_m = session.settings.planner.altitude_m  # the watch's altitude when the command names none
+        # 300 s: far longer than the 40 s watched before the release, and within the battery
+        # however late in the patrol the fire is seen (600 s was refused on SITL at 73% left)
+        cid = room.eyes_on(drone, target.latitude_deg, target.longitude_deg, 300.0, "officer-7",
                            command_id="eyes-1")  # fmt: skip
         room.wait_for(cid, "accepted", 10.0)
         room.wait_for(cid, "on_station", 120.0)
@@ -152,34 +155,43 @@ def fly_eyes_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, source: Vehicle
         video_before = session.publisher.metrics["video_sent"]
         frame = LocalFrame(target)
         track: list[tuple[float, float]] = []
-        # 30 s of the vehicle's own clock: more than one loop of 18 s, however fast the
-        # simulator keeps up with its speedup on a loaded machine (the wall limit only stops a hang)
+        altitudes: list[float] = []
+        # 40 s of the vehicle's own clock: more than one loop of 18 s, however fast the
+        # vehicle keeps up with its speedup on a loaded machine (the wall limit only stops a hang)
         started_vehicle_s = vehicle.state.vehicle_time_s
         assert started_vehicle_s is not None
-        deadline = time.monotonic() + 120.0
-        while (vehicle.state.vehicle_time_s or 0.0) - started_vehicle_s < 30.0:
+        deadline = time.monotonic() + 240.0
+        while (vehicle.state.vehicle_time_s or 0.0) - started_vehicle_s < 40.0:
             assert time.monotonic() < deadline, "the vehicle's clock stalled while orbiting"
-            p = vehicle.state.position
-            assert p is not None and vehicle.state.mode == "CIRCLE"
-            e, n, _ = frame.point_to_enu(p)
+            st = vehicle.state
+            p = st.position
+            # GUIDED, not CIRCLE: CIRCLE would take the climb rate from the idle throttle stick and sink
+            assert p is not None and st.mode == "GUIDED"
+            e, n, _ = frame.point_to_enu(GeoPoint(p.latitude_deg, p.longitude_deg, 0.0))
             if not track or track[-1] != (e, n):
                 track.append((e, n))
+                altitudes.append(st.relative_altitude_m)
             time.sleep(0.02)
         radius = session.eyes_on.guided.circle_radius_m()  # type: ignore[union-attr]
         dists = [math.hypot(e, n) for e, n in track]
         centre = (sum(e for e, _ in track) / len(track), sum(n for _, n in track) / len(track))
+        print(f"orbit of {radius:g} m: radius {min(dists):.1f}-{max(dists):.1f} m, altitude "
+              f"{min(altitudes):.1f}-{max(altitudes):.1f} m (asked {altitude_m:g} m), {len(track)} fixes")  # fmt: skip
         assert math.hypot(*centre) < 5.0, centre
         assert all(abs(d - radius) < 5.0 for d in dists), (min(dists), max(dists))
+        # the altitude holds throughout the watch: no sinking toward the ground
+        assert all(abs(a - altitude_m) < 3.0 for a in altitudes), (min(altitudes), max(altitudes))
         bearings = {int(math.degrees(math.atan2(e, n)) % 360 // 45) for e, n in track}
         assert len(bearings) == 8  # all the way round
         assert session.publisher.metrics["video_sent"] > video_before  # the live view goes on
         assert session._current.executor.phase == Phase.PAUSED
 
         # the same command again (a second click, a redelivery) changes nothing
-        room.eyes_on(drone, target.latitude_deg, target.longitude_deg, 600.0, "officer-7", command_id=cid)
+        room.eyes_on(drone, target.latitude_deg, target.longitude_deg, 300.0, "officer-7", command_id=cid)
         assert wait_until(lambda: len(room.results(cid)) == 4, 10.0)
         assert room.results(cid)[-1].state is S.ON_STATION
 
+        assert abs(vehicle.state.relative_altitude_m - altitude_m) < 3.0  # still up there at the end of the watch
         room.release(drone, cid, "officer-7")
         room.wait_for(cid, "released", 10.0)
         assert wait_until(lambda: session._current is None

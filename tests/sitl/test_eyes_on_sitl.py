@@ -1,9 +1,13 @@
 """ "Eyes on" with real ArduPilot SITL as the vehicle: the same flow as on the simulator.
 
-The patrol service starts SITL itself; the command room's client sends the command over a
-real Mosquitto with the shipped ACL; the drone flies GUIDED (DO_REPOSITION) legs, turns to
-the point (DO_SET_ROI_LOCATION), orbits it in CIRCLE and resumes the patrol in AUTO at the
-item it left. Skipped unless ``ARDUPILOT_SITL`` names an ``arducopter`` binary.
+The patrol service starts SITL itself (copter.parm defaults, no transmitter: RC3 rests low);
+the command room's client sends the command over a real Mosquitto with the shipped ACL; the
+drone flies GUIDED (DO_REPOSITION) legs, sets the ROI on the point (DO_SET_ROI_LOCATION),
+orbits it in GUIDED with streamed SET_POSITION_TARGET_GLOBAL_INT targets, and resumes the
+patrol in AUTO at the item it left. ``fly_eyes_on`` checks, throughout the watch, the mode
+(GUIDED), the distance from the point (within 5 m of CIRCLE_RADIUS) and the altitude (within
+3 m of the one asked: CIRCLE would sink at 2.5 m/s with the stick low). Skipped unless
+``ARDUPILOT_SITL`` names an ``arducopter`` binary.
 """
 
 from __future__ import annotations

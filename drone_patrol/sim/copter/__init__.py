@@ -40,7 +40,7 @@ Mirrored from ArduCopter (4.6):
   CAPABILITIES; anything else: MAV_RESULT_UNSUPPORTED. Also MISSION_SET_CURRENT,
   REQUEST_DATA_STREAM, SET_POSITION_TARGET_GLOBAL_INT (GUIDED position),
   MISSION_ITEM_INT with current=2/3 (GUIDED go-to / altitude change), RC_CHANNELS_OVERRIDE
-  (throttle), TIMESYNC.
+  (throttle, RC3), TIMESYNC.
 - Arming (AP_Arming_Copter): "PreArm: AHRS: EKF3 not started" before the EKF starts,
   "PreArm: GPS 1: Bad fix", "Arm: Need Position Estimate" until the EKF uses GPS
   (``gps_ready_s``, ``ekf_ready_s`` simulated seconds after start) in modes that need a
@@ -56,13 +56,17 @@ Mirrored from ArduCopter (4.6):
   waits for MISSION_START (or a takeoff); RTL climbs to max(RTL_ALT, current + RTL_CLIMB_MIN),
   capped under FENCE_ALT_MAX, returns to home or the nearest rally point, loiters
   RTL_LOIT_TIME, then lands (or holds at RTL_ALT_FINAL); LAND descends at
-  LAND_SPEED_HIGH/WPNAV_SPEED_DN then LAND_SPEED below LAND_ALT_LOW; with no RC the
-  throttle stick rests low (1000 us) as on SITL, so ALT_HOLD/LOITER/POSHOLD sink and land,
-  STABILIZE drops; BRAKE holds; CIRCLE (``circle.py``) centres its orbit CIRCLE_RADIUS
+  LAND_SPEED_HIGH/WPNAV_SPEED_DN then LAND_SPEED below LAND_ALT_LOW; ALT_HOLD, LOITER,
+  POSHOLD and CIRCLE climb at the rate the throttle stick asks (``pilot.py``: RC3_MIN/MAX/DZ,
+  THR_DZ around mid-stick, PILOT_SPEED_UP/DN, PILOT_ACCEL_Z); with no RC the stick rests
+  low (1000 us) as on SITL, so they sink at 2.5 m/s and land, STABILIZE drops; BRAKE
+  holds; CIRCLE (``circle.py``) centres its orbit CIRCLE_RADIUS
   ahead of the stopping point along the heading (CIRCLE_OPTIONS bit 2: at it), starts on
   the perimeter behind the nose, turns at CIRCLE_RATE limited to sqrt(0.5 * WPNAV_ACCEL *
-  radius) and WPNAV_SPEED, faces the centre (bit 1: the direction of travel), holds the
-  entry altitude, and turns on the spot with a radius of 0; a new GUIDED target
+  radius) and WPNAV_SPEED, faces the centre (bit 1: the direction of travel), and turns
+  on the spot with a radius of 0; SET_POSITION_TARGET_GLOBAL_INT in GUIDED (``guided.py``):
+  position, position + velocity (the target moves on until GUID_TIMEOUT), velocity, yaw
+  and yaw rate, a stop on bad input; a new GUIDED target without a yaw
   (DO_REPOSITION, SET_POSITION_TARGET_GLOBAL_INT) resets the yaw to WP_YAW_BEHAVIOR,
   dropping an ROI, and DO_REPOSITION outside GUIDED without its change-mode flag is DENIED.
 - Parameters (``params.py``): PARAM_REQUEST_LIST/READ, PARAM_SET answered by PARAM_VALUE

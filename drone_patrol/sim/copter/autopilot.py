@@ -13,8 +13,9 @@ from collections.abc import Callable
 from pymavlink.dialects.v20 import ardupilotmega as mavlink2
 
 from drone_patrol.core.types import GeoPoint, MavCmd
-from drone_patrol.sim.copter import arming
+from drone_patrol.sim.copter import arming, pilot
 from drone_patrol.sim.copter import fence as fence_mod
+from drone_patrol.sim.copter import guided as guided_mod
 from drone_patrol.sim.copter.battery import Battery
 from drone_patrol.sim.copter.circle import Circle
 from drone_patrol.sim.copter.failsafes import Failsafes
@@ -79,6 +80,7 @@ class Autopilot:
         self.fence_zones: list[fence_mod.Zone] = []
         self.fence_enabled = params.get("FENCE_ENABLE") >= 1
         self.guided_target: tuple[float, float, float] | None = None
+        self.guided_motion: guided_mod.GuidedMotion | None = None  # a moving target or commanded heading
         self.hold_target: tuple[float, float, float] | None = None
         self.land_at: tuple[float, float] | None = None
         self.land_pause_until_s = 0.0
@@ -162,6 +164,7 @@ class Autopilot:
         here = (b.north_m, b.east_m, b.up_m)
         self.hold_target = here
         self.guided_target = None
+        self.guided_motion = None
         if mode == CopterMode.AUTO:
             self.mission.auto_rtl = False
             if self.auto_armed or not self.landed:
@@ -210,16 +213,19 @@ class Autopilot:
         speed_down: float | None = None,
         hold_yaw: bool = False,
         yaw_deg: float | None = None,
+        feed_forward: tuple[float, float] | None = None,
+        accel_z: float | None = None,
     ) -> None:
         """Drive the body toward ``target`` (north, east, up) with the navigation limits
-        (``yaw_deg``: the heading a mode commands itself, before ROI and WP_YAW_BEHAVIOR)."""
+        (``yaw_deg``: the heading a mode commands itself, before ROI and WP_YAW_BEHAVIOR;
+        ``feed_forward``: the target's own north/east velocity, for a moving target)."""
         p = self.params
         lim = self.limits
         lim.speed_m_s = speed or self.speed_override_m_s or p.get("WPNAV_SPEED") / 100.0
         lim.accel_m_s2 = p.get("WPNAV_ACCEL") / 100.0
         lim.climb_m_s = speed_up or p.get("WPNAV_SPEED_UP") / 100.0
         lim.descent_m_s = speed_down or p.get("WPNAV_SPEED_DN") / 100.0
-        lim.accel_z_m_s2 = p.get("WPNAV_ACCEL_Z") / 100.0
+        lim.accel_z_m_s2 = accel_z or p.get("WPNAV_ACCEL_Z") / 100.0
         lim.yaw_rate_deg_s = p.get("ATC_SLEW_YAW") / 100.0
         b = self.body
         yaw: float | None = yaw_deg
@@ -231,7 +237,9 @@ class Autopilot:
             dn, de = target[0] - b.north_m, target[1] - b.east_m
             if math.hypot(dn, de) > 2.0:
                 yaw = math.degrees(math.atan2(de, dn))
-        b.step_towards(dt, target[0], target[1], target[2], lim, stop_at_target=stop, yaw_target_deg=yaw)
+        b.step_towards(
+            dt, target[0], target[1], target[2], lim, stop_at_target=stop, yaw_target_deg=yaw, feed_forward=feed_forward
+        )
 
     def hold_position(self, dt: float) -> None:
         """Brake and hold where the vehicle is (or was told to hold)."""
@@ -279,6 +287,7 @@ class Autopilot:
         if self.mode != CopterMode.GUIDED or not self.armed or self.landed:
             return False
         self.guided_target = (north_m, east_m, up_m)
+        self.guided_motion = None
         self.roi = None
         self.fixed_yaw_deg = None
         return True
@@ -415,7 +424,7 @@ class Autopilot:
                     self.mission.start(self, restart=False)
                 self.mission.update(self, dt)
         elif mode == CopterMode.GUIDED:
-            self.fly_to(dt, self.guided_target or self.hold_target or (b.north_m, b.east_m, b.up_m), stop=True)
+            guided_mod.update(self, dt)
         elif mode in (CopterMode.RTL, CopterMode.SMART_RTL):
             self.rtl.update(self, dt)
         elif mode == CopterMode.LAND:
@@ -434,25 +443,28 @@ class Autopilot:
         return False
 
     def _pilot_throttle(self, dt: float) -> None:
-        """ALT_HOLD, LOITER, POSHOLD and STABILIZE with the throttle stick at ``throttle_pwm``."""
+        """ALT_HOLD, LOITER, POSHOLD and STABILIZE with the throttle stick at ``throttle_pwm`` (``pilot.py``)."""
         b = self.body
-        up_max = self.params.get("PILOT_SPEED_UP") / 100.0
-        stick = (self.throttle_pwm - 1500) / 500.0
-        if abs(stick) < 0.1:
-            rate = 0.0
-        else:
-            rate = stick * up_max
-        if self.mode == CopterMode.STABILIZE and self.throttle_pwm <= 1100:
-            rate = -3.0  # throttle at zero: the copter sinks
         if self.hold_target is None:
             self.hold_target = (b.north_m, b.east_m, b.up_m)
-        n, e, _ = self.hold_target
-        target_up = b.up_m + rate * 2.0 if rate else self.hold_target[2]
-        if rate:
-            self.hold_target = (n, e, max(-1.0, b.up_m))
-        self.fly_to(
-            dt, (n, e, target_up), stop=True, speed_up=max(up_max, 0.1), speed_down=max(-rate, 0.5), hold_yaw=True
-        )
+        n, e, up = self.hold_target
+        rate = self.pilot_climb_rate_m_s()
+        if self.mode == CopterMode.STABILIZE and self.throttle_pwm <= 1100:
+            rate = -3.0  # throttle at zero: the copter drops
+        up = pilot.follow_stick(up, b.up_m, rate, dt)
+        self.hold_target = (n, e, up)
+        z_up, z_down, z_accel = self.pilot_z_limits()
+        self.fly_to(dt, (n, e, up), stop=True, hold_yaw=True, speed_up=z_up, speed_down=z_down, accel_z=z_accel)
+
+    def pilot_climb_rate_m_s(self) -> float:
+        """The climb rate the throttle stick asks for (positive up)."""
+        return pilot.pilot_climb_rate_m_s(self.params, self.throttle_pwm)
+
+    def pilot_z_limits(self) -> tuple[float, float, float]:
+        """The vertical limits of a mode under the pilot's throttle: PILOT_SPEED_UP, _DN, PILOT_ACCEL_Z (SI)."""
+        p = self.params
+        up = max(p.get("PILOT_SPEED_UP") / 100.0, 0.1)
+        return up, max(pilot.pilot_speed_dn_m_s(p), 0.1), max(p.get("PILOT_ACCEL_Z") / 100.0, 0.1)
 
     def nav_target(self) -> tuple[float, float, float] | None:
         """Where the vehicle is heading (NAV_CONTROLLER_OUTPUT), or None when idle."""

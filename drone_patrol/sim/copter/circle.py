@@ -7,7 +7,10 @@ angular rate ``CIRCLE_RATE`` (deg/s, positive clockwise) is limited so that the
 speed stays under WPNAV_SPEED and under sqrt(0.5 * WPNAV_ACCEL * radius), and ramps
 up at max(WPNAV_ACCEL / radius, 2 deg/s/s). The nose points at the centre (bit 1:
 along the direction of travel); with a radius of 0 the vehicle turns on the spot
-(a panorama). The altitude of entry is held (no pilot input).
+(a panorama). The climb rate is the pilot's throttle stick (ModeCircle::run ->
+get_pilot_desired_climb_rate, ``pilot.py``): held with the stick centred, but with no
+transmitter the stick rests low and the vehicle sinks at PILOT_SPEED_DN (PILOT_SPEED_UP
+when 0, 2.5 m/s by default) until it lands, as ArduCopter SITL does.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from drone_patrol.sim.copter.pilot import follow_stick
 
 if TYPE_CHECKING:
     from drone_patrol.sim.copter.autopilot import Autopilot
@@ -74,8 +79,12 @@ class Circle:
             self.rate_rad_s = max(self.max_rate_rad_s, self.rate_rad_s - self.accel_rad_s2 * dt)
         self.angle_rad = math.remainder(self.angle_rad + self.rate_rad_s * dt, 2.0 * math.pi)
         b = ap.body
+        self.up_m = follow_stick(self.up_m, b.up_m, ap.pilot_climb_rate_m_s(), dt)
+        up, down, accel = ap.pilot_z_limits()
         if self.radius_m <= 0:
-            ap.fly_to(dt, (self.center_n, self.center_e, self.up_m), stop=True, yaw_deg=math.degrees(self.angle_rad))
+            yaw = math.degrees(self.angle_rad)
+            ap.fly_to(dt, (self.center_n, self.center_e, self.up_m), stop=True, yaw_deg=yaw, speed_up=up,
+                      speed_down=down, accel_z=accel)  # fmt: skip
             return
         tn = self.center_n + self.radius_m * math.cos(self.angle_rad)
         te = self.center_e + self.radius_m * math.sin(self.angle_rad)
@@ -83,4 +92,5 @@ class Circle:
         if self.face_travel:
             yaw += -90.0 if self.rate_rad_s >= 0 else 90.0
         speed = max(abs(self.max_rate_rad_s) * self.radius_m * 1.2, 0.5)
-        ap.fly_to(dt, (tn, te, self.up_m), stop=False, speed=speed, yaw_deg=yaw % 360.0)
+        ap.fly_to(dt, (tn, te, self.up_m), stop=False, speed=speed, yaw_deg=yaw % 360.0, speed_up=up,
+                  speed_down=down, accel_z=accel)  # fmt: skip

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from pymavlink.dialects.v20 import ardupilotmega as mavlink2
 
 from drone_patrol.core.types import MavCmd
+from drone_patrol.sim.copter import guided
 from drone_patrol.sim.copter import missions as m
 from drone_patrol.sim.copter import telemetry as tm
 from drone_patrol.sim.copter.autopilot import FORCE_ARM_MAGIC
@@ -100,11 +101,7 @@ class Handlers:
                         conn.streams.custom.pop(msg_id, None)
 
     def set_position_target_global_int(self, conn: Connection, msg: Any) -> None:
-        # Only the position part is used (type_mask bits 0-2 clear), as GUIDED's position target.
-        if msg.type_mask & 0x7:
-            return
-        n, e, up = self._local(msg.lat_int / 1e7, msg.lon_int / 1e7, msg.alt, msg.coordinate_frame)
-        self.ap.guided_goto(n, e, up)
+        guided.set_position_target(self.ap, msg, self._local)  # GUIDED only, no answer (guided.py)
 
     def set_mode(self, conn: Connection, msg: Any) -> None:
         ok = bool(msg.base_mode & mavlink2.MAV_MODE_FLAG_CUSTOM_MODE_ENABLED) and self.ap.set_mode(msg.custom_mode)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 GRAVITY_M_S2 = 9.80665
 MAX_AIRSPEED_M_S = 20.0
+_POS_P = 1.0  # PSC_POSXY_P: m/s of velocity per metre of position error
 _WGS84_A = 6378137.0
 _WGS84_E2 = 6.69437999014e-3
 
@@ -115,8 +116,14 @@ class Body:
         limits: Limits,
         stop_at_target: bool = True,
         yaw_target_deg: float | None = None,
+        feed_forward: tuple[float, float] | None = None,
     ) -> None:
-        """Advance ``dt`` seconds flying a straight line toward the target."""
+        """Advance ``dt`` seconds flying a straight line toward the target.
+
+        With ``feed_forward`` (a moving target's north/east velocity) the horizontal
+        velocity wanted is that velocity plus the position error times ArduCopter's
+        PSC_POSXY_P (1.0), the correction limited to the speed limit.
+        """
         dn = target_n - self.north_m
         de = target_e - self.east_m
         du = target_u - self.up_m
@@ -138,6 +145,10 @@ class Body:
         speed = min(speed, dist_h / dt) if dist_h > 0 else 0.0
         want_n = dn / dist_h * speed if dist_h > 1e-6 else 0.0
         want_e = de / dist_h * speed if dist_h > 1e-6 else 0.0
+        if feed_forward is not None:
+            correction = min(_POS_P * dist_h, limits.speed_m_s)
+            want_n = feed_forward[0] + (dn / dist_h * correction if dist_h > 1e-6 else 0.0)
+            want_e = feed_forward[1] + (de / dist_h * correction if dist_h > 1e-6 else 0.0)
         # Wind caps the ground speed reachable at MAX_AIRSPEED.
         air_n, air_e = want_n - self.wind_n, want_e - self.wind_e
         air = math.hypot(air_n, air_e)
