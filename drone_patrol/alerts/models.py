@@ -82,9 +82,10 @@ class _Model(BaseModel):
 class Position(_Model):
     """A WGS84 position in an alert."""
 
-    latitude_deg: float = Field(ge=-90, le=90)
-    longitude_deg: float = Field(ge=-180, le=180)
-    altitude_m: float | None = None
+    # strict: a JSON string such as "0" is not a number, as the JSON Schema says (pydantic would convert it)
+    latitude_deg: float = Field(ge=-90, le=90, strict=True)
+    longitude_deg: float = Field(ge=-180, le=180, strict=True)
+    altitude_m: float | None = Field(default=None, strict=True)
 
 
 class Thumbnail(_Model):
@@ -107,10 +108,10 @@ class AlertData(_Model):
     site: str = Field(pattern=_NAME)
     drone: str = Field(pattern=_NAME)
     location: Position | None
-    error_radius_m: float = Field(ge=0)
+    error_radius_m: float = Field(ge=0, strict=True)
     first_seen: str
     last_seen: str
-    confidence: float = Field(ge=0, le=1)
+    confidence: float = Field(ge=0, le=1, strict=True)
     summary: str = Field(max_length=1000)
     area: str | None
     figures: dict[str, Scalar]
