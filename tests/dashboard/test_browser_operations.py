@@ -1,6 +1,6 @@
 """Command-room operations in a real headless Chromium with a real broker: the dispatch workflow clicked
 through on one page and seen on another, eyes-on from an alert, the marker popup, filters, the page in
-Chinese and English, the offline base map with no request leaving the machine, re-alerts."""
+Chinese and English, the offline base map (MBTiles and PMTiles) with no request leaving the machine, re-alerts."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import pytest
 from drone_patrol.core.types import AlertKind, Severity
 from drone_patrol.dashboard.app import Dashboard
 from tests.brokers import MosquittoBroker
-from tests.dashboard.helpers import LAT, LON, MqttTestClient, make_alert, make_mbtiles
+from tests.dashboard.helpers import LAT, LON, MqttTestClient, make_alert, make_mbtiles, make_pmtiles
 from tests.dashboard.test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, playwright  # noqa: F401
 
 pytestmark = [pytest.mark.browser, pytest.mark.mosquitto]
@@ -167,7 +167,7 @@ def test_page_in_chinese_and_english_with_offline_tiles_and_realert(
     make_dashboard: Callable[..., Dashboard], broker: MosquittoBroker, browser: Callable[..., Any], tmp_path: Path
 ) -> None:
     tiles = make_mbtiles(tmp_path / "district.mbtiles")
-    dash = make_dashboard(token="staff-token-1", tile_mbtiles=tiles, realert_after_s=1.0)
+    dash = make_dashboard(token="staff-token-1", tile_file=tiles, realert_after_s=1.0)
     drone = MqttTestClient(broker.url).start()
     try:
         ctx = browser("zh-CN")
@@ -232,6 +232,18 @@ def test_page_in_chinese_and_english_with_offline_tiles_and_realert(
         # the cluster's icon leaves the map once markercluster's zoom transition ends
         page.wait_for_selector(".marker-cluster", state="detached", timeout=5000)
         assert page.locator(".marker-cluster").count() == 0
+        assert outside == [] and errors == []
+
+        # The same offline base map from a PMTiles file: every tile from the dashboard, nothing from outside.
+        pm_dash = make_dashboard(token="staff-token-1", tile_file=make_pmtiles(tmp_path / "district.pmtiles"))
+        pm_page = ctx.new_page()
+        pm_page.on("pageerror", lambda exc: errors.append(str(exc)))
+        _sign_in(pm_page, pm_dash.url, "李警官")
+        pm_page.wait_for_selector("img.leaflet-tile-loaded", timeout=10000)
+        srcs = pm_page.eval_on_selector_all("img.leaflet-tile-loaded", "els => els.map(e => e.src)")
+        here = urlsplit(pm_dash.url).netloc
+        assert srcs and all(urlsplit(s).netloc == here and urlsplit(s).path.startswith("/tiles/") for s in srcs)
+        assert "test tiles © drone-patrol" in pm_page.inner_text(".leaflet-control-attribution")
         assert outside == [] and errors == []
     finally:
         drone.stop()
