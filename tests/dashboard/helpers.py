@@ -44,14 +44,16 @@ def make_alert(
     drone: str = "drone-1",
     site: str = "dongxi",
     thumbnail: bool = True,
+    figures: dict[str, Any] | None = None,
 ) -> Alert:
-    """An Alert as the vision pipeline would make it."""
+    """An Alert as the vision pipeline would make it (``figures`` replace the kind's usual ones)."""
     t = time.time() if time_s is None else time_s
-    figures: dict[str, Any] = {"max_temperature_c": 312.5, "area_m2": 1.8}
+    default_figures: dict[str, Any] = {"max_temperature_c": 312.5, "area_m2": 1.8}
     if kind is AlertKind.CROWD_GATHERING:
-        figures = {"head_count": 9, "density_per_m2": 1.4}
+        default_figures = {"head_count": 9, "density_per_m2": 1.4}
     elif kind is AlertKind.VEHICLE:
-        figures = {"event": "battery_low", "battery_percent": 22}
+        default_figures = {"event": "battery_low", "battery_percent": 22}
+    figures = figures if figures is not None else default_figures
     return Alert(
         alert_id=str(uuid.uuid4()),
         incident_id=incident_id or str(uuid.uuid4()),

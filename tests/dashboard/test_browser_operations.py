@@ -20,6 +20,14 @@ from tests.dashboard.helpers import LAT, LON, MqttTestClient, make_alert, make_m
 from tests.dashboard.test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, playwright  # noqa: F401
 
 pytestmark = [pytest.mark.browser, pytest.mark.mosquitto]
+#: a hot spot of automatic-gain (8-bit) video: no temperature
+AGC_FIGURES = {
+    "max_temperature_c": None,
+    "last_temperature_c": None,
+    "area_m2": 0.4,
+    "sightings": 3,
+    "measurement": "agc_saturation",
+}
 
 
 @pytest.fixture
@@ -233,6 +241,23 @@ def test_page_in_chinese_and_english_with_offline_tiles_and_realert(
         page.wait_for_selector(".marker-cluster", state="detached", timeout=5000)
         assert page.locator(".marker-cluster").count() == 0
         assert outside == [] and errors == []
+
+        # Heat seen in automatic-gain video has no temperature: the row, the popup and the detail say so
+        # in words, in both languages (never "null").
+        agc = make_alert(lat=LAT + 0.002, severity=Severity.WARNING, figures=AGC_FIGURES)
+        drone.publish_alert(agc)
+        page.wait_for_selector(_row(agc.incident_id), timeout=10000)
+        page.eval_on_selector("#map", f"_ => window.dronePatrol.map().setView([{LAT + 0.002}, {LON}], 18)")
+        for lang, words in (("en", "no temperature (8-bit video)"), ("zh-CN", "无温度读数(8位视频)")):
+            page.select_option("#lang", lang)
+            page.wait_for_selector(f"html[lang={lang}]", state="attached", timeout=5000)
+            page.eval_on_selector("#map", "_ => window.dronePatrol.map().closePopup()")
+            page.click(f'.alert-marker[data-incident="{agc.incident_id}"]')
+            page.wait_for_selector(".leaflet-popup", timeout=3000)
+            page.wait_for_selector(f'#detail[data-incident="{agc.incident_id}"]', timeout=5000)
+            for where in (_row(agc.incident_id), ".leaflet-popup", "#detail"):
+                text = page.inner_text(where)
+                assert words in text and "null" not in text and "°C" not in text, (lang, where, text)
 
         # The same offline base map from a PMTiles file: every tile from the dashboard, nothing from outside.
         pm_dash = make_dashboard(token="staff-token-1", tile_file=make_pmtiles(tmp_path / "district.pmtiles"))
