@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import paho.mqtt.client as mqtt
 import pytest
+from paho.mqtt.enums import CallbackAPIVersion
 
-from drone_patrol.alerts.eyes_on import CommandState, EyesOnCommand, ReleaseCommand
+from drone_patrol.alerts.eyes_on import CommandState, EyesOnCommand, ReleaseCommand, eyes_on_event, parse_command
 from drone_patrol.core.types import GeoPoint
 from drone_patrol.planner.eyes_on import Excursion
 from drone_patrol.service.command_memory import PersistentLedger, ledger_path
+from tests.brokers import mosquitto_broker, requires_mosquitto
 
 S = CommandState
 ROOM = "/dronepatrol/dongxi/command-room"
@@ -102,3 +108,54 @@ def test_unreadable_file_is_set_aside_with_a_warning(
     (warning,) = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert str(path) in warning and "\n" not in warning
     assert led.receive(cmd("n"), flying_patrol=True, judge=ok).action == "start"  # it goes on answering
+
+
+@requires_mosquitto
+def test_broker_redelivery_after_a_restart_is_answered_from_disk(tmp_path: Path) -> None:
+    """A real Mosquitto redelivers a QoS 1 command the drone received but never acknowledged (it went
+    down first) when its persistent session comes back; the restarted drone answers it from disk."""
+    topic = "dronepatrol/dongxi/drone-1/commands"
+    path = ledger_path(tmp_path / "var", "drone-1")
+    with mosquitto_broker(tmp_path / "mq") as broker:
+
+        def drone(ledger: PersistentLedger, judge: Callable[[EyesOnCommand], Excursion]) -> tuple[Any, list[Any]]:
+            got: list[Any] = []
+            done = threading.Event()
+
+            def on_message(_c: Any, _u: Any, msg: Any) -> None:
+                message = parse_command(msg.payload)
+                got.append((msg.dup, message.command_id, ledger.receive(message, flying_patrol=True, judge=judge)))
+                done.set()
+
+            client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="drone-1", clean_session=False, manual_ack=True)
+            client.on_message = on_message
+            client.connect("127.0.0.1", broker.port)
+            client.subscribe(topic, qos=1)
+            client.loop_start()
+            return client, [got, done]
+
+        first = restart(path)
+        client, (got, done) = drone(first, ok)
+        room = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="room")
+        room.connect("127.0.0.1", broker.port)
+        room.loop_start()
+        event = eyes_on_event("cmd-1", 25.0, 110.0, 60.0, "officer-7", site="dongxi")
+        room.publish(topic, json.dumps(event), qos=1).wait_for_publish(5)
+        assert done.wait(10)
+        assert got[0][1] == "cmd-1" and got[0][2].action == "start"
+        first.record("cmd-1", S.EN_ROUTE)
+        client.disconnect()  # down before the PUBACK: the broker keeps the command for the session
+        client.loop_stop()
+
+        again = restart(path)
+        client, (got, done) = drone(again, never)
+        try:
+            assert done.wait(10), "the broker did not redeliver the unacknowledged command"
+            dup, cid, decision = got[0]
+            assert dup and cid == "cmd-1"
+            assert (decision.action, decision.state) == ("answer", S.FAILED) and decision.reason.code == "interrupted"
+        finally:
+            client.disconnect()
+            client.loop_stop()
+            room.disconnect()
+            room.loop_stop()
