@@ -151,10 +151,16 @@ class PmTiles:
     def _inflate(self, data: bytes, what: str) -> bytes:
         if self._internal is Compression.NONE:
             return data
+        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)  # one gzip member, at most MAX_DIRECTORY_BYTES out
         try:
-            return gzip.decompress(data)
-        except (OSError, EOFError, zlib.error) as exc:
+            out = inflater.decompress(data, MAX_DIRECTORY_BYTES)
+        except zlib.error as exc:
             raise self._bad(f"{what}: not gzip data ({exc})") from None
+        if inflater.unconsumed_tail:
+            raise self._bad(f"{what}: more than {MAX_DIRECTORY_BYTES} bytes once inflated")
+        if not inflater.eof:
+            raise self._bad(f"{what}: the gzip data is cut short")
+        return out
 
     def _directory(self, offset: int, length: int, what: str) -> list[Entry]:
         if length > MAX_DIRECTORY_BYTES:

@@ -125,3 +125,13 @@ def test_bad_files_get_one_line_naming_the_file(tmp_path: Path) -> None:
         assert text.startswith(str(path)) and message in text and "\n" not in text, text
     with pytest.raises(ConfigError, match="no such file"):
         open_tiles(tmp_path / "missing.pmtiles")
+
+
+def test_directory_inflating_past_the_bound_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import drone_patrol.dashboard.pmtiles_archive as archive
+
+    tiles = [(14, x, y, bytes([x % 7])) for x in range(100) for y in range(50)]
+    path = make_pmtiles(tmp_path / "d.pmtiles", tiles)  # a root of ~500 bytes that inflates to ~10 kB
+    monkeypatch.setattr(archive, "MAX_DIRECTORY_BYTES", 4096)
+    with pytest.raises(ConfigError, match="root directory: more than 4096 bytes once inflated"):
+        open_tiles(path)
