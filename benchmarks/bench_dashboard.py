@@ -4,12 +4,15 @@ The step row takes 200 notes on one incident in dashboard A (``POST .../step``: 
 publish with PUBACK) and times each until dashboard B has archived it and tells its
 pages (both in this process, one clock). Target: p99 under a second. The report rows
 time ``Archive.incidents`` and the figures with the HTML and CSV report over a night of
-2,000 incidents of five steps each. Target: under two seconds.
+2,000 incidents of five steps each. Target: under two seconds. The tile rows read 5,000
+random tiles of a 32,400-tile zoom-14 block from a PMTiles file (root and eight leaf
+directories) and the same tiles from an MBTiles file. Target: p99 under 5 ms a tile.
 """
 
 from __future__ import annotations
 
 import json
+import random
 import tempfile
 import threading
 import time
@@ -146,8 +149,56 @@ def _report_rows(work: Path) -> list[dict[str, Any]]:
     ]
 
 
+def _tile_rows(work: Path) -> list[dict[str, Any]]:
+    import sqlite3
+
+    from drone_patrol.dashboard.tiles import open_tiles
+    from tests.dashboard.helpers import make_pmtiles
+
+    side, z, x0, y0 = 180, 14, 13_200, 7_000
+    tiles = [(z, x, y, b"\x89PNG" + (x * side + y).to_bytes(4, "big") * 64) for x in range(x0, x0 + side)
+             for y in range(y0, y0 + side)]  # fmt: skip
+    make_pmtiles(work / "city.pmtiles", tiles, leaf_size=4096)
+    db = sqlite3.connect(work / "city.mbtiles")
+    db.executescript(
+        "CREATE TABLE metadata (name TEXT, value TEXT); INSERT INTO metadata VALUES ('format', 'png');"
+        "CREATE TABLE tiles (zoom_level INTEGER, tile_column INTEGER, tile_row INTEGER, tile_data BLOB);"
+        "CREATE UNIQUE INDEX tile_index ON tiles (zoom_level, tile_column, tile_row);"
+    )
+    db.executemany("INSERT INTO tiles VALUES (?,?,?,?)", [(z, x, 2**z - 1 - y, d) for z, x, y, d in tiles])
+    db.commit()
+    db.close()
+    rnd = random.Random(7)
+    picks = [rnd.choice(tiles) for _ in range(5000)]
+    rows = []
+    for name in ("city.pmtiles", "city.mbtiles"):
+        t = time.perf_counter()
+        source = open_tiles(work / name)
+        open_ms = (time.perf_counter() - t) * 1e3
+        times_ms = []
+        for z, x, y, data in picks:
+            t = time.perf_counter()
+            got = source.tile(z, x, y)
+            times_ms.append((time.perf_counter() - t) * 1e3)
+            assert got == data
+        p99 = percentile(times_ms, 99)
+        rows.append(
+            {
+                "case": f"{len(picks)} random tiles of {len(tiles)} from {name}",
+                "n": len(picks),
+                "file_kib": (work / name).stat().st_size / 1024,
+                "open_ms": open_ms,
+                "p50_ms": percentile(times_ms, 50),
+                "p99_ms": p99,
+                "target": "p99 < 5 ms",
+                "ok": p99 < 5.0,
+            }
+        )
+    return rows
+
+
 def run() -> list[dict[str, Any]]:
-    """The step round trip row and the report row."""
+    """The step round trip row, the report row and the offline tile rows."""
     with tempfile.TemporaryDirectory(prefix="bench-dashboard-") as tmp:
         work = Path(tmp)
-        return [_step_row(work), *_report_rows(work)]
+        return [_step_row(work), *_report_rows(work), *_tile_rows(work)]

@@ -14,8 +14,9 @@ Inside: :mod:`.bridge` (MQTT, through :mod:`drone_patrol.alerts.connection`), :m
 :mod:`.state` (drones, event fan-out), :mod:`.core` (messages in, page events, acks, steps and
 commands out; commands to drones and their results through :mod:`drone_patrol.alerts.eyes_on`),
 :mod:`.workflow` (dispatch steps, pure), :mod:`.report` (response figures and the shift report,
-pure), :mod:`.tiles` (offline MBTiles base map), :mod:`.server` and :mod:`.ops_api` (HTTP, REST
-API, server-sent events), :mod:`.geodata` (areas and routes), :mod:`.auth` (staff sign-in),
+pure), :mod:`.tiles` and :mod:`.pmtiles_archive` (offline MBTiles or PMTiles base map),
+:mod:`.server` and :mod:`.ops_api` (HTTP, REST API, server-sent events), :mod:`.geodata` (areas and
+routes), :mod:`.auth` (staff sign-in),
 ``static/`` (the page as ES modules in ``static/js/``, translations in ``static/i18n/``; Leaflet
 and Leaflet.markercluster vendored under ``static/vendor``).
 """

@@ -32,7 +32,7 @@ from drone_patrol.dashboard.core import DashboardCore
 from drone_patrol.dashboard.geodata import load_area_features, route_features
 from drone_patrol.dashboard.server import DashboardServer
 from drone_patrol.dashboard.state import EventHub, Fleet
-from drone_patrol.dashboard.tiles import MbTiles
+from drone_patrol.dashboard.tiles import open_tiles
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ class DashboardOptions:
     tile_url: str | None = None
     tile_attribution: str = ""
     tile_max_zoom: int = 19
-    tile_mbtiles: Path | None = None
+    tile_file: Path | None = None  # MBTiles or PMTiles
     tls_cert_file: Path | None = None
     tls_key_file: Path | None = None
     sound: bool = True
@@ -101,7 +101,7 @@ class DashboardOptions:
             "tile_url": d.tile_url,
             "tile_attribution": d.tile_attribution,
             "tile_max_zoom": d.tile_max_zoom,
-            "tile_mbtiles": d.tile_mbtiles,
+            "tile_file": d.tile_file,
             "tls_cert_file": d.tls_cert_file,
             "tls_key_file": d.tls_key_file,
             "sound": d.sound,
@@ -137,7 +137,7 @@ class Dashboard:
         self.fleet = Fleet(options.track_points, options.offline_after_s)
         for pos in self.archive.drone_positions():
             self.fleet.restore(pos["site"], pos["drone"], pos["latitude_deg"], pos["longitude_deg"], pos["time_s"])
-        tiles = MbTiles(options.tile_mbtiles) if options.tile_mbtiles is not None else None
+        tiles = open_tiles(options.tile_file) if options.tile_file is not None else None
         tls = _tls_context(options.tls_cert_file, options.tls_key_file)
         if tls is None and not is_loopback(options.host):
             log.warning("dashboard: serving %s over plain HTTP; configure tls_cert_file and tls_key_file", options.host)

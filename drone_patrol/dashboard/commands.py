@@ -33,6 +33,11 @@ from drone_patrol.core.config import load_config
     help="PostgreSQL city archive shared by several dashboards, postgresql://USER@HOST:PORT/DB (password: PGPASSWORD).",
 )
 @click.option("--tile-url", help="Optional map tile URL template, e.g. http://tiles.local/{z}/{x}/{y}.png.")
+@click.option(
+    "--tile-file",
+    type=click.Path(path_type=Path),
+    help="Offline base map served by the dashboard: a raster .mbtiles or .pmtiles file (dashboard.tile_file).",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Log every connection and rejected message.")
 def dashboard(
     config_path: Path | None,
@@ -45,6 +50,7 @@ def dashboard(
     archive_path: Path | None,
     archive_url: str | None,
     tile_url: str | None,
+    tile_file: Path | None,
     verbose: bool,
 ) -> None:
     """Serve the command-room dashboard: live map, alert list with acknowledgement, drone panel.
@@ -69,6 +75,7 @@ def dashboard(
         archive_path=archive_path,
         archive_url=archive_url,
         tile_url=tile_url,
+        tile_file=tile_file,
     )
     dash.start()
     auth = "staff token required" if dash.options.token else "no token (loopback only)"

@@ -6,7 +6,8 @@
   lon_deg, duration_s, altitude_m, command_id}``: a command to a drone;
 - ``GET /api/report?since=&until=&format=json|csv|html&lang=en|zh-CN``: response
   figures and the shift report (default: the last ``history_hours``);
-- ``GET /tiles/<z>/<x>/<y>``: the offline base map (when an MBTiles file is configured).
+- ``GET /tiles/<z>/<x>/<y>``: the offline base map (when an MBTiles or PMTiles file is configured;
+  404 where it has no tile).
 """
 
 from __future__ import annotations
@@ -162,7 +163,7 @@ def get_tile(handler: DashboardHandler, parts: list[str]) -> None:
     """One tile of the offline base map: ``/tiles/<z>/<x>/<y>`` (an extension on ``y`` is ignored)."""
     tiles = handler.server.tiles
     if tiles is None:
-        handler._error(HTTPStatus.NOT_FOUND, "no offline base map is configured (dashboard.tile_mbtiles)")
+        handler._error(HTTPStatus.NOT_FOUND, "no offline base map is configured (dashboard.tile_file)")
         return
     if len(parts) != 3 or not all(p.split(".")[0].isdigit() for p in parts):
         handler._error(HTTPStatus.NOT_FOUND, "expected /tiles/<z>/<x>/<y>")
@@ -170,6 +171,6 @@ def get_tile(handler: DashboardHandler, parts: list[str]) -> None:
     z, x, y = (int(p.split(".")[0]) for p in parts)
     data = tiles.tile(z, x, y)
     if data is None:
-        handler._send(HTTPStatus.NO_CONTENT, b"", tiles.media_type, cache="public, max-age=3600")
+        handler._error(HTTPStatus.NOT_FOUND, f"no tile {z}/{x}/{y} in {tiles.path.name}")
     else:
         handler._send(HTTPStatus.OK, data, tiles.media_type, cache="public, max-age=86400")

@@ -70,6 +70,7 @@ def incident_figures(row: dict[str, Any]) -> dict[str, Any]:
         "state": row.get("state", "new"),
         "units": list(row.get("units", [])),
         "outcome_reason": row.get("outcome_reason", ""),
+        "figures": dict(row.get("figures") or {}),
         **response_times(row),
     }
 
@@ -118,8 +119,21 @@ def _local(time_s: float, tz: ZoneInfo | None) -> str:
     return datetime.fromtimestamp(time_s, tz).strftime("%Y-%m-%d %H:%M:%S")
 
 
+def reading(kind: str, figures: dict[str, Any], t: dict[str, str]) -> str:
+    """The incident's main figure in the language of ``t``: the peak temperature of a hot spot
+    (or that it has none: heat seen in automatic-gain video), the head count of a crowd; else ""."""
+    if kind == "thermal_hotspot" and "max_temperature_c" in figures:
+        peak = figures["max_temperature_c"]
+        if peak is None:
+            return t.get("figure.no_temperature", "no temperature (8-bit video)")
+        return f"{t.get('figure.max_temperature', 'max temperature')} {float(peak):.1f} {t.get('unit.c', '°C')}"
+    if kind == "crowd_gathering" and isinstance(figures.get("head_count"), int | float):
+        return f"{t.get('figure.head_count', 'people')} {int(figures['head_count'])}"
+    return ""
+
+
 def _cells(x: dict[str, Any], t: dict[str, str], tz: ZoneInfo | None, names: dict[str, str]) -> list[str]:
-    """An incident line's descriptive cells, translated: first alert, drone, kind, ..., reason."""
+    """An incident line's descriptive cells, translated: first alert, drone, kind, ..., reason, reading."""
     return [
         _local(x["first_time_s"], tz),
         x["drone"],
@@ -129,6 +143,7 @@ def _cells(x: dict[str, Any], t: dict[str, str], tz: ZoneInfo | None, names: dic
         t.get(f"state.{x['state']}", x["state"]),
         " / ".join(x["units"]),
         x["outcome_reason"],
+        reading(x["kind"], x.get("figures") or {}, t),
     ]
 
 
@@ -142,7 +157,7 @@ def to_csv(
     t = messages(lang)
     out = io.StringIO()
     writer = csv.writer(out)
-    header = ["incident_id", "first_alert", "drone", "kind", "severity", "area", "state", "units", "reason"]
+    header = ["incident_id", "first_alert", "drone", "kind", "severity", "area", "state", "units", "reason", "reading"]
     writer.writerow([t.get(f"report.col.{h}", h) for h in header] + [t.get(f"report.{s}", s) for s in STAGES])
     for x in report["lines"]:
         writer.writerow(
@@ -190,7 +205,7 @@ def to_html(
     for target in report["on_scene_targets"]:
         parts.append(f"<td>{target['met']} / {target['of']}</td>")
     parts.append(f"</tr></table><h2>{tr('report.incident_list')}</h2><table><tr>")
-    cols = ["first_alert", "drone", "kind", "severity", "area", "state", "units", "reason"]
+    cols = ["first_alert", "drone", "kind", "severity", "area", "state", "units", "reason", "reading"]
     parts.extend(f"<th>{tr('report.col.' + c)}</th>" for c in cols)
     parts.extend(f"<th>{tr('report.' + s)}</th>" for s in STAGES)
     parts.append("</tr>")

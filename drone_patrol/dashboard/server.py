@@ -41,7 +41,7 @@ from drone_patrol.dashboard.auth import COOKIE_NAME, Gate, Session
 from drone_patrol.dashboard.core import DashboardCore
 from drone_patrol.dashboard.model import parse_time
 from drone_patrol.dashboard.state import pump_events
-from drone_patrol.dashboard.tiles import MbTiles
+from drone_patrol.dashboard.tiles import TileSource
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ class DashboardServer(ThreadingHTTPServer):
         areas: dict[str, Any],
         history_s: float,
         *,
-        tiles: MbTiles | None = None,
+        tiles: TileSource | None = None,
         tls: ssl.SSLContext | None = None,
     ) -> None:
         self.core = core

@@ -1,8 +1,11 @@
-"""An offline base map: raster tiles read from a local MBTiles file (SQLite, MBTiles 1.3).
+"""An offline base map: raster tiles read from a local MBTiles or PMTiles file.
 
-MBTiles stores rows in TMS order (row 0 at the south), the page asks in XYZ
-order (row 0 at the north): ``tile_row = 2**z - 1 - y``. The file is opened
-read-only; one connection per thread.
+:func:`open_tiles` picks the reader by the file's first bytes (SQLite's or PMTiles'
+magic), else by its extension; PMTiles is read by :mod:`.pmtiles_archive`.
+
+MBTiles (SQLite, MBTiles 1.3) stores rows in TMS order (row 0 at the south), the page
+asks in XYZ order (row 0 at the north): ``tile_row = 2**z - 1 - y``. The file is
+opened read-only; one connection per thread.
 """
 
 from __future__ import annotations
@@ -10,10 +13,44 @@ from __future__ import annotations
 import sqlite3
 import threading
 from pathlib import Path
+from typing import Protocol
 
 from drone_patrol.core.errors import ConfigError
+from drone_patrol.dashboard.pmtiles_archive import PmTiles
 
 _MEDIA_TYPES = {"png": "image/png", "jpg": "image/jpeg", "jpeg": "image/jpeg", "webp": "image/webp"}
+
+
+class TileSource(Protocol):
+    """What the dashboard needs of a tile file: its format, zoom range, metadata and tiles."""
+
+    path: Path
+    format: str  # png, jpg or webp: the extension of the page's tile URLs
+    media_type: str
+    max_zoom: int
+    metadata: dict[str, str]
+
+    def tile(self, z: int, x: int, y: int) -> bytes | None:
+        """The tile at XYZ ``z/x/y``, or ``None`` when the file has none there."""
+        ...
+
+
+def open_tiles(path: Path | str) -> TileSource:
+    """The reader of a local tile file: PMTiles v3 or MBTiles, by content (by extension when unreadable).
+
+    Raises :class:`ConfigError` with one line naming the file and what is wrong.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: dashboard.tile_file: no such file (expected an .mbtiles or .pmtiles file)")
+    try:
+        with open(path, "rb") as f:
+            magic = f.read(16)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the tile file ({exc.strerror or exc})") from None
+    if magic.startswith(b"PMTiles") or (not magic.startswith(b"SQLite format 3") and path.suffix == ".pmtiles"):
+        return PmTiles(path)
+    return MbTiles(path)
 
 
 class MbTiles:
@@ -22,7 +59,7 @@ class MbTiles:
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
         if not self.path.is_file():
-            raise ConfigError(f"{self.path}: dashboard.tile_mbtiles: no such file")
+            raise ConfigError(f"{self.path}: dashboard.tile_file: no such file")
         self._local = threading.local()
         try:
             meta = dict(self._db().execute("SELECT name, value FROM metadata").fetchall())

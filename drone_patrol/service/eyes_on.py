@@ -46,7 +46,8 @@ from drone_patrol.core.types import GeoPoint, Mission
 from drone_patrol.mission.areas import AreaSet
 from drone_patrol.planner.eyes_on import Excursion, ExcursionPlanner, Refusal
 from drone_patrol.planner.orbit import Orbit, OrbitTracker, orbit_speed_m_s
-from drone_patrol.service.eyes_on_rules import CommandLedger, Decision
+from drone_patrol.service.command_memory import PersistentLedger, ledger_path
+from drone_patrol.service.eyes_on_rules import Decision
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +85,9 @@ class EyesOnService:
         self.settings, self.areas, self.vehicle, self.publisher = settings, areas, vehicle, publisher
         self.current_run = current_run
         site = settings.site
-        self.ledger = CommandLedger(site.id, site.drone_id, settings.alerts.topic_prefix)
+        self.ledger = PersistentLedger(
+            ledger_path(site.data_dir, site.drone_id), site.id, site.drone_id, settings.alerts.topic_prefix
+        )
         self.guided = GuidedControl(vehicle)
         self.frame = LocalFrame(areas.home_point)
         self._lock = threading.Lock()
@@ -101,6 +104,8 @@ class EyesOnService:
 
     def start(self) -> EyesOnService:
         """Listen for commands (in the publisher's network thread, handled in a worker thread)."""
+        for command_id, reason in self.ledger.interrupted:  # in progress when the service last stopped
+            self._answer(command_id, S.FAILED, reason)
         self.publisher.on_command(self._inbox.put)
         self._worker = threading.Thread(target=self._work, name="eyes-on", daemon=True)
         self._worker.start()

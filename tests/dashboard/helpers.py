@@ -44,14 +44,16 @@ def make_alert(
     drone: str = "drone-1",
     site: str = "dongxi",
     thumbnail: bool = True,
+    figures: dict[str, Any] | None = None,
 ) -> Alert:
-    """An Alert as the vision pipeline would make it."""
+    """An Alert as the vision pipeline would make it (``figures`` replace the kind's usual ones)."""
     t = time.time() if time_s is None else time_s
-    figures: dict[str, Any] = {"max_temperature_c": 312.5, "area_m2": 1.8}
+    default_figures: dict[str, Any] = {"max_temperature_c": 312.5, "area_m2": 1.8}
     if kind is AlertKind.CROWD_GATHERING:
-        figures = {"head_count": 9, "density_per_m2": 1.4}
+        default_figures = {"head_count": 9, "density_per_m2": 1.4}
     elif kind is AlertKind.VEHICLE:
-        figures = {"event": "battery_low", "battery_percent": 22}
+        default_figures = {"event": "battery_low", "battery_percent": 22}
+    figures = figures if figures is not None else default_figures
     return Alert(
         alert_id=str(uuid.uuid4()),
         incident_id=incident_id or str(uuid.uuid4()),
@@ -223,11 +225,30 @@ def tile_xy(lat: float, lon: float, z: int) -> tuple[int, int]:
     return x, y
 
 
-def make_mbtiles(path: Any, lat: float = LAT, lon: float = LON, zooms: tuple[int, ...] = (15, 16, 17, 18)) -> Any:
-    """A tiny raster MBTiles 1.3 file: for each zoom, a 3x3 block of 256 px PNG tiles around a point.
+TILE_META = {"name": "test district", "format": "png", "attribution": "test tiles © drone-patrol"}
 
-    Each tile is a flat colour with a grid line, so a screenshot shows the base map. Returns ``path``.
+
+def district_tiles(
+    lat: float = LAT, lon: float = LON, zooms: tuple[int, ...] = (15, 16, 17, 18)
+) -> list[tuple[int, int, int, bytes]]:
+    """``(z, x, y, png)`` for each zoom's 3x3 block of 256 px tiles around a point (XYZ rows).
+
+    Each tile is a flat colour of its zoom with a grid line, so a screenshot shows the base map
+    (and the tiles of one zoom are the same bytes, as a PMTiles writer stores once).
     """
+    out = []
+    for z in zooms:
+        img = np.full((256, 256, 3), (60 + 10 * (z - 15), 90, 70), np.uint8)
+        img[0, :] = img[:, 0] = (200, 200, 200)
+        ok, buf = cv2.imencode(".png", img)
+        assert ok
+        cx, cy = tile_xy(lat, lon, z)
+        out.extend((z, x, y, bytes(buf)) for x in range(cx - 1, cx + 2) for y in range(cy - 1, cy + 2))
+    return out
+
+
+def make_mbtiles(path: Any, lat: float = LAT, lon: float = LON, zooms: tuple[int, ...] = (15, 16, 17, 18)) -> Any:
+    """A tiny raster MBTiles 1.3 file of :func:`district_tiles`. Returns ``path``."""
     import sqlite3
 
     db = sqlite3.connect(str(path))
@@ -236,23 +257,86 @@ def make_mbtiles(path: Any, lat: float = LAT, lon: float = LON, zooms: tuple[int
         "CREATE TABLE tiles (zoom_level INTEGER, tile_column INTEGER, tile_row INTEGER, tile_data BLOB);"
         "CREATE UNIQUE INDEX tile_index ON tiles (zoom_level, tile_column, tile_row);"
     )
-    meta = {
-        "name": "test district",
-        "format": "png",
-        "minzoom": str(min(zooms)),
-        "maxzoom": str(max(zooms)),
-        "attribution": "test tiles © drone-patrol",
-    }
+    meta = {**TILE_META, "minzoom": str(min(zooms)), "maxzoom": str(max(zooms))}
     db.executemany("INSERT INTO metadata VALUES (?, ?)", list(meta.items()))
-    for z in zooms:
-        cx, cy = tile_xy(lat, lon, z)
-        for x in range(cx - 1, cx + 2):
-            for y in range(cy - 1, cy + 2):
-                img = np.full((256, 256, 3), (60 + 10 * (z - 15), 90, 70), np.uint8)
-                img[0, :] = img[:, 0] = (200, 200, 200)
-                ok, buf = cv2.imencode(".png", img)
-                assert ok
-                db.execute("INSERT INTO tiles VALUES (?,?,?,?)", (z, x, 2**z - 1 - y, bytes(buf)))
+    for z, x, y, data in district_tiles(lat, lon, zooms):
+        db.execute("INSERT INTO tiles VALUES (?,?,?,?)", (z, x, 2**z - 1 - y, data))
     db.commit()
     db.close()
+    return path
+
+
+def make_pmtiles(
+    path: Any,
+    tiles: list[tuple[int, int, int, bytes]] | None = None,
+    *,
+    leaf_size: int | None = None,
+    gzip_internal: bool = True,
+    tile_type: int = 2,
+) -> Any:
+    """A PMTiles v3 file of ``tiles`` (default :func:`district_tiles`), assembled with the ``pmtiles`` package's
+    header, directory and Hilbert id code: identical tiles stored once (run lengths where their ids follow
+    each other), a root directory only or leaves of ``leaf_size`` entries, directories and metadata gzipped
+    or not. ``tile_type`` is the header's (2 = png, 1 = mvt). Returns ``path``."""
+    import gzip
+
+    from pmtiles.tile import Compression, Entry, TileType, serialize_directory, serialize_header, zxy_to_tileid
+
+    def directory(entries: list[Entry]) -> bytes:
+        data: bytes = serialize_directory(entries)
+        return data if gzip_internal else gzip.decompress(data)
+
+    items = sorted((zxy_to_tileid(z, x, y), data) for z, x, y, data in (tiles or district_tiles()))
+    entries: list[Entry] = []
+    stored: dict[bytes, int] = {}
+    blob = b""
+    for tile_id, data in items:
+        last = entries[-1] if entries else None
+        if (
+            last is not None
+            and data in stored
+            and stored[data] == last.offset
+            and tile_id == last.tile_id + last.run_length
+        ):
+            last.run_length += 1
+            continue
+        if data not in stored:
+            stored[data] = len(blob)
+            blob += data
+        entries.append(Entry(tile_id, stored[data], len(data), 1))
+    leaves = b""
+    if leaf_size is None:
+        root = directory(entries)
+    else:
+        pointers = []
+        for i in range(0, len(entries), leaf_size):
+            leaf = directory(entries[i : i + leaf_size])
+            pointers.append(Entry(entries[i].tile_id, len(leaves), len(leaf), 0))
+            leaves += leaf
+        root = directory(pointers)
+    zooms = sorted({z for z, *_ in (tiles or district_tiles())})
+    meta = json.dumps(TILE_META).encode()
+    if gzip_internal:
+        meta = gzip.compress(meta)
+    header: dict[str, Any] = {
+        "root_offset": 127,
+        "root_length": len(root),
+        "metadata_offset": 127 + len(root),
+        "metadata_length": len(meta),
+        "leaf_directory_offset": 127 + len(root) + len(meta),
+        "leaf_directory_length": len(leaves),
+        "tile_data_offset": 127 + len(root) + len(meta) + len(leaves),
+        "tile_data_length": len(blob),
+        "addressed_tiles_count": len(items),
+        "tile_entries_count": len(entries),
+        "tile_contents_count": len(stored),
+        "clustered": True,
+        "internal_compression": Compression.GZIP if gzip_internal else Compression.NONE,
+        "tile_compression": Compression.NONE,
+        "tile_type": TileType(tile_type),
+        "min_zoom": zooms[0],
+        "max_zoom": zooms[-1],
+    }
+    with open(path, "wb") as f:
+        f.write(serialize_header(header) + root + meta + leaves + blob)
     return path

@@ -1,6 +1,6 @@
 """Command-room operations in a real headless Chromium with a real broker: the dispatch workflow clicked
 through on one page and seen on another, eyes-on from an alert, the marker popup, filters, the page in
-Chinese and English, the offline base map with no request leaving the machine, re-alerts."""
+Chinese and English, the offline base map (MBTiles and PMTiles) with no request leaving the machine, re-alerts."""
 
 from __future__ import annotations
 
@@ -16,10 +16,18 @@ import pytest
 from drone_patrol.core.types import AlertKind, Severity
 from drone_patrol.dashboard.app import Dashboard
 from tests.brokers import MosquittoBroker
-from tests.dashboard.helpers import LAT, LON, MqttTestClient, make_alert, make_mbtiles
+from tests.dashboard.helpers import LAT, LON, MqttTestClient, make_alert, make_mbtiles, make_pmtiles
 from tests.dashboard.test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, playwright  # noqa: F401
 
 pytestmark = [pytest.mark.browser, pytest.mark.mosquitto]
+#: a hot spot of automatic-gain (8-bit) video: no temperature
+AGC_FIGURES = {
+    "max_temperature_c": None,
+    "last_temperature_c": None,
+    "area_m2": 0.4,
+    "sightings": 3,
+    "measurement": "agc_saturation",
+}
 
 
 @pytest.fixture
@@ -167,7 +175,7 @@ def test_page_in_chinese_and_english_with_offline_tiles_and_realert(
     make_dashboard: Callable[..., Dashboard], broker: MosquittoBroker, browser: Callable[..., Any], tmp_path: Path
 ) -> None:
     tiles = make_mbtiles(tmp_path / "district.mbtiles")
-    dash = make_dashboard(token="staff-token-1", tile_mbtiles=tiles, realert_after_s=1.0)
+    dash = make_dashboard(token="staff-token-1", tile_file=tiles, realert_after_s=1.0)
     drone = MqttTestClient(broker.url).start()
     try:
         ctx = browser("zh-CN")
@@ -232,6 +240,35 @@ def test_page_in_chinese_and_english_with_offline_tiles_and_realert(
         # the cluster's icon leaves the map once markercluster's zoom transition ends
         page.wait_for_selector(".marker-cluster", state="detached", timeout=5000)
         assert page.locator(".marker-cluster").count() == 0
+        assert outside == [] and errors == []
+
+        # Heat seen in automatic-gain video has no temperature: the row, the popup and the detail say so
+        # in words, in both languages (never "null").
+        agc = make_alert(lat=LAT + 0.002, severity=Severity.WARNING, figures=AGC_FIGURES)
+        drone.publish_alert(agc)
+        page.wait_for_selector(_row(agc.incident_id), timeout=10000)
+        page.eval_on_selector("#map", f"_ => window.dronePatrol.map().setView([{LAT + 0.002}, {LON}], 18)")
+        for lang, words in (("en", "no temperature (8-bit video)"), ("zh-CN", "无温度读数(8位视频)")):
+            page.select_option("#lang", lang)
+            page.wait_for_selector(f"html[lang={lang}]", state="attached", timeout=5000)
+            page.eval_on_selector("#map", "_ => window.dronePatrol.map().closePopup()")
+            page.click(f'.alert-marker[data-incident="{agc.incident_id}"]')
+            page.wait_for_selector(".leaflet-popup", timeout=3000)
+            page.wait_for_selector(f'#detail[data-incident="{agc.incident_id}"]', timeout=5000)
+            for where in (_row(agc.incident_id), ".leaflet-popup", "#detail"):
+                text = page.inner_text(where)
+                assert words in text and "null" not in text and "°C" not in text, (lang, where, text)
+
+        # The same offline base map from a PMTiles file: every tile from the dashboard, nothing from outside.
+        pm_dash = make_dashboard(token="staff-token-1", tile_file=make_pmtiles(tmp_path / "district.pmtiles"))
+        pm_page = ctx.new_page()
+        pm_page.on("pageerror", lambda exc: errors.append(str(exc)))
+        _sign_in(pm_page, pm_dash.url, "李警官")
+        pm_page.wait_for_selector("img.leaflet-tile-loaded", timeout=10000)
+        srcs = pm_page.eval_on_selector_all("img.leaflet-tile-loaded", "els => els.map(e => e.src)")
+        here = urlsplit(pm_dash.url).netloc
+        assert srcs and all(urlsplit(s).netloc == here and urlsplit(s).path.startswith("/tiles/") for s in srcs)
+        assert "test tiles © drone-patrol" in pm_page.inner_text(".leaflet-control-attribution")
         assert outside == [] and errors == []
     finally:
         drone.stop()

@@ -24,10 +24,12 @@ from tests.dashboard.helpers import (
     LAT,
     LON,
     MqttTestClient,
+    district_tiles,
     get_json,
     http,
     make_alert,
     make_mbtiles,
+    make_pmtiles,
     tile_xy,
     wait_until,
 )
@@ -261,22 +263,34 @@ def test_drone_lost_during_a_patrol_raises_an_alert_and_stays_on_the_map(
     assert {r["drone"] for r in get_json(again.url + "api/alerts")["alerts"]} == {"drone-2", "drone-3"}
 
 
-def test_offline_base_map_from_a_local_mbtiles_file(make_dashboard: MakeDash, tmp_path: Path) -> None:
-    tiles = make_mbtiles(tmp_path / "district.mbtiles")
-    dash = make_dashboard(tile_mbtiles=tiles)
+@pytest.mark.parametrize("kind", ["mbtiles", "pmtiles"])
+def test_offline_base_map_from_a_local_tile_file(make_dashboard: MakeDash, tmp_path: Path, kind: str) -> None:
+    make = make_mbtiles if kind == "mbtiles" else make_pmtiles
+    tiles = make(tmp_path / f"district.{kind}")
+    dash = make_dashboard(tile_file=tiles)
     cfg = get_json(dash.url + "api/config")
     assert cfg["tile_url"] == "/tiles/{z}/{x}/{y}.png" and cfg["tile_max_zoom"] == 18
     assert cfg["tile_attribution"] == "test tiles © drone-patrol"
     x, y = tile_xy(LAT, LON, 17)
     status, headers, body = http("GET", dash.url + f"tiles/17/{x}/{y}.png")
     assert status == 200 and headers["Content-Type"] == "image/png" and body.startswith(b"\x89PNG")
-    assert http("GET", dash.url + "tiles/17/0/0.png")[0] == 204  # outside the file
+    assert body == dict(((z, tx, ty), d) for z, tx, ty, d in district_tiles())[(17, x, y)]
+    status, _, body = http("GET", dash.url + "tiles/17/0/0.png")  # outside the file
+    assert status == 404 and b"no tile 17/0/0" in body
+    assert http("GET", dash.url + "tiles/19/0/0.png")[0] == 404  # past the file's zooms
     assert http("GET", dash.url + "tiles/17/x/y")[0] == 404
     with pytest.raises(ConfigError, match="no such file"):
-        make_dashboard(tile_mbtiles=tmp_path / "missing.mbtiles")
-    (tmp_path / "not.mbtiles").write_text("hello")
-    with pytest.raises(ConfigError, match="not an MBTiles file"):
-        make_dashboard(tile_mbtiles=tmp_path / "not.mbtiles")
+        make_dashboard(tile_file=tmp_path / f"missing.{kind}")
+    (tmp_path / f"not.{kind}").write_text("hello")
+    with pytest.raises(ConfigError, match=f"{tmp_path / f'not.{kind}'}: not an? (MBTiles|readable PMTiles v3) file"):
+        make_dashboard(tile_file=tmp_path / f"not.{kind}")
+
+
+def test_tile_file_setting_takes_its_older_name(tmp_path: Path) -> None:
+    from drone_patrol.core.config.dashboard import DashboardConfig
+
+    assert DashboardConfig.model_validate({"tile_mbtiles": "a.mbtiles"}).tile_file == Path("a.mbtiles")
+    assert DashboardConfig.model_validate({"tile_file": "a.pmtiles"}).tile_file == Path("a.pmtiles")
 
 
 def test_https_with_secure_cookies(make_dashboard: MakeDash, tmp_path: Path) -> None:

@@ -167,6 +167,27 @@ def test_shift_report_csv_and_html_in_chinese_and_english() -> None:
     assert "值班报告" in chinese and "3 分钟内" in chinese and "东西巷三区" in chinese and "<script" not in chinese
 
 
+def test_shift_report_says_when_a_hot_spot_has_no_temperature() -> None:
+    hot = _row("hot", [_ack(T0 + 10)], [], T0) | {"figures": {"max_temperature_c": 412.0, "area_m2": 1.0}}
+    agc = _row("agc", [_ack(T0 + 70)], [], T0 + 60)
+    agc["figures"] = {"max_temperature_c": None, "last_temperature_c": None, "measurement": "agc_saturation"}
+    crowd = _row("crowd", [], [], T0 + 120) | {"kind": "crowd_gathering", "figures": {"head_count": 14}}
+    report = summarize([hot, agc, crowd], T0, T0 + 3600)
+    assert report["lines"][1]["figures"]["max_temperature_c"] is None  # JSON keeps the null
+    english = list(csv.reader(io.StringIO(to_csv(report, "en"))))
+    assert [r[english[0].index("reading")] for r in english[1:]] == [
+        "max temperature 412.0 °C",
+        "no temperature (8-bit video)",
+        "people 14",
+    ]
+    chinese = list(csv.reader(io.StringIO(to_csv(report, "zh-CN"))))
+    column = chinese[0].index("读数")
+    assert [r[column] for r in chinese[1:]] == ["最高温度 412.0 °C", "无温度读数(8位视频)", "人数 14"]
+    for lang, words in (("en", "<td>no temperature (8-bit video)</td>"), ("zh-CN", "<td>无温度读数(8位视频)</td>")):
+        page = to_html(report, lang, "dongxi")
+        assert words in page and "None" not in page and "null" not in page
+
+
 def test_language_from_the_header_or_the_choice() -> None:
     assert pick_language("zh-CN,zh;q=0.9,en;q=0.8") == "zh-CN"
     assert pick_language("en-GB,en;q=0.9") == "en"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 
 from drone_patrol.core.config._base import Section
 
@@ -31,7 +31,8 @@ class DashboardConfig(Section):
     tile_url: str | None = None
     tile_attribution: str = ""
     tile_max_zoom: int = Field(default=19, ge=1, le=24)
-    tile_mbtiles: Path | None = None  # a local raster MBTiles file: the offline base map, served at /tiles/
+    # a local raster MBTiles or PMTiles file: the offline base map, served at /tiles/ (tile_mbtiles: its older name)
+    tile_file: Path | None = Field(default=None, validation_alias=AliasChoices("tile_file", "tile_mbtiles"))
     tls_cert_file: Path | None = None  # PEM certificate (chain) and key: HTTPS with Secure cookies
     tls_key_file: Path | None = None
     realert_after_s: float = Field(default=60.0, gt=0)  # an incident nobody acknowledged sounds again

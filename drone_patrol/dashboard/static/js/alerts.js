@@ -115,7 +115,15 @@ function figureParts(row) {
     ["_percent", "unit.percent", null],
   ];
   const out = [];
-  for (const [key, value] of Object.entries(row.figures || {})) {
+  const figures = row.figures || {};
+  // Heat seen in automatic-gain (8-bit) video has no temperature: say so once, not "null °C".
+  const unmeasured = figures.measurement === "agc_saturation";
+  for (const [key, value] of Object.entries(figures)) {
+    if (unmeasured && key === "measurement") continue;
+    if (value === null || value === undefined) {
+      if (key === "max_temperature_c") out.push([t("figure.max_temperature"), t("figure.no_temperature")]);
+      continue; // any other figure without a value has nothing to show
+    }
     let name = key;
     let unit = "";
     for (const [suffix, u] of units) {
