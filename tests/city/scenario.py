@@ -118,7 +118,8 @@ def city(
         for node in cluster.nodes:
             cluster.wait_ready(node)
         uplinks = [Uplink(n.mqtt_port) for n in cluster.nodes]
-        stack.callback(lambda: [u.close() for u in uplinks])
+        for uplink in uplinks:
+            stack.callback(uplink.close)
         stations: dict[str, MosquittoBroker] = {}
         for i, site in enumerate(sites):
             ports = [u.port for u in uplinks] if i == 0 else None
@@ -174,7 +175,7 @@ def run(workdir: Path, plan: CityPlan = CityPlan(), log: Any = print) -> CityRes
                 log(f"city: uplink of {next(iter(stations))} cut for {plan.uplink_cut_s:g} s")
                 for u in uplinks:
                     u.cut()
-                restore_timer = threading.Timer(plan.uplink_cut_s, lambda: [u.restore() for u in uplinks])
+                restore_timer = threading.Timer(plan.uplink_cut_s, _restore_all, args=(uplinks,))
                 restore_timer.start()
             if n == kill_at:
                 log(f"city: node {victim.name} killed for {plan.node_down_s:g} s")
@@ -236,6 +237,11 @@ def run(workdir: Path, plan: CityPlan = CityPlan(), log: Any = print) -> CityRes
         if result.alerts_archived < result.alerts_sent:
             result.notes.append(f"dashboard logs:\n{dashboards[0].log()[-3000:]}")
     return result
+
+
+def _restore_all(uplinks: list[Uplink]) -> None:
+    for uplink in uplinks:
+        uplink.restore()
 
 
 def _online(dash: DashboardProcess) -> set[str]:
