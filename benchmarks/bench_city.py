@@ -65,8 +65,11 @@ def run() -> list[dict[str, Any]]:
             "e2e_max_ms": round(r.e2e_ms["max"], 1),
             "api_p50_ms": round(r.api_ms["p50"], 1),
             "api_p99_ms": round(r.api_ms["p99"], 1),
-            "api_alerts_p99_ms": round(r.api_path_p99_ms.get("api/alerts?limit=100", 0.0), 1),
-            "api_drones_p99_ms": round(r.api_path_p99_ms.get("api/drones", 0.0), 1),
+            **{
+                f"api_{name}_{q}_ms": round(r.api_path_ms.get(path, {}).get(q, 0.0), 1)
+                for name, path in (("alerts", "api/alerts?limit=100"), ("drones", "api/drones"))
+                for q in ("p50", "p99")
+            },
             "api_requests": r.api_requests,
             "api_errors": r.api_errors,
             "rss_nats_mib": round(r.memory_mib["nats_cluster"], 1),

@@ -11,6 +11,7 @@ import logging
 import threading
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -19,6 +20,7 @@ from drone_patrol.alerts.models import to_rfc3339
 from drone_patrol.alerts.schema import vehicle_alert
 from drone_patrol.core.errors import AlertsError, InputError
 from drone_patrol.core.types import GeoPoint, Severity
+from drone_patrol.dashboard.archive import message_dict
 from drone_patrol.dashboard.archive_store import ArchiveStore
 from drone_patrol.dashboard.model import (
     Ack,
@@ -42,6 +44,7 @@ PublishFn = Callable[[str, dict[str, Any]], None]
 _JPEG_MAGIC = b"\xff\xd8"
 COMMAND_KINDS = ("eyes_on", "release")
 DEFAULT_EYES_ON_S = 120.0
+RECENT_ALERTS = 2048  # alerts kept for acks while a shared writer has not stored them yet
 
 
 class UnknownAlertError(InputError):
@@ -120,6 +123,12 @@ class DashboardCore:
         self._link_alerts: dict[str, str] = {}  # drone key -> incident id of its open link alert
         self._link_lock = threading.Lock()  # check_links runs on the MQTT thread and the watchdog
         self.position_save_interval_s = 5.0
+        # False when a shared writer (:mod:`.shared_writer`) stores what arrives over MQTT: this
+        # dashboard then only shows it, and keeps recent alerts for acks before they are stored.
+        self.writes_archive = True
+        self.stored = {"stored": 0, "already_stored": 0}  # archive writes of MQTT messages made here
+        self.writer_status: Callable[[], dict[str, Any]] | None = None
+        self._recent: OrderedDict[str, AlertMessage] = OrderedDict()
 
     # ------------------------------------------------------------------ MQTT in
 
@@ -163,22 +172,57 @@ class DashboardCore:
     # shared city archive wrote it first. Either way this dashboard's pages get the incident's
     # row (they merge it by incident id), so every page in the city room sees every step.
 
-    def _on_alert(self, msg: AlertMessage, now: float) -> None:
-        self.archive.add_message(msg, now)
-        self._publish_incident(msg.incident_id)
+    # With a shared writer the MQTT copy is shown, not stored: the page gets the incident as it
+    # is with this message in it, stored yet or not. The operator's own acks and steps and the
+    # dashboard's own link alerts are always stored here (``store=True``).
 
-    def _on_ack(self, ack: Ack, now: float) -> None:
-        self.archive.add_ack(ack, now)
-        self._publish_incident(self.archive.incident_of(ack.target_id))
+    def _on_alert(self, msg: AlertMessage, now: float, store: bool | None = None) -> None:
+        if self._store(store, self.archive.add_message, msg, now):
+            self._recent.pop(msg.id, None)
+        else:
+            self._recent[msg.id] = msg
+            while len(self._recent) > RECENT_ALERTS:
+                self._recent.popitem(last=False)
+        self._publish_incident(msg.incident_id, now, message=msg)
 
-    def _on_step(self, step: WorkflowStep, now: float) -> None:
-        self.archive.add_workflow_step(step, now)
-        self._publish_incident(step.incident_id)
+    def _on_ack(self, ack: Ack, now: float, store: bool | None = None) -> None:
+        self._store(store, self.archive.add_ack, ack, now)
+        self._publish_incident(self._incident_of(ack.target_id), now, ack=ack)
 
-    def _publish_incident(self, incident_id: str | None) -> None:
-        row = self.archive.incident(incident_id) if incident_id else None
+    def _on_step(self, step: WorkflowStep, now: float, store: bool | None = None) -> None:
+        self._store(store, self.archive.add_workflow_step, step, now)
+        self._publish_incident(step.incident_id, now, step=step)
+
+    def _store(self, store: bool | None, add: Callable[[Any, float], bool], item: Any, now: float) -> bool:
+        """Store ``item`` unless a shared writer does; True when it is in the archive now."""
+        if not (self.writes_archive if store is None else store):
+            return False
+        self.stored["stored" if add(item, now) else "already_stored"] += 1
+        return True
+
+    def _incident_of(self, target_id: str) -> str | None:
+        recent = self._recent.get(target_id)
+        return self.archive.incident_of(target_id) or (recent.incident_id if recent else None)
+
+    def _publish_incident(self, incident_id: str | None, now: float, **received: Any) -> None:
+        row = self.archive.incident_with(incident_id, now, **received) if incident_id else None
         if row is not None:
             self.hub.publish("alert", incident_view(row))
+
+    def store_event(self, topic_text: str, payload: bytes) -> bool:
+        """Store one alert, ack or dispatch step pulled by the shared writer; True when this call stored it.
+
+        Raises :class:`MessageError` for anything else or a message that does not parse.
+        """
+        now = self.clock()
+        topic = parse_topic(topic_text, self.prefix)
+        if topic is not None and topic.channel == "alert":
+            return self.archive.add_message(parse_alert(topic, topic_text, payload), now)
+        if topic is not None and topic.channel == "ack":
+            return self.archive.add_ack(parse_ack(topic, topic_text, payload), now)
+        if topic is not None and topic.channel == "workflow":
+            return self.archive.add_workflow_step(parse_workflow(topic, topic_text, payload), now)
+        raise MessageError(f"{topic_text}: not an alert, acknowledgement or dispatch step topic")
 
     def _save_position(self, view: dict[str, Any], now: float) -> None:
         """Keep the drone's last position in the archive (at most every few seconds per drone)."""
@@ -233,7 +277,7 @@ class DashboardCore:
             drone=view["drone"],
         )
         log.warning("dashboard: %s/%s: %s", view["site"], view["drone"], text)
-        self._on_alert(AlertMessage.from_alert(alert, raw={"source": "dashboard"}), now)
+        self._on_alert(AlertMessage.from_alert(alert, raw={"source": "dashboard"}), now, store=True)
 
     def _on_frame(self, site: str, drone: str, topic_text: str, payload: bytes, now: float) -> None:
         if len(payload) > self.video_max_bytes:
@@ -259,6 +303,8 @@ class DashboardCore:
         an id never received and :class:`AlertsError` when the broker does not take it.
         """
         msg = self.archive.message(event_id)
+        if msg is None and event_id in self._recent:  # received, not stored by the shared writer yet
+            msg = message_dict(self._recent[event_id], self.clock())
         if msg is None:
             incident = self.archive.incident(event_id)
             if incident is None:
@@ -273,11 +319,9 @@ class DashboardCore:
         )
         self.publish(topic_for(msg["site"], msg["drone"], "alerts/ack", self.prefix), event)
         # Apply at once (the broker's echo of the same ack id is then a no-op).
-        self._on_ack(
-            Ack(ack_id=event["id"], target_id=msg["id"], by=by, time_s=now, site=msg["site"], drone=msg["drone"]),
-            now,
-        )
-        row = self.archive.incident(msg["incident_id"])
+        ack = Ack(ack_id=event["id"], target_id=msg["id"], by=by, time_s=now, site=msg["site"], drone=msg["drone"])
+        self._on_ack(ack, now, store=True)
+        row = self.archive.incident_with(msg["incident_id"], now, message=self._recent.get(msg["id"]))
         assert row is not None
         return incident_view(row)
 
@@ -314,7 +358,7 @@ class DashboardCore:
             note=note,
         )
         self.publish(topic_for(row["site"], row["drone"], "alerts/workflow", self.prefix), workflow_payload(taken))
-        self._on_step(taken, now)
+        self._on_step(taken, now, store=True)
         updated = self.archive.incident(row["incident_id"])
         assert updated is not None
         return incident_view(updated)

@@ -308,6 +308,8 @@ class DashboardHandler(BaseHTTPRequestHandler):
                 "broker_connected": core.broker_connected,
                 "pages": core.hub.subscriber_count,
                 "rejected_messages": core.rejected,
+                "archive_writes": core.stored,
+                "shared_writer": core.writer_status() if core.writer_status is not None else None,
                 "version": __version__,
             },
         )

@@ -67,7 +67,7 @@ class CityResult:
     e2e_ms: dict[str, float] = field(default_factory=dict)
     e2e_calm_ms: dict[str, float] = field(default_factory=dict)
     api_ms: dict[str, float] = field(default_factory=dict)
-    api_path_p99_ms: dict[str, float] = field(default_factory=dict)
+    api_path_ms: dict[str, dict[str, float]] = field(default_factory=dict)  # path -> percentiles
     api_requests: int = 0
     api_errors: int = 0
     memory_mib: dict[str, float] = field(default_factory=dict)
@@ -220,7 +220,7 @@ def run(workdir: Path, plan: CityPlan = CityPlan(), log: Any = print) -> CityRes
         result.e2e_calm_ms = {k: v * 1000.0 for k, v in percentiles(_archive_counts(pg.url, calm)[2]).items()}
         every = [ms for values in probe.latencies_ms.values() for ms in values]
         result.api_ms = percentiles(every)
-        result.api_path_p99_ms = {path: percentiles(v)["p99"] for path, v in probe.latencies_ms.items()}
+        result.api_path_ms = {path: percentiles(v) for path, v in probe.latencies_ms.items()}
         result.api_requests, result.api_errors = len(every), probe.errors
         for dash in dashboards:
             states = _drone_states(dash)
