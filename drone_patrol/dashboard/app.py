@@ -164,6 +164,7 @@ class Dashboard:
         )
         self.core.publish = self.bridge.publish_json
         self.writer = self._shared_writer(options, client) if options.archive_queue_url else None
+        self.core.load_incidents(time.time() - options.history_hours * 3600.0)
         tile_url, max_zoom = options.tile_url, options.tile_max_zoom
         if tiles is not None:
             tile_url, max_zoom = "/tiles/{z}/{x}/{y}." + tiles.format, tiles.max_zoom
@@ -263,9 +264,11 @@ class Dashboard:
         log.info("dashboard: serving %s (broker %s, site %s)", self.url, self.options.broker_url, self.options.site)
 
     def _watch_links(self) -> None:
-        """Once a second: a drone gone silent on a patrol raises its alert (:meth:`DashboardCore.check_links`)."""
+        """Once a second: a drone gone silent on a patrol raises its alert (:meth:`DashboardCore.check_links`);
+        incidents past the page's window leave the in-memory list."""
         while not self.server.stopping.wait(1.0):
             try:
+                self.core.incidents.evict(time.time() - self.options.history_hours * 3600.0 - 60.0)
                 self.core.check_links()
             except Exception:
                 log.exception("dashboard: link check failed")

@@ -22,6 +22,7 @@ from drone_patrol.core.errors import AlertsError, InputError
 from drone_patrol.core.types import GeoPoint, Severity
 from drone_patrol.dashboard.archive import message_dict
 from drone_patrol.dashboard.archive_store import ArchiveStore
+from drone_patrol.dashboard.incident_list import IncidentList
 from drone_patrol.dashboard.model import (
     Ack,
     AlertMessage,
@@ -129,6 +130,7 @@ class DashboardCore:
         self.stored = {"stored": 0, "already_stored": 0}  # archive writes of MQTT messages made here
         self.writer_status: Callable[[], dict[str, Any]] | None = None
         self._recent: OrderedDict[str, AlertMessage] = OrderedDict()
+        self.incidents = IncidentList()
 
     # ------------------------------------------------------------------ MQTT in
 
@@ -207,7 +209,9 @@ class DashboardCore:
     def _publish_incident(self, incident_id: str | None, now: float, **received: Any) -> None:
         row = self.archive.incident_with(incident_id, now, **received) if incident_id else None
         if row is not None:
-            self.hub.publish("alert", incident_view(row))
+            view = incident_view(row)
+            self.incidents.put(view)
+            self.hub.publish("alert", view)
 
     def store_event(self, topic_text: str, payload: bytes) -> bool:
         """Store one alert, ack or dispatch step pulled by the shared writer; True when this call stored it.
@@ -407,8 +411,12 @@ class DashboardCore:
     # ------------------------------------------------------------------ queries
 
     def alerts(self, since_s: float, limit: int | None = None) -> list[dict[str, Any]]:
-        """Incidents seen since ``since_s``, newest first."""
+        """Incidents seen since ``since_s``, newest first (from the archive)."""
         return [incident_view(r) for r in self.archive.incidents(since_s, limit)]
+
+    def load_incidents(self, since_s: float) -> None:
+        """Fill the in-memory incident list (:mod:`.incident_list`) from the archive; call once at start."""
+        self.incidents.load(self.alerts(since_s), since_s)
 
     def alert_detail(self, incident_or_event_id: str) -> dict[str, Any] | None:
         """One incident with the history of its messages and acks."""
