@@ -58,6 +58,7 @@ class DashboardServer(ThreadingHTTPServer):
 
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 64  # listen backlog (5 by default): a room's pages reconnecting at once are not refused
 
     def __init__(
         self,
