@@ -2,13 +2,18 @@
 
 A three-node NATS cluster from the shipped configs, a station Mosquitto bridged up, two
 dashboards on one PostgreSQL database with ``archive_queue_url``: every alert is one row,
-written by one dashboard, and every dashboard's page still shows every alert.
+written by one dashboard, and every dashboard's page still shows every alert. Then the
+writer alone: a message taken by a writer that never finishes goes to another after the
+consumer's ack_wait, and a failed write comes back.
 """
 
 from __future__ import annotations
 
+import json
+import threading
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -26,6 +31,7 @@ from tests.dashboard.helpers import MqttTestClient, event_of, get_json, http, ma
 
 pytest.importorskip("psycopg")
 pytest.importorskip("nats")
+from drone_patrol.dashboard.shared_writer import SharedArchiveWriter
 
 pytestmark = [requires_nats, requires_postgres, requires_mosquitto]
 
@@ -122,3 +128,72 @@ def test_the_queue_needs_the_shared_archive(tmp_path: Path) -> None:
                 port=0,
             )
         )
+
+
+class Recorder:
+    """A store function for :class:`SharedArchiveWriter` that records what it stores."""
+
+    def __init__(self, fail_first: bool = False, hang: bool = False) -> None:
+        self.stored: list[str] = []
+        self.fail_first, self.hang = fail_first, hang
+        self.release = threading.Event()
+
+    def __call__(self, topic: str, payload: bytes) -> bool:
+        event_id = json.loads(payload)["id"]
+        if self.hang:  # the dashboard took the message and never finishes (as if dead)
+            self.stored.append(event_id)
+            self.release.wait(60)
+            return True
+        if self.fail_first:
+            self.fail_first = False
+            raise RuntimeError("archive unreachable")
+        self.stored.append(event_id)
+        return True
+
+
+def start_writer(cluster: NatsCluster, store: Recorder, **kwargs: Any) -> SharedArchiveWriter:
+    urls = [f"nats://127.0.0.1:{n.port}" for n in cluster.nodes]
+    w = SharedArchiveWriter(urls, store, username="dashboard", password=DASHBOARD_PASSWORD, **kwargs)
+    w.start()
+    wait_until(lambda: w.connected, 30.0, "the writer pulling")
+    return w
+
+
+def send(station: MosquittoBroker) -> str:
+    drone = MqttTestClient(station.url, client_id=f"dongxi-drone-{uuid.uuid4().hex[:6]}").start()
+    try:
+        alert = make_alert(drone="drone-9")
+        drone.publish(f"dronepatrol/dongxi/drone-9/alerts/{alert.kind.value}", event_of(alert))
+        return alert.alert_id
+    finally:
+        drone.stop()
+
+
+def test_a_message_taken_by_a_dashboard_that_dies_goes_to_another(
+    cluster: NatsCluster, station: MosquittoBroker
+) -> None:
+    hung, healthy = Recorder(hang=True), Recorder()
+    first = start_writer(cluster, hung)
+    second = None
+    try:
+        event_id = send(station)
+        wait_until(lambda: event_id in hung.stored, 30.0, "the first writer took the alert")
+        second = start_writer(cluster, healthy)
+        # never acknowledged by the first: after the consumer's ack_wait JetStream hands it on
+        wait_until(lambda: event_id in healthy.stored, 60.0, "the alert redelivered to the second writer")
+    finally:
+        hung.release.set()
+        first.stop()
+        if second is not None:
+            second.stop()
+
+
+def test_a_failed_write_comes_back(cluster: NatsCluster, station: MosquittoBroker) -> None:
+    store = Recorder(fail_first=True)
+    writer = start_writer(cluster, store, retry_delay_s=0.5)
+    try:
+        event_id = send(station)
+        wait_until(lambda: event_id in store.stored, 60.0, "the alert stored on the second try")
+        assert writer.counts.failed >= 1 and writer.status()["stored"] >= 1
+    finally:
+        writer.stop()
