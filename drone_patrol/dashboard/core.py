@@ -15,8 +15,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
-from drone_patrol.alerts.eyes_on import CommandSchemaError, eyes_on_event, parse_result, release_event
-from drone_patrol.alerts.models import to_rfc3339
+from drone_patrol.alerts.eyes_on import eyes_on_event, release_event
 from drone_patrol.alerts.schema import vehicle_alert
 from drone_patrol.core.errors import AlertsError, InputError
 from drone_patrol.core.types import GeoPoint, Severity
@@ -37,7 +36,8 @@ from drone_patrol.dashboard.model import (
     topic_for,
 )
 from drone_patrol.dashboard.state import EventHub, Fleet
-from drone_patrol.dashboard.workflow import WorkflowStep, check_step, parse_workflow, response_times, workflow_payload
+from drone_patrol.dashboard.views import command_result_view, incident_view
+from drone_patrol.dashboard.workflow import WorkflowStep, check_step, parse_workflow, workflow_payload
 
 log = logging.getLogger(__name__)
 
@@ -50,49 +50,6 @@ RECENT_ALERTS = 2048  # alerts kept for acks while a shared writer has not store
 
 class UnknownAlertError(InputError):
     """An acknowledgement names an alert the dashboard has never received."""
-
-
-def incident_view(row: dict[str, Any]) -> dict[str, Any]:
-    """An archive incident row as the page and ``/api/alerts`` show it (times as ISO-8601 too)."""
-    out = dict(row)
-    for key in (
-        "time_s",
-        "first_time_s",
-        "first_seen_s",
-        "last_seen_s",
-        "acked_at_s",
-        "acknowledged_at_s",
-        "dispatched_at_s",
-        "on_scene_at_s",
-        "closed_at_s",
-    ):
-        value = row.get(key)
-        out[key.removesuffix("_s")] = iso_time(value) if value is not None else None
-    thumb = row.get("thumbnail_id")
-    out["thumbnail_url"] = f"/api/alerts/{thumb}/thumbnail.jpg" if thumb else None
-    if "history" in row:
-        out["history"] = [{**h, "time": iso_time(h["time_s"])} for h in row["history"]]
-        out["response"] = response_times(row)
-    return out
-
-
-def command_result_view(topic_text: str, payload: bytes) -> dict[str, Any]:
-    """A drone's answer to a command as the page shows it: ``{command_id, state, reason, time}``.
-
-    Parsed and checked by :func:`drone_patrol.alerts.eyes_on.parse_result` (the shipped
-    schema); ``reason`` is its code and text as one line, empty when there is none.
-    """
-    try:
-        result = parse_result(payload)
-    except CommandSchemaError as exc:
-        raise MessageError(f"{topic_text}: {exc}") from None
-    reason = " ".join(p for p in (result.reason.code, result.reason.text) if p) if result.reason else ""
-    return {
-        "command_id": result.command_id,
-        "state": result.state.value,
-        "reason": reason,
-        "time": to_rfc3339(result.time_s),
-    }
 
 
 class DashboardCore:
