@@ -45,6 +45,7 @@ class DashboardOptions:
     site: str
     archive_path: Path
     archive_url: str | None = None  # postgresql://...: the shared city archive instead of archive_path
+    archive_queue_url: str | None = None  # nats://...: split the archive writes with the other dashboards
     client: ClientSettings | None = None  # None: plain connection to broker_url
     prefix: str = "dronepatrol"
     host: str = "127.0.0.1"
@@ -84,6 +85,7 @@ class DashboardOptions:
             "site": d.site or s.id,
             "archive_path": d.archive_path or (s.data_dir / "dashboard.sqlite"),
             "archive_url": d.archive_url,
+            "archive_queue_url": d.archive_queue_url,
             "host": d.host,
             "port": d.port,
             "token": read_secret(d.token_env, d.token_file),
@@ -161,6 +163,8 @@ class Dashboard:
             prefix=options.prefix,
         )
         self.core.publish = self.bridge.publish_json
+        self.writer = self._shared_writer(options, client) if options.archive_queue_url else None
+        self.core.load_incidents(time.time() - options.history_hours * 3600.0)
         tile_url, max_zoom = options.tile_url, options.tile_max_zoom
         if tiles is not None:
             tile_url, max_zoom = "/tiles/{z}/{x}/{y}." + tiles.format, tiles.max_zoom
@@ -194,6 +198,42 @@ class Dashboard:
         self._watchdog: threading.Thread | None = None
         self._stopped = False
 
+    def _shared_writer(self, options: DashboardOptions, client: ClientSettings) -> Any:
+        """The archive writer shared with the other dashboards (:mod:`.shared_writer`); this one then only shows."""
+        assert options.archive_queue_url is not None
+        if not options.archive_url:
+            self.archive.close()
+            raise ConfigError(
+                f"dashboard: archive_queue_url {options.archive_queue_url}: the dashboards can only split "
+                "the writes of an archive they share; set archive_url (postgresql://...) too"
+            )
+        try:
+            from drone_patrol.dashboard.shared_writer import SharedArchiveWriter, parse_nats_urls
+        except ImportError:
+            self.archive.close()
+            raise ConfigError(
+                f"dashboard: archive_queue_url {options.archive_queue_url}: needs nats-py "
+                "(pip install 'drone-patrol[city]')"
+            ) from None
+        try:
+            urls = parse_nats_urls(options.archive_queue_url)
+        except ConfigError:
+            self.archive.close()
+            raise
+        tls = _client_tls(client) if any(u.startswith("tls://") for u in urls) else None
+        writer = SharedArchiveWriter(
+            urls,
+            self.core.store_event,
+            site=options.site,
+            prefix=options.prefix,
+            username=client.username,
+            password=client.password,
+            tls=tls,
+        )
+        self.core.writes_archive = False
+        self.core.writer_status = writer.status
+        return writer
+
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: Any) -> Dashboard:
         """Build from a loaded config; ``overrides`` are :class:`DashboardOptions` fields."""
@@ -215,6 +255,8 @@ class Dashboard:
     def start(self) -> None:
         """Connect to the broker and serve HTTP in background threads."""
         self.bridge.start()
+        if self.writer is not None:
+            self.writer.start()
         self._thread = threading.Thread(target=self.server.serve_forever, name="dashboard-http", daemon=True)
         self._thread.start()
         self._watchdog = threading.Thread(target=self._watch_links, name="dashboard-links", daemon=True)
@@ -222,9 +264,11 @@ class Dashboard:
         log.info("dashboard: serving %s (broker %s, site %s)", self.url, self.options.broker_url, self.options.site)
 
     def _watch_links(self) -> None:
-        """Once a second: a drone gone silent on a patrol raises its alert (:meth:`DashboardCore.check_links`)."""
+        """Once a second: a drone gone silent on a patrol raises its alert (:meth:`DashboardCore.check_links`);
+        incidents past the page's window leave the in-memory list."""
         while not self.server.stopping.wait(1.0):
             try:
+                self.core.incidents.evict(time.time() - self.options.history_hours * 3600.0 - 60.0)
                 self.core.check_links()
             except Exception:
                 log.exception("dashboard: link check failed")
@@ -249,6 +293,8 @@ class Dashboard:
         if self._watchdog is not None:
             self._watchdog.join(5)
         self.server.server_close()
+        if self.writer is not None:
+            self.writer.stop()
         self.bridge.stop()
         self.archive.close()
 
@@ -276,4 +322,12 @@ def _tls_context(cert_file: Path | None, key_file: Path | None) -> ssl.SSLContex
         raise ConfigError(f"{exc.filename}: dashboard TLS file not found") from None
     except (OSError, ssl.SSLError) as exc:
         raise ConfigError(f"{cert_file}, {key_file}: cannot load the dashboard certificate and key ({exc})") from None
+    return ctx
+
+
+def _client_tls(client: ClientSettings) -> ssl.SSLContext:
+    """TLS for the NATS connection from the MQTT client's CA and certificate files (``alerts.*``)."""
+    ctx = ssl.create_default_context(cafile=str(client.ca_file) if client.ca_file else None)
+    if client.cert_file is not None:
+        ctx.load_cert_chain(client.cert_file, client.key_file)
     return ctx

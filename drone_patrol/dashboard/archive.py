@@ -88,6 +88,7 @@ CREATE TABLE IF NOT EXISTS drones (
 """
 
 _IN_CHUNK = 900
+_ACK_KEYS = ("ack_id", "target_id", "by", "time_s", "site", "drone", "note", "received_s")
 _STEP_KEYS = ("step_id", "incident_id", "step", "by", "time_s", "site", "drone", "unit", "reason", "note", "received_s")
 
 
@@ -121,6 +122,14 @@ def message_row(msg: AlertMessage, received_s: float, as_json: Callable[[Any], A
         msg.thumbnail_jpeg,
         as_json(msg.raw),
     )
+
+
+def message_dict(msg: AlertMessage, received_s: float) -> dict[str, Any]:
+    """``msg`` as a message row reads back from either archive (:meth:`IncidentQueries.messages`)."""
+    row = message_row(msg, received_s, lambda value: value)
+    out = dict(zip(_ROW_KEYS, row[:8] + row[9:18] + (row[18] is not None, received_s), strict=True))
+    out["figures"] = dict(msg.figures)
+    return out
 
 
 def ack_row(ack: Ack, received_s: float) -> tuple[Any, ...]:
@@ -175,6 +184,37 @@ class IncidentQueries:
     def incident(self, incident_id: str) -> dict[str, Any] | None:
         """One incident folded from all its messages, or ``None``."""
         rows = self.fold(self.messages(float("-inf"), incident_id))
+        return rows[0] if rows else None
+
+    def incident_with(
+        self,
+        incident_id: str,
+        received_s: float,
+        *,
+        message: AlertMessage | None = None,
+        ack: Ack | None = None,
+        step: WorkflowStep | None = None,
+    ) -> dict[str, Any] | None:
+        """One incident as it is once ``message``, ``ack`` or ``step`` (received, perhaps not yet stored) is in.
+
+        For a dashboard whose archive writes another dashboard makes: its pages show the
+        incident with what it just received, whether or not the writer has stored it yet.
+        """
+        msgs = self.messages(float("-inf"), incident_id)
+        if message is not None and all(m["id"] != message.id for m in msgs):
+            msgs.append(message_dict(message, received_s))
+            msgs.sort(key=lambda m: (m["time_s"], m["received_s"]))
+        if not msgs:
+            return None
+        ids = {incident_id} | {m["id"] for m in msgs}
+        acks = self.acks(ids)
+        if ack is not None and all(a["ack_id"] != ack.ack_id for a in acks):
+            acks.append(dict(zip(_ACK_KEYS, ack_row(ack, received_s), strict=True)))
+        steps = self.workflow_steps([incident_id])
+        if step is not None and all(s["step_id"] != step.step_id for s in steps):
+            steps.append(dict(zip(_STEP_KEYS, step_row(step, received_s), strict=True)))
+            steps.sort(key=lambda s: (s["time_s"], s["received_s"]))
+        rows = fold_incidents(msgs, acks, steps)
         return rows[0] if rows else None
 
 
@@ -325,33 +365,35 @@ class Archive(IncidentQueries):
         else:
             rows = self._select_in(sql, "target_id", target_ids)
         rows.sort(key=lambda r: r[7])  # received_s
-        keys = ("ack_id", "target_id", "by", "time_s", "site", "drone", "note", "received_s")
-        return [dict(zip(keys, r, strict=True)) for r in rows]
+        return [dict(zip(_ACK_KEYS, r, strict=True)) for r in rows]
+
+
+#: The keys of a message row as both archives read it back (``_COLUMNS`` in order).
+_ROW_KEYS = (
+    "id",
+    "incident_id",
+    "site",
+    "drone",
+    "kind",
+    "status",
+    "severity",
+    "time_s",
+    "latitude_deg",
+    "longitude_deg",
+    "error_radius_m",
+    "first_seen_s",
+    "last_seen_s",
+    "confidence",
+    "area",
+    "summary",
+    "figures",
+    "has_thumbnail",
+    "received_s",
+)
 
 
 def _row_dict(row: tuple[Any, ...]) -> dict[str, Any]:
-    keys = (
-        "id",
-        "incident_id",
-        "site",
-        "drone",
-        "kind",
-        "status",
-        "severity",
-        "time_s",
-        "latitude_deg",
-        "longitude_deg",
-        "error_radius_m",
-        "first_seen_s",
-        "last_seen_s",
-        "confidence",
-        "area",
-        "summary",
-        "figures",
-        "has_thumbnail",
-        "received_s",
-    )
-    out = dict(zip(keys, row, strict=True))
+    out = dict(zip(_ROW_KEYS, row, strict=True))
     out["figures"] = json.loads(out["figures"])
     out["has_thumbnail"] = bool(out["has_thumbnail"])
     return out

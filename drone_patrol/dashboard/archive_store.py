@@ -70,6 +70,17 @@ class ArchiveStore(Protocol):
     def incident(self, incident_id: str) -> dict[str, Any] | None:
         """One folded incident."""
 
+    def incident_with(
+        self,
+        incident_id: str,
+        received_s: float,
+        *,
+        message: AlertMessage | None = None,
+        ack: Ack | None = None,
+        step: WorkflowStep | None = None,
+    ) -> dict[str, Any] | None:
+        """One folded incident with a message, ack or step just received, stored yet or not."""
+
     def save_drone_position(
         self, site: str, drone: str, latitude_deg: float, longitude_deg: float, time_s: float
     ) -> None:

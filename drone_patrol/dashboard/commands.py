@@ -32,6 +32,12 @@ from drone_patrol.core.config import load_config
     "--archive-url",
     help="PostgreSQL city archive shared by several dashboards, postgresql://USER@HOST:PORT/DB (password: PGPASSWORD).",
 )
+@click.option(
+    "--archive-queue",
+    "archive_queue_url",
+    help="With --archive-url: the NATS cluster's client addresses, nats://HOST:4222,...; the dashboards "
+    "then split the archive writes (one shared JetStream consumer) instead of each writing every alert.",
+)
 @click.option("--tile-url", help="Optional map tile URL template, e.g. http://tiles.local/{z}/{x}/{y}.png.")
 @click.option(
     "--tile-file",
@@ -49,6 +55,7 @@ def dashboard(
     route_files: tuple[Path, ...],
     archive_path: Path | None,
     archive_url: str | None,
+    archive_queue_url: str | None,
     tile_url: str | None,
     tile_file: Path | None,
     verbose: bool,
@@ -74,6 +81,7 @@ def dashboard(
         route_files=route_files or None,
         archive_path=archive_path,
         archive_url=archive_url,
+        archive_queue_url=archive_queue_url,
         tile_url=tile_url,
         tile_file=tile_file,
     )

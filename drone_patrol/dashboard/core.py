@@ -11,15 +11,17 @@ import logging
 import threading
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
-from drone_patrol.alerts.eyes_on import CommandSchemaError, eyes_on_event, parse_result, release_event
-from drone_patrol.alerts.models import to_rfc3339
+from drone_patrol.alerts.eyes_on import eyes_on_event, release_event
 from drone_patrol.alerts.schema import vehicle_alert
 from drone_patrol.core.errors import AlertsError, InputError
 from drone_patrol.core.types import GeoPoint, Severity
+from drone_patrol.dashboard.archive import message_dict
 from drone_patrol.dashboard.archive_store import ArchiveStore
+from drone_patrol.dashboard.incident_list import IncidentList
 from drone_patrol.dashboard.model import (
     Ack,
     AlertMessage,
@@ -34,7 +36,8 @@ from drone_patrol.dashboard.model import (
     topic_for,
 )
 from drone_patrol.dashboard.state import EventHub, Fleet
-from drone_patrol.dashboard.workflow import WorkflowStep, check_step, parse_workflow, response_times, workflow_payload
+from drone_patrol.dashboard.views import command_result_view, incident_view
+from drone_patrol.dashboard.workflow import WorkflowStep, check_step, parse_workflow, workflow_payload
 
 log = logging.getLogger(__name__)
 
@@ -42,53 +45,11 @@ PublishFn = Callable[[str, dict[str, Any]], None]
 _JPEG_MAGIC = b"\xff\xd8"
 COMMAND_KINDS = ("eyes_on", "release")
 DEFAULT_EYES_ON_S = 120.0
+RECENT_ALERTS = 2048  # alerts kept for acks while a shared writer has not stored them yet
 
 
 class UnknownAlertError(InputError):
     """An acknowledgement names an alert the dashboard has never received."""
-
-
-def incident_view(row: dict[str, Any]) -> dict[str, Any]:
-    """An archive incident row as the page and ``/api/alerts`` show it (times as ISO-8601 too)."""
-    out = dict(row)
-    for key in (
-        "time_s",
-        "first_time_s",
-        "first_seen_s",
-        "last_seen_s",
-        "acked_at_s",
-        "acknowledged_at_s",
-        "dispatched_at_s",
-        "on_scene_at_s",
-        "closed_at_s",
-    ):
-        value = row.get(key)
-        out[key.removesuffix("_s")] = iso_time(value) if value is not None else None
-    thumb = row.get("thumbnail_id")
-    out["thumbnail_url"] = f"/api/alerts/{thumb}/thumbnail.jpg" if thumb else None
-    if "history" in row:
-        out["history"] = [{**h, "time": iso_time(h["time_s"])} for h in row["history"]]
-        out["response"] = response_times(row)
-    return out
-
-
-def command_result_view(topic_text: str, payload: bytes) -> dict[str, Any]:
-    """A drone's answer to a command as the page shows it: ``{command_id, state, reason, time}``.
-
-    Parsed and checked by :func:`drone_patrol.alerts.eyes_on.parse_result` (the shipped
-    schema); ``reason`` is its code and text as one line, empty when there is none.
-    """
-    try:
-        result = parse_result(payload)
-    except CommandSchemaError as exc:
-        raise MessageError(f"{topic_text}: {exc}") from None
-    reason = " ".join(p for p in (result.reason.code, result.reason.text) if p) if result.reason else ""
-    return {
-        "command_id": result.command_id,
-        "state": result.state.value,
-        "reason": reason,
-        "time": to_rfc3339(result.time_s),
-    }
 
 
 class DashboardCore:
@@ -120,6 +81,13 @@ class DashboardCore:
         self._link_alerts: dict[str, str] = {}  # drone key -> incident id of its open link alert
         self._link_lock = threading.Lock()  # check_links runs on the MQTT thread and the watchdog
         self.position_save_interval_s = 5.0
+        # False when a shared writer (:mod:`.shared_writer`) stores what arrives over MQTT: this
+        # dashboard then only shows it, and keeps recent alerts for acks before they are stored.
+        self.writes_archive = True
+        self.stored = {"stored": 0, "already_stored": 0}  # archive writes of MQTT messages made here
+        self.writer_status: Callable[[], dict[str, Any]] | None = None
+        self._recent: OrderedDict[str, AlertMessage] = OrderedDict()
+        self.incidents = IncidentList()
 
     # ------------------------------------------------------------------ MQTT in
 
@@ -163,22 +131,59 @@ class DashboardCore:
     # shared city archive wrote it first. Either way this dashboard's pages get the incident's
     # row (they merge it by incident id), so every page in the city room sees every step.
 
-    def _on_alert(self, msg: AlertMessage, now: float) -> None:
-        self.archive.add_message(msg, now)
-        self._publish_incident(msg.incident_id)
+    # With a shared writer the MQTT copy is shown, not stored: the page gets the incident as it
+    # is with this message in it, stored yet or not. The operator's own acks and steps and the
+    # dashboard's own link alerts are always stored here (``store=True``).
 
-    def _on_ack(self, ack: Ack, now: float) -> None:
-        self.archive.add_ack(ack, now)
-        self._publish_incident(self.archive.incident_of(ack.target_id))
+    def _on_alert(self, msg: AlertMessage, now: float, store: bool | None = None) -> None:
+        if self._store(store, self.archive.add_message, msg, now):
+            self._recent.pop(msg.id, None)
+        else:
+            self._recent[msg.id] = msg
+            while len(self._recent) > RECENT_ALERTS:
+                self._recent.popitem(last=False)
+        self._publish_incident(msg.incident_id, now, message=msg)
 
-    def _on_step(self, step: WorkflowStep, now: float) -> None:
-        self.archive.add_workflow_step(step, now)
-        self._publish_incident(step.incident_id)
+    def _on_ack(self, ack: Ack, now: float, store: bool | None = None) -> None:
+        self._store(store, self.archive.add_ack, ack, now)
+        self._publish_incident(self._incident_of(ack.target_id), now, ack=ack)
 
-    def _publish_incident(self, incident_id: str | None) -> None:
-        row = self.archive.incident(incident_id) if incident_id else None
+    def _on_step(self, step: WorkflowStep, now: float, store: bool | None = None) -> None:
+        self._store(store, self.archive.add_workflow_step, step, now)
+        self._publish_incident(step.incident_id, now, step=step)
+
+    def _store(self, store: bool | None, add: Callable[[Any, float], bool], item: Any, now: float) -> bool:
+        """Store ``item`` unless a shared writer does; True when it is in the archive now."""
+        if not (self.writes_archive if store is None else store):
+            return False
+        self.stored["stored" if add(item, now) else "already_stored"] += 1
+        return True
+
+    def _incident_of(self, target_id: str) -> str | None:
+        recent = self._recent.get(target_id)
+        return self.archive.incident_of(target_id) or (recent.incident_id if recent else None)
+
+    def _publish_incident(self, incident_id: str | None, now: float, **received: Any) -> None:
+        row = self.archive.incident_with(incident_id, now, **received) if incident_id else None
         if row is not None:
-            self.hub.publish("alert", incident_view(row))
+            view = incident_view(row)
+            self.incidents.put(view)
+            self.hub.publish("alert", view)
+
+    def store_event(self, topic_text: str, payload: bytes) -> bool:
+        """Store one alert, ack or dispatch step pulled by the shared writer; True when this call stored it.
+
+        Raises :class:`MessageError` for anything else or a message that does not parse.
+        """
+        now = self.clock()
+        topic = parse_topic(topic_text, self.prefix)
+        if topic is not None and topic.channel == "alert":
+            return self.archive.add_message(parse_alert(topic, topic_text, payload), now)
+        if topic is not None and topic.channel == "ack":
+            return self.archive.add_ack(parse_ack(topic, topic_text, payload), now)
+        if topic is not None and topic.channel == "workflow":
+            return self.archive.add_workflow_step(parse_workflow(topic, topic_text, payload), now)
+        raise MessageError(f"{topic_text}: not an alert, acknowledgement or dispatch step topic")
 
     def _save_position(self, view: dict[str, Any], now: float) -> None:
         """Keep the drone's last position in the archive (at most every few seconds per drone)."""
@@ -233,7 +238,7 @@ class DashboardCore:
             drone=view["drone"],
         )
         log.warning("dashboard: %s/%s: %s", view["site"], view["drone"], text)
-        self._on_alert(AlertMessage.from_alert(alert, raw={"source": "dashboard"}), now)
+        self._on_alert(AlertMessage.from_alert(alert, raw={"source": "dashboard"}), now, store=True)
 
     def _on_frame(self, site: str, drone: str, topic_text: str, payload: bytes, now: float) -> None:
         if len(payload) > self.video_max_bytes:
@@ -259,6 +264,8 @@ class DashboardCore:
         an id never received and :class:`AlertsError` when the broker does not take it.
         """
         msg = self.archive.message(event_id)
+        if msg is None and event_id in self._recent:  # received, not stored by the shared writer yet
+            msg = message_dict(self._recent[event_id], self.clock())
         if msg is None:
             incident = self.archive.incident(event_id)
             if incident is None:
@@ -273,11 +280,9 @@ class DashboardCore:
         )
         self.publish(topic_for(msg["site"], msg["drone"], "alerts/ack", self.prefix), event)
         # Apply at once (the broker's echo of the same ack id is then a no-op).
-        self._on_ack(
-            Ack(ack_id=event["id"], target_id=msg["id"], by=by, time_s=now, site=msg["site"], drone=msg["drone"]),
-            now,
-        )
-        row = self.archive.incident(msg["incident_id"])
+        ack = Ack(ack_id=event["id"], target_id=msg["id"], by=by, time_s=now, site=msg["site"], drone=msg["drone"])
+        self._on_ack(ack, now, store=True)
+        row = self.archive.incident_with(msg["incident_id"], now, message=self._recent.get(msg["id"]))
         assert row is not None
         return incident_view(row)
 
@@ -314,7 +319,7 @@ class DashboardCore:
             note=note,
         )
         self.publish(topic_for(row["site"], row["drone"], "alerts/workflow", self.prefix), workflow_payload(taken))
-        self._on_step(taken, now)
+        self._on_step(taken, now, store=True)
         updated = self.archive.incident(row["incident_id"])
         assert updated is not None
         return incident_view(updated)
@@ -363,8 +368,12 @@ class DashboardCore:
     # ------------------------------------------------------------------ queries
 
     def alerts(self, since_s: float, limit: int | None = None) -> list[dict[str, Any]]:
-        """Incidents seen since ``since_s``, newest first."""
+        """Incidents seen since ``since_s``, newest first (from the archive)."""
         return [incident_view(r) for r in self.archive.incidents(since_s, limit)]
+
+    def load_incidents(self, since_s: float) -> None:
+        """Fill the in-memory incident list (:mod:`.incident_list`) from the archive; call once at start."""
+        self.incidents.load(self.alerts(since_s), since_s)
 
     def alert_detail(self, incident_or_event_id: str) -> dict[str, Any] | None:
         """One incident with the history of its messages and acks."""

@@ -6,6 +6,7 @@ No I/O here: the bridge hands topics and payloads in, and gets values (or a
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from dataclasses import asdict, dataclass, field
@@ -63,6 +64,7 @@ def topic_for(site: str, drone: str, channel: str, prefix: str = TOPIC_ROOT) -> 
     return f"{prefix}/{site}/{drone}/{channel}"
 
 
+@functools.lru_cache(maxsize=16384)  # the same times are shown again and again (lists, histories)
 def iso_time(time_s: float) -> str:
     """UNIX seconds as ISO-8601 UTC with milliseconds and a ``Z``."""
     return datetime.fromtimestamp(time_s, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

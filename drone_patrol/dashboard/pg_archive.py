@@ -38,8 +38,16 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
 from drone_patrol.core.errors import ConfigError
+from drone_patrol.dashboard.archive import (
+    _ACK_KEYS,
+    _STEP_KEYS,
+    IncidentQueries,
+    _row_dict,
+    ack_row,
+    message_row,
+    step_row,
+)
 from drone_patrol.dashboard.archive import _COLUMNS as _SQLITE_COLUMNS
-from drone_patrol.dashboard.archive import _STEP_KEYS, IncidentQueries, _row_dict, ack_row, message_row, step_row
 from drone_patrol.dashboard.model import Ack, AlertMessage
 from drone_patrol.dashboard.workflow import WorkflowStep
 
@@ -53,7 +61,6 @@ _MIGRATION_FILE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 
 #: The SQLite archive's columns, figures as JSON text as there (a JSONB column here).
 _COLUMNS = _SQLITE_COLUMNS.replace("figures", "figures::text")
-_ACK_KEYS = ("ack_id", "target_id", "by", "time_s", "site", "drone", "note", "received_s")
 
 
 def is_postgres_url(target: str) -> bool:

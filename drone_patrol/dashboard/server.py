@@ -39,6 +39,7 @@ from drone_patrol import __version__
 from drone_patrol.dashboard import ops_api
 from drone_patrol.dashboard.auth import COOKIE_NAME, Gate, Session
 from drone_patrol.dashboard.core import DashboardCore
+from drone_patrol.dashboard.incident_list import encode
 from drone_patrol.dashboard.model import parse_time
 from drone_patrol.dashboard.state import pump_events
 from drone_patrol.dashboard.tiles import TileSource
@@ -57,6 +58,7 @@ class DashboardServer(ThreadingHTTPServer):
 
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 64  # listen backlog (5 by default): a room's pages reconnecting at once are not refused
 
     def __init__(
         self,
@@ -145,8 +147,7 @@ class DashboardHandler(BaseHTTPRequestHandler):
             self.wfile.write(body)
 
     def _json(self, status: int, value: Any, headers: dict[str, str] | None = None) -> None:
-        body = json.dumps(value, separators=(",", ":"), allow_nan=False).encode()
-        self._send(status, body, "application/json", headers)
+        self._send(status, encode(value), "application/json", headers)
 
     def _error(self, status: int, message: str) -> None:
         self._json(status, {"error": message})
@@ -308,6 +309,8 @@ class DashboardHandler(BaseHTTPRequestHandler):
                 "broker_connected": core.broker_connected,
                 "pages": core.hub.subscriber_count,
                 "rejected_messages": core.rejected,
+                "archive_writes": core.stored,
+                "shared_writer": core.writer_status() if core.writer_status is not None else None,
                 "version": __version__,
             },
         )
@@ -336,7 +339,12 @@ class DashboardHandler(BaseHTTPRequestHandler):
                 self._error(HTTPStatus.BAD_REQUEST, f"limit: expected a positive integer, got {raw_limit!r}")
                 return
             limit = int(raw_limit) if raw_limit else None
-            self._json(HTTPStatus.OK, {"since": since, "alerts": core.alerts(since, limit)})
+            listed = None if query.get("since") else core.incidents.json(since, limit)
+            if listed is not None:  # the page's window: the list kept in memory, encoded once per change
+                body = b'{"since":' + encode(since) + b',"alerts":' + listed + b"}"
+                self._send(HTTPStatus.OK, body, "application/json")
+            else:
+                self._json(HTTPStatus.OK, {"since": since, "alerts": core.alerts(since, limit)})
         elif len(parts) == 2 and parts[0] == "alerts":
             detail = core.alert_detail(parts[1])
             if detail is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -27,7 +28,7 @@ REPO = Path(__file__).resolve().parents[2]
 class DashboardProcess:
     """``drone-patrol dashboard`` as a child process on the city cluster and archive."""
 
-    def __init__(self, workdir: Path, index: int, broker_url: str, archive_url: str) -> None:
+    def __init__(self, workdir: Path, index: int, broker_url: str, archive_url: str, queue_url: str = "") -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
         workdir.mkdir(parents=True, exist_ok=True)
@@ -43,7 +44,8 @@ class DashboardProcess:
         with self.log_path.open("wb") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "drone_patrol", "dashboard", "--broker", broker_url, "--site", "+",
-                 "--archive-url", archive_url, "--port", str(self.port)],
+                 "--archive-url", archive_url, "--port", str(self.port),
+                 *(["--archive-queue", queue_url] if queue_url else [])],
                 env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
             )  # fmt: skip
 
@@ -58,13 +60,16 @@ class DashboardProcess:
         The API answers before the MQTT session is up; a drone status published in that gap
         reaches this dashboard only as a retained message, which a NATS node learns from its
         cluster's retained-message stream a moment later, so an early subscriber can miss it.
+        With a shared archive writer, also until it pulls from the shared consumer.
         """
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"dashboard exited: {self.log()}")
             with contextlib.suppress(OSError):
-                if self.get("healthz", 1.0)["broker_connected"]:
+                health = self.get("healthz", 1.0)
+                writer = health.get("shared_writer")
+                if health["broker_connected"] and (writer is None or writer["pulling"]):
                     return
             time.sleep(0.2)
         raise RuntimeError(f"dashboard not ready: {self.log()}")
@@ -72,6 +77,12 @@ class DashboardProcess:
     def log(self) -> str:
         """Its output so far."""
         return self.log_path.read_text(errors="replace")
+
+    def kill(self) -> None:
+        """SIGKILL: the process dies mid-work."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
 
     def stop(self) -> None:
         """SIGTERM, then SIGKILL."""
@@ -94,6 +105,11 @@ class ApiProbe:
         )
         self.latencies_ms: dict[str, list[float]] = {}
         self.errors = 0
+
+    def drop_last(self) -> None:
+        """Stop polling the last dashboard (before it is killed)."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGUSR1)
 
     def stop(self) -> None:
         """Stop polling and read what it measured."""

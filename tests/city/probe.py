@@ -2,6 +2,7 @@
 
 ``python -m tests.city.probe OUT URL...``: until SIGTERM, GET ``api/alerts?limit=100`` and
 ``api/drones`` of each URL in turn every 0.1 s; then write ``{"ms": {path: [...]}, "errors": N}`` to OUT.
+SIGUSR1 drops the last URL (a dashboard about to be killed).
 """
 
 from __future__ import annotations
@@ -17,12 +18,17 @@ import urllib.request
 def main(argv: list[str]) -> int:
     out, urls = argv[0], argv[1:]
     stop = threading.Event()
+    drop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGUSR1, lambda *_: drop.set())
     paths = ["api/alerts?limit=100", "api/drones"]
     latencies_ms: dict[str, list[float]] = {p: [] for p in paths}
     errors = 0
     i = 0
     while not stop.is_set():
+        if drop.is_set() and len(urls) > 1:
+            urls = urls[:-1]
+            drop.clear()
         path = paths[(i // len(urls)) % len(paths)]
         url = urls[i % len(urls)] + path
         t0 = time.perf_counter()

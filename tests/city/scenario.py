@@ -7,11 +7,16 @@ The drones are MQTT clients on their station broker that publish what the drone 
 publishes: the retained status with a last will, telemetry at 1 Hz (QoS 0) and
 CloudEvent alerts (QoS 1).
 
+The dashboards split the archive writes through the JetStream consumer they share
+(``--archive-queue``, :mod:`drone_patrol.dashboard.shared_writer`); ``shared_writer=False``
+runs them as before, each writing every alert (the idempotent insert keeps one row).
+
 During the alert burst one station's uplink is cut (every connection to the cluster
-reset and refused) and, later, one cluster node is killed (SIGKILL) and restarted. Then
-one drone per site drops off without a goodbye (its last will says offline). The run
-waits until the archive holds every alert and every dashboard shows every drone in its
-right state, and reports what it measured.
+reset and refused), later one cluster node is killed (SIGKILL) and restarted, and then
+the last dashboard is killed (SIGKILL) for good. Then one drone per site drops off
+without a goodbye (its last will says offline). The run waits until the archive holds
+every alert and every dashboard still running shows every drone in its right state,
+and reports what it measured, with the rows each dashboard wrote.
 """
 
 from __future__ import annotations
@@ -50,6 +55,8 @@ class CityPlan:
     uplink_cut_s: float = 5.0
     node_down_s: float = 3.0
     dashboards: int = 2
+    shared_writer: bool = True
+    kill_dashboard: bool = True
     settle_timeout_s: float = 60.0
 
 
@@ -61,13 +68,16 @@ class CityResult:
     alerts_archived: int = 0
     duplicate_rows: int = 0
     dashboards_seeing_all: int = 0
+    dashboards_running: int = 0
+    rows_by_dashboard: list[int] = field(default_factory=list)  # alerts each dashboard stored (shared writer)
+    writes_again: int = 0  # inserts of an alert already stored (a redelivery after a dashboard died)
     wrong_drone_states: list[str] = field(default_factory=list)
     settle_s: float = 0.0
     messages_per_s: float = 0.0
     e2e_ms: dict[str, float] = field(default_factory=dict)
     e2e_calm_ms: dict[str, float] = field(default_factory=dict)
     api_ms: dict[str, float] = field(default_factory=dict)
-    api_path_p99_ms: dict[str, float] = field(default_factory=dict)
+    api_path_ms: dict[str, dict[str, float]] = field(default_factory=dict)  # path -> percentiles
     api_requests: int = 0
     api_errors: int = 0
     memory_mib: dict[str, float] = field(default_factory=dict)
@@ -118,7 +128,8 @@ def city(
         for node in cluster.nodes:
             cluster.wait_ready(node)
         uplinks = [Uplink(n.mqtt_port) for n in cluster.nodes]
-        stack.callback(lambda: [u.close() for u in uplinks])
+        for uplink in uplinks:
+            stack.callback(uplink.close)
         stations: dict[str, MosquittoBroker] = {}
         for i, site in enumerate(sites):
             ports = [u.port for u in uplinks] if i == 0 else None
@@ -137,7 +148,10 @@ def run(workdir: Path, plan: CityPlan = CityPlan(), log: Any = print) -> CityRes
         for i in range(plan.dashboards):
             node = cluster.nodes[i % len(cluster.nodes)]
             others = [n.mqtt_url for n in cluster.nodes if n is not node]  # where it goes when its node dies
-            dash = DashboardProcess(workdir / f"dashboard-{i}", i, ",".join([node.mqtt_url, *others]), pg.url)
+            brokers = ",".join([node.mqtt_url, *others])
+            order = [node, *(n for n in cluster.nodes if n is not node)]
+            queue = ",".join(f"nats://127.0.0.1:{n.port}" for n in order) if plan.shared_writer else ""
+            dash = DashboardProcess(workdir / f"dashboard-{i}", i, brokers, pg.url, queue)
             log(f"city: dashboard {i} on {node.name} ({time.monotonic() - t_begin:.1f} s)")
             stack.callback(dash.stop)
             dashboards.append(dash)
@@ -165,7 +179,7 @@ def run(workdir: Path, plan: CityPlan = CityPlan(), log: Any = print) -> CityRes
         keys = sorted(fleet.drones)
         total = plan.alerts_per_drone * len(keys)
         step_s = plan.burst_s / total
-        cut_at, kill_at = total // 4, total // 2
+        cut_at, kill_at, kill_dash_at = total // 4, total // 2, total * 3 // 5
         victim = cluster.nodes[0]  # every bridge's first address, and the first dashboard's node
         restore_timer: threading.Timer | None = None
         restart_timer: threading.Timer | None = None
@@ -174,13 +188,18 @@ def run(workdir: Path, plan: CityPlan = CityPlan(), log: Any = print) -> CityRes
                 log(f"city: uplink of {next(iter(stations))} cut for {plan.uplink_cut_s:g} s")
                 for u in uplinks:
                     u.cut()
-                restore_timer = threading.Timer(plan.uplink_cut_s, lambda: [u.restore() for u in uplinks])
+                restore_timer = threading.Timer(plan.uplink_cut_s, _restore_all, args=(uplinks,))
                 restore_timer.start()
             if n == kill_at:
                 log(f"city: node {victim.name} killed for {plan.node_down_s:g} s")
                 cluster.kill(victim)
                 restart_timer = threading.Timer(plan.node_down_s, cluster.start_node, args=(victim,))
                 restart_timer.start()
+            if n == kill_dash_at and plan.kill_dashboard and len(dashboards) > 1:
+                log(f"city: dashboard {len(dashboards) - 1} killed")
+                probe.drop_last()
+                time.sleep(0.3)  # the probe's request in flight to it ends
+                dashboards[-1].kill()
             key = keys[n % len(keys)]
             site, drone = key.split("/")
             kind = (AlertKind.THERMAL_HOTSPOT, AlertKind.CROWD_GATHERING, AlertKind.VEHICLE)[n % 3]
@@ -200,12 +219,13 @@ def run(workdir: Path, plan: CityPlan = CityPlan(), log: Any = print) -> CityRes
         log(f"city: {len(sent)} alerts sent; waiting for the archive and the dashboards")
 
         expected = {k: k not in offline for k in everyone}
+        running = [d for d in dashboards if d.proc.poll() is None]
 
         def settled() -> bool:
             archived, _dups, _lat = _archive_counts(pg.url, sent)
             if archived < len(sent):
                 return False
-            return all({k: v for k, v in _drone_states(d).items() if k in everyone} == expected for d in dashboards)
+            return all({k: v for k, v in _drone_states(d).items() if k in everyone} == expected for d in running)
 
         t_burst_end = time.monotonic()
         _wait(settled, plan.settle_timeout_s, "archive complete and drone states right", raise_=False)
@@ -219,9 +239,11 @@ def run(workdir: Path, plan: CityPlan = CityPlan(), log: Any = print) -> CityRes
         result.e2e_calm_ms = {k: v * 1000.0 for k, v in percentiles(_archive_counts(pg.url, calm)[2]).items()}
         every = [ms for values in probe.latencies_ms.values() for ms in values]
         result.api_ms = percentiles(every)
-        result.api_path_p99_ms = {path: percentiles(v)["p99"] for path, v in probe.latencies_ms.items()}
+        result.api_path_ms = {path: percentiles(v) for path, v in probe.latencies_ms.items()}
         result.api_requests, result.api_errors = len(every), probe.errors
-        for dash in dashboards:
+        result.dashboards_running = len(running)
+        result.rows_by_dashboard, result.writes_again = _rows_by_dashboard(dashboards, archived)
+        for dash in running:
             states = _drone_states(dash)
             wrong = [k for k in sorted(everyone) if states.get(k) != expected[k]]
             result.wrong_drone_states += [f"{dash.url}: {k}" for k in wrong]
@@ -231,11 +253,37 @@ def run(workdir: Path, plan: CityPlan = CityPlan(), log: Any = print) -> CityRes
         result.memory_mib = {
             "nats_cluster": cluster.memory_rss_mib(),
             "stations": sum(rss_mib(b._proc.pid) for b in stations.values() if b._proc is not None),
-            "dashboards": sum(rss_mib(d.proc.pid) for d in dashboards),
+            "dashboards": sum(rss_mib(d.proc.pid) for d in running),
         }
         if result.alerts_archived < result.alerts_sent:
             result.notes.append(f"dashboard logs:\n{dashboards[0].log()[-3000:]}")
     return result
+
+
+def _rows_by_dashboard(dashboards: list[DashboardProcess], archived: int) -> tuple[list[int], int]:
+    """Alerts each dashboard stored, and its writes that found the row there already.
+
+    From ``/healthz``: the shared writer's counts, or without one the dashboard's own
+    writes (every dashboard writes every alert; the first insert stores it). A killed
+    dashboard cannot be asked: its share is what the others did not store.
+    """
+    stored: list[int | None] = []
+    again = 0
+    for dash in dashboards:
+        if dash.proc.poll() is not None:
+            stored.append(None)
+            continue
+        health = dash.get("healthz")
+        counts = health["shared_writer"] or health["archive_writes"]
+        stored.append(counts["stored"])
+        again += counts["already_stored"]
+    known = sum(n for n in stored if n is not None)
+    return [archived - known if n is None else n for n in stored], again
+
+
+def _restore_all(uplinks: list[Uplink]) -> None:
+    for uplink in uplinks:
+        uplink.restore()
 
 
 def _online(dash: DashboardProcess) -> set[str]:

@@ -89,9 +89,19 @@ def users_conf(sites: list[str]) -> str:
         '  COMMAND_ROOM = {\n    publish: ["dronepatrol.*.*.alerts.ack"]\n'
         '    subscribe: ["dronepatrol.>", "$MQTT.sub.>"]\n  }\n'
     )
-    users.append("    { user: dashboard, password: $CITY_DASHBOARD_PASSWORD, permissions: $COMMAND_ROOM }\n")
+    dashboard_role = "  DASHBOARD = " + shipped.split("  DASHBOARD = ", 1)[1].split("\n  }\n", 1)[0] + "\n  }\n"
+    users.append("    { user: dashboard, password: $CITY_DASHBOARD_PASSWORD, permissions: $DASHBOARD }\n")
     users.append("    { user: command-room, password: $CITY_COMMAND_ROOM_PASSWORD, permissions: $COMMAND_ROOM }\n")
-    return head + "authorization {\n" + "".join(roles) + room + "  users: [\n" + "".join(users) + "  ]\n}\n"
+    return (
+        head
+        + "authorization {\n"
+        + "".join(roles)
+        + room
+        + dashboard_role
+        + "  users: [\n"
+        + "".join(users)
+        + "  ]\n}\n"
+    )
 
 
 @dataclass

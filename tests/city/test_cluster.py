@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,27 +22,12 @@ from tests.city.servers import (
     COMMAND_ROOM_PASSWORD,
     DASHBOARD_PASSWORD,
     NatsCluster,
-    nats_cluster,
     requires_mosquitto,
     requires_nats,
-    station_broker,
 )
 from tests.dashboard.helpers import get_json, http, make_alert, wait_until
 
 pytestmark = [requires_nats, requires_mosquitto]
-
-
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsCluster]:
-    with nats_cluster(tmp_path_factory.mktemp("nats")) as c:
-        yield c
-
-
-@pytest.fixture(scope="module")
-def station(cluster: NatsCluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[MosquittoBroker]:
-    broker = station_broker(tmp_path_factory.mktemp("station"), "dongxi", cluster).start()
-    yield broker
-    broker.stop()
 
 
 def room_settings(url: str, user: str = "dashboard", password: str = DASHBOARD_PASSWORD) -> ClientSettings:

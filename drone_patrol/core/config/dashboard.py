@@ -42,6 +42,9 @@ class DashboardConfig(Section):
     archive_path: Path | None = None  # None: <site.data_dir>/dashboard.sqlite
     # postgresql://USER@HOST:PORT/DB: the PostgreSQL city archive several dashboards share (wins over archive_path)
     archive_url: str | None = Field(default=None, pattern=r"^postgres(ql)?://")
+    # nats://HOST:PORT,...: the city cluster's NATS client ports; with archive_url the dashboards
+    # split the archive writes through one shared JetStream consumer (each alert stored once)
+    archive_queue_url: str | None = Field(default=None, pattern=r"^(nats|tls)://")
     history_hours: float = Field(default=12.0, gt=0)
     archive_keep_days: float = Field(default=90.0, gt=0)
     track_points: int = Field(default=1800, ge=2)
