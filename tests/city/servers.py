@@ -71,37 +71,23 @@ def _wait_port(port: int, timeout_s: float, alive: subprocess.Popen[bytes] | Non
 
 
 def users_conf(sites: list[str]) -> str:
-    """A ``city-users.conf`` like the shipped one, with one station user per site."""
+    """The shipped ``city-users.conf`` with its station role and user repeated for each of ``sites``."""
     shipped = (CITY_CONFIGS / "city-users.conf").read_text()
-    head, _, _ = shipped.partition("authorization {")
-    roles = []
-    users = []
+    role_start = shipped.index("  STATION_DONGXI = {")
+    role_end = shipped.index("\n  }\n", role_start) + len("\n  }\n")
+    role = shipped[role_start:role_end]
+    user_line = next(line for line in shipped.splitlines(keepends=True) if "user: station-dongxi" in line)
+    roles, users = [], []
     for site in sites:
-        role = f"STATION_{site.upper().replace('-', '_')}"
-        roles.append(
-            f"  {role} = {{\n"
-            f'    publish: ["dronepatrol.{site}.*.alerts.*", "dronepatrol.{site}.*.status", '
-            f'"dronepatrol.{site}.*.telemetry", "dronepatrol.{site}.*.video"]\n'
-            f'    subscribe: ["dronepatrol.{site}.*.alerts.ack", "$MQTT.sub.>"]\n  }}\n'
+        name = f"STATION_{site.upper().replace('-', '_')}"
+        roles.append(role.replace("STATION_DONGXI", name).replace("dronepatrol.dongxi.", f"dronepatrol.{site}."))
+        users.append(
+            user_line.replace("station-dongxi", f"station-{site}")
+            .replace("$CITY_STATION_DONGXI_PASSWORD", f"${name}_PASSWORD")
+            .replace("$STATION_DONGXI", f"${name}")
         )
-        users.append(f"    {{ user: station-{site}, password: ${role}_PASSWORD, permissions: ${role} }}\n")
-    room = (
-        '  COMMAND_ROOM = {\n    publish: ["dronepatrol.*.*.alerts.ack"]\n'
-        '    subscribe: ["dronepatrol.>", "$MQTT.sub.>"]\n  }\n'
-    )
-    dashboard_role = "  DASHBOARD = " + shipped.split("  DASHBOARD = ", 1)[1].split("\n  }\n", 1)[0] + "\n  }\n"
-    users.append("    { user: dashboard, password: $CITY_DASHBOARD_PASSWORD, permissions: $DASHBOARD }\n")
-    users.append("    { user: command-room, password: $CITY_COMMAND_ROOM_PASSWORD, permissions: $COMMAND_ROOM }\n")
-    return (
-        head
-        + "authorization {\n"
-        + "".join(roles)
-        + room
-        + dashboard_role
-        + "  users: [\n"
-        + "".join(users)
-        + "  ]\n}\n"
-    )
+    out = shipped[:role_start] + "".join(roles) + shipped[role_end:]
+    return out.replace(user_line, "".join(users))
 
 
 @dataclass

@@ -6,6 +6,7 @@ on three nodes, ``configs/city/station-bridge.conf`` on the station's Mosquitto.
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from pathlib import Path
@@ -25,7 +26,7 @@ from tests.city.servers import (
     requires_mosquitto,
     requires_nats,
 )
-from tests.dashboard.helpers import get_json, http, make_alert, wait_until
+from tests.dashboard.helpers import MqttTestClient, get_json, http, make_alert, wait_until
 
 pytestmark = [requires_nats, requires_mosquitto]
 
@@ -229,3 +230,43 @@ def test_per_user_permissions(cluster: NatsCluster, tmp_path: Path) -> None:
     finally:
         forger.stop(flush_timeout_s=0)
         spy.stop()
+
+
+def _until_received(sender: MqttTestClient, topic: str, body: bytes, receiver: MqttTestClient, what: str) -> None:
+    """Publish (QoS 1) until ``receiver`` has it: a subscription across the bridge is in place only after a while."""
+    deadline = time.monotonic() + 30.0
+    while time.monotonic() < deadline:
+        sender.publish(topic, body)
+        until = time.monotonic() + 2.0
+        while time.monotonic() < until:
+            if any(t == topic and b == body for t, b, _ in receiver.received):
+                return
+            time.sleep(0.05)
+    raise AssertionError(f"{what} did not arrive within 30 s")
+
+
+def test_commands_and_dispatch_steps_go_down_and_answers_come_up(
+    cluster: NatsCluster, station: MosquittoBroker
+) -> None:
+    """The city command room commands a station's drone and dispatches; the drone's answer reaches the city."""
+    base = "dronepatrol/dongxi/drone-5"
+    drone = MqttTestClient(station.url, subscribe=f"{base}/#").start()
+    room = MqttTestClient(
+        cluster.nodes[2].mqtt_url,
+        subscribe=f"{base}/commands/result",
+        username="command-room",
+        password=COMMAND_ROOM_PASSWORD,
+    ).start()
+    try:
+        command = json.dumps({"id": uuid.uuid4().hex, "type": "org.dronepatrol.command.eyes_on"}).encode()
+        _until_received(room, f"{base}/commands", command, drone, "the city's command at the drone")
+        answer = json.dumps({"id": uuid.uuid4().hex, "type": "org.dronepatrol.command.result"}).encode()
+        _until_received(drone, f"{base}/commands/result", answer, room, "the drone's answer in the city")
+        step = json.dumps({"id": uuid.uuid4().hex, "type": "org.dronepatrol.alert.workflow"}).encode()
+        _until_received(room, f"{base}/alerts/workflow", step, drone, "the city's dispatch step at the station")
+        # the answer came up once: the bridge's "in" lines do not send it back down, nor up again
+        time.sleep(1.0)
+        assert sum(1 for t, b, _ in drone.received if b == answer) == 1
+    finally:
+        drone.stop()
+        room.stop()

@@ -87,7 +87,14 @@ def alert_topic(alert: Alert) -> str:
 class MqttTestClient:
     """A paho client standing for a drone or a second command room; records what it receives."""
 
-    def __init__(self, url: str, client_id: str | None = None, subscribe: str | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        client_id: str | None = None,
+        subscribe: str | None = None,
+        username: str | None = None,
+        password: str | None = None,
+    ) -> None:
         host, port = url.removeprefix("mqtt://").split(":")
         self.received: list[tuple[str, bytes, float]] = []
         self._cv = threading.Condition()
@@ -97,6 +104,8 @@ class MqttTestClient:
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
         self.client.on_subscribe = lambda *a: self._subscribed.set()
+        if username is not None:
+            self.client.username_pw_set(username, password)
         self._host, self._port = host, int(port)
 
     def will(self, topic: str, payload: dict[str, Any]) -> MqttTestClient:
