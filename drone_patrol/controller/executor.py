@@ -262,6 +262,8 @@ class PatrolExecutor:
         timeout = v.wall(altitude / self.config.climb_rate_m_s * 3 + 30)
         deadline = time.monotonic() + timeout
         while v.state.relative_altitude_m < 0.9 * altitude:
+            if self.meter is not None:  # the climb is part of what the sortie uses
+                self.meter.sample(v.state)
             self._check_abort()
             if not v.state.armed:
                 raise OperationTimeoutError("takeoff", timeout, "the vehicle disarmed during take-off")

@@ -3,15 +3,17 @@
 No I/O here; the executor applies the decision and reports it. The battery rules use
 the vehicle's endurance (from its learned profile, else the config): a full battery
 gives ``flight_time_s`` of cruise at the mission's speed; climbing, descending and
-landing burn ``hover_power_factor`` times as much per second. Landing follows
-ArduCopter's defaults: WPNAV_SPEED_DN 1.5 m/s down to LAND_ALT_LOW 10 m, then
-LAND_SPEED 0.5 m/s.
+landing burn ``hover_power_factor`` times as much per second. A mission's legs are
+timed as ArduCopter flies them (``core/wpnav.py``: S-curves, short legs slower,
+corners blended); landing follows ArduCopter's defaults: RTL_LOIT_TIME 5 s over home,
+WPNAV_SPEED_DN 1.5 m/s down to LAND_ALT_LOW 10 m, then LAND_SPEED 0.5 m/s.
 """
 
 from __future__ import annotations
 
 import enum
 import itertools
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -19,6 +21,7 @@ from shapely.geometry import Point, Polygon
 
 from drone_patrol.core.geo import distance_m
 from drone_patrol.core.types import Geofence, GeoPoint, MavCmd, Mission, VehicleState
+from drone_patrol.core.wpnav import RTL_LOITER_S, WpnavLimits, chain_time_s, landing_s, local_xy
 
 
 class FailsafeAction(enum.StrEnum):
@@ -47,16 +50,6 @@ class FailsafeLimits:
     def cruise_percent_per_s(self) -> float:
         """Battery percent a second of cruise takes."""
         return 100.0 / self.flight_time_s
-
-
-_LAND_ALT_LOW_M = 10.0
-_LAND_SPEED_M_S = 0.5
-
-
-def landing_s(altitude_m: float, descent_rate_m_s: float) -> float:
-    """Seconds from ``altitude_m`` to the ground as ArduCopter lands (fast to 10 m, then 0.5 m/s)."""
-    alt = max(altitude_m, 0.0)
-    return max(alt - _LAND_ALT_LOW_M, 0.0) / descent_rate_m_s + min(alt, _LAND_ALT_LOW_M) / _LAND_SPEED_M_S
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +99,13 @@ def _mission_seconds(mission: Mission, limits: FailsafeLimits) -> tuple[float, f
         if wp.command in (MavCmd.NAV_WAYPOINT, MavCmd.NAV_LOITER_TIME) and wp.param1 > 0
     )
     hover_s = top_m / limits.climb_rate_m_s + landing_s(top_m, limits.descent_rate_m_s) + hold_s
-    return path_length_m(_path_points(mission)) / speed, hover_s
+    if mission.items and mission.items[-1].command == MavCmd.NAV_RETURN_TO_LAUNCH:
+        hover_s += RTL_LOITER_S
+    # the legs as ArduCopter flies them: S-curves, short legs slower, corners blended
+    xy = local_xy([(p.latitude_deg, p.longitude_deg) for p in _path_points(mission)])
+    flown = [q for i, q in enumerate(xy) if i == 0 or math.dist(q, xy[i - 1]) > 0.01]
+    cruise_s, _ = chain_time_s(flown, [speed] * len(flown), WpnavLimits())
+    return cruise_s, hover_s
 
 
 def mission_duration_s(mission: Mission, limits: FailsafeLimits) -> float:
