@@ -83,6 +83,8 @@ def patrol_district(tmp_path: Path, source: VehicleSource | None = None) -> Vehi
 
         publisher.publish_status = spy  # type: ignore[method-assign]
         session.start_vehicle()
+        # the same aircraft in a new session (SITL: a new process of the same instance) has its profile
+        assert session.vehicle_id == vehicle_id and session.profile is not None
         session.start_camera()
         for k, mission in enumerate(missions):
             outcome = session.fly(mission)
@@ -106,6 +108,7 @@ def patrol_district(tmp_path: Path, source: VehicleSource | None = None) -> Vehi
                   f"used {report.battery_used_percent:.1f}% ({report.consumption})")  # fmt: skip
             assert abs(report.battery_used_percent - predicted) <= 10.0, (k, report.battery_used_percent, predicted)
             assert report.min_battery_percent is not None and report.min_battery_percent >= 20.0
+            assert session.vehicle_id == vehicle_id  # a battery swap keeps the board id
         learned = session.profile
     assert statuses.count(WAITING) == len(missions) - 1
     assert learned is not None
