@@ -12,9 +12,8 @@ WPNAV_SPEED_DN 1.5 m/s down to LAND_ALT_LOW 10 m, then LAND_SPEED 0.5 m/s.
 from __future__ import annotations
 
 import enum
-import itertools
 import math
-from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from shapely.geometry import Point, Polygon
@@ -82,12 +81,6 @@ def _path_points(mission: Mission) -> list[GeoPoint]:
     return points
 
 
-def path_length_m(points: Iterable[GeoPoint]) -> float:
-    """Length of the polyline through ``points`` (geodesic, ignoring altitude)."""
-    pts = list(points)
-    return sum(distance_m(a, b) for a, b in itertools.pairwise(pts))
-
-
 def _mission_seconds(mission: Mission, limits: FailsafeLimits) -> tuple[float, float]:
     """(cruise, hover) seconds of ``mission``: the horizontal path; climb, landing and holds."""
     altitudes = [wp.altitude_m for wp in mission.items if wp.has_position and wp.command < 5000]
@@ -101,11 +94,15 @@ def _mission_seconds(mission: Mission, limits: FailsafeLimits) -> tuple[float, f
     hover_s = top_m / limits.climb_rate_m_s + landing_s(top_m, limits.descent_rate_m_s) + hold_s
     if mission.items and mission.items[-1].command == MavCmd.NAV_RETURN_TO_LAUNCH:
         hover_s += RTL_LOITER_S
-    # the legs as ArduCopter flies them: S-curves, short legs slower, corners blended
-    xy = local_xy([(p.latitude_deg, p.longitude_deg) for p in _path_points(mission)])
+    return path_seconds(_path_points(mission), speed), hover_s
+
+
+def path_seconds(points: Sequence[GeoPoint], speed_m_s: float) -> float:
+    """Seconds to fly through ``points`` from rest to rest as ArduCopter flies its legs
+    (S-curves, short legs slower, corners blended: ``core/wpnav.py``)."""
+    xy = local_xy([(p.latitude_deg, p.longitude_deg) for p in points])
     flown = [q for i, q in enumerate(xy) if i == 0 or math.dist(q, xy[i - 1]) > 0.01]
-    cruise_s, _ = chain_time_s(flown, [speed] * len(flown), WpnavLimits())
-    return cruise_s, hover_s
+    return chain_time_s(flown, [speed_m_s] * len(flown), WpnavLimits())[0]
 
 
 def mission_duration_s(mission: Mission, limits: FailsafeLimits) -> float:
@@ -162,11 +159,11 @@ def check_endurance(
     home = state.home or mission.home
     land_pct = landing_s(state.relative_altitude_m, limits.descent_rate_m_s) * limits.hover_power_factor * rate
     seq, nxt = ahead[0]
-    via_next = (distance_m(state.position, nxt) + distance_m(nxt, home)) / speed * rate + land_pct
+    via_next = path_seconds([state.position, nxt, home], speed) * rate + land_pct
     reserve = 100.0 * limits.reserve_fraction
     if state.battery_percent - via_next >= reserve:
         return CONTINUE
-    rest = path_length_m([state.position, *(p for _, p in ahead), home]) / speed * rate + land_pct
+    rest = path_seconds([state.position, *(p for _, p in ahead), home], speed) * rate + land_pct
     return FailsafeDecision(
         FailsafeAction.RTL,
         "endurance",
