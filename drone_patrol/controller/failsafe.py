@@ -14,7 +14,7 @@ from __future__ import annotations
 import enum
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from shapely.geometry import Point, Polygon
 
@@ -44,6 +44,7 @@ class FailsafeLimits:
     min_gps_fix: int = 3
     fence_alt_max_m: float | None = None
     hover_power_factor: float = 1.0
+    wpnav: WpnavLimits = field(default_factory=WpnavLimits)  # the vehicle's WPNAV_ACCEL, _JERK, _RADIUS
 
     @property
     def cruise_percent_per_s(self) -> float:
@@ -94,15 +95,15 @@ def _mission_seconds(mission: Mission, limits: FailsafeLimits) -> tuple[float, f
     hover_s = top_m / limits.climb_rate_m_s + landing_s(top_m, limits.descent_rate_m_s) + hold_s
     if mission.items and mission.items[-1].command == MavCmd.NAV_RETURN_TO_LAUNCH:
         hover_s += RTL_LOITER_S
-    return path_seconds(_path_points(mission), speed), hover_s
+    return path_seconds(_path_points(mission), speed, limits.wpnav), hover_s
 
 
-def path_seconds(points: Sequence[GeoPoint], speed_m_s: float) -> float:
+def path_seconds(points: Sequence[GeoPoint], speed_m_s: float, wpnav: WpnavLimits) -> float:
     """Seconds to fly through ``points`` from rest to rest as ArduCopter flies its legs
     (S-curves, short legs slower, corners blended: ``core/wpnav.py``)."""
     xy = local_xy([(p.latitude_deg, p.longitude_deg) for p in points])
     flown = [q for i, q in enumerate(xy) if i == 0 or math.dist(q, xy[i - 1]) > 0.01]
-    return chain_time_s(flown, [speed_m_s] * len(flown), WpnavLimits())[0]
+    return chain_time_s(flown, [speed_m_s] * len(flown), wpnav)[0]
 
 
 def mission_duration_s(mission: Mission, limits: FailsafeLimits) -> float:
@@ -159,11 +160,11 @@ def check_endurance(
     home = state.home or mission.home
     land_pct = landing_s(state.relative_altitude_m, limits.descent_rate_m_s) * limits.hover_power_factor * rate
     seq, nxt = ahead[0]
-    via_next = path_seconds([state.position, nxt, home], speed) * rate + land_pct
+    via_next = path_seconds([state.position, nxt, home], speed, limits.wpnav) * rate + land_pct
     reserve = 100.0 * limits.reserve_fraction
     if state.battery_percent - via_next >= reserve:
         return CONTINUE
-    rest = path_seconds([state.position, *(p for _, p in ahead), home], speed) * rate + land_pct
+    rest = path_seconds([state.position, *(p for _, p in ahead), home], speed, limits.wpnav) * rate + land_pct
     return FailsafeDecision(
         FailsafeAction.RTL,
         "endurance",
