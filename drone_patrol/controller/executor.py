@@ -35,6 +35,7 @@ from drone_patrol.core.config import ControllerConfig
 from drone_patrol.core.errors import DronePatrolError, OperationTimeoutError
 from drone_patrol.core.profile import VehicleProfile
 from drone_patrol.core.types import MavCmd, Mission, VehicleState
+from drone_patrol.core.wpnav import WpnavLimits
 
 log = logging.getLogger(__name__)
 
@@ -202,7 +203,7 @@ class PatrolExecutor:
         if not self.dry_run:  # a dry run changes nothing on the vehicle but its lists
             self._set_phase(Phase.PREFLIGHT)
             capacity = self._battery_capacity_mah()
-            self.limits = limits_from_config(self.config, self.profile, capacity)
+            self.limits = replace(limits_from_config(self.config, self.profile, capacity), wpnav=self._wpnav_limits())
             self.meter = ConsumptionMeter(capacity, v.speedup)
             run_preflight(v, self.mission, self.config, self.limits)
             self._predicted_percent = mission_battery_percent(self.mission, self.limits)
@@ -242,6 +243,19 @@ class PatrolExecutor:
             capacity = self.profile.capacity_mah if self.profile is not None else _DEFAULT_CAPACITY_MAH
         return capacity
 
+    def _wpnav_limits(self) -> WpnavLimits:
+        """WPNAV_ACCEL, WPNAV_JERK and WPNAV_RADIUS as the vehicle has them, which time its legs
+        (ArduCopter's defaults when one is unreadable or not above 0)."""
+        try:
+            p = self.vehicle.params
+            accel, jerk, radius = (float(p.get(n)) for n in ("WPNAV_ACCEL", "WPNAV_JERK", "WPNAV_RADIUS"))
+        except DronePatrolError as exc:
+            log.warning("cannot read the WPNAV parameters (%s): timing legs with ArduCopter's defaults", exc)
+            return WpnavLimits()
+        if min(accel, jerk, radius) <= 0:
+            return WpnavLimits()
+        return WpnavLimits(accel / 100.0, jerk, radius / 100.0)
+
     def _upload_progress(self, done: int, total: int) -> None:
         self.tracker.upload_done, self.tracker.upload_total = done, total
 
@@ -262,6 +276,8 @@ class PatrolExecutor:
         timeout = v.wall(altitude / self.config.climb_rate_m_s * 3 + 30)
         deadline = time.monotonic() + timeout
         while v.state.relative_altitude_m < 0.9 * altitude:
+            if self.meter is not None:  # the climb is part of what the sortie uses
+                self.meter.sample(v.state)
             self._check_abort()
             if not v.state.armed:
                 raise OperationTimeoutError("takeoff", timeout, "the vehicle disarmed during take-off")

@@ -3,22 +3,24 @@
 No I/O here; the executor applies the decision and reports it. The battery rules use
 the vehicle's endurance (from its learned profile, else the config): a full battery
 gives ``flight_time_s`` of cruise at the mission's speed; climbing, descending and
-landing burn ``hover_power_factor`` times as much per second. Landing follows
-ArduCopter's defaults: WPNAV_SPEED_DN 1.5 m/s down to LAND_ALT_LOW 10 m, then
-LAND_SPEED 0.5 m/s.
+landing burn ``hover_power_factor`` times as much per second. A mission's legs are
+timed as ArduCopter flies them (``core/wpnav.py``: S-curves, short legs slower,
+corners blended); landing follows ArduCopter's defaults: RTL_LOIT_TIME 5 s over home,
+WPNAV_SPEED_DN 1.5 m/s down to LAND_ALT_LOW 10 m, then LAND_SPEED 0.5 m/s.
 """
 
 from __future__ import annotations
 
 import enum
-import itertools
-from collections.abc import Iterable
-from dataclasses import dataclass
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 from shapely.geometry import Point, Polygon
 
 from drone_patrol.core.geo import distance_m
 from drone_patrol.core.types import Geofence, GeoPoint, MavCmd, Mission, VehicleState
+from drone_patrol.core.wpnav import RTL_LOITER_S, WpnavLimits, chain_time_s, landing_s, local_xy
 
 
 class FailsafeAction(enum.StrEnum):
@@ -42,21 +44,12 @@ class FailsafeLimits:
     min_gps_fix: int = 3
     fence_alt_max_m: float | None = None
     hover_power_factor: float = 1.0
+    wpnav: WpnavLimits = field(default_factory=WpnavLimits)  # the vehicle's WPNAV_ACCEL, _JERK, _RADIUS
 
     @property
     def cruise_percent_per_s(self) -> float:
         """Battery percent a second of cruise takes."""
         return 100.0 / self.flight_time_s
-
-
-_LAND_ALT_LOW_M = 10.0
-_LAND_SPEED_M_S = 0.5
-
-
-def landing_s(altitude_m: float, descent_rate_m_s: float) -> float:
-    """Seconds from ``altitude_m`` to the ground as ArduCopter lands (fast to 10 m, then 0.5 m/s)."""
-    alt = max(altitude_m, 0.0)
-    return max(alt - _LAND_ALT_LOW_M, 0.0) / descent_rate_m_s + min(alt, _LAND_ALT_LOW_M) / _LAND_SPEED_M_S
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,12 +82,6 @@ def _path_points(mission: Mission) -> list[GeoPoint]:
     return points
 
 
-def path_length_m(points: Iterable[GeoPoint]) -> float:
-    """Length of the polyline through ``points`` (geodesic, ignoring altitude)."""
-    pts = list(points)
-    return sum(distance_m(a, b) for a, b in itertools.pairwise(pts))
-
-
 def _mission_seconds(mission: Mission, limits: FailsafeLimits) -> tuple[float, float]:
     """(cruise, hover) seconds of ``mission``: the horizontal path; climb, landing and holds."""
     altitudes = [wp.altitude_m for wp in mission.items if wp.has_position and wp.command < 5000]
@@ -106,7 +93,17 @@ def _mission_seconds(mission: Mission, limits: FailsafeLimits) -> tuple[float, f
         if wp.command in (MavCmd.NAV_WAYPOINT, MavCmd.NAV_LOITER_TIME) and wp.param1 > 0
     )
     hover_s = top_m / limits.climb_rate_m_s + landing_s(top_m, limits.descent_rate_m_s) + hold_s
-    return path_length_m(_path_points(mission)) / speed, hover_s
+    if mission.items and mission.items[-1].command == MavCmd.NAV_RETURN_TO_LAUNCH:
+        hover_s += RTL_LOITER_S
+    return path_seconds(_path_points(mission), speed, limits.wpnav), hover_s
+
+
+def path_seconds(points: Sequence[GeoPoint], speed_m_s: float, wpnav: WpnavLimits) -> float:
+    """Seconds to fly through ``points`` from rest to rest as ArduCopter flies its legs
+    (S-curves, short legs slower, corners blended: ``core/wpnav.py``)."""
+    xy = local_xy([(p.latitude_deg, p.longitude_deg) for p in points])
+    flown = [q for i, q in enumerate(xy) if i == 0 or math.dist(q, xy[i - 1]) > 0.01]
+    return chain_time_s(flown, [speed_m_s] * len(flown), wpnav)[0]
 
 
 def mission_duration_s(mission: Mission, limits: FailsafeLimits) -> float:
@@ -163,11 +160,11 @@ def check_endurance(
     home = state.home or mission.home
     land_pct = landing_s(state.relative_altitude_m, limits.descent_rate_m_s) * limits.hover_power_factor * rate
     seq, nxt = ahead[0]
-    via_next = (distance_m(state.position, nxt) + distance_m(nxt, home)) / speed * rate + land_pct
+    via_next = path_seconds([state.position, nxt, home], speed, limits.wpnav) * rate + land_pct
     reserve = 100.0 * limits.reserve_fraction
     if state.battery_percent - via_next >= reserve:
         return CONTINUE
-    rest = path_length_m([state.position, *(p for _, p in ahead), home]) / speed * rate + land_pct
+    rest = path_seconds([state.position, *(p for _, p in ahead), home], speed, limits.wpnav) * rate + land_pct
     return FailsafeDecision(
         FailsafeAction.RTL,
         "endurance",

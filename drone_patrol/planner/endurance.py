@@ -1,8 +1,11 @@
 """Flight time and battery use of a route, from the simple model of ``EnduranceConfig``.
 
-time = take-off climb / climb rate + sum(leg length / leg speed) + altitude changes
-(climb or descent rate) + turns (``turn_time_s`` per 180 degrees of heading change)
-+ final descent / descent rate. Climbing, descending and turning cost
+time = take-off climb / climb rate + the horizontal legs as ArduCopter flies them
+(``core/wpnav.py``: jerk-limited S-curves from rest to rest, short legs never at full
+speed, corners blended within WPNAV_RADIUS) + altitude changes (climb or descent rate)
++ ``turn_time_s`` per 180 degrees of heading change (0 by default: the S-curves hold
+the corners) + RTL's hold over home (RTL_LOIT_TIME) + the landing (WPNAV_SPEED_DN to
+LAND_ALT_LOW, then LAND_SPEED). Climbing, descending, holding and landing cost
 ``hover_power_factor`` times the battery of cruise; the battery fraction is the
 weighted time over ``flight_time_s``.
 """
@@ -19,6 +22,7 @@ from drone_patrol.core.config import Settings
 from drone_patrol.core.config.planner import EnduranceConfig
 from drone_patrol.core.errors import InputError
 from drone_patrol.core.profile import VehicleProfile, find_profile, latest_profile, profile_path
+from drone_patrol.core.wpnav import WpnavLimits, chain_time_s, landing_s
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,24 +52,32 @@ def _heading_change_deg(a: PathPoint, b: PathPoint, c: PathPoint) -> float:
     return 360.0 - d if d > 180.0 else d
 
 
+def wpnav_limits(model: EnduranceConfig) -> WpnavLimits:
+    """The waypoint navigation limits the model times legs with."""
+    return WpnavLimits(model.accel_m_s2, model.jerk_m_s3, model.waypoint_radius_m)
+
+
 def estimate(path: Sequence[PathPoint], model: EnduranceConfig, airborne: bool = False) -> FlightEstimate:
     """Estimate a flight that takes off at ``path[0]`` (on the ground) and lands at ``path[-1]``;
     with ``airborne`` the path is a piece flown in the air (no take-off or landing)."""
     if not path:
         return FlightEstimate(0.0, 0.0, 0.0, 0)
-    cruise_s = 0.0
     hover_s = 0.0
     if not airborne:
-        hover_s = path[0].altitude_m / model.climb_rate_m_s + path[-1].altitude_m / model.descent_rate_m_s
+        hover_s = (
+            path[0].altitude_m / model.climb_rate_m_s
+            + model.rtl_loiter_s
+            + landing_s(path[-1].altitude_m, model.descent_rate_m_s)
+        )
     length = 0.0
     turns = 0
     horizontal = [
         p for i, p in enumerate(path) if i == 0 or math.dist((p.x, p.y), (path[i - 1].x, path[i - 1].y)) > 0.01
     ]
+    limits = wpnav_limits(model)
+    cruise_s, _ = chain_time_s([(p.x, p.y) for p in horizontal], [p.speed_m_s for p in horizontal], limits)
     for a, b in itertools.pairwise(path):
-        d = math.dist((a.x, a.y), (b.x, b.y))
-        length += d
-        cruise_s += d / b.speed_m_s
+        length += math.dist((a.x, a.y), (b.x, b.y))
         dz = b.altitude_m - a.altitude_m
         hover_s += dz / model.climb_rate_m_s if dz > 0 else -dz / model.descent_rate_m_s
     for a, b, c in zip(horizontal[:-2], horizontal[1:-1], horizontal[2:], strict=True):

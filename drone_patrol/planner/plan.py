@@ -20,9 +20,10 @@ from drone_patrol.core.config.planner import EnduranceConfig, PlannerConfig
 from drone_patrol.core.errors import PlanningError
 from drone_patrol.core.files import excerpt
 from drone_patrol.core.types import Geofence, GeoPoint, KeyArea, MavCmd, Mission, PatternKind
+from drone_patrol.core.wpnav import stop_cost_s
 from drone_patrol.mission.areas import AreaSet, area_footprint_m, to_local
 from drone_patrol.planner.build import ItemWriter, RoutePoint, geofence, inclusion_polygon
-from drone_patrol.planner.endurance import PathPoint, estimate, usable_fraction
+from drone_patrol.planner.endurance import PathPoint, estimate, usable_fraction, wpnav_limits
 from drone_patrol.planner.failsafe_paths import (
     PlannedReturns,
     check_returns,
@@ -142,7 +143,8 @@ class _Planner:
                     fp.across_m,
                     fp.along_m,
                     speed,
-                    self.cfg.endurance.turn_time_s,
+                    # what a U-turn of the sweep costs: ArduCopter stops and starts again
+                    self.cfg.endurance.turn_time_s + stop_cost_s(speed, wpnav_limits(self.cfg.endurance)),
                     self.cfg.sweep_angle_step_deg,
                     self.nofly.forbidden,
                     self.fixed_angle,

@@ -54,6 +54,7 @@ class VehicleSource:
     sitl_binary: Path | None = None
     sitl_defaults: Path | None = None
     connect: str | None = None
+    sitl_instance: int = 0  # SITL's -I: which simulated vehicle (its board id), the same across restarts
     speedup: float | None = None  # None: sim.speedup for the simulator and SITL, controller.speedup for a connection
 
     @property
@@ -156,7 +157,11 @@ class PatrolSession:
         s = self.settings
         if self.source.sitl_binary is not None:
             self.sitl = SitlProcess(
-                self.source.sitl_binary, self.home, speedup=self.speedup, defaults=self.source.sitl_defaults
+                self.source.sitl_binary,
+                self.home,
+                speedup=self.speedup,
+                defaults=self.source.sitl_defaults,
+                instance=self.source.sitl_instance,
             ).start()
             self._stack.callback(self.sitl.stop)
             connection = self.sitl.connection_string
@@ -172,13 +177,19 @@ class PatrolSession:
         timeout_s = 120.0 if self.sitl is not None else None
         self.vehicle = Vehicle.connect(connection, cfg, timeout_s=timeout_s)
         self._stack.callback(self.vehicle.close)
+        self._identify()
+        return self.vehicle
+
+    def _identify(self) -> None:
+        """Name the vehicle on the link by its board id and take up its profile."""
+        assert self.vehicle is not None
+        s = self.settings
         self.vehicle_id = vehicle_identity(self.vehicle, s.site.drone_id)
         self.profile = find_profile(s.site.data_dir, self.vehicle_id)
         log.info(
             "vehicle %s: %s", self.vehicle_id,
             self.profile.describe() if self.profile else "no consumption profile yet (learned from its first flight)",
         )  # fmt: skip
-        return self.vehicle
 
     def start_publisher(self) -> AlertPublisher:
         """Start the alert publisher towards the broker."""
@@ -288,6 +299,13 @@ class PatrolSession:
         if power_cycle is not None:
             timeout = max(timeout, 120.0)  # a restart boots the vehicle again: give it wall time
         wait_for_swap(self.vehicle, self.publisher, timeout, power_cycle, lambda: self.stopping)
+        # the board id survives a power cycle: another id is another aircraft (or flight controller)
+        before = self.vehicle_id
+        self._identify()
+        if self.vehicle_id != before:
+            log.warning(
+                "after the battery swap the vehicle is %s, not %s: flying on its own profile", self.vehicle_id, before
+            )
 
     def _restart_sitl(self) -> None:
         assert self.sitl is not None

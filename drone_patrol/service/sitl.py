@@ -1,9 +1,17 @@
 """Start and stop a user's ArduPilot SITL binary (``arducopter``) for the demo and the SITL tests.
 
 This only runs a binary the user built by ArduPilot's own instructions; it builds nothing.
-SITL listens on TCP ``5760 + 10 * instance`` and boots only once a client connects there.
 It needs the copter frame defaults (``Tools/autotest/default_params/copter.parm``) or it
 never becomes armable.
+
+The instance number (``-I``) is the simulated vehicle's identity: SITL's board id (the
+``uid2`` of AUTOPILOT_VERSION, which the project keys vehicle profiles by) is the host's
+``/etc/machine-id`` with the instance added to its first byte (``HALSITL::Util::
+get_system_id_unformatted``). So one simulated vehicle keeps one instance, across restarts
+and runs, and its ports are chosen apart from it: ``--base-port`` (TCP, serial 0 on the
+base port, serials 1 and 2 on base + 2 and + 3) and ``--rc-in-port`` (UDP RC input) are
+given before ``-I``, which then moves no port (``SITL_cmdline.cpp``). SITL boots only
+once a client connects to its base port.
 """
 
 from __future__ import annotations
@@ -15,6 +23,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from drone_patrol.core.errors import DronePatrolError
@@ -35,18 +44,33 @@ def _port_free(port: int) -> bool:
     return True
 
 
-def free_instance(first: int = 0, last: int = 40, shuffle: bool = False) -> int:
-    """An instance number whose ports (5760..5763 + 10 N, 5501 + 10 N) are free.
+#: the port slots tried: slot k gives TCP 5760 + 10 k (and + 2, + 3) and UDP 5501 + 10 k, the
+#: ports ``-I k`` would give; slots from 20 up stay clear of instances started by hand
+PORT_SLOTS = range(20, 60)
 
-    ``shuffle`` tries them in random order, so that parallel test runs rarely collide.
+
+def _udp_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.bind(("0.0.0.0", port))  # where SITL binds its RC input
+        except OSError:
+            return False
+    return True
+
+
+def free_ports(slots: Sequence[int] = PORT_SLOTS, shuffle: bool = True) -> tuple[int, int]:
+    """(TCP base port, UDP RC-input port) of a slot whose ports are all free.
+
+    ``shuffle`` tries the slots in random order, so that parallel test runs rarely collide.
     """
-    candidates = list(range(first, last))
+    candidates = list(slots)
     if shuffle:
         random.shuffle(candidates)
-    for n in candidates:
-        if all(_port_free(p + 10 * n) for p in (5760, 5762, 5763, 5501)):
-            return n
-    raise SitlError(f"no free SITL instance between {first} and {last - 1}")
+    for k in candidates:
+        base, rc_in = 5760 + 10 * k, 5501 + 10 * k
+        if all(_port_free(base + d) for d in (0, 2, 3)) and _udp_free(rc_in):
+            return base, rc_in
+    raise SitlError(f"no free SITL ports in slots {min(slots, default=0)}..{max(slots, default=0)}")
 
 
 def find_defaults(binary: Path) -> Path | None:
@@ -69,9 +93,10 @@ class SitlProcess:
         heading_deg: float = 0.0,
         speedup: float = 10.0,
         defaults: str | Path | None = None,
-        instance: int | None = None,
+        instance: int = 0,
         model: str = "+",
     ) -> None:
+        """``instance`` is the simulated vehicle (its board id); the ports are free ones found at the first start."""
         self.binary = Path(binary)
         if not self.binary.is_file() or not os.access(self.binary, os.X_OK):
             raise SitlError(f"{self.binary}: not an executable arducopter SITL binary")
@@ -79,15 +104,18 @@ class SitlProcess:
         if self.defaults is not None and not self.defaults.is_file():
             raise SitlError(f"{self.defaults}: defaults .parm file not found")
         self.home, self.heading_deg, self.speedup, self.model = home, heading_deg, speedup, model
-        self.instance = free_instance(20, 60, shuffle=True) if instance is None else instance
+        if not 0 <= instance <= 255:  # SITL adds it to one byte of the machine id
+            raise SitlError(f"SITL instance {instance}: expected 0 to 255")
+        self.instance = instance
+        self.base_port, self.rc_in_port = 0, 0  # chosen at each start
         self.workdir = Path(tempfile.mkdtemp(prefix=f"sitl-{self.instance}-"))
         self._proc: subprocess.Popen[bytes] | None = None
         self._wipe = True  # -w only the first time: a restart keeps the stored parameters
 
     @property
     def port(self) -> int:
-        """The TCP port of SITL's first MAVLink serial port."""
-        return 5760 + 10 * self.instance
+        """The TCP port of SITL's first MAVLink serial port (0 before the first start)."""
+        return self.base_port
 
     @property
     def connection_string(self) -> str:
@@ -105,6 +133,11 @@ class SitlProcess:
             f"{self.speedup:g}",
             "--home",
             f"{h.latitude_deg},{h.longitude_deg},{h.altitude_m},{self.heading_deg:g}",
+            # the ports first: -I moves only the ports still at their defaults
+            "--base-port",
+            str(self.base_port),
+            "--rc-in-port",
+            str(self.rc_in_port),
             "-I",
             str(self.instance),
         ]
@@ -120,6 +153,8 @@ class SitlProcess:
         Listening is seen as the port being taken, without connecting: the first client
         to connect starts SITL's boot, and that should be the controller.
         """
+        if not self.base_port:  # a restart keeps its ports: the controller reconnects to the same one
+            self.base_port, self.rc_in_port = free_ports()
         log = open(self.workdir / "sitl.log", "ab")  # noqa: SIM115 - lives as long as the process
         self._proc = subprocess.Popen(self.command(), cwd=self.workdir, stdout=log, stderr=subprocess.STDOUT)
         self._wipe = False

@@ -30,6 +30,7 @@ from drone_patrol.core.types import (
     VehicleState,
     Waypoint,
 )
+from drone_patrol.core.wpnav import WpnavLimits
 
 HOME = GeoPoint(25.2823, 110.2972, 150.0)
 LIMITS = FailsafeLimits(flight_time_s=1000.0, reserve_fraction=0.2, critical_percent=10.0)
@@ -146,9 +147,13 @@ def test_battery_rule_is_monotonic(distance: float, battery: float) -> None:
 def test_mission_battery_need() -> None:
     mission = _mission(1000.0)
     pct = mission_battery_percent(mission, LIMITS)
-    # 2 km at 5 m/s + 30 m up at 2.5 + 30 m down at 1.5 = 432 s of 1000 s
-    assert 42 < pct < 45
+    # 2 km at 5 m/s (400 s) + the S-curves' rise and stop and the U-turn (about 5 s) + 30 m up at
+    # 2.5 (12 s) + RTL's 5 s over home + 20 m down at 1.5 and 10 m at 0.5 (33 s) = about 455 s of 1000
+    assert 45 < pct < 46
     assert required_takeoff_percent(mission, LIMITS) == pct + 20.0
+    # a vehicle with a stiffer WPNAV_JERK (5 m/s^3) speeds up and brakes sooner: a little less
+    brisk = mission_battery_percent(mission, replace(LIMITS, wpnav=WpnavLimits(jerk_m_s3=5.0)))
+    assert pct - 1.0 < brisk < pct
 
 
 def test_preflight_parameters_and_readiness() -> None:

@@ -12,6 +12,7 @@ from shapely.geometry import LineString, Point, Polygon, box
 
 from drone_patrol.core.config import EnduranceConfig
 from drone_patrol.core.errors import PlanningError
+from drone_patrol.core.wpnav import WpnavLimits, chain_time_s, stop_cost_s
 from drone_patrol.planner.coverage import build_sweep
 from drone_patrol.planner.endurance import PathPoint, estimate
 from drone_patrol.planner.ordering import Variant, order_units, route_length
@@ -116,9 +117,13 @@ def test_endurance_model_adds_climb_turns_and_descent() -> None:
     path = [PathPoint(0, 0, 40, 5), PathPoint(100, 0, 40, 5), PathPoint(100, 100, 40, 5), PathPoint(0, 100, 40, 5)]
     est = estimate(path, model)
     assert est.length_m == 300 and est.turns == 2
-    assert est.duration_s == pytest.approx(300 / 5 + 40 / 2 + 40 / 1 + 2 * 4 * 0.5)
+    legs_s, _ = chain_time_s([(0, 0), (100, 0), (100, 100), (0, 100)], [5] * 4, WpnavLimits())
+    # the legs as ArduCopter flies them: slower than 300 m at 5 m/s (a stop at each end, two corners)
+    assert 300 / 5 < legs_s < 300 / 5 + 4 * stop_cost_s(5, WpnavLimits())
+    # climb 40 m at 2 m/s, RTL's 5 s over home, 30 m down at 1 m/s and the last 10 at 0.5, the turns
+    assert est.duration_s == pytest.approx(legs_s + 40 / 2 + 5 + 30 / 1 + 10 / 0.5 + 2 * 4 * 0.5)
     assert est.battery_fraction == pytest.approx(est.duration_s / 1000)
-    assert estimate(path, model, airborne=True).duration_s == pytest.approx(300 / 5 + 4)
+    assert estimate(path, model, airborne=True).duration_s == pytest.approx(legs_s + 4)
     assert Point(0, 0).distance(Point(0, 0)) == 0
 
 

@@ -61,6 +61,7 @@ def patrol_district(tmp_path: Path, source: VehicleSource | None = None) -> Vehi
         first.start_camera()
         learning = first.fly(missions[0]).report
         assert learning is not None
+        print(f"learning flight: used {learning.battery_used_percent}% ({learning.consumption})")
         assert learning.outcome == "completed", learning.summary()
         assert learning.landed_distance_from_home_m is not None and learning.landed_distance_from_home_m < 2.0
         vehicle_id = first.vehicle_id
@@ -82,6 +83,8 @@ def patrol_district(tmp_path: Path, source: VehicleSource | None = None) -> Vehi
 
         publisher.publish_status = spy  # type: ignore[method-assign]
         session.start_vehicle()
+        # the same aircraft in a new session (SITL: a new process of the same instance) has its profile
+        assert session.vehicle_id == vehicle_id and session.profile is not None
         session.start_camera()
         for k, mission in enumerate(missions):
             outcome = session.fly(mission)
@@ -101,8 +104,11 @@ def patrol_district(tmp_path: Path, source: VehicleSource | None = None) -> Vehi
                 assert not any(z.intersects(step) for z in zones), (a, b)
             predicted = 100.0 * plan.stats[k].battery_fraction
             assert report.battery_used_percent is not None
+            print(f"sortie {k + 1}: predicted {predicted:.1f}% in {plan.stats[k].duration_s:.0f} s, "
+                  f"used {report.battery_used_percent:.1f}% ({report.consumption})")  # fmt: skip
             assert abs(report.battery_used_percent - predicted) <= 10.0, (k, report.battery_used_percent, predicted)
             assert report.min_battery_percent is not None and report.min_battery_percent >= 20.0
+            assert session.vehicle_id == vehicle_id  # a battery swap keeps the board id
         learned = session.profile
     assert statuses.count(WAITING) == len(missions) - 1
     assert learned is not None

@@ -18,7 +18,7 @@ import socket, sys, time
 args = sys.argv[1:]
 with open("argv.txt", "a") as f:
     f.write(" ".join(args) + "\\n")
-port = 5760 + 10 * int(args[args.index("-I") + 1])
+port = int(args[args.index("--base-port") + 1])
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("127.0.0.1", port)); s.listen(1)
 time.sleep(60)
@@ -45,8 +45,14 @@ def test_sitl_restart_keeps_its_directory_and_drops_the_wipe(tmp_path: Path) -> 
         (workdir / "eeprom.bin").write_bytes(b"params")
         sitl.restart(timeout_s=20.0)
         assert (workdir / "eeprom.bin").read_bytes() == b"params"
-        runs = (workdir / "argv.txt").read_text().splitlines()
-        assert len(runs) == 2 and "-w" in runs[0].split() and "-w" not in runs[1].split()
+        runs = [r.split() for r in (workdir / "argv.txt").read_text().splitlines()]
+        assert len(runs) == 2 and "-w" in runs[0] and "-w" not in runs[1]
+        # the same vehicle (instance 0, so the same board id) on the same ports after the power cycle;
+        # the ports come before -I, which would otherwise move them by 10 * instance
+        for run in runs:
+            assert run[run.index("-I") + 1] == "0" and run.index("--base-port") < run.index("-I")
+            assert run[run.index("--base-port") + 1] == str(sitl.port)
+            assert run[run.index("--rc-in-port") + 1] == str(sitl.rc_in_port)
         with socket.create_connection(("127.0.0.1", sitl.port), timeout=5):
             pass
     finally:

@@ -71,7 +71,7 @@ def test_upload_to_sitl_through_a_lossy_link(sitl: Sitl) -> None:
     link_mod = pytest.importorskip("drone_patrol.sim.link")
     # SITL boots on its first client; let the proxy be that client
     proxy = link_mod.FaultyLink(
-        target=("127.0.0.1", 5760 + 10 * sitl.instance),
+        target=("127.0.0.1", sitl.port),
         listen_host="127.0.0.1",
         listen_port=0,
         drop=0.2,
@@ -93,7 +93,7 @@ def test_upload_to_sitl_through_a_lossy_link(sitl: Sitl) -> None:
 
 def test_transfer_to_a_silent_vehicle_fails_cleanly(sitl: Sitl) -> None:
     link_mod = pytest.importorskip("drone_patrol.sim.link")
-    proxy = link_mod.FaultyLink(target=("127.0.0.1", 5760 + 10 * sitl.instance), listen_port=0, seed=4)
+    proxy = link_mod.FaultyLink(target=("127.0.0.1", sitl.port), listen_port=0, seed=4)
     proxy.start()
     try:
         config = sitl.config(connection=f"tcp:127.0.0.1:{proxy.port}", transfer_deadline_s=6.0)
@@ -134,7 +134,7 @@ def test_patrol_flight_lands_at_home(sitl: Sitl) -> None:
 
 def test_link_cut_mid_mission_sitl_gcs_failsafe_and_reconnect(sitl: Sitl) -> None:
     link_mod = pytest.importorskip("drone_patrol.sim.link")
-    proxy = link_mod.FaultyLink(target=("127.0.0.1", 5760 + 10 * sitl.instance), listen_port=0, seed=5)
+    proxy = link_mod.FaultyLink(target=("127.0.0.1", sitl.port), listen_port=0, seed=5)
     proxy.start()
     try:
         # FS_GCS_TIMEOUT 30 vehicle seconds = 3 wall seconds at 10x; the cut lasts 6

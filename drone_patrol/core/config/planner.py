@@ -12,16 +12,24 @@ class EnduranceConfig(Section):
 
     ``flight_time_s`` is the flight time of a full battery in cruise; climbing,
     descending and turning burn ``hover_power_factor`` times as much per second.
-    A sortie may use ``flight_time_s * (1 - reserve_fraction)``; ``turn_time_s`` is
-    the extra time of a 180-degree turn (smaller turns pro rata).
+    A sortie may use ``flight_time_s * (1 - reserve_fraction)``. The legs are timed as
+    ArduCopter flies them (``core/wpnav.py``) with ``accel_m_s2`` (WPNAV_ACCEL),
+    ``jerk_m_s3`` (WPNAV_JERK) and ``waypoint_radius_m`` (WPNAV_RADIUS); ``turn_time_s``
+    is extra time per 180-degree turn on top of that (smaller turns pro rata), and
+    ``rtl_loiter_s`` RTL's hold over home before it lands (RTL_LOIT_TIME).
     """
 
     flight_time_s: float = Field(default=1500.0, gt=0)
     reserve_fraction: float = Field(default=0.25, ge=0, lt=1)
     climb_rate_m_s: float = Field(default=2.5, gt=0)
     descent_rate_m_s: float = Field(default=1.5, gt=0)
-    turn_time_s: float = Field(default=2.0, ge=0)
+    turn_time_s: float = Field(default=0.0, ge=0)
     hover_power_factor: float = Field(default=1.0, gt=0)
+    # how ArduCopter flies the legs (core/wpnav.py), its parameters' defaults
+    accel_m_s2: float = Field(default=2.5, gt=0)  # WPNAV_ACCEL
+    jerk_m_s3: float = Field(default=1.0, gt=0)  # WPNAV_JERK
+    waypoint_radius_m: float = Field(default=2.0, gt=0)  # WPNAV_RADIUS
+    rtl_loiter_s: float = Field(default=5.0, ge=0)  # RTL_LOIT_TIME
 
 
 class PlannerConfig(Section):

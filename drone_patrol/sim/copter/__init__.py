@@ -130,6 +130,10 @@ Not mirrored (differences from SITL):
   a peer that speaks MAVLink 1 in MAVLink 1 (as a SERIALn_PROTOCOL 1 port does), which is
   how the "fence and rally need MAVLink 2" refusal can be exercised.
 - Home is the given point and is set at the first 3D fix; arming does not move it.
+- Waypoint legs are flown at a constant acceleration (WPNAV_ACCEL) with no jerk limit,
+  but never faster than ArduCopter's jerk-limited S-curve of that leg peaks
+  (WPNAV_JERK, ``core/wpnav.py``): a 10 m leg between orbit points at about 2.9 m/s, as
+  SITL flies it (2.7 m/s measured), not at WPNAV_SPEED.
 - The battery is SITL's default quad (``battery.py``): current from the thrust of a 3 kg
   frame (about 28 A in a hover, 14 % of BATT_CAPACITY 3300 mAh a minute), a voltage that
   stays at SIM_BATT_VOLTAGE unless SIM_BATT_CAP_AH gives the pack a capacity.

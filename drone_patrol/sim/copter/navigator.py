@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from pymavlink.dialects.v20 import ardupilotmega as mavlink2
 
 from drone_patrol.core.types import MavCmd
+from drone_patrol.core.wpnav import WpnavLimits, leg
 from drone_patrol.sim.copter.missions import NAV_COMMANDS, Item
 
 if TYPE_CHECKING:
@@ -56,6 +57,7 @@ class NavState:
     angle_swept_deg: float = 0.0
     orbit_angle_deg: float = 0.0
     landing: bool = False
+    speed_m_s: float | None = None  # a waypoint leg's speed: what its S-curve reaches (None: WPNAV_SPEED)
 
 
 @dataclass
@@ -209,6 +211,17 @@ class MissionRunner:
         nxt = self._next_nav_peek(ap, index + 1)
         return nxt is None or items[nxt].command not in (MavCmd.NAV_WAYPOINT, MavCmd.NAV_SPLINE_WAYPOINT)
 
+    @staticmethod
+    def _leg_speed(ap: Autopilot, target: tuple[float, float, float]) -> float | None:
+        """The speed a waypoint leg reaches: ArduCopter flies each leg as a jerk-limited S-curve
+        from rest to rest (``core/wpnav.py``), so a short one (10 m between two orbit points)
+        peaks well below WPNAV_SPEED; None when the leg reaches it."""
+        speed = ap.speed_override_m_s or ap.params.get("WPNAV_SPEED") / 100.0
+        limits = WpnavLimits(ap.params.get("WPNAV_ACCEL") / 100.0, ap.params.get("WPNAV_JERK"))
+        length = math.hypot(target[0] - ap.body.north_m, target[1] - ap.body.east_m)
+        peak = leg(length, speed, limits).peak_speed_m_s
+        return peak if 0.0 < peak < speed else None
+
     def _next_nav_peek(self, ap: Autopilot, start: int) -> int | None:
         saved = dict(self.jumps)
         try:
@@ -262,13 +275,15 @@ class MissionRunner:
             return
         if nav.target is None:
             nav.target = self._location(ap, it)
+            if cmd == MavCmd.NAV_WAYPOINT:
+                nav.speed_m_s = self._leg_speed(ap, nav.target)
         hold_s = it.param1 if cmd in (MavCmd.NAV_WAYPOINT, MavCmd.NAV_SPLINE_WAYPOINT, MavCmd.NAV_LOITER_TIME) else 0.0
         if cmd == MavCmd.NAV_LOITER_TURNS:
             self._loiter_turns(ap, dt, it)
             return
         if not nav.arrived:
             stop = cmd != MavCmd.NAV_WAYPOINT or self._stop_at(ap, self.nav_index, hold_s)
-            ap.fly_to(dt, nav.target, stop=stop)
+            ap.fly_to(dt, nav.target, stop=stop, speed=nav.speed_m_s)
             dist = math.hypot(ap.body.north_m - nav.target[0], ap.body.east_m - nav.target[1])
             radius = ap.params.get("WPNAV_RADIUS") / 100.0
             if dist <= (radius if not stop else min(radius, 0.5)) and abs(ap.body.up_m - nav.target[2]) < 1.0:

@@ -81,6 +81,7 @@ PARAM_SPECS: dict[str, ParamSpec] = {
     "WPNAV_ACCEL": ParamSpec(250, REAL32, 50, 500),
     "WPNAV_ACCEL_Z": ParamSpec(100, REAL32, 50, 500),
     "WPNAV_RADIUS": ParamSpec(200, REAL32, 5, 1000),
+    "WPNAV_JERK": ParamSpec(1, REAL32, 1, 20),
     "WP_YAW_BEHAVIOR": ParamSpec(2, INT8, 0, 3),
     "LOIT_SPEED": ParamSpec(1250, REAL32, 20, 3500),
     "LAND_SPEED": ParamSpec(50, INT16, 30, 200),
