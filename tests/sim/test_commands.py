@@ -34,7 +34,9 @@ def _banner(proc: subprocess.Popen[str]) -> str:
 
 def _interrupt(proc: subprocess.Popen[str]) -> tuple[int, str, str]:
     proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=10)
+    # a bound on a hang, not a speed check: on a loaded machine the threads' joins (up to 5 s
+    # each) and the interpreter's exit take more than 10 s
+    out, err = proc.communicate(timeout=60)
     return proc.returncode, out, err
 
 
