@@ -14,8 +14,9 @@ publishes it at once (:meth:`OutboxPump.send_now`: one thread hop less on the wa
 the broker); otherwise :meth:`OutboxPump.stage` queues it and the pump sends it from
 memory without reading the file. The send side (in-flight rows, cursors) is guarded
 by a lock that the inserting thread only tries, never waits for: the pump thread may
-hold it while it reads the file under the outbox's lock. No paho callback takes it. The file is read only after a (re)connect or while the window is full,
-until the pump has caught up with it. PUBACKs only mark rows delivered; the outbox
+hold it while it reads the file under the outbox's lock. No paho callback takes it.
+The file is read only after a (re)connect or while the window is full, until the pump
+has caught up with it. PUBACKs only mark rows delivered; the outbox
 deletes them in batches when no insert is running (:meth:`OutboxPump.tidy`).
 """
 
