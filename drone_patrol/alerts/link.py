@@ -216,7 +216,19 @@ class DroneLink(MqttSession):
                 log.exception("command callback failed")
 
     def _staged(self, row: OutboxRow) -> None:
-        """A new alert, between its INSERT and its COMMIT: send it now, while the commit syncs."""
+        """A new alert, between its INSERT and its COMMIT: send it now, while the commit syncs.
+
+        From this thread when the pump is idle and caught up (one thread hop less on the way
+        to the broker), else through the pump thread."""
+        client = self._client
+        if (
+            client is not None
+            and self.connected
+            and not self._reset_inflight
+            and not self._downgrade_due
+            and self._pump_state.send_now(row, client, self._row_props)
+        ):
+            return
         self._pump_state.stage(row)
         self._wake.set()
 

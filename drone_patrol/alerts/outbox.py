@@ -127,8 +127,9 @@ class Outbox:
         self.max_rows = max_rows
         self._clock = clock
         self._lock = threading.Lock()  # the write side: inserts, purges, reads
-        self._queue_lock = threading.Lock()  # the group-commit queue
+        self._queue_cond = threading.Condition()  # the group-commit queue, and who commits it
         self._queue: list[_Ticket] = []
+        self._committing = False
         self._done_lock = threading.Lock()  # rows delivered but not yet deleted
         self._delivered: set[int] = set()
         self._commits_since_checkpoint = 0
@@ -189,14 +190,25 @@ class Outbox:
         return self._put(_Ticket(None, TELEMETRY, -1, topic, payload, 0, self._clock() + ttl_s))
 
     def _put(self, ticket: _Ticket) -> int | None:
-        """Group commit: queue the row; whoever holds the write lock next commits the whole queue."""
-        with self._queue_lock:
+        """Group commit: queue the row; one caller at a time commits the whole queue while
+        the others wait for their row to be done (not for the file: a caller whose row is
+        committed returns at once, without queueing behind the next commit)."""
+        with self._queue_cond:
             self._queue.append(ticket)
-        with self._lock:
-            if not ticket.done:
-                with self._queue_lock:
-                    batch, self._queue = self._queue, []
-                self._commit_batch(batch)
+            while not ticket.done:
+                if self._committing:
+                    self._queue_cond.wait()
+                    continue
+                self._committing = True
+                batch, self._queue = self._queue, []
+                self._queue_cond.release()
+                try:
+                    with self._lock:
+                        self._commit_batch(batch)
+                finally:
+                    self._queue_cond.acquire()
+                    self._committing = False
+                    self._queue_cond.notify_all()
         if ticket.error is not None:
             raise ticket.error
         return ticket.seq
@@ -211,7 +223,7 @@ class Outbox:
                     if self.on_insert is not None:
                         self.on_insert(row)  # on the wire while the commit syncs
             self._db.execute("COMMIT")
-        except sqlite3.DatabaseError as exc:
+        except Exception as exc:  # the file, or the hand-over: nothing of the batch is committed
             with contextlib.suppress(sqlite3.DatabaseError):
                 self._db.execute("ROLLBACK")
             self._pending = self._count(_PENDING)

@@ -100,9 +100,10 @@ class AlertPublisher(DroneLink):
         if alert.thumbnail_jpeg and event["data"]["thumbnail"] is None:
             log.warning("alert %s: thumbnail of %d bytes left out", alert.alert_id, len(alert.thumbnail_jpeg))
         payload = json.dumps(event, separators=(",", ":")).encode()
+        # The row went to paho (or to the pump, which it woke) before its commit: no wake-up
+        # here, which would only compete with paho's thread for the interpreter.
         self._outbox.put_alert(event["id"], self._topics.alert(alert.kind.value), payload, alert.severity.value)
         self._counts["alerts_queued"] += 1
-        self._wake.set()
         return str(event["id"])
 
     def publish_status(self, state: str, **fields: Any) -> None:
@@ -184,7 +185,6 @@ class AlertPublisher(DroneLink):
         payload = json.dumps(event, separators=(",", ":")).encode()
         self._outbox.put_alert(event["id"], self._topics.command_results, payload, "info")
         self._counts["command_results_queued"] = self._counts.get("command_results_queued", 0) + 1
-        self._wake.set()
         return str(event["id"])
 
     def flush(self, timeout_s: float = 5.0) -> bool:

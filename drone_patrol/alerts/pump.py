@@ -4,14 +4,19 @@ paho calls ``on_publish`` in its network thread while holding its own message lo
 and can do so before ``publish()`` has returned the message id. So
 :meth:`OutboxPump.on_publish` only appends ``(mid, reason)`` to a list behind a small
 lock that is never held across a paho call, and the pump thread, the only one that
-calls :meth:`feed` and :meth:`settle`, matches ids to rows afterwards: an early
+calls :meth:`settle`, matches ids to rows afterwards: an early
 PUBACK is simply settled on the next round. Waiting on one shared lock in both
 places instead would deadlock against paho's lock.
 
-New alerts take the fast path: the outbox hands each row to :meth:`OutboxPump.stage`
-between its INSERT and its COMMIT, and the pump sends it from memory without reading
-the file. The file is read only after a (re)connect or while the window is full,
-until the pump has caught up with it. PUBACKs only mark rows delivered; the outbox
+New alerts take the fast path: the outbox hands each row over between its INSERT and
+its COMMIT. When the pump is caught up and the window has room, the inserting thread
+publishes it at once (:meth:`OutboxPump.send_now`: one thread hop less on the way to
+the broker); otherwise :meth:`OutboxPump.stage` queues it and the pump sends it from
+memory without reading the file. The send side (in-flight rows, cursors) is guarded
+by a lock that the inserting thread only tries, never waits for: the pump thread may
+hold it while it reads the file under the outbox's lock. No paho callback takes it.
+The file is read only after a (re)connect or while the window is full, until the pump
+has caught up with it. PUBACKs only mark rows delivered; the outbox
 deletes them in batches when no insert is running (:meth:`OutboxPump.tidy`).
 """
 
@@ -31,6 +36,10 @@ from drone_patrol.alerts.connection import PublishRejectedError
 from drone_patrol.alerts.outbox import ALERT, TELEMETRY, Outbox, OutboxRow
 
 log = logging.getLogger("drone_patrol.alerts.pump")
+
+
+#: Gives the MQTT properties of one row (content type, expiry, correlation).
+PropsFor = Callable[[OutboxRow], Properties | None]
 
 
 @dataclass(frozen=True)
@@ -57,6 +66,9 @@ class OutboxPump:
         self.outbox = outbox
         self.window = window
         self._lock = threading.Lock()  # guards _acks only
+        # The send side (_inflight, _cursor, taking rows from _staged): the pump thread and
+        # an inserting thread on the direct path (never waited for under the outbox's lock).
+        self._send_lock = threading.Lock()
         self._acks: list[tuple[int, int, str]] = []
         self._inflight: dict[int, OutboxRow | Tracked] = {}
         self._cursor = {ALERT: 0, TELEMETRY: 0}
@@ -83,6 +95,21 @@ class OutboxPump:
         with self._lock:
             self._acks.append((mid, code, name))
 
+    def send_now(self, row: OutboxRow, client: mqtt.Client, props_for: PropsFor) -> bool:
+        """Hand a new alert row to paho from the inserting thread, before its commit (under the
+        outbox's lock): only when it is next in line (caught up, nothing staged) and the window
+        has room, and without waiting for the pump thread; False when it must be staged instead."""
+        if not self._caught_up or self._staged or len(self._inflight) >= self.window:
+            return False
+        if not self._send_lock.acquire(blocking=False):
+            return False
+        try:
+            if not self._caught_up or self._staged or len(self._inflight) >= self.window:
+                return False
+            return self._publish(client, row, props_for)
+        finally:
+            self._send_lock.release()
+
     def stage(self, row: OutboxRow) -> None:
         """Take a new alert row from the outbox before its commit (called under the outbox's lock)."""
         if len(self._staged) >= self.max_staged:
@@ -93,10 +120,11 @@ class OutboxPump:
 
     def reset(self) -> None:
         """Forget what was in flight: a new paho client starts from the outbox again."""
-        self._inflight.clear()
-        self._cursor = {ALERT: 0, TELEMETRY: 0}
-        self._caught_up = False
-        self._telemetry_more = True
+        with self._send_lock:
+            self._inflight.clear()
+            self._cursor = {ALERT: 0, TELEMETRY: 0}
+            self._caught_up = False
+            self._telemetry_more = True
         with self._lock:
             self._acks.clear()
 
@@ -111,7 +139,8 @@ class OutboxPump:
 
     def track(self, mid: int, item: Tracked) -> None:
         """Expect a PUBACK for a message sent outside the outbox."""
-        self._inflight[mid] = item
+        with self._send_lock:
+            self._inflight[mid] = item
 
     def settle(self, on_tracked: Callable[[Tracked, int, str], None] | None = None) -> int:
         """Apply the PUBACKs received so far; returns how many outbox rows were delivered."""
@@ -119,7 +148,8 @@ class OutboxPump:
             acks, self._acks = self._acks, []
         delivered: list[int] = []
         for mid, code, name in acks:
-            item = self._inflight.pop(mid, None)
+            with self._send_lock:
+                item = self._inflight.pop(mid, None)
             if item is None:
                 continue  # QoS 0 telemetry or video sent directly
             if isinstance(item, Tracked):
@@ -138,31 +168,38 @@ class OutboxPump:
         self.outbox.mark_delivered(delivered)
         return len(delivered)
 
-    def feed(self, client: mqtt.Client, props_for: Callable[[OutboxRow], Properties | None]) -> int:
+    def feed(self, client: mqtt.Client, props_for: PropsFor) -> int:
         """Publish the next rows while the window has room; returns how many were handed over."""
-        room = self.window - len(self._inflight)
-        if room <= 0:
-            return 0
-        rows = self._next_alerts(room)
-        puts = self.outbox.telemetry_puts
-        if not rows and self._caught_up and (self._telemetry_more or self._telemetry_seen != puts):
-            # buffered telemetry (put only while offline): read the file only when there may be some
-            self._telemetry_seen = puts
-            rows = self.outbox.pending(TELEMETRY, self._cursor[TELEMETRY], room)
-            self._telemetry_more = len(rows) == room
-        sent = 0
-        for row in rows:
-            info = client.publish(row.topic, row.payload, qos=row.qos, properties=props_for(row))
-            if info.rc == MQTTErrorCode.MQTT_ERR_NO_CONN and row.qos == 0:
-                break  # paho drops QoS 0 while offline: the row stays for the next connect
-            if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
-                log.warning("paho refused to queue outbox row %d: %s", row.seq, mqtt.error_string(info.rc))
-                break
-            # paho keeps a QoS 1 message it could not send yet (NO_CONN) and sends it on reconnect
-            self._inflight[info.mid] = row
-            self._cursor[row.cls] = row.seq
-            sent += 1
-        return sent
+        with self._send_lock:
+            room = self.window - len(self._inflight)
+            if room <= 0:
+                return 0
+            rows = self._next_alerts(room)
+            puts = self.outbox.telemetry_puts
+            if not rows and self._caught_up and (self._telemetry_more or self._telemetry_seen != puts):
+                # buffered telemetry (put only while offline): read the file only when there may be some
+                self._telemetry_seen = puts
+                rows = self.outbox.pending(TELEMETRY, self._cursor[TELEMETRY], room)
+                self._telemetry_more = len(rows) == room
+            sent = 0
+            for row in rows:
+                if not self._publish(client, row, props_for):
+                    break
+                sent += 1
+            return sent
+
+    def _publish(self, client: mqtt.Client, row: OutboxRow, props_for: PropsFor) -> bool:
+        """Hand one row to paho and track it (caller holds the send lock); False when paho did not take it."""
+        info = client.publish(row.topic, row.payload, qos=row.qos, properties=props_for(row))
+        if info.rc == MQTTErrorCode.MQTT_ERR_NO_CONN and row.qos == 0:
+            return False  # paho drops QoS 0 while offline: the row stays for the next connect
+        if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
+            log.warning("paho refused to queue outbox row %d: %s", row.seq, mqtt.error_string(info.rc))
+            return False
+        # paho keeps a QoS 1 message it could not send yet (NO_CONN) and sends it on reconnect
+        self._inflight[info.mid] = row
+        self._cursor[row.cls] = row.seq
+        return True
 
     def _next_alerts(self, room: int) -> list[OutboxRow]:
         """Up to ``room`` alerts after the cursor: from memory once caught up, else from the file."""

@@ -18,12 +18,13 @@ from dataclasses import dataclass
 from drone_patrol.controller.items import WireItem
 from drone_patrol.controller.link import MavLink, mavlink
 
+#: Downlink loss (from MAVLink sequence gaps) from which a windowed upload sends every
+#: item twice from the start; a loss seen during the upload switches it on as well.
+DOUBLE_FROM_LOSS = 0.02
+
 #: The timeout never goes below this (seconds): an autopilot's message loop and the
 #: scheduling of both ends add a few milliseconds that one clean sample may not show.
 MIN_TIMEOUT_S = 0.01
-#: INVALID_SEQUENCE answers (since the vehicle last moved on) that make a windowed upload
-#: resend at once: one is enough, a spurious resend costs a few duplicate items.
-NACKS_TO_RESEND = 1
 
 
 @dataclass(slots=True)
@@ -65,19 +66,32 @@ class UploadState:
     ArduPilot takes any item whose seq is the one it waits for, requested or not, and
     answers any other with INVALID_SEQUENCE and carries on
     (``MissionItemProtocol::handle_mission_item``); its requests are thus cumulative
-    acknowledgements ("I hold everything before seq"). So it gets a window: up to
-    ``window`` items ahead of its highest request go out without waiting, each once,
-    in order (the link keeps order). A lost request then costs nothing (the next one
-    says more), and a lost item is sent again, with the rest of the window behind it
-    (ArduPilot dropped those), as soon as one of these comes: an INVALID_SEQUENCE
-    (an item behind the lost one arrived), the vehicle's
-    second request for it (its own re-request), or the timeout. INVALID_SEQUENCE resend
-    once per item the vehicle waits for, and not within a round trip of a resend (its own
-    copies may cause them): else the answers to a resend would trigger the next, a storm. The timeout sends one new
-    item too, in case the vehicle took the whole window and only its request was lost.
+    acknowledgements ("I hold everything before seq"). So it gets a window: the first
+    ``window`` items follow MISSION_COUNT at once (the link keeps order, so they arrive
+    after the count; an item that arrives without the count is answered with ERROR and
+    nothing is stored), and from then on up to ``window`` items ahead of its highest
+    request go out without waiting, each once, in order. A lost request then costs
+    nothing (the next one says more), and a lost item is sent again, with the rest of the
+    window behind it (ArduPilot dropped those), as soon as one of these comes: an
+    INVALID_SEQUENCE (an item behind the lost one arrived), an ERROR before any request
+    (the count was lost: it goes again too), the vehicle's second request for it (its
+    own re-request), or the timeout. An INVALID_SEQUENCE within ``srtt + 2 * rttvar`` of
+    a resend is taken for an answer to the copies that were in flight before it and
+    resends nothing (else each resend's answers would trigger the next, a storm). The
+    timeout sends one new item too, in case the vehicle took the whole window and only
+    its request was lost.
 
-    Every item is timed from its first send to the request that follows it, unless
-    it went out more than once.
+    On a lossy link (downlink loss from MAVLink sequence gaps, since the link opened, of
+    at least :data:`DOUBLE_FROM_LOSS`, or once an item was lost in this upload) every item goes
+    out twice in a row: ArduPilot takes the first copy that arrives and answers the other
+    with INVALID_SEQUENCE, so an item is lost only when both copies are (p**2 instead of
+    p), at the cost of twice the uplink bytes. Every item then draws an INVALID_SEQUENCE,
+    so those no longer signal a loss: the vehicle's repeated request and the timeout do.
+
+    Every item is timed from its first send to the request that follows it, unless it
+    went out more than once (Karn) or something went wrong in between (an
+    INVALID_SEQUENCE, a resend, a timeout): such a request may be the vehicle's own
+    re-request a second after its first one was lost, which is no round trip.
     """
 
     def __init__(
@@ -97,6 +111,8 @@ class UploadState:
         self.rtt = round_trip
         self.count = len(items)
         self.window = max(1, window) if link.autopilot == mavlink.MAV_AUTOPILOT_ARDUPILOTMEGA else 1
+        lossy = link.health().loss_fraction >= DOUBLE_FROM_LOSS  # since the link opened
+        self.copies = 2 if self.pipelined and lossy else 1  # each item goes out this often
         self.requested_any = False
         self.last_request: int | None = None
         self.highest = -1  # the highest seq requested: the vehicle holds every item before it
@@ -106,9 +122,9 @@ class UploadState:
         now = time.monotonic()
         self.last_heard = now
         self.last_sent_s = now
-        self._nacks = 0  # INVALID_SEQUENCE since the vehicle last moved on
         self._resent_at = -1e9
-        self._nack_resent_for = -2  # the highest request an INVALID_SEQUENCE last resent for
+        self._highest_at = -1e9  # when the highest request first came
+        self._troubled_at = -1e9  # the last INVALID_SEQUENCE, resend or timeout
         self._sends: dict[int, int] = {}  # seq -> how often it went out (-1: MISSION_COUNT)
         self._first_sent: dict[int, float] = {}
         self._last_sent: dict[int, float] = {}
@@ -119,9 +135,17 @@ class UploadState:
         """True when items go out ahead of their requests (ArduPilot)."""
         return self.window > 1
 
+    def start(self) -> None:
+        """MISSION_COUNT, and for ArduPilot the first window of items right behind it."""
+        self.send_count()
+        if self.pipelined:
+            self._send_range(0, self.window - 1)
+
     def send_count(self) -> None:
-        """MISSION_COUNT (again, until the vehicle starts requesting)."""
-        self._send_count(self.count, self.mission_type)
+        """MISSION_COUNT (again, until the vehicle starts requesting; twice on a lossy link:
+        a second count before any item only starts the same upload again)."""
+        for _ in range(self.copies):
+            self._send_count(self.count, self.mission_type)
         self._note(-1)
 
     def _note(self, seq: int) -> None:
@@ -140,7 +164,8 @@ class UploadState:
         return self._last_sent.get(seq if seq is not None else -1, self.last_sent_s)
 
     def _send(self, seq: int) -> None:
-        self._send_item(self.items[seq], self.mission_type)
+        for _ in range(self.copies):
+            self._send_item(self.items[seq], self.mission_type)
         self._note(seq)
         self.max_sent = max(self.max_sent, seq)
         if seq == self.count - 1:
@@ -154,7 +179,7 @@ class UploadState:
         """The vehicle asked for ``seq``: time the exchange that led here and send; True on progress."""
         now = time.monotonic()
         before = seq - 1  # what we sent that this request answers (-1: the count)
-        if self._sends.get(before) == 1 and before not in self._timed:
+        if self._sends.get(before) == 1 and before not in self._timed and self._first_sent[before] > self._troubled_at:
             self._timed.add(before)
             self.rtt.sample(now - self._first_sent[before])
         self.requested_any = True
@@ -163,43 +188,65 @@ class UploadState:
         self.last_request = seq
         progressed = seq > self.highest
         if progressed:
-            self.highest = seq
-            self._nacks = 0
+            self.highest, self._highest_at = seq, now
         if not self.pipelined:
             self._send(seq)
         elif progressed:
             if seq <= self.max_sent and now - self._last_sent[seq] >= self.rtt.timeout_s():
                 self._resend_window()  # it went out a timeout ago: this asks for it again
             self._send_range(max(self.max_sent + 1, seq), seq + self.window - 1)  # fill the window
-        elif seq == self.highest:  # asked again: the item (and the window behind it) was lost
-            self._resend_window()
+        elif seq == self.highest:
+            if now - self._highest_at >= self._quiet_s:  # asked again: the item and the window behind it were lost
+                self._resend_window()
+            # else a duplicate of the request (a link that repeats frames): nothing new
         else:  # an older request (a restarted upload, or a late copy): answer just that
             self._send(seq)
         return progressed
 
-    def nack(self) -> None:
-        """INVALID_SEQUENCE: the vehicle got an item other than the one it waits for."""
-        if not self.pipelined or not self.requested_any:
+    def nack(self, count_lost: bool = False) -> None:
+        """INVALID_SEQUENCE: the vehicle got an item other than the one it waits for; with
+        ``count_lost``, an ERROR before any request: items reached it outside an upload."""
+        if not self.pipelined:
             return
-        if self._nack_resent_for == self.highest:
-            return  # resent once already for this: the timeout takes over (a storm of resends would follow)
-        if time.monotonic() - self._resent_at < (self.rtt.srtt_s or 0.0):
-            return  # within a round trip of a resend: perhaps one of its copies, arriving after the first
-        self._nacks += 1
-        if self._nacks >= NACKS_TO_RESEND:
-            self._nack_resent_for = self.highest
-            self._resend_window()
+        now = time.monotonic()
+        if self.rtt.srtt_s is None and self._sends.get(0) == 1 and self._sends.get(-1) == 1:
+            self.rtt.sample(now - self._first_sent[0])  # the first answer to the first window
+        if count_lost and not self.requested_any:
+            self._troubled_at = now
+            if now - self._resent_at >= self._quiet_s:
+                self.send_count()
+                self._resent_at = now
+                self._send_range(0, self.max_sent)
+            return
+        if self.copies > 1:
+            return  # each second copy draws one: no sign of a loss
+        self._troubled_at = now
+        if now - self._resent_at < self._quiet_s:
+            return  # within a round trip of a resend: an answer to what was in flight before it
+        self._resend_window()
+
+    @property
+    def _quiet_s(self) -> float:
+        if self.rtt.srtt_s is None:
+            return self.rtt.timeout_s()
+        return self.rtt.srtt_s + 2 * self.rtt.rttvar_s
 
     def _resend_window(self) -> None:
-        """Send the item the vehicle waits for again, with what went out behind it."""
-        self._nacks = 0
-        self._resent_at = time.monotonic()
-        self._send_range(self.highest, self.max_sent)
+        """Send the item the vehicle waits for again, with what went out behind it (from now
+        on every item twice: the link loses items)."""
+        now = time.monotonic()
+        self._resent_at = self._troubled_at = now
+        self.copies = 2
+        self._send_range(max(self.highest, 0), self.max_sent)
 
     def retransmit(self) -> None:
         """No request within the timeout: send again what the vehicle's last request asked for."""
+        self._troubled_at = time.monotonic()
         if not self.requested_any:
             self.send_count()
+            if self.pipelined:
+                self._resent_at = self._troubled_at
+                self._send_range(0, self.max_sent)
             return
         if not self.pipelined:
             self._send(self.last_request if self.last_request is not None else 0)

@@ -184,11 +184,13 @@ class MissionTransfer:
         up = UploadState(self.link, self._send_item, self._send_count, items, mission_type, self.round_trip, window)
         rtt = self.round_trip
         with self.link.listen({"MISSION_REQUEST", "MISSION_REQUEST_INT", "MISSION_ACK"}) as q:
-            up.send_count()
+            up.start()
             while True:
                 now = time.monotonic()
+                # The last item counts as sent only once the vehicle is known to be receiving
+                # (ArduPilot's first window may hold the whole list before any request).
                 if now >= deadline:
-                    if up.final_sends:
+                    if up.final_sends and up.requested_any:
                         raise _FinalAckUncertain("deadline reached after the last item")
                     raise self._error(
                         TIMEOUT_RESULT,
@@ -198,7 +200,7 @@ class MissionTransfer:
                     )
                 silent_s = now - up.last_heard
                 if silent_s >= self._patience_s:
-                    if up.final_sends:
+                    if up.final_sends and up.requested_any:
                         raise _FinalAckUncertain(f"no ACK for {silent_s:.2f} s")
                     waited = "first request" if not up.requested_any else f"request after seq {up.last_request}"
                     raise self._error(
@@ -235,6 +237,7 @@ class MissionTransfer:
                     up.nack()
                     continue
                 if result in _AMBIGUOUS and not up.requested_any:
+                    up.nack(count_lost=result == mavlink.MAV_MISSION_ERROR)
                     continue
                 if result in _AMBIGUOUS and up.final_sends:
                     # The last item went out: this may answer a duplicate of it after a lost

@@ -6,10 +6,11 @@ import sqlite3
 import threading
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from drone_patrol.alerts.outbox import ALERT, TELEMETRY, Outbox, OutboxRow
+from drone_patrol.alerts.outbox import ALERT, TELEMETRY, Outbox, OutboxError, OutboxRow
 
 
 def _ob(tmp_path: Path, **kw: object) -> Outbox:
@@ -162,3 +163,19 @@ def test_concurrent_callers_share_commits_and_every_row_lands_once(tmp_path: Pat
     assert None not in got and len(set(got)) == 400 and ob.depth == 400
     ob.close()
     assert _ob(tmp_path).depth == 400
+
+
+def test_a_failed_hand_over_fails_its_put_and_the_next_put_works(tmp_path: Path) -> None:
+    ob = Outbox(tmp_path / "outbox.sqlite")
+
+    def broken(_row: OutboxRow) -> None:
+        raise RuntimeError("pump gone")
+
+    ob.on_insert = broken
+    with pytest.raises(OutboxError, match="pump gone"):
+        ob.put_alert("a-1", "t/alerts/hotspot", b"{}", "warning")
+    ob.on_insert = None
+    seq = ob.put_alert("a-2", "t/alerts/hotspot", b"{}", "warning")
+    assert seq is not None and ob.depth == 1
+    assert [r.event_id for r in ob.pending(ALERT, 0, 10)] == ["a-2"]
+    ob.close()
