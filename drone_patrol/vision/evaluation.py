@@ -203,14 +203,14 @@ def best_f1_thresholds(
     class_names: Sequence[str],
     iou_threshold: float = 0.5,
     lowest: float = 0.05,
-) -> dict[str, float]:
-    """Per class, the score threshold (>= ``lowest``) at which F1 is highest: an operating point.
+) -> dict[str, tuple[float, float]]:
+    """Per class, the score threshold (>= ``lowest``) at which F1 is highest, and that F1: an operating point.
 
     Detections are sorted by score; keeping the top k gives precision tp_k / k and recall
     tp_k / truths, so every candidate threshold (each detection's score) is scored at once.
     A class with no truth or no true positive is left out.
     """
-    out: dict[str, float] = {}
+    out: dict[str, tuple[float, float]] = {}
     for name in class_names:
         tp_all, sc_all, n_truth = _matched(truths, detections, name, iou_threshold)
         keep = sc_all >= lowest
@@ -225,5 +225,5 @@ def best_f1_thresholds(
         sorted_scores = sc_all[order]
         settable = np.append(sorted_scores[1:] != sorted_scores[:-1], True)
         best = int(np.argmax(np.where(settable, f1, -1.0)))
-        out[name] = float(sorted_scores[best])
+        out[name] = (float(sorted_scores[best]), float(f1[best]))
     return out

@@ -33,7 +33,7 @@ def _case(hits: list[tuple[bool, float]], n_truth: int) -> tuple[dict, dict]:
 
 def test_best_f1_threshold_keeps_the_true_ones_and_drops_the_low_false_ones() -> None:
     truths, found = _case([(True, 0.9), (True, 0.8), (False, 0.7), (True, 0.6), (False, 0.3), (False, 0.2)], 3)
-    assert best_f1_thresholds(truths, found, ["person"]) == {"person": 0.6}  # 3 of 4 kept are right: F1 6/7
+    assert best_f1_thresholds(truths, found, ["person"]) == {"person": (0.6, 6 / 7)}  # 3 of 4 kept are right
     (r,) = evaluate_detections(truths, found, ["person"], 0.5, {"person": 0.6})
     assert (r.precision, r.recall, r.detections) == (0.75, 1.0, 4)
     (r,) = evaluate_detections(truths, found, ["person"], 0.5, {"car": 0.1})  # a class not named: 0.25
@@ -62,5 +62,7 @@ def test_the_chosen_threshold_has_the_highest_f1_of_any_score(hits: list[tuple[b
     if "person" not in chosen:
         assert all(f1(s) == 0.0 for s in scores)
         return
-    assert chosen["person"] in scores
-    assert f1(chosen["person"]) >= max(f1(s) for s in scores) - 1e-12
+    at, best = chosen["person"]
+    assert at in scores
+    assert abs(f1(at) - best) < 1e-9
+    assert best >= max(f1(s) for s in scores) - 1e-12
