@@ -297,7 +297,8 @@ def spread_clusters(
     targets: dict[str, BaseGeometry],
     home: RoutePoint,
 ) -> list[RoutePoint]:
-    """``body`` without legs shorter than the minimum spacing along no-fly margins, where that costs little.
+    """``body`` without legs shorter than the minimum spacing along no-fly margins, where that costs little
+    (and without repeated points).
 
     A point at either end of such a leg (where a sweep line meets the margin, or a
     stub of a swath piece there) goes, and the way from the pattern point before it
@@ -307,6 +308,20 @@ def spread_clusters(
     rest of the route sees). A point of an orbit never goes. Legs that no such
     change removes stay (see :func:`short_legs`).
     """
-    if transits.spacing_m <= 0 or transits.nofly.empty or len(body) < 3:
-        return list(body)
-    return _Spreader(transits, camera, targets, home).spread(list(body))
+    once = _once(body)
+    if transits.spacing_m <= 0 or transits.nofly.empty or len(once) < 3:
+        return once
+    return _Spreader(transits, camera, targets, home).spread(once)
+
+
+def _once(body: Sequence[RoutePoint]) -> list[RoutePoint]:
+    """``body`` with a point that repeats the one before it (within 1 cm) left out: a swath piece
+    of one point next to another, or a transit ending where a piece starts, is one waypoint."""
+    out: list[RoutePoint] = []
+    for p in body:
+        if out and math.dist(_xy(out[-1]), _xy(p)) < 0.01:
+            if out[-1].transit and not p.transit:
+                out[-1] = p
+            continue
+        out.append(p)
+    return out

