@@ -34,6 +34,9 @@ XY = tuple[float, float]
 _TANGENT_STEPS = (1.0, 1.25, 1.5, 2.0)
 #: points round each end, a spacing away, tried as the one turn of a short transit
 _CIRCLE_POINTS = 24
+#: how much longer than the spacing a leg to a made point is, so that writing the mission items
+#: (positions in 1e-7 degrees, about 1 cm) cannot bring it under the spacing
+_SLACK_M = 0.02
 
 
 class SpacedTransits:
@@ -72,7 +75,8 @@ class SpacedTransits:
         if norm < 1e-9:
             return []
         ux, uy = dx / norm, dy / norm
-        return [(p[0] + sign * k * s * ux, p[1] + sign * k * s * uy) for sign in (1.0, -1.0) for k in _TANGENT_STEPS]
+        d = [k * s + _SLACK_M for k in _TANGENT_STEPS]
+        return [(p[0] + sign * k * ux, p[1] + sign * k * uy) for sign in (1.0, -1.0) for k in d]
 
     def path(self, a: XY, b: XY) -> list[XY]:
         """The path from ``a`` to ``b`` round the no-fly zones (ends included): spaced where possible."""
@@ -92,7 +96,7 @@ class SpacedTransits:
         Where the two ends lie close together on either side of a corner of the
         margin, the shortest spaced way turns once, one spacing from one end.
         """
-        s = self.spacing_m * (1.0 + 1e-6)
+        s = self.spacing_m + _SLACK_M
         turns = np.linspace(0.0, 2.0 * math.pi, _CIRCLE_POINTS, endpoint=False)
         ring = np.column_stack([np.cos(turns), np.sin(turns)]) * s
         cand = np.vstack([np.asarray(a) + ring, np.asarray(b) + ring])
