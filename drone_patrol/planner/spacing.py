@@ -1,15 +1,23 @@
-"""Transit legs round no-fly margins no shorter than the minimum waypoint spacing.
+"""No clusters of waypoints along no-fly margins: legs there at least the minimum spacing long.
 
 The visibility graph of :class:`~drone_patrol.planner.transit.NoFlyMap` has its
 nodes on a coarse ring outside the margin, so a route point that lies on the margin
 itself (where a sweep line meets it) is often a few metres from the node the
-shortest path turns at: a cluster of waypoints. :func:`spaced_path` looks for the
-shortest path whose every leg is at least ``min_spacing_m`` long instead, over the
-ring's nodes and, for an end on (or near) the margin, points along the margin's
-tangent there at one to two spacings from it: from a point on a convex margin, a
-leg along the tangent keeps out of it, so the path leaves the margin the way it
-runs and turns once, a spacing or more away. Where no such path exists (ends too
-close together on two sides of a sharp corner, say) it keeps the shortest path.
+shortest path turns at: a cluster of waypoints. :meth:`SpacedTransits.path` looks
+for the shortest path whose every leg is at least ``min_spacing_m`` long instead,
+over the ring's nodes and, for an end on (or near) the margin, points along the
+margin's tangent there at one to two spacings from it (from a point on a convex
+margin a leg along the tangent keeps out of it, so the path leaves the margin the
+way it runs), and among the paths that turn once, one spacing from either end. Where
+no such path exists it keeps the shortest one.
+
+:func:`spread_clusters` then removes the short legs the pattern itself leaves along
+a margin (a stub of a swath piece, a piece ending on the margin next to a transit
+point) by dropping or merging a point where the areas lose (almost) nothing from
+sight, and lays the way round the margin anew. What it cannot remove is the only
+safe view of part of an area: a swath piece shorter than the spacing, or the step
+between two sweep lines closer together than it (a field little wider than one
+footprint).
 """
 
 from __future__ import annotations
