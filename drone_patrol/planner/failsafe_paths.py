@@ -60,7 +60,13 @@ class PlannedReturns:
     @property
     def fan_m(self) -> BaseGeometry:
         """Everything the returns sweep (for the inclusion fence)."""
-        return shapely.union_all(self.paths) if len(self.paths) else Polygon()
+        if not len(self.paths):
+            return Polygon()
+        try:
+            return shapely.union_all(self.paths)
+        except shapely.errors.GEOSException:
+            # a sliver (a return nearly along a leg) can defeat the floating-point overlay: a 1 mm grid holds
+            return shapely.union_all(self.paths, grid_size=1e-3)
 
 
 def _sample(flight: Sequence[RoutePoint], step_m: float) -> tuple[list[XY], list[str | None]]:

@@ -6,6 +6,7 @@ WGS84 appears only when the area file is read and when mission items are written
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import replace
 from typing import Any
@@ -37,6 +38,7 @@ from drone_patrol.planner.patterns import corridor_variants, orbit_variants, per
 from drone_patrol.planner.priority import on_the_way
 from drone_patrol.planner.result import AreaPlan, PlanResult, SortieStats
 from drone_patrol.planner.sorties import path_length, split, transit_points
+from drone_patrol.planner.spacing import SpacedTransits, spread_clusters
 from drone_patrol.planner.sweep_angle import best_sweep
 from drone_patrol.planner.transit import NoFlyMap
 
@@ -93,6 +95,7 @@ class _Planner:
             else:
                 self.fence_polys.extend(g for g in getattr(shape, "geoms", [shape]) if isinstance(g, Polygon))
         self.nofly = NoFlyMap([s for _, s in self.nofly_polys], cfg.nofly_margin_m, cfg.min_waypoint_spacing_m)
+        self.transits = SpacedTransits(self.nofly)
 
     def altitude(self, area: KeyArea) -> float:
         alt = area.altitude_m if area.altitude_m is not None else self.cfg.altitude_m
@@ -196,34 +199,22 @@ class _Planner:
             if ap.pattern is PatternKind.ORBIT:
                 c = to_local(area.geometry, self.frame)
                 roi = (float(c.x), float(c.y))
-            runs = self.nofly.clip_run(list(units[ui][vi].points))
+            # a sweep's pieces lie outside the margin: a leg across it is a transit between two pieces,
+            # flown round from its ends; other patterns are cut where they meet the margin
+            runs = self.nofly.clip_run(list(units[ui][vi].points), bridge=ap.pattern is PatternKind.COVERAGE)
             for r, run in enumerate(runs):
                 pts = [RoutePoint(x, y, ap.altitude_m, ap.speed_m_s, area.name, roi) for x, y in run]
                 inside = area.name if r > 0 else None
                 speed = ap.speed_m_s if r > 0 else self.cfg.speed_m_s
-                body.extend(transit_points(self.nofly.path, here, pts[0], speed, inside))
-                body.extend(pts)
+                body.extend(transit_points(self.transits.path, here, pts[0], speed, inside))
+                body.append(pts[0])
+                for a, b in itertools.pairwise(pts):
+                    # a transit between swath pieces across the margin goes round it
+                    body.extend(transit_points(self.transits.path, a, b, ap.speed_m_s, area.name))
+                    body.append(b)
                 here = pts[-1]
         targets = {ap.name: ap.target_m for ap in plans}
-        # a pattern point may go if the area loses at most 0.05 % of what the camera must see, all told
-        budget = {ap.name: 0.0005 * ap.target_m.area for ap in plans}
-
-        def droppable(i: int, j: int, m: int) -> bool:
-            p = body[j]
-            if p.transit or p.area is None:
-                return True
-            if targets[p.area].area <= 0:
-                return False  # an orbit: every point of the circle stays
-            before = shapely.union_all(leg_footprints([body[i], p, body[m]], self.camera))
-            after = shapely.union_all(leg_footprints([body[i], body[m]], self.camera))
-            lost = float(before.difference(after).intersection(targets[p.area]).area)
-            if lost > budget[p.area]:
-                return False
-            budget[p.area] -= lost
-            return True
-
-        keep = self.nofly.thin([(p.x, p.y) for p in body], droppable)
-        return [body[i] for i in keep]
+        return spread_clusters(body, self.transits, self.camera, targets, RoutePoint(0.0, 0.0, 0.0, self.cfg.speed_m_s))
 
     def run(self, loop_count: int) -> PlanResult:
         cfg = self.cfg
@@ -252,7 +243,7 @@ class _Planner:
         plans = [replace(ap, order=placed[i].position, order_reason=placed[i].reason) for i, ap in enumerate(plans)]
         body = self.route_body(units, plans, order)
         home = RoutePoint(0.0, 0.0, 0.0, cfg.speed_m_s)
-        flights = split(home, body, self.nofly.path, cfg.endurance, cfg.speed_m_s)
+        flights = split(home, body, self.transits.path, cfg.endurance, cfg.speed_m_s)
         loops = loop_count
         loopback: list[RoutePoint] = []
         if len(flights) > 1:
@@ -266,7 +257,7 @@ class _Planner:
         elif loops and body:
             first = next(p for p in body if not p.transit)
             last = body[-1]
-            loopback = transit_points(self.nofly.path, last, first, cfg.speed_m_s, None)
+            loopback = transit_points(self.transits.path, last, first, cfg.speed_m_s, None)
             if loops > 0:
                 loops = self._fit_loops(flights[0], body, loopback, loops)
             else:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import shapely
@@ -33,6 +33,34 @@ def _polygons(geom: BaseGeometry) -> list[Polygon]:
     if isinstance(geom, MultiPolygon):
         return list(geom.geoms)
     return [g for g in getattr(geom, "geoms", []) if isinstance(g, Polygon)]
+
+
+def shortest_path(
+    pts: Sequence[XY], links: Sequence[Sequence[tuple[int, float]]], start: int, goal: int
+) -> list[int] | None:
+    """Indices of the shortest way from ``start`` to ``goal`` over ``links`` (A* towards ``goal``); None if none."""
+    target = pts[goal]
+    dist = {start: 0.0}
+    prev: dict[int, int] = {}
+    heap = [(math.dist(pts[start], target), 0.0, start)]
+    done: set[int] = set()
+    while heap:
+        _, d, i = heapq.heappop(heap)
+        if i in done:
+            continue
+        done.add(i)
+        if i == goal:
+            out = [goal]
+            while out[-1] != start:
+                out.append(prev[out[-1]])
+            return out[::-1]
+        for j, w in links[i]:
+            nd = d + w
+            if nd < dist.get(j, math.inf):
+                dist[j] = nd
+                prev[j] = i
+                heapq.heappush(heap, (nd + math.dist(pts[j], target), nd, j))
+    return None
 
 
 class NoFlyMap:
@@ -76,6 +104,16 @@ class NoFlyMap:
         self._apsp: np.ndarray | None = None
 
     @property
+    def inner(self) -> BaseGeometry:
+        """The forbidden region less a small tolerance (prepared): what a point on the margin lies just outside."""
+        return self._inner
+
+    @property
+    def edges(self) -> list[list[tuple[int, float]]]:
+        """The visibility graph: for each node, the nodes it sees and how far they are."""
+        return self._edges
+
+    @property
     def empty(self) -> bool:
         """True when there are no no-fly zones."""
         return self.zones.is_empty
@@ -102,48 +140,20 @@ class NoFlyMap:
         if key in self._cache:
             return self._cache[key]
         n = len(self.nodes)
-        start, goal = n, n + 1
         pts = [*self.nodes, a, b]
         # which nodes see the two ends, each in one vectorised test
-        from_a = [(int(j), math.dist(a, self.nodes[j])) for j in np.flatnonzero(self.clear_matrix([a], self.nodes)[0])]
-        to_b = self.clear_matrix(self.nodes, [b])[:, 0]
-
-        def neighbours(i: int) -> list[tuple[int, float]]:
-            if i < n:
-                out = list(self._edges[i])
-                if to_b[i]:
-                    out.append((goal, math.dist(pts[i], b)))
-                return out
-            return from_a
-
-        dist = {start: 0.0}
-        prev: dict[int, int] = {}
-        heap = [(math.dist(a, b), 0.0, start)]
-        done: set[int] = set()
-        while heap:
-            _, d, i = heapq.heappop(heap)
-            if i in done:
-                continue
-            done.add(i)
-            if i == goal:
-                break
-            for j, w in neighbours(i):
-                nd = d + w
-                if nd < dist.get(j, math.inf):
-                    dist[j] = nd
-                    prev[j] = i
-                    heapq.heappush(heap, (nd + math.dist(pts[j], b), nd, j))
-        if goal not in done:
+        links: list[list[tuple[int, float]]] = [list(e) for e in self._edges] + [[], []]
+        for j in np.flatnonzero(self.clear_matrix([a], self.nodes)[0]):
+            links[n].append((int(j), math.dist(a, self.nodes[j])))
+        for j in np.flatnonzero(self.clear_matrix(self.nodes, [b])[:, 0]):
+            links[int(j)].append((n + 1, math.dist(self.nodes[j], b)))
+        route = shortest_path(pts, links, n, n + 1)
+        if route is None:
             raise PlanningError(
                 f"no path around the no-fly zones from ({a[0]:.0f}, {a[1]:.0f}) to ({b[0]:.0f}, {b[1]:.0f}) m "
                 f"with a {self.margin_m:g} m margin"
             )
-        out = [b]
-        i = goal
-        while i != start:
-            i = prev[i]
-            out.append(pts[i])
-        out.reverse()
+        out = [pts[i] for i in route]
         self._cache[key] = out
         return out
 
@@ -161,7 +171,7 @@ class NoFlyMap:
             self._apsp = d
         return self._apsp
 
-    def clear_matrix(self, sources: Sequence[XY], targets: Sequence[XY]) -> np.ndarray:
+    def clear_matrix(self, sources: Sequence[XY] | np.ndarray, targets: Sequence[XY] | np.ndarray) -> np.ndarray:
         """:meth:`clear` for every source/target pair at once (vectorised)."""
         src = np.asarray(sources, dtype=float).reshape(-1, 2)
         dst = np.asarray(targets, dtype=float).reshape(-1, 2)
@@ -248,54 +258,26 @@ class NoFlyMap:
         direct[bj, bi] = around
         return direct
 
-    def thin(self, points: Sequence[XY], droppable: Callable[[int, int, int], bool] | None = None) -> list[int]:
-        """Indices of ``points`` to keep so that no two along a no-fly margin lie closer than
-        ``min_spacing_m`` where dropping one keeps the leg that replaces it out of the margin.
-
-        ``droppable(i, j, m)`` says whether point ``j`` may go when ``i`` and ``m`` are
-        its kept neighbours (e.g. only when the area loses nothing the camera would have
-        seen); every point may go without it. The first and last points are kept.
-        """
-        keep = list(range(len(points)))
-        if self.min_spacing_m <= 0 or len(points) < 3 or self.empty:
-            return keep
-        # only along the margins: points within the minimum spacing of the forbidden region
-        near_zone = self.forbidden.buffer(self.min_spacing_m, quad_segs=2)
-        shapely.prepare(near_zone)
-        along = shapely.intersects(near_zone, shapely.points(np.asarray(points, dtype=float).reshape(-1, 2)))
-        changed = True
-        while changed:
-            changed = False
-            k = 1
-            while k < len(keep) - 1:
-                i, j, m = keep[k - 1], keep[k], keep[k + 1]
-                gap = min(math.dist(points[i], points[j]), math.dist(points[j], points[m]))
-                if (
-                    along[j]
-                    and gap < self.min_spacing_m
-                    and self.clear(points[i], points[m])
-                    and (droppable is None or droppable(i, j, m))
-                ):
-                    del keep[k]
-                    changed = True
-                else:
-                    k += 1
-        return keep
-
     def path_length_m(self, a: XY, b: XY) -> float:
         """Length of :meth:`path`."""
         p = self.path(a, b)
         return sum(math.dist(p[i], p[i + 1]) for i in range(len(p) - 1))
 
-    def clip_run(self, points: Sequence[XY]) -> list[list[XY]]:
-        """Split a polyline into the runs that lie outside the forbidden region."""
+    def clip_run(self, points: Sequence[XY], bridge: bool = False) -> list[list[XY]]:
+        """Split a polyline into the runs that lie outside the forbidden region.
+
+        With ``bridge``, a leg between two points outside the region stays in its run
+        even where it crosses the region (the caller flies it round with :meth:`path`
+        from its real ends rather than from where it meets the margin).
+        """
         if self.empty or len(points) < 2:
             return [list(points)] if points else []
         runs: list[list[XY]] = []
         current: list[XY] = []
         for a, b in itertools.pairwise(points):
             seg = LineString([a, b])
-            if a == b or not self._inner.intersects(seg):
+            bridged = bridge and not self.inside_forbidden(a) and not self.inside_forbidden(b)
+            if a == b or bridged or not self._inner.intersects(seg):
                 if not current:
                     current = [a]
                 current.append(b)

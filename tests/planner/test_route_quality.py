@@ -20,10 +20,12 @@ from drone_patrol.planner.endurance import PathPoint, estimate, usable_fraction
 from drone_patrol.planner.footprint import footprint, line_spacing_m
 from drone_patrol.planner.patterns import corridor_offsets
 from drone_patrol.planner.sorties import split, with_home
+from drone_patrol.planner.spacing import SpacedTransits, short_legs
 from drone_patrol.planner.swaths import order_swaths, tour_length
 from drone_patrol.planner.sweep_angle import best_sweep
+from drone_patrol.planner.transit import NoFlyMap
 from tests.mission.builders import collection, line, lonlat, point, polygon, rect
-from tests.planner.checks import assert_respects_no_fly, route_points
+from tests.planner.checks import assert_respects_no_fly, route_points, short_legs_along_margins
 
 PLANS = Path(__file__).resolve().parents[2] / "flight_plans"
 CFG, CAM = PlannerConfig(), CameraConfig()
@@ -170,3 +172,30 @@ def test_no_waypoint_clusters_along_a_no_fly_margin() -> None:
     dense = plan_patrol(areas, CFG, CAM, min_waypoint_spacing_m=0)
     assert sum(len(r.coords) for r in dense.routes_m) > sum(len(r.coords) for r in result.routes_m)
     assert all(w.command != MavCmd.NAV_LAND for m in result.sorties for w in m.items)
+
+
+def test_a_transit_round_a_margin_corner_turns_once_a_spacing_away() -> None:
+    """A sweep line ends on a zone's margin 30 m before its corner and the next starts on the rounded
+    corner: the way through the graph's ring turns twice, the last leg 9.5 m; the spaced way turns once."""
+    zone = box(369, -263, 439, -193)
+    nofly = NoFlyMap([zone], 10.0, 20.0)
+    a = (359.0, -233.1)
+    b = (369 - 10 * math.sin(math.radians(27)), -263 - 10 * math.cos(math.radians(27)))
+    ring = nofly.path(a, b)
+    assert short_legs(ring, 20.0) == 1
+    way = SpacedTransits(nofly).path(a, b)
+    assert way[0] == a and way[-1] == b and short_legs(way, 20.0) == 0
+    assert LineString(way).distance(zone) >= 10.0 - 0.05
+    assert LineString(way).length <= LineString(ring).length
+
+
+def test_no_waypoint_clusters_on_the_benchmark_fields_with_a_no_fly_zone() -> None:
+    from benchmarks.bench_planner import random_fields
+
+    fields = [(name, areas) for name, areas in random_fields() if name.endswith("-nofly")]
+    assert len(fields) == 9
+    for name, areas in fields:
+        result = plan_patrol(areas, CFG, CAM)
+        assert_respects_no_fly(result, CFG.nofly_margin_m)
+        assert result.areas[0].coverage >= 0.999, name
+        assert not short_legs_along_margins(result, CFG.min_waypoint_spacing_m, CFG.nofly_margin_m), name

@@ -39,8 +39,10 @@ class PlannerConfig(Section):
     the battery failsafe or the operator ends it). ``rally_points`` are (lat, lon)
     pairs added to home and the area file's rally features. ``fence_margin_m`` is how
     far the inclusion fence lies outside the route and the areas.
-    ``min_waypoint_spacing_m``: transit waypoints around no-fly zones are laid and
-    thinned so that none lies closer than this to the next (0: as many as the margin needs).
+    ``min_waypoint_spacing_m``: along no-fly margins no waypoint lies closer than this to
+    the next where the areas lose (almost) nothing from sight by it: transits round the
+    zones have legs at least this long, short legs of the pattern there are merged away
+    (0: as many waypoints as the margin needs).
     ``on_the_way_delay_s``: a lower-priority area that lies on the way is flown on the
     way when that shortens the route and reaches no higher-priority area more than
     this much later than strict priority order would (0: strict priority order).
