@@ -48,16 +48,25 @@ def return_paths(points: np.ndarray, targets: np.ndarray) -> np.ndarray:
     target changes between them; one geometry per point pair."""
     pts = np.asarray(points, dtype=float).reshape(-1, 2)
     tgt = np.asarray(targets, dtype=float).reshape(-1, 2)
-    out = []
-    for i in range(len(pts) - 1):
-        a, b, ta, tb = pts[i], pts[i + 1], tgt[i], tgt[i + 1]
-        if np.allclose(ta, tb):
-            out.append(shapely.convex_hull(shapely.multipoints([a, b, ta])))
-        else:
-            out.append(shapely.multilinestrings([[a, ta], [b, tb]]))
     if len(pts) == 1:
-        out.append(shapely.linestrings([pts[0], tgt[0]]) if not np.allclose(pts[0], tgt[0]) else shapely.points(pts[0]))
-    return np.array(out, dtype=object)
+        if np.allclose(pts[0], tgt[0]):
+            return np.array([shapely.points(pts[0])], dtype=object)
+        return np.array([shapely.linestrings([pts[0], tgt[0]])], dtype=object)
+    out = np.empty(max(0, len(pts) - 1), dtype=object)
+    if len(out) == 0:
+        return out
+    # made for all pairs at once (shapely's vectorised constructors): this runs on every sortie
+    same = np.all(np.isclose(tgt[:-1], tgt[1:]), axis=1)
+    if same.any():
+        corners = np.stack([pts[:-1][same], pts[1:][same], tgt[:-1][same]], axis=1)  # (k, 3, 2)
+        out[same] = shapely.convex_hull(shapely.multipoints(corners))
+    if not same.all():
+        pair = np.nonzero(~same)[0]
+        first = np.stack([pts[:-1][pair], tgt[:-1][pair]], axis=1)  # (m, 2, 2): the line from a
+        second = np.stack([pts[1:][pair], tgt[1:][pair]], axis=1)  # and the line from b
+        lines = shapely.linestrings(np.stack([first, second], axis=1).reshape(-1, 2, 2))
+        out[~same] = shapely.multilinestrings(lines, indices=np.repeat(np.arange(len(pair)), 2))
+    return out
 
 
 def blocked(paths: np.ndarray, obstacles: BaseGeometry) -> np.ndarray:

@@ -62,11 +62,43 @@ class PlannedReturns:
         """Everything the returns sweep (for the inclusion fence)."""
         if not len(self.paths):
             return Polygon()
+        pieces = _merged_fans(self.points_m, self.targets_m, self.pair_of, self.paths)
         try:
-            return shapely.union_all(self.paths)
+            return shapely.union_all(pieces)
         except shapely.errors.GEOSException:
             # a sliver (a return nearly along a leg) can defeat the floating-point overlay: a 1 mm grid holds
-            return shapely.union_all(self.paths, grid_size=1e-3)
+            return shapely.union_all(pieces, grid_size=1e-3)
+
+
+def _merged_fans(points: np.ndarray, targets: np.ndarray, pair_of: np.ndarray, paths: np.ndarray) -> list:
+    """The return paths with each run of triangles along one straight leg to one target made one triangle.
+
+    Samples along a leg are collinear and in order, so the triangles (p_i, p_i+1, T) of a run
+    tile (p_first, p_last, T) exactly; the overlay then unions a few hundred shapes, not thousands.
+    """
+    pts, tgt, first = np.asarray(points), np.asarray(targets), np.asarray(pair_of)
+    n = len(paths)
+    if n < 2 or len(first) != n or int(first.max()) + 1 >= len(pts):
+        return list(paths)
+    a, b = first, first + 1
+    same = np.all(np.isclose(tgt[a], tgt[b]), axis=1)  # path j is the triangle of one target
+    # path j+1 goes on from path j: the next pair, the same target, straight on along the leg
+    u, v = pts[b[:-1]] - pts[a[:-1]], pts[b[1:]] - pts[a[1:]]
+    cross = np.abs(u[:, 0] * v[:, 1] - u[:, 1] * v[:, 0])
+    straight = (cross <= 1e-9 * np.hypot(*u.T) * np.hypot(*v.T)) & (np.einsum("ij,ij->i", u, v) > 0)
+    cont = same[:-1] & same[1:] & (a[1:] == b[:-1]) & np.all(np.isclose(tgt[a[1:]], tgt[a[:-1]]), axis=1) & straight
+    out: list = []
+    j = 0
+    while j < n:
+        k = j
+        while k < n - 1 and cont[k]:
+            k += 1
+        if k == j:
+            out.append(paths[j])
+        else:
+            out.append(shapely.convex_hull(shapely.multipoints([pts[a[j]], pts[b[k]], tgt[a[j]]])))
+        j = k + 1
+    return out
 
 
 def _sample(flight: Sequence[RoutePoint], step_m: float) -> tuple[list[XY], list[str | None]]:
@@ -106,6 +138,32 @@ def _line_blocked(pts: np.ndarray, tgt: np.ndarray, obstacles: BaseGeometry) -> 
     return out
 
 
+def _blocked_with_each(
+    pts: np.ndarray, rally: np.ndarray, bad: np.ndarray, cands: np.ndarray, obstacles: BaseGeometry
+) -> list[int]:
+    """How many returns stay blocked with each candidate rally point added to ``rally``.
+
+    Adding ``c`` changes the target of exactly the points for which it becomes the closest
+    rally point and RTL would take it (within RALLY_LIMIT_M, closer than home; a tie keeps
+    the older point, as ``rtl_targets``' argmin does); every other point keeps its target and
+    its verdict in ``bad``, so only the switched returns are tested again.
+    """
+    ral = rally.reshape(-1, 2)
+    d_old = np.linalg.norm(pts[:, None, :] - ral[None, :, :], axis=2).min(axis=1) if len(ral) else np.inf
+    d_home = np.linalg.norm(pts, axis=1)
+    scores = []
+    for c in cands:
+        d = np.linalg.norm(pts - c, axis=1)
+        switch = (d < d_old) & (d < d_home)
+        if RALLY_LIMIT_M > 0:
+            switch &= d <= RALLY_LIMIT_M
+        n = int((bad & ~switch).sum())
+        if switch.any():
+            n += int(_line_blocked(pts[switch], np.repeat(c[None, :], int(switch.sum()), axis=0), obstacles).sum())
+        scores.append(n)
+    return scores
+
+
 def plan_returns(
     flights: Sequence[Sequence[RoutePoint]],
     rally_m: Sequence[XY],
@@ -134,9 +192,7 @@ def plan_returns(
         if len(near) == 0:
             break
         cands = near[np.linspace(0, len(near) - 1, min(_CANDIDATES, len(near))).astype(int)]
-        scores = [
-            _line_blocked(pts, rtl_targets(pts, np.array([*rally, c]), RALLY_LIMIT_M), obstacles).sum() for c in cands
-        ]
+        scores = _blocked_with_each(pts, np.array(rally), bad, cands, obstacles)
         best = int(np.argmin(scores))
         # no candidate lowers the count: put one on the blocked point itself, which at least clears it
         chosen = cands[best] if scores[best] < bad.sum() else p
