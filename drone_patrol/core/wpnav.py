@@ -22,6 +22,7 @@ few per cent quicker than the vehicle's.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -85,6 +86,7 @@ def _accel_phase(speed_m_s: float, limits: WpnavLimits) -> tuple[float, float, f
     return tj, 0.0, j * tj
 
 
+@functools.lru_cache(maxsize=4096)  # a route repeats its leg lengths (sweep spacing, turns): planning asks often
 def leg(length_m: float, speed_m_s: float, limits: WpnavLimits) -> Leg:
     """The rest-to-rest move over ``length_m`` at up to ``speed_m_s``."""
     if length_m <= 0.0 or speed_m_s <= 0.0:
@@ -128,7 +130,7 @@ def corner_overlap_s(a: Leg, b: Leg, heading_change_deg: float, limits: WpnavLim
     if fits(r_max):
         return r_max
     lo, hi = 0.0, r_max  # the largest overlap that fits: ArduPilot starts the next leg at the first one
-    for _ in range(30):
+    for _ in range(20):  # to r_max / 2**20: microseconds
         mid = (lo + hi) / 2.0
         lo, hi = (mid, hi) if fits(mid) else (lo, mid)
     return lo
