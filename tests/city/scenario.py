@@ -256,6 +256,9 @@ def run(workdir: Path, plan: CityPlan = CityPlan(), log: Any = print) -> CityRes
             "dashboards": sum(rss_mib(d.proc.pid) for d in running),
         }
         if result.alerts_archived < result.alerts_sent:
+            result.notes.append(f"{result.alerts_sent - result.alerts_archived} alerts not in the archive")
+            if plan.shared_writer:
+                result.notes += cluster.jetstream_report("$MQTT_msgs", "dronepatrol-archive")
             result.notes.append(f"dashboard logs:\n{dashboards[0].log()[-3000:]}")
     return result
 

@@ -100,6 +100,7 @@ class NatsNode:
     cluster_port: int
     store: Path
     log_path: Path
+    http_port: int = 0  # NATS monitoring (/jsz) for diagnosis; 0: none
     proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -130,7 +131,15 @@ class NatsCluster:
         for i in range(self.size):
             name = f"city-{i + 1}"
             self.nodes.append(
-                NatsNode(name, free_port(), free_port(), free_port(), self.workdir / name, self.workdir / f"{name}.log")
+                NatsNode(
+                    name,
+                    free_port(),
+                    free_port(),
+                    free_port(),
+                    self.workdir / name,
+                    self.workdir / f"{name}.log",
+                    http_port=free_port(),
+                )
             )
 
     @property
@@ -165,8 +174,9 @@ class NatsCluster:
         if NATS_SERVER is None:
             raise RuntimeError("nats-server not installed")
         log = node.log_path.open("ab")
+        monitor = ["-m", str(node.http_port)] if node.http_port else []
         node.proc = subprocess.Popen(
-            [NATS_SERVER, "-c", str(self.workdir / "nats-node.conf")],
+            [NATS_SERVER, "-c", str(self.workdir / "nats-node.conf"), *monitor],
             env=self.env(node),
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -214,6 +224,43 @@ class NatsCluster:
     def log(self, node: NatsNode) -> str:
         """The node's log so far."""
         return node.log_path.read_text(errors="replace") if node.log_path.exists() else ""
+
+    def jetstream_report(self, stream: str, consumer: str) -> list[str]:
+        """Each running node's view of ``stream`` and its ``consumer`` (from ``/jsz``), one line per node."""
+        import json
+        import urllib.request
+
+        lines = []
+        for node in self.nodes:
+            if not node.running or not node.http_port:
+                continue
+            url = f"http://127.0.0.1:{node.http_port}/jsz?accounts=true&streams=true&consumers=true"
+            try:
+                with urllib.request.urlopen(url, timeout=3.0) as reply:
+                    jsz = json.load(reply)
+            except (OSError, ValueError) as exc:
+                lines.append(f"{node.name}: /jsz unreadable ({exc})")
+                continue
+            for account in jsz.get("account_details") or []:
+                for s in account.get("stream_detail") or []:
+                    if s.get("name") != stream:
+                        continue
+                    st, cl = s.get("state", {}), s.get("cluster", {})
+                    lines.append(
+                        f"{node.name}: stream {stream} leader {cl.get('leader')} msgs {st.get('messages')} "
+                        f"seq {st.get('first_seq')}-{st.get('last_seq')} deleted {st.get('num_deleted')}"
+                    )
+                    for c in s.get("consumer_detail") or []:
+                        if c.get("name") != consumer:
+                            continue
+                        lines.append(
+                            f"{node.name}: consumer {consumer} leader {c.get('cluster', {}).get('leader')} "
+                            f"delivered {c.get('delivered', {}).get('stream_seq')} "
+                            f"ack floor {c.get('ack_floor', {}).get('stream_seq')} "
+                            f"ack pending {c.get('num_ack_pending')} redelivered {c.get('num_redelivered')} "
+                            f"pending {c.get('num_pending')} waiting {c.get('num_waiting')}"
+                        )
+        return lines
 
     def memory_rss_mib(self) -> float:
         """Resident memory of the running nodes, MiB in all."""
