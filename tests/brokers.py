@@ -72,11 +72,23 @@ def have_mosquitto() -> bool:
 requires_mosquitto = pytest.mark.mosquitto
 
 
+_GIVEN_PORTS: set[int] = set()
+
+
 def free_port() -> int:
-    """A TCP port free on 127.0.0.1 right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A TCP port free on 127.0.0.1 right now, and not handed out before by this process.
+
+    The kernel may offer a port it just offered again once the probing socket is closed, so a
+    caller that asks for several ports before any is bound (a cluster's nodes) could get one twice.
+    """
+    for _ in range(100):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind(("127.0.0.1", 0))
+            port = int(s.getsockname()[1])
+        if port not in _GIVEN_PORTS:
+            _GIVEN_PORTS.add(port)
+            return port
+    raise RuntimeError("no TCP port on 127.0.0.1 that this process has not used already")
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from typing import Any
 from drone_patrol.alerts.connection import ClientSettings, parse_broker_url
 from drone_patrol.core.config import Settings, read_secret
 from drone_patrol.core.errors import ConfigError
+from drone_patrol.dashboard.archive_backstop import ArchiveBackstop
 from drone_patrol.dashboard.archive_store import open_archive
 from drone_patrol.dashboard.auth import Gate, check_exposure, is_loopback
 from drone_patrol.dashboard.bridge import MqttBridge
@@ -46,6 +47,7 @@ class DashboardOptions:
     archive_path: Path
     archive_url: str | None = None  # postgresql://...: the shared city archive instead of archive_path
     archive_queue_url: str | None = None  # nats://...: split the archive writes with the other dashboards
+    archive_confirm_after_s: float = 30.0  # with archive_queue_url: check the archive holds what arrived, this late
     client: ClientSettings | None = None  # None: plain connection to broker_url
     prefix: str = "dronepatrol"
     host: str = "127.0.0.1"
@@ -86,6 +88,7 @@ class DashboardOptions:
             "archive_path": d.archive_path or (s.data_dir / "dashboard.sqlite"),
             "archive_url": d.archive_url,
             "archive_queue_url": d.archive_queue_url,
+            "archive_confirm_after_s": d.archive_confirm_after_s,
             "host": d.host,
             "port": d.port,
             "token": read_secret(d.token_env, d.token_file),
@@ -231,7 +234,13 @@ class Dashboard:
             tls=tls,
         )
         self.core.writes_archive = False
-        self.core.writer_status = writer.status
+        self.core.backstop = ArchiveBackstop(self.archive, confirm_after_s=options.archive_confirm_after_s)
+        backstop = self.core.backstop
+
+        def status() -> dict[str, Any]:
+            return {**writer.status(), "backstop": backstop.status()}
+
+        self.core.writer_status = status
         return writer
 
     @classmethod
@@ -265,11 +274,14 @@ class Dashboard:
 
     def _watch_links(self) -> None:
         """Once a second: a drone gone silent on a patrol raises its alert (:meth:`DashboardCore.check_links`);
-        incidents past the page's window leave the in-memory list."""
+        incidents past the page's window leave the in-memory list; with a shared writer, what arrived
+        over MQTT a while ago is checked against the archive (:mod:`.archive_backstop`)."""
         while not self.server.stopping.wait(1.0):
             try:
                 self.core.incidents.evict(time.time() - self.options.history_hours * 3600.0 - 60.0)
                 self.core.check_links()
+                if self.core.backstop is not None:
+                    self.core.backstop.run(time.time())
             except Exception:
                 log.exception("dashboard: link check failed")
 

@@ -20,7 +20,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from drone_patrol.core.errors import ConfigError
 from drone_patrol.dashboard.incidents import fold_incidents
@@ -88,6 +88,8 @@ CREATE TABLE IF NOT EXISTS drones (
 """
 
 _IN_CHUNK = 900
+#: The table and id column of each kind of event (what ``stored_ids`` looks up).
+ID_COLUMNS = {"message": ("messages", "id"), "ack": ("acks", "ack_id"), "workflow": ("workflow", "step_id")}
 _ACK_KEYS = ("ack_id", "target_id", "by", "time_s", "site", "drone", "note", "received_s")
 _STEP_KEYS = ("step_id", "incident_id", "step", "by", "time_s", "site", "drone", "unit", "reason", "note", "received_s")
 
@@ -264,6 +266,11 @@ class Archive(IncidentQueries):
                 "INSERT OR IGNORE INTO workflow VALUES (?,?,?,?,?,?,?,?,?,?,?)", step_row(step, received_s)
             )
             return cur.rowcount == 1
+
+    def stored_ids(self, kind: Literal["message", "ack", "workflow"], ids: Iterable[str]) -> set[str]:
+        """Which of ``ids`` (alert message, ack or dispatch step ids, by ``kind``) are stored."""
+        table, column = ID_COLUMNS[kind]
+        return {r[0] for r in self._select_in(f"SELECT {column} FROM {table}", column, ids)}
 
     def workflow_steps(self, incident_ids: Iterable[str]) -> list[dict[str, Any]]:
         """Dispatch steps of the given incidents, oldest first."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from drone_patrol.core.errors import ConfigError
 from drone_patrol.dashboard.model import Ack, AlertMessage
@@ -39,6 +39,9 @@ class ArchiveStore(Protocol):
 
     def add_workflow_step(self, step: WorkflowStep, received_s: float) -> bool:
         """Store one dispatch step; ``False`` when already stored."""
+
+    def stored_ids(self, kind: Literal["message", "ack", "workflow"], ids: Iterable[str]) -> set[str]:
+        """Which of ``ids`` (alert message, ack or dispatch step ids, by ``kind``) are stored."""
 
     def incident_of(self, target_id: str) -> str | None:
         """The incident id of an event id or incident id, if known."""

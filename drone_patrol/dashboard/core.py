@@ -20,6 +20,7 @@ from drone_patrol.alerts.schema import vehicle_alert
 from drone_patrol.core.errors import AlertsError, InputError
 from drone_patrol.core.types import GeoPoint, Severity
 from drone_patrol.dashboard.archive import message_dict
+from drone_patrol.dashboard.archive_backstop import ArchiveBackstop
 from drone_patrol.dashboard.archive_store import ArchiveStore
 from drone_patrol.dashboard.incident_list import IncidentList
 from drone_patrol.dashboard.model import (
@@ -86,6 +87,7 @@ class DashboardCore:
         self.writes_archive = True
         self.stored = {"stored": 0, "already_stored": 0}  # archive writes of MQTT messages made here
         self.writer_status: Callable[[], dict[str, Any]] | None = None
+        self.backstop: ArchiveBackstop | None = None  # with a shared writer: what arrived does reach the archive
         self._recent: OrderedDict[str, AlertMessage] = OrderedDict()
         self.incidents = IncidentList()
 
@@ -155,6 +157,8 @@ class DashboardCore:
     def _store(self, store: bool | None, add: Callable[[Any, float], bool], item: Any, now: float) -> bool:
         """Store ``item`` unless a shared writer does; True when it is in the archive now."""
         if not (self.writes_archive if store is None else store):
+            if self.backstop is not None:
+                self.backstop.expect(item, now)
             return False
         self.stored["stored" if add(item, now) else "already_stored"] += 1
         return True

@@ -30,7 +30,7 @@ import logging
 import re
 import time
 from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
 import psycopg
@@ -41,6 +41,7 @@ from drone_patrol.core.errors import ConfigError
 from drone_patrol.dashboard.archive import (
     _ACK_KEYS,
     _STEP_KEYS,
+    ID_COLUMNS,
     IncidentQueries,
     _row_dict,
     ack_row,
@@ -190,6 +191,15 @@ class PostgresArchive(IncidentQueries):
         values = step_row(step, received_s)
         sql = f"INSERT INTO workflow VALUES ({','.join(['%s'] * len(values))}) ON CONFLICT (step_id) DO NOTHING"
         return self._run(lambda db: db.execute(sql, values).rowcount == 1)
+
+    def stored_ids(self, kind: Literal["message", "ack", "workflow"], ids: Iterable[str]) -> set[str]:
+        """Which of ``ids`` (alert message, ack or dispatch step ids, by ``kind``) are stored."""
+        table, column = ID_COLUMNS[kind]
+        wanted = list(ids)
+        if not wanted:
+            return set()
+        sql = f"SELECT {column} FROM {table} WHERE {column} = ANY(%s)"
+        return self._run(lambda db: {r[0] for r in db.execute(sql, (wanted,)).fetchall()})
 
     def workflow_steps(self, incident_ids: Iterable[str]) -> list[dict[str, Any]]:
         """Dispatch steps of the given incidents, oldest first."""

@@ -19,7 +19,7 @@ import pytest
 
 from drone_patrol.alerts.connection import ClientSettings
 from drone_patrol.dashboard.app import Dashboard, DashboardOptions
-from tests.brokers import MosquittoBroker
+from tests.brokers import MosquittoBroker, free_port
 from tests.city.servers import (
     DASHBOARD_PASSWORD,
     NatsCluster,
@@ -36,7 +36,9 @@ from drone_patrol.dashboard.shared_writer import SharedArchiveWriter
 pytestmark = [requires_nats, requires_postgres, requires_mosquitto]
 
 
-def shared_dashboard(cluster: NatsCluster, node: int, db_url: str, tmp_path: Path, queue: str) -> Dashboard:
+def shared_dashboard(
+    cluster: NatsCluster, node: int, db_url: str, tmp_path: Path, queue: str, confirm_after_s: float = 30.0
+) -> Dashboard:
     urls = [cluster.nodes[(node + i) % len(cluster.nodes)].mqtt_url for i in range(len(cluster.nodes))]
     client = ClientSettings.from_url(
         ",".join(urls), username="dashboard", password=DASHBOARD_PASSWORD, reconnect_min_s=0.2, reconnect_max_s=1.0
@@ -49,6 +51,7 @@ def shared_dashboard(cluster: NatsCluster, node: int, db_url: str, tmp_path: Pat
             archive_path=tmp_path / f"unused-{node}.sqlite",
             archive_url=db_url,
             archive_queue_url=queue,
+            archive_confirm_after_s=confirm_after_s,
             port=0,
             client_id=f"shared-{node}-{uuid.uuid4().hex[:6]}",
         )
@@ -56,6 +59,25 @@ def shared_dashboard(cluster: NatsCluster, node: int, db_url: str, tmp_path: Pat
     dash.start()
     assert dash.bridge.wait_connected(20), "dashboard did not connect to the cluster"
     return dash
+
+
+def publish_alerts(drone: MqttTestClient, count: int) -> list[str]:
+    """``count`` alerts from drones 1-4 of dongxi; their ids."""
+    sent = []
+    for n in range(count):
+        alert = make_alert(drone=f"drone-{n % 4 + 1}")
+        drone.publish(f"dronepatrol/dongxi/{alert.drone}/alerts/{alert.kind.value}", event_of(alert))
+        sent.append(alert.alert_id)
+    return sent
+
+
+def archived(db_url: str, ids: list[str]) -> int:
+    """How many of ``ids`` the city archive holds."""
+    import psycopg
+
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        row = conn.execute("SELECT count(*) FROM messages WHERE id = ANY(%s)", (ids,)).fetchone()
+    return int(row[0]) if row else 0
 
 
 def writer(dash: Dashboard) -> dict:
@@ -74,18 +96,8 @@ def test_each_alert_is_written_by_one_dashboard_and_shown_by_all(
     drone = MqttTestClient(station.url, client_id=f"dongxi-drone-{uuid.uuid4().hex[:6]}").start()
     try:
         wait_until(lambda: all(writer(d)["pulling"] for d in dashes), 30.0, "the shared writers pulling")
-        sent = []
-        for n in range(40):
-            alert = make_alert(drone=f"drone-{n % 4 + 1}")
-            drone.publish(f"dronepatrol/dongxi/{alert.drone}/alerts/{alert.kind.value}", event_of(alert))
-            sent.append(alert.alert_id)
-
-        def rows() -> int:
-            with psycopg.connect(db_url, autocommit=True) as conn:
-                row = conn.execute("SELECT count(*) FROM messages WHERE id = ANY(%s)", (sent,)).fetchone()
-            return int(row[0]) if row else 0
-
-        wait_until(lambda: rows() == len(sent), 60.0, "every alert in the archive")
+        sent = publish_alerts(drone, 40)
+        wait_until(lambda: archived(db_url, sent) == len(sent), 60.0, "every alert in the archive")
 
         def listed(dash: Dashboard) -> set[str]:
             return {a["event_id"] for a in get_json(dash.url + "api/alerts")["alerts"]}
@@ -113,6 +125,35 @@ def test_each_alert_is_written_by_one_dashboard_and_shown_by_all(
         drone.stop()
         for dash in dashes:
             dash.stop()
+
+
+def test_what_no_writer_stores_the_backstop_stores(
+    cluster: NatsCluster, station: MosquittoBroker, db_url: str, tmp_path: Path
+) -> None:
+    """The writer cannot reach JetStream (nothing listens on its address) while MQTT flows: every alert
+    shown is in the archive a few seconds later all the same, stored by the dashboard's backstop."""
+
+    dead_port = free_port()
+    dash = shared_dashboard(cluster, 0, db_url, tmp_path, f"nats://127.0.0.1:{dead_port}", confirm_after_s=1.0)
+    drone = MqttTestClient(station.url, client_id=f"dongxi-drone-{uuid.uuid4().hex[:6]}").start()
+    try:
+        wait_until(lambda: get_json(dash.url + "healthz")["broker_connected"], 30.0, "the dashboard subscribed")
+        sent = publish_alerts(drone, 5)
+        wait_until(lambda: archived(db_url, sent) == len(sent), 60.0, "every alert in the archive")
+        status = writer(dash)
+        assert not status["pulling"] and status["stored"] == 0 and str(dead_port) in status["last_error"]
+        assert status["backstop"]["stored_here"] == len(sent)
+    finally:
+        drone.stop()
+        dash.stop()
+    # A writer that reaches JetStream again finds them waiting in the shared consumer (a dashboard's
+    # writer would count them as already stored); taking them leaves the consumer empty for the next test.
+    store = Recorder()
+    late = start_writer(cluster, store)
+    try:
+        wait_until(lambda: set(store.stored) >= set(sent), 60.0, "the waiting alerts pulled")
+    finally:
+        late.stop()
 
 
 def test_the_queue_needs_the_shared_archive(tmp_path: Path) -> None:

@@ -45,6 +45,9 @@ class DashboardConfig(Section):
     # nats://HOST:PORT,...: the city cluster's NATS client ports; with archive_url the dashboards
     # split the archive writes through one shared JetStream consumer (each alert stored once)
     archive_queue_url: str | None = Field(default=None, pattern=r"^(nats|tls)://")
+    # with archive_queue_url: each dashboard checks, this long after an alert, ack or dispatch step
+    # arrived over MQTT, that the archive holds it, and stores it itself when not (the writer's backstop)
+    archive_confirm_after_s: float = Field(default=30.0, gt=0)
     history_hours: float = Field(default=12.0, gt=0)
     archive_keep_days: float = Field(default=90.0, gt=0)
     track_points: int = Field(default=1800, ge=2)
