@@ -300,8 +300,10 @@ class Fleet:
             state.telemetry = sample
             state.last_seen_s = now_s
             state.restored = False
-            if state.online is False:
-                state.online = True  # data again after a last will
+            if not state.online:
+                # data again after a last will; or data from a drone whose retained status this
+                # dashboard never received (a broker can lose that race on subscribe): it is online
+                state.online = True
             state.update_flying()
             if sample.latitude_deg is not None and sample.longitude_deg is not None:
                 last = state.track[-1] if state.track else None

@@ -261,10 +261,14 @@ def run(workdir: Path, plan: CityPlan = CityPlan(), log: Any = print) -> CityRes
             "stations": sum(rss_mib(b._proc.pid) for b in stations.values() if b._proc is not None),
             "dashboards": sum(rss_mib(d.proc.pid) for d in running),
         }
-        if result.alerts_archived < result.alerts_sent:
-            result.notes.append(f"{result.alerts_sent - result.alerts_archived} alerts not in the archive")
+        if result.alerts_archived < result.alerts_sent or result.backstop_stored:
+            result.notes.append(
+                f"{result.alerts_sent - result.alerts_archived} alerts not in the archive, "
+                f"{result.backstop_stored} stored by a backstop"
+            )
             if plan.shared_writer:
                 result.notes += cluster.jetstream_report("$MQTT_msgs", "dronepatrol-archive")
+                result.notes += [f"{d.url} healthz: {d.get('healthz')['shared_writer']}" for d in running]
             result.notes.append(f"dashboard logs:\n{dashboards[0].log()[-3000:]}")
     return result
 

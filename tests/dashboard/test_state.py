@@ -30,6 +30,15 @@ def test_track_is_bounded_and_link_goes_stale_then_offline() -> None:
     assert fleet.snapshot(now_s=21)[0]["link"] == "offline"
 
 
+def test_telemetry_from_a_drone_whose_status_never_came_says_online() -> None:
+    fleet = Fleet(track_points=3, offline_after_s=5)
+    fleet.add_telemetry("s", "d", parse_telemetry("t", b'{"latitude_deg": 25, "longitude_deg": 110}', 0), now_s=0)
+    view = fleet.snapshot(now_s=1)[0]
+    assert view["online"] is True and view["link"] == "online"
+    fleet.set_status("s", "d", Status(online=False, time_s=None, detail={"state": "offline"}), now_s=2)
+    assert fleet.snapshot(now_s=2)[0]["online"] is False  # the last will still wins
+
+
 def test_a_slow_page_loses_old_events_and_is_told() -> None:
     hub = EventHub(queue_size=3)
     fast, slow = hub.subscribe(), hub.subscribe()
