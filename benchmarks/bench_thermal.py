@@ -29,9 +29,8 @@ from pathlib import Path
 from typing import Any
 
 import cv2
-import numpy as np
 
-from drone_patrol.vision.evaluation import ImageDetections, evaluate_detections
+from drone_patrol.vision.evaluation import ImageDetections, count_errors, evaluate_detections
 from drone_patrol.vision.onnx import OnnxDetector, OnnxDetectorConfig
 from drone_patrol.vision.onnx.annotations import load_coco_annotations, normalise_class
 
@@ -99,24 +98,15 @@ def run() -> list[dict[str, Any]]:
                 "ok": statistics.median(ms) <= TARGET_MS if model == "thermal" else "",
             }
         )  # fmt: skip
-        errors, rel, signed = [], [], []
-        person_at = operating.get("person", SCORE)
-        for name, t in truth.images.items():
-            people = sum(1 for c, ign in zip(t.classes, t.ignore, strict=True) if c == "person" and not ign)
-            if people < GROUP_MIN_PEOPLE:
-                continue
-            d = found[name]
-            counted = int(sum(1 for c, s in zip(d.classes, d.scores, strict=True) if c == "person" and s >= person_at))
-            errors.append(abs(counted - people))
-            signed.append(counted - people)
-            rel.append(abs(counted - people) / people)
-        if errors:
+        crowd = count_errors(truth.images, found, operating.get("person", SCORE), "person", GROUP_MIN_PEOPLE)
+        if crowd.images:
             rows.append(
                 {
-                    "row": "crowd count", "model": model, "class": f"{len(errors)} images >= {GROUP_MIN_PEOPLE} people",
-                    "value": round(float(np.mean(errors)), 2), "precision": "",
-                    "recall": f"{100 * float(np.mean(rel)):.0f}% mean relative, mean {float(np.mean(signed)):+.2f}",
-                    "truth": len(errors),
+                    "row": "crowd count", "model": model,
+                    "class": f"{crowd.images} images >= {GROUP_MIN_PEOPLE} people",
+                    "value": round(crowd.mean_absolute_error, 2), "precision": "",
+                    "recall": f"{100 * crowd.mean_relative_error:.0f}% mean relative, mean {crowd.mean_error:+.2f}",
+                    "truth": crowd.images,
                     "target": "", "ok": "",
                 }
             )  # fmt: skip

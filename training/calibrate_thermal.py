@@ -24,10 +24,9 @@ import sys
 from pathlib import Path
 
 import cv2
-import numpy as np
 import onnx
 
-from drone_patrol.vision.evaluation import ImageDetections, best_f1_thresholds, evaluate_detections
+from drone_patrol.vision.evaluation import ImageDetections, best_f1_thresholds, count_errors, evaluate_detections
 from drone_patrol.vision.onnx import OnnxDetector, OnnxDetectorConfig
 from drone_patrol.vision.onnx.annotations import load_coco_annotations, normalise_class
 
@@ -59,18 +58,11 @@ def main(argv: list[str] | None = None) -> int:
             f"precision {r.precision:.3f}  recall {r.recall:.3f}"
         )
     if chosen.get("person", 1.0) < 1.0:
-        errors = []
-        for name, t in truth.images.items():
-            people = sum(1 for c, ign in zip(t.classes, t.ignore, strict=True) if c == "person" and not ign)
-            if people >= GROUP_MIN_PEOPLE:
-                d = found[name]
-                at = chosen["person"]
-                counted = sum(1 for c, s in zip(d.classes, d.scores, strict=True) if c == "person" and s >= at)
-                errors.append(counted - people)
-        if errors:
+        crowd = count_errors(truth.images, found, chosen["person"], "person", GROUP_MIN_PEOPLE)
+        if crowd.images:
             print(
-                f"people counted on {len(errors)} val images of >= {GROUP_MIN_PEOPLE}: mean error "
-                f"{np.mean(errors):+.2f}, mean absolute error {np.mean(np.abs(errors)):.2f}"
+                f"people counted on {crowd.images} val images of >= {GROUP_MIN_PEOPLE}: mean error "
+                f"{crowd.mean_error:+.2f}, mean absolute error {crowd.mean_absolute_error:.2f}"
             )
     model = onnx.load(str(args.model))
     rounded = {name: round(score, 4) for name, score in chosen.items()}

@@ -27,6 +27,8 @@ from drone_patrol.dashboard.incidents import fold_incidents
 from drone_patrol.dashboard.model import Ack, AlertMessage
 from drone_patrol.dashboard.workflow import WorkflowStep
 
+# The PostgreSQL city archive's migrations (``migrations/``) define the same tables in their own
+# types; tests/city/test_pg_archive.py checks that both hold the same tables, columns and indexes.
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS messages (
     id TEXT PRIMARY KEY,

@@ -56,13 +56,14 @@ class PlannedReturns:
     targets_m: np.ndarray
     paths: np.ndarray
     pair_of: np.ndarray  # index of the first sample of each path
+    flight_of: np.ndarray  # index of the flight of each sample
 
     @property
     def fan_m(self) -> BaseGeometry:
         """Everything the returns sweep (for the inclusion fence)."""
         if not len(self.paths):
             return Polygon()
-        pieces = _merged_fans(self.points_m, self.targets_m, self.pair_of, self.paths)
+        pieces = _merged_fans(self.points_m, self.targets_m, self.pair_of, self.paths, self.flight_of)
         try:
             return shapely.union_all(pieces)
         except shapely.errors.GEOSException:
@@ -70,18 +71,25 @@ class PlannedReturns:
             return shapely.union_all(pieces, grid_size=1e-3)
 
 
-def _merged_fans(points: np.ndarray, targets: np.ndarray, pair_of: np.ndarray, paths: np.ndarray) -> list:
+def _merged_fans(
+    points: np.ndarray, targets: np.ndarray, pair_of: np.ndarray, paths: np.ndarray, flight_of: np.ndarray
+) -> list:
     """The return paths with each run of triangles along one straight leg to one target made one triangle.
 
     Samples along a leg are collinear and in order, so the triangles (p_i, p_i+1, T) of a run
     tile (p_first, p_last, T) exactly; the overlay then unions a few hundred shapes, not thousands.
+    ``flight_of`` (the flight of each sample) bounds the runs: a path is a triangle only when
+    p_i+1 is a sample of the same flight (a flight of one sample has a line to its target), so
+    no run spans two flights.
     """
-    pts, tgt, first = np.asarray(points), np.asarray(targets), np.asarray(pair_of)
+    pts, tgt, first, flight = np.asarray(points), np.asarray(targets), np.asarray(pair_of), np.asarray(flight_of)
     n = len(paths)
-    if n < 2 or len(first) != n or int(first.max()) + 1 >= len(pts):
+    if n < 2 or len(first) != n or len(flight) != len(pts):
         return list(paths)
-    a, b = first, first + 1
-    same = np.all(np.isclose(tgt[a], tgt[b]), axis=1)  # path j is the triangle of one target
+    a = first
+    b = np.minimum(first + 1, len(pts) - 1)
+    # path j is the triangle (p_a, p_b, T) of one target, both samples of one flight
+    same = (first + 1 < len(pts)) & (flight[a] == flight[b]) & np.all(np.isclose(tgt[a], tgt[b]), axis=1)
     # path j+1 goes on from path j: the next pair, the same target, straight on along the leg
     u, v = pts[b[:-1]] - pts[a[:-1]], pts[b[1:]] - pts[a[1:]]
     cross = np.abs(u[:, 0] * v[:, 1] - u[:, 1] * v[:, 0])
@@ -117,16 +125,18 @@ def _sample(flight: Sequence[RoutePoint], step_m: float) -> tuple[list[XY], list
     return pts, areas
 
 
-def _paths(flights: list[np.ndarray], rally: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    targets, paths, first = [], [], []
+def _paths(flights: list[np.ndarray], rally: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Targets and return paths of every flight's samples, the first sample of each path, and each sample's flight."""
+    targets, paths, first, flight_of = [], [], [], []
     offset = 0
-    for pts in flights:
+    for k, pts in enumerate(flights):
         tgt = rtl_targets(pts, rally, RALLY_LIMIT_M)
         targets.append(tgt)
         paths.append(return_paths(pts, tgt))
         first.append(offset + np.arange(max(1, len(pts) - 1)))
+        flight_of.append(np.full(len(pts), k))
         offset += len(pts)
-    return np.concatenate(targets), np.concatenate(paths), np.concatenate(first)
+    return np.concatenate(targets), np.concatenate(paths), np.concatenate(first), np.concatenate(flight_of)
 
 
 def _line_blocked(pts: np.ndarray, tgt: np.ndarray, obstacles: BaseGeometry) -> np.ndarray:
@@ -199,8 +209,8 @@ def plan_returns(
         c = (round(float(chosen[0]), 2), round(float(chosen[1]), 2))
         rally.append(c)
         added.append(c)
-    targets, paths, first = _paths(per_flight, np.array(rally))
-    return PlannedReturns(pts, tuple(areas), tuple(rally), tuple(added), targets, paths, first)
+    targets, paths, first, flight_of = _paths(per_flight, np.array(rally))
+    return PlannedReturns(pts, tuple(areas), tuple(rally), tuple(added), targets, paths, first, flight_of)
 
 
 def return_obstacles(zones: BaseGeometry, clearance_m: float, exempt: BaseGeometry | None = None) -> BaseGeometry:

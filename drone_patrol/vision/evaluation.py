@@ -1,4 +1,4 @@
-"""Detector evaluation against COCO-style annotations: per-class AP50, precision, recall.
+"""Detector evaluation against COCO-style annotations: per-class AP50, precision, recall, crowd counts.
 
 Pure numpy; the ``evaluate`` command and the benchmarks read files and call
 :func:`evaluate_detections`. AP is COCO's: detections of a class over all images are
@@ -227,3 +227,61 @@ def best_f1_thresholds(
         best = int(np.argmax(np.where(settable, f1, -1.0)))
         out[name] = (float(sorted_scores[best]), float(f1[best]))
     return out
+
+
+@dataclass(frozen=True)
+class CountErrors:
+    """People counted against the annotated count, one entry per image holding a group."""
+
+    counted: tuple[int, ...]
+    truth: tuple[int, ...]
+
+    @property
+    def images(self) -> int:
+        """How many images were counted."""
+        return len(self.truth)
+
+    @property
+    def mean_error(self) -> float:
+        """Mean of counted minus annotated: over-counting positive, under-counting negative."""
+        return float(np.mean(np.subtract(self.counted, self.truth)))
+
+    @property
+    def mean_absolute_error(self) -> float:
+        """Mean of ``|counted - annotated|``."""
+        return float(np.mean(np.abs(np.subtract(self.counted, self.truth))))
+
+    @property
+    def mean_relative_error(self) -> float:
+        """Mean of ``|counted - annotated| / annotated``."""
+        return float(np.mean(np.abs(np.subtract(self.counted, self.truth)) / np.asarray(self.truth)))
+
+
+def count_errors(
+    truths: Mapping[str, ImageTruth],
+    detections: Mapping[str, ImageDetections],
+    score_threshold: float,
+    class_name: str = "person",
+    min_count: int = 5,
+) -> CountErrors:
+    """Detections of ``class_name`` scoring >= ``score_threshold`` counted on each image whose
+    annotations hold at least ``min_count`` real (not ignored) boxes of that class, against that count.
+
+    The crowd-count figure: a group is an image of ``min_count`` people or more. Images in
+    ``truths`` without an entry in ``detections`` count as images where nothing was found.
+    """
+    counted: list[int] = []
+    truth: list[int] = []
+    for image, t in truths.items():
+        n = sum(1 for c, ign in zip(t.classes, t.ignore, strict=True) if c == class_name and not ign)
+        if n < min_count:
+            continue
+        d = detections.get(image)
+        found = (
+            0
+            if d is None
+            else sum(1 for c, s in zip(d.classes, d.scores, strict=True) if c == class_name and s >= score_threshold)
+        )
+        counted.append(int(found))
+        truth.append(n)
+    return CountErrors(tuple(counted), tuple(truth))

@@ -7,8 +7,10 @@ through this module's ``open_store``.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -65,6 +67,81 @@ def test_migrations_are_applied_once_and_recorded(db_url: str) -> None:
         rows = conn.execute("SELECT version, name FROM schema_migrations ORDER BY version").fetchall()
     assert rows == [(1, "alerts"), (2, "incident_workflow")]
     again.close()
+
+
+#: the column types of the SQLite archive and what the migrations give each column on PostgreSQL
+_SAME_TYPE = {("TEXT", "text"), ("TEXT", "jsonb"), ("REAL", "double precision"), ("BLOB", "bytea")}
+#: indexes only the city archive has (a city's room filters the messages of many sites by site and time)
+_POSTGRES_ONLY_INDEXES = {("messages", "messages_site_time", ("site", "time_s"))}
+
+
+def _sqlite_schema(path: Path) -> tuple[dict[str, list[tuple[str, str, bool]]], dict[str, tuple[str, ...]], set]:
+    """Columns (name, type, not null) in order, primary keys and indexes of an SQLite archive file."""
+    db = sqlite3.connect(str(path))
+    tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
+    columns: dict[str, list[tuple[str, str, bool]]] = {}
+    keys: dict[str, tuple[str, ...]] = {}
+    indexes: set[tuple[str, str, tuple[str, ...]]] = set()
+    for t in tables:
+        info = db.execute(f"PRAGMA table_info({t})").fetchall()  # cid, name, type, notnull, default, pk
+        # a primary key is never null on PostgreSQL; on SQLite only INTEGER keys say so
+        columns[t] = [(c[1], c[2], bool(c[3]) or c[5] > 0) for c in info]
+        keys[t] = tuple(c[1] for c in sorted((c for c in info if c[5] > 0), key=lambda c: c[5]))
+        for _, name, _, origin, _ in db.execute(f"PRAGMA index_list({t})").fetchall():
+            if origin == "c":  # made by CREATE INDEX, not by the primary key
+                cols = tuple(r[2] for r in db.execute(f"PRAGMA index_info({name})").fetchall())
+                indexes.add((t, name, cols))
+    db.close()
+    return columns, keys, indexes
+
+
+def _postgres_schema(url: str) -> tuple[dict[str, list[tuple[str, str, bool]]], dict[str, tuple[str, ...]], set]:
+    """The same of a migrated PostgreSQL archive, read from its catalogue (``schema_migrations`` left out)."""
+    columns: dict[str, list[tuple[str, str, bool]]] = {}
+    keys: dict[str, tuple[str, ...]] = {}
+    indexes: set[tuple[str, str, tuple[str, ...]]] = set()
+    with psycopg.connect(url) as conn:
+        rows: list[Any] = conn.execute(
+            "SELECT table_name, column_name, data_type, is_nullable FROM information_schema.columns "
+            "WHERE table_schema = current_schema() AND table_name <> 'schema_migrations' "
+            "ORDER BY table_name, ordinal_position"
+        ).fetchall()
+        for t, name, kind, nullable in rows:
+            columns.setdefault(t, []).append((name, kind, nullable == "NO"))
+        for t, name, cols, primary in conn.execute(
+            "SELECT t.relname, i.relname, array_agg(a.attname ORDER BY k.n), x.indisprimary "
+            "FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid "
+            "JOIN pg_namespace s ON s.oid = t.relnamespace "
+            "CROSS JOIN LATERAL unnest(x.indkey) WITH ORDINALITY AS k(attnum, n) "
+            "JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum "
+            "WHERE s.nspname = current_schema() AND t.relname <> 'schema_migrations' "
+            "GROUP BY t.relname, i.relname, x.indisprimary"
+        ).fetchall():
+            if primary:
+                keys[t] = tuple(cols)
+            else:
+                indexes.add((t, name, tuple(cols)))
+    return columns, keys, indexes
+
+
+def test_the_migrations_define_the_tables_and_columns_of_the_sqlite_archive(db_url: str, tmp_path: Path) -> None:
+    """One schema, two dialects: the SQLite archive (made in one go) and the PostgreSQL
+    migrations (0001 then 0002, shipped files that never change) must hold the same tables,
+    columns in the same order, types, NOT NULL, primary keys and indexes; a column added to
+    one and not the other fails here, naming it."""
+    Archive(tmp_path / "a.sqlite").close()
+    PostgresArchive(db_url).close()
+    lite_cols, lite_keys, lite_idx = _sqlite_schema(tmp_path / "a.sqlite")
+    pg_cols, pg_keys, pg_idx = _postgres_schema(db_url)
+    assert sorted(pg_cols) == sorted(lite_cols) == ["acks", "drones", "messages", "workflow"]
+    for table, lite in lite_cols.items():
+        pg = pg_cols[table]
+        assert [c[0] for c in pg] == [c[0] for c in lite], table
+        for (name, lite_type, lite_not_null), (_, pg_type, pg_not_null) in zip(lite, pg, strict=True):
+            assert (lite_type, pg_type) in _SAME_TYPE, f"{table}.{name}: {lite_type} on SQLite, {pg_type} on PostgreSQL"
+            assert lite_not_null == pg_not_null, f"{table}.{name}: NOT NULL on one archive only"
+    assert pg_keys == lite_keys
+    assert pg_idx - _POSTGRES_ONLY_INDEXES == lite_idx and pg_idx >= _POSTGRES_ONLY_INDEXES
 
 
 def test_an_archive_of_the_first_schema_is_upgraded_keeping_its_rows(db_url: str) -> None:

@@ -7,6 +7,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import shapely
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from shapely.geometry import LineString, Point, Polygon
 
 from drone_patrol.core.config import CameraConfig, PlannerConfig
@@ -14,6 +17,7 @@ from drone_patrol.core.errors import PlanningError
 from drone_patrol.core.types import MavCmd
 from drone_patrol.mission.areas import load_areas
 from drone_patrol.planner import failsafe_paths, plan_patrol
+from drone_patrol.planner.build import RoutePoint
 from tests.planner.checks import local
 
 DISTRICT = Path(__file__).resolve().parents[2] / "flight_plans" / "concave_district_notch.geojson"
@@ -95,3 +99,35 @@ def test_every_sortie_ends_over_home_so_its_rtl_lands_at_home(flight_time_s: flo
         for dx, dy in itertools.product((-2.0, 0.0, 2.0), repeat=2):
             p = at + np.array([dx, dy])
             assert np.linalg.norm(_ardupilot_target(p, rally)) < 0.5, (mission.name, p)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    sizes=st.lists(st.integers(1, 4), min_size=2, max_size=6),
+    offset_m=st.floats(20.0, 200.0),
+    heading_deg=st.floats(0.0, 360.0),
+)
+def test_return_fans_never_join_samples_of_different_flights(
+    sizes: list[int], offset_m: float, heading_deg: float
+) -> None:
+    # Flights laid end to end on one straight line past home, each a few route points 10 m
+    # apart (a flight of one point is one sample): the merged fans may join the triangles
+    # of one flight's leg, never the samples of two flights, so the fence grows by no more
+    # than the return paths themselves sweep.
+    d = np.array([np.cos(np.radians(heading_deg)), np.sin(np.radians(heading_deg))])
+    normal = np.array([-d[1], d[0]]) * offset_m
+    flights, k = [], 0
+    for n in sizes:
+        pts = [normal + d * 10.0 * (k + i) for i in range(n)]
+        flights.append([RoutePoint(float(p[0]), float(p[1]), 50.0, 10.0) for p in pts])
+        k += n + 1  # a gap of one step between flights, along the same line
+    returns = failsafe_paths.plan_returns(flights, [], Polygon(), step_m=10.0)
+    pieces = failsafe_paths._merged_fans(
+        returns.points_m, returns.targets_m, returns.pair_of, returns.paths, returns.flight_of
+    )
+    for piece in pieces:
+        on = {int(returns.flight_of[i]) for i, p in enumerate(returns.points_m) if piece.distance(Point(p)) < 1e-6}
+        assert len(on) == 1, f"a fan holds samples of flights {sorted(on)}"
+    fans, paths = returns.fan_m, shapely.union_all(list(returns.paths))
+    assert abs(fans.area - paths.area) <= 1e-6 * max(1.0, paths.area)
+    assert fans.buffer(1e-6).covers(paths) and paths.buffer(1e-6).covers(fans)

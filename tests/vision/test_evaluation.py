@@ -6,7 +6,13 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from drone_patrol.vision.evaluation import ImageDetections, ImageTruth, best_f1_thresholds, evaluate_detections
+from drone_patrol.vision.evaluation import (
+    ImageDetections,
+    ImageTruth,
+    best_f1_thresholds,
+    count_errors,
+    evaluate_detections,
+)
 
 
 def _box(i: int) -> list[float]:
@@ -66,3 +72,36 @@ def test_the_chosen_threshold_has_the_highest_f1_of_any_score(hits: list[tuple[b
     assert at in scores
     assert abs(f1(at) - best) < 1e-9
     assert best >= max(f1(s) for s in scores) - 1e-12
+
+
+def test_crowd_count_errors_on_groups_at_the_operating_threshold() -> None:
+    def truth(n_people: int, n_ignored: int = 0, cars: int = 0) -> ImageTruth:
+        classes = ("person",) * (n_people + n_ignored) + ("car",) * cars
+        ignore = np.asarray([False] * n_people + [True] * n_ignored + [False] * cars)
+        return ImageTruth(np.asarray([_box(i) for i in range(len(classes))]).reshape(-1, 4), classes, ignore)
+
+    def found(scores: list[float], cars: int = 0) -> ImageDetections:
+        classes = ("person",) * len(scores) + ("car",) * cars
+        return ImageDetections(
+            np.asarray([_box(i) for i in range(len(classes))], dtype=np.float64).reshape(-1, 4),
+            classes,
+            np.asarray(scores + [0.9] * cars, dtype=np.float64),
+        )
+
+    truths = {
+        "six": truth(6, cars=2),  # 4 people at or above 0.4 (cars not counted): -2
+        "five+ignored": truth(5, n_ignored=3),  # the ignored ones are not people to count: 7 found, +2
+        "four": truth(4),  # not a group: left out
+        "missed": truth(8),  # no detections at all: -8
+    }
+    detections = {
+        "six": found([0.9, 0.5, 0.4, 0.4, 0.39, 0.1], cars=3),
+        "five+ignored": found([0.8] * 7),
+        "four": found([0.9] * 9),
+    }
+    crowd = count_errors(truths, detections, 0.4, "person", 5)
+    assert crowd.truth == (6, 5, 8) and crowd.counted == (4, 7, 0) and crowd.images == 3
+    assert crowd.mean_error == -8 / 3
+    assert crowd.mean_absolute_error == 12 / 3
+    assert np.isclose(crowd.mean_relative_error, (2 / 6 + 2 / 5 + 8 / 8) / 3)
+    assert count_errors(truths, detections, 0.4, "person", 9).images == 0

@@ -1,26 +1,23 @@
-"""The simulated ArduCopter's flight logic: modes, arming, navigation and failsafes.
+"""The simulated ArduCopter's flight logic: modes, arming, missions and the step.
 
 No sockets here: the MAVLink side (``vehicle.py``) calls these methods and is told
 what to say through ``say``, ``item_reached`` and the flags it reads back. All
-times are simulated seconds.
+times are simulated seconds. The state lives in ``autopilot_state.py``, the motion
+primitives the modes fly with (``fly_to``, holding, landing, the pilot's throttle)
+in ``steering.py``.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 
 from pymavlink.dialects.v20 import ardupilotmega as mavlink2
 
-from drone_patrol.core.types import GeoPoint, MavCmd
-from drone_patrol.sim.copter import arming, pilot
+from drone_patrol.core.types import MavCmd
+from drone_patrol.sim.copter import arming
 from drone_patrol.sim.copter import fence as fence_mod
 from drone_patrol.sim.copter import guided as guided_mod
-from drone_patrol.sim.copter.battery import Battery
-from drone_patrol.sim.copter.circle import Circle
-from drone_patrol.sim.copter.failsafes import Failsafes
-from drone_patrol.sim.copter.kinematics import Body, Limits, LocalTangent, wrap_180
-from drone_patrol.sim.copter.missions import Item, ItemStore
+from drone_patrol.sim.copter.missions import Item
 from drone_patrol.sim.copter.modes import (
     GPS_MODES,
     PILOT_THROTTLE_MODES,
@@ -29,94 +26,14 @@ from drone_patrol.sim.copter.modes import (
     CopterMode,
     mode_name,
 )
-from drone_patrol.sim.copter.navigator import COMPLETE, RUNNING, MissionRunner
-from drone_patrol.sim.copter.params import ParamStore
-from drone_patrol.sim.copter.rtl import Rtl
+from drone_patrol.sim.copter.navigator import COMPLETE, RUNNING
+from drone_patrol.sim.copter.steering import Steering
 
 FORCE_ARM_MAGIC = 21196
-LAND_PAUSE_S = 4.0
 
 
-class Autopilot:
+class Autopilot(Steering):
     """Everything the vehicle knows and decides, stepped in fixed simulated time."""
-
-    def __init__(
-        self,
-        home: GeoPoint,
-        heading_deg: float,
-        params: ParamStore,
-        say: Callable[[int, str], None],
-        item_reached: Callable[[int], None],
-        gps_ready_s: float = 3.0,
-        ekf_ready_s: float = 6.0,
-    ) -> None:
-        self.home = home
-        self.frame = LocalTangent(home.latitude_deg, home.longitude_deg)
-        self.params = params
-        self.say = say
-        self._item_reached = item_reached
-        self.store = ItemStore()
-        self.body = Body(heading_deg)
-        self.battery = Battery(
-            params.get("BATT_CAPACITY"), params.get("SIM_BATT_VOLTAGE"), params.get("SIM_BATT_CAP_AH")
-        )
-        self.limits = Limits()
-        self.time_s = 0.0
-        self.mode = CopterMode.STABILIZE
-        self.armed = False
-        self.landed = True
-        self.auto_armed = False
-        self.throttle_pwm = 1000  # RC3 with no transmitter, as on SITL
-        self.gps_ready_s = gps_ready_s
-        self.ekf_ready_s = ekf_ready_s
-        self.gps_override: tuple[int, int] | None = None
-        self.ekf_announced = False
-        self.ready_announced = False
-        self.mission = MissionRunner()
-        self.rtl = Rtl()
-        self.circle = Circle()
-        self.failsafes = Failsafes()
-        self.fence_state = fence_mod.FenceState()
-        self.fence_zones: list[fence_mod.Zone] = []
-        self.fence_enabled = params.get("FENCE_ENABLE") >= 1
-        self.guided_target: tuple[float, float, float] | None = None
-        self.guided_motion: guided_mod.GuidedMotion | None = None  # a moving target or commanded heading
-        self.hold_target: tuple[float, float, float] | None = None
-        self.land_at: tuple[float, float] | None = None
-        self.land_pause_until_s = 0.0
-        self.land_contact_s: float | None = None
-        self.roi: tuple[float, float, float] | None = None
-        self.fixed_yaw_deg: float | None = None  # CONDITION_YAW
-        self.paused = False  # DO_PAUSE_CONTINUE in AUTO or GUIDED
-        self.speed_override_m_s: float | None = None
-        self.disarm_timer_s = 0.0
-        self.home_set = False
-        self.reached_seq = -1
-        self.pending_reached: int | None = None
-        self.prearm_reported_s = -15.0  # the first report comes 15 s after boot, then every 30 s
-
-    # ---------------------------------------------------------------- sensors
-    @property
-    def gps(self) -> tuple[int, int]:
-        """(fix_type, satellites) the GPS reports."""
-        if self.gps_override is not None:
-            return self.gps_override
-        if self.params.get("SIM_GPS_DISABLE") >= 1:
-            return (0, 0)
-        if self.time_s < self.gps_ready_s:
-            return (1, 0)
-        return (3, int(self.params.get("SIM_GPS_NUMSATS")))
-
-    @property
-    def position_ok(self) -> bool:
-        """True once the EKF has a GPS position (copter.position_ok())."""
-        fix, sats = self.gps
-        return fix >= 3 and sats >= 6 and self.time_s >= self.ekf_ready_s
-
-    @property
-    def flying(self) -> bool:
-        """Armed and off the ground."""
-        return self.armed and not self.landed
 
     # ------------------------------------------------------------------ modes
     def set_mode(self, number: int, reason: str = "GCS", force: bool = False) -> bool:
@@ -180,74 +97,7 @@ class Autopilot:
         self.fixed_yaw_deg = None
         self.paused = False
 
-    def land_begin(self, at: tuple[float, float] | None = None, pause: bool = False) -> None:
-        """Start a descent at the current (or given) horizontal position."""
-        self.land_at = at or (self.body.north_m, self.body.east_m)
-        self.land_pause_until_s = self.time_s + LAND_PAUSE_S if pause else 0.0
-        self.land_contact_s = None
-
-    def land_update(self, dt: float) -> None:
-        """Descend at LAND_SPEED_HIGH (or WPNAV_SPEED_DN) then LAND_SPEED below LAND_ALT_LOW."""
-        if self.land_at is None:
-            self.land_begin()
-        assert self.land_at is not None
-        if self.landed:
-            self.body.rest_on_ground()
-            return
-        if self.time_s < self.land_pause_until_s:
-            self.fly_to(dt, (self.land_at[0], self.land_at[1], self.body.up_m), stop=True, hold_yaw=True)
-            return
-        p = self.params
-        high = (p.get("LAND_SPEED_HIGH") or p.get("WPNAV_SPEED_DN")) / 100.0
-        rate = high if self.body.up_m > p.get("LAND_ALT_LOW") / 100.0 else p.get("LAND_SPEED") / 100.0
-        self.fly_to(dt, (self.land_at[0], self.land_at[1], -1.0), stop=True, speed_down=rate, hold_yaw=True)
-
-    # ------------------------------------------------------------- navigation
-    def fly_to(
-        self,
-        dt: float,
-        target: tuple[float, float, float],
-        stop: bool = True,
-        speed: float | None = None,
-        speed_up: float | None = None,
-        speed_down: float | None = None,
-        hold_yaw: bool = False,
-        yaw_deg: float | None = None,
-        feed_forward: tuple[float, float] | None = None,
-        accel_z: float | None = None,
-    ) -> None:
-        """Drive the body toward ``target`` (north, east, up) with the navigation limits
-        (``yaw_deg``: the heading a mode commands itself, before ROI and WP_YAW_BEHAVIOR;
-        ``feed_forward``: the target's own north/east velocity, for a moving target)."""
-        p = self.params
-        lim = self.limits
-        lim.speed_m_s = speed or self.speed_override_m_s or p.get("WPNAV_SPEED") / 100.0
-        lim.accel_m_s2 = p.get("WPNAV_ACCEL") / 100.0
-        lim.climb_m_s = speed_up or p.get("WPNAV_SPEED_UP") / 100.0
-        lim.descent_m_s = speed_down or p.get("WPNAV_SPEED_DN") / 100.0
-        lim.accel_z_m_s2 = accel_z or p.get("WPNAV_ACCEL_Z") / 100.0
-        lim.yaw_rate_deg_s = p.get("ATC_SLEW_YAW") / 100.0
-        b = self.body
-        yaw: float | None = yaw_deg
-        if yaw is None and self.roi is not None:
-            yaw = math.degrees(math.atan2(self.roi[1] - b.east_m, self.roi[0] - b.north_m))
-        elif yaw is None and self.fixed_yaw_deg is not None:
-            yaw = self.fixed_yaw_deg
-        elif yaw is None and not hold_yaw and int(p.get("WP_YAW_BEHAVIOR")) != 0:
-            dn, de = target[0] - b.north_m, target[1] - b.east_m
-            if math.hypot(dn, de) > 2.0:
-                yaw = math.degrees(math.atan2(de, dn))
-        b.step_towards(
-            dt, target[0], target[1], target[2], lim, stop_at_target=stop, yaw_target_deg=yaw, feed_forward=feed_forward
-        )
-
-    def hold_position(self, dt: float) -> None:
-        """Brake and hold where the vehicle is (or was told to hold)."""
-        if self.hold_target is None:
-            b = self.body
-            self.hold_target = (b.north_m, b.east_m, b.up_m)
-        self.fly_to(dt, self.hold_target, stop=True, hold_yaw=True)
-
+    # ---------------------------------------------------------- GCS commands
     def takeoff_started(self) -> None:
         """The motors lift off: the vehicle is no longer landed."""
         self.landed = False
@@ -442,30 +292,6 @@ class Autopilot:
             return self.auto_armed and self.mission.state == RUNNING
         return False
 
-    def _pilot_throttle(self, dt: float) -> None:
-        """ALT_HOLD, LOITER, POSHOLD and STABILIZE with the throttle stick at ``throttle_pwm`` (``pilot.py``)."""
-        b = self.body
-        if self.hold_target is None:
-            self.hold_target = (b.north_m, b.east_m, b.up_m)
-        n, e, up = self.hold_target
-        rate = self.pilot_climb_rate_m_s()
-        if self.mode == CopterMode.STABILIZE and self.throttle_pwm <= 1100:
-            rate = -3.0  # throttle at zero: the copter drops
-        up = pilot.follow_stick(up, b.up_m, rate, dt)
-        self.hold_target = (n, e, up)
-        z_up, z_down, z_accel = self.pilot_z_limits()
-        self.fly_to(dt, (n, e, up), stop=True, hold_yaw=True, speed_up=z_up, speed_down=z_down, accel_z=z_accel)
-
-    def pilot_climb_rate_m_s(self) -> float:
-        """The climb rate the throttle stick asks for (positive up)."""
-        return pilot.pilot_climb_rate_m_s(self.params, self.throttle_pwm)
-
-    def pilot_z_limits(self) -> tuple[float, float, float]:
-        """The vertical limits of a mode under the pilot's throttle: PILOT_SPEED_UP, _DN, PILOT_ACCEL_Z (SI)."""
-        p = self.params
-        up = max(p.get("PILOT_SPEED_UP") / 100.0, 0.1)
-        return up, max(pilot.pilot_speed_dn_m_s(p), 0.1), max(p.get("PILOT_ACCEL_Z") / 100.0, 0.1)
-
     def nav_target(self) -> tuple[float, float, float] | None:
         """Where the vehicle is heading (NAV_CONTROLLER_OUTPUT), or None when idle."""
         if not self.flying:
@@ -477,7 +303,3 @@ class Autopilot:
         if self.mode == CopterMode.GUIDED and self.guided_target is not None:
             return self.guided_target
         return self.hold_target
-
-    def heading_deg(self) -> float:
-        """Current heading in [0, 360)."""
-        return wrap_180(self.body.yaw_deg) % 360.0
