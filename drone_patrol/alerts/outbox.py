@@ -15,14 +15,18 @@ With ``synchronous="FULL"`` a committed row survives a power cut; ``NORMAL`` sur
 a process crash and is faster.
 
 Fast path. A new alert is handed to :attr:`Outbox.on_insert` (the pump, which sends it
-at once) between its INSERT and its COMMIT, so the network trip runs in parallel with
-the disk sync; :meth:`put_alert` still returns only after the sync. Callers that arrive
-while a commit is in progress queue up and the next of them commits the whole queue in
-one transaction (group commit: one sync for many alerts). Deliveries are cheap:
-:meth:`mark_delivered` only notes the row in memory; :meth:`purge` deletes the noted
-rows in one transaction without a sync (``synchronous=NORMAL``) and only when no insert
-holds the file, so a delete never makes an insert wait for a disk sync. A delete lost to
-a crash only means a duplicate, which consumers drop by event id. WAL checkpoints run
+at once) between its INSERT and its COMMIT, so the network trip never waits for the disk.
+The COMMIT itself does not sync: SQLite runs at ``synchronous=NORMAL`` (WAL frames written
+to the file, nothing flushed) and, with ``FULL``, :meth:`put_alert` then waits for an
+``fdatasync`` of the WAL file that started after its COMMIT returned: the same guarantee as
+SQLite's own ``FULL`` (which syncs the WAL at each commit), but the sync runs outside the
+write lock. One thread syncs at a time and each sync covers every commit written before it
+began, so callers that commit while a sync runs share the next one (group commit) and
+nobody waits for the file while a sync runs. SQLite still syncs the WAL header when the
+WAL restarts, and the WAL and the database around each checkpoint. Deliveries are cheap:
+:meth:`mark_delivered` only notes the row in memory; :meth:`purge` deletes the noted rows
+in one transaction without a sync, and only when no insert holds the file. A delete lost
+to a crash only means a duplicate, which consumers drop by event id. WAL checkpoints run
 from :meth:`checkpoint` on a second connection (they do not block inserts) instead of
 inside an insert's commit.
 """
@@ -31,11 +35,12 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -88,7 +93,7 @@ class OutboxRow:
 
 @dataclass(slots=True)
 class _Ticket:
-    """One row waiting in the group-commit queue, and what became of it."""
+    """One row to insert, and what became of it."""
 
     event_id: str | None
     cls: int
@@ -97,10 +102,8 @@ class _Ticket:
     payload: bytes
     qos: int
     expires_s: float | None
-    done: bool = False
     seq: int | None = None
-    error: OutboxError | None = None
-    fresh: list[OutboxRow] = field(default_factory=list)
+    fresh: OutboxRow | None = None
 
 
 #: Commits without a checkpoint after which an insert checkpoints itself
@@ -114,6 +117,8 @@ class Outbox:
     #: Called with each new alert row after its INSERT and before its COMMIT (under the
     #: outbox's lock: it must only queue the row and return).
     on_insert: Callable[[OutboxRow], None] | None = None
+    #: Syncs of the WAL file that may run at once (see :meth:`_sync_through`).
+    max_syncs = 4
 
     def __init__(
         self,
@@ -127,15 +132,20 @@ class Outbox:
         self.max_rows = max_rows
         self._clock = clock
         self._lock = threading.Lock()  # the write side: inserts, purges, reads
-        self._queue_cond = threading.Condition()  # the group-commit queue, and who commits it
-        self._queue: list[_Ticket] = []
-        self._committing = False
         self._done_lock = threading.Lock()  # rows delivered but not yet deleted
         self._delivered: set[int] = set()
+        # Group sync (``FULL`` on a WAL file): inserts committed so far, how many of them a
+        # finished fdatasync covers, and the commits each running sync covers.
+        self._sync_lock = threading.Lock()
+        self._written = 0
+        self._synced = 0
+        self._syncing: list[int] = []
+        self._sync_waiters: list[tuple[int, threading.Lock]] = []  # (commit, released when settled)
+        self._sync_failed: tuple[int, int, OSError] | None = None  # (synced, written) around a failed sync
+        self._wal_fd: int | None = None
         self._commits_since_checkpoint = 0
         self._ckpt_db: sqlite3.Connection | None = None
         self._ckpt_thread: threading.Thread | None = None
-        self._synchronous = synchronous
         self.telemetry_puts = 0  # telemetry rows buffered since opening
         self.dropped_alerts = 0
         self.dropped_telemetry = 0
@@ -144,17 +154,21 @@ class Outbox:
             if str(path) != ":memory:":
                 self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=10)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute(f"PRAGMA synchronous={synchronous}")
+            wal = self._db.execute("PRAGMA journal_mode=WAL").fetchone()[0] == "wal"
             self._db.execute("PRAGMA wal_autocheckpoint=0")  # checkpoints run apart (see checkpoint())
             self._db.executescript(_SCHEMA)
+            if wal and synchronous == "FULL":
+                self._wal_fd = _open_for_sync(self.path)
+            # With our own WAL sync the commits need none; otherwise SQLite syncs as asked.
+            self._sqlite_synchronous = "NORMAL" if self._wal_fd is not None else synchronous
+            self._db.execute(f"PRAGMA synchronous={self._sqlite_synchronous}")
             last = self._db.execute("SELECT MAX(seq) FROM outbox").fetchone()[0]
             # Sequence numbers are handed out here, never reused while the file is open:
             # a row whose commit failed may already be in flight under its number.
             self._next_seq = int(last or 0) + 1
             self._pending = self._count(_PENDING)
             self._rejected = self._count(_REJECTED)
-        except sqlite3.DatabaseError as exc:
+        except (sqlite3.DatabaseError, OSError) as exc:
             raise OutboxError(f"outbox {self.path}: cannot open ({exc})") from None
 
     def _count(self, state: int) -> int:
@@ -190,57 +204,98 @@ class Outbox:
         return self._put(_Ticket(None, TELEMETRY, -1, topic, payload, 0, self._clock() + ttl_s))
 
     def _put(self, ticket: _Ticket) -> int | None:
-        """Group commit: queue the row; one caller at a time commits the whole queue while
-        the others wait for their row to be done (not for the file: a caller whose row is
-        committed returns at once, without queueing behind the next commit)."""
-        with self._queue_cond:
-            self._queue.append(ticket)
-            while not ticket.done:
-                if self._committing:
-                    self._queue_cond.wait()
-                    continue
-                self._committing = True
-                batch, self._queue = self._queue, []
-                self._queue_cond.release()
-                try:
-                    with self._lock:
-                        self._commit_batch(batch)
-                finally:
-                    self._queue_cond.acquire()
-                    self._committing = False
-                    self._queue_cond.notify_all()
-        if ticket.error is not None:
-            raise ticket.error
+        """Insert and commit one row under the write lock (no disk sync there), then, with
+        ``FULL``, wait until an fdatasync of the WAL covers the commit."""
+        with self._lock:
+            self._commit(ticket)
+            written = self._written
+        if self._wal_fd is not None:
+            self._sync_through(written)
         return ticket.seq
 
-    def _commit_batch(self, batch: list[_Ticket]) -> None:
+    def _commit(self, t: _Ticket) -> None:
         try:
             self._db.execute("BEGIN IMMEDIATE")
-            for t in batch:
-                self._place(t)
-            for t in batch:
-                for row in t.fresh:
-                    if self.on_insert is not None:
-                        self.on_insert(row)  # on the wire while the commit syncs
+            self._place(t)
+            if t.fresh is not None and self.on_insert is not None:
+                self.on_insert(t.fresh)  # on the wire before the commit
             self._db.execute("COMMIT")
-        except Exception as exc:  # the file, or the hand-over: nothing of the batch is committed
+        except Exception as exc:  # the file, or the hand-over: the row is not committed
             with contextlib.suppress(sqlite3.DatabaseError):
                 self._db.execute("ROLLBACK")
             self._pending = self._count(_PENDING)
-            error = OutboxError(f"outbox {self.path}: cannot write ({exc})")
-            for t in batch:
-                t.done, t.seq, t.error = True, None, error
-            return
-        for t in batch:
-            t.done = True
+            raise OutboxError(f"outbox {self.path}: cannot write ({exc})") from None
+        self._written += 1
         if self._pending > self.max_rows:
             log.error("outbox holds %d critical alerts, past its bound of %d", self._pending, self.max_rows)
         self._commits_since_checkpoint += 1
         if self._commits_since_checkpoint >= _INLINE_CHECKPOINT_COMMITS:
             self._checkpoint_locked()
 
+    def _sync_through(self, written: int) -> None:
+        """Return once an fdatasync of the WAL that began after insert number ``written`` was
+        committed has finished; OutboxError when the sync that covered it failed.
+
+        Group sync: a caller waits for a sync already running when that sync began after its
+        commit; otherwise it starts one, up to :attr:`max_syncs` at once (the kernel and the
+        disk merge concurrent flushes, so overlapping syncs cost little more than one). Any
+        sync that finishes covers every commit done before it began, in whatever order the
+        syncs finish. A waiting caller is woken only when its commit is covered (or its sync
+        failed), or to start the next sync: never all callers on every sync.
+        """
+        while True:
+            with self._sync_lock:
+                failed = self._sync_failed
+                if failed is not None and failed[0] < written <= failed[1]:
+                    # A failed sync may leave the pages marked clean: a later sync proves nothing.
+                    raise OutboxError(f"outbox {self.path}: cannot sync to disk ({failed[2]})")
+                if self._synced >= written:
+                    return
+                lead = len(self._syncing) < self.max_syncs and not any(t >= written for t in self._syncing)
+                if lead:
+                    target = self._written  # every commit done before this sync begins
+                    self._syncing.append(target)
+                else:
+                    gate = threading.Lock()
+                    gate.acquire()
+                    self._sync_waiters.append((written, gate))
+            if not lead:
+                gate.acquire()  # released by the sync that covers this commit, or to lead the next
+                continue
+            error: OSError | None = None
+            try:
+                os.fdatasync(self._wal_fd)  # type: ignore[arg-type]  # not None: checked by the caller
+            except OSError as exc:
+                error = exc
+                log.error("outbox %s: fdatasync failed (%s)", self.path, exc)
+            with self._sync_lock:
+                self._syncing.remove(target)
+                if error is None:
+                    self._synced = max(self._synced, target)
+                else:
+                    self._sync_failed = (self._synced, target, error)
+                self._wake_sync_waiters()
+
+    def _wake_sync_waiters(self) -> None:
+        """Release the waiters a finished sync settled, and one to start the next sync when
+        some are covered by no running sync (caller holds the sync lock)."""
+        failed = self._sync_failed
+        waiting: list[tuple[int, threading.Lock]] = []
+        for written, gate in self._sync_waiters:
+            if written <= self._synced or (failed is not None and failed[0] < written <= failed[1]):
+                gate.release()
+            else:
+                waiting.append((written, gate))
+        if len(self._syncing) < self.max_syncs:
+            for i, (written, gate) in enumerate(waiting):
+                if not any(t >= written for t in self._syncing):
+                    del waiting[i]
+                    gate.release()  # its next sync covers every commit waiting now
+                    break
+        self._sync_waiters = waiting
+
     def _place(self, t: _Ticket) -> None:
-        """INSERT one queued row inside the open transaction (or leave it out: duplicate, or the victim)."""
+        """INSERT one row inside the open transaction (or leave it out: duplicate, or the victim)."""
         if self._pending >= self.max_rows:
             if self._existing(t):
                 return
@@ -264,8 +319,8 @@ class Outbox:
         self._next_seq += 1
         t.seq = seq
         if t.cls == ALERT:
-            t.fresh.append(OutboxRow(seq, t.event_id, t.cls, t.rank, t.topic, t.payload, t.qos, now, t.expires_s))
-        self._pending += 1  # within the batch, so that the bound holds row by row
+            t.fresh = OutboxRow(seq, t.event_id, t.cls, t.rank, t.topic, t.payload, t.qos, now, t.expires_s)
+        self._pending += 1
 
     def _existing(self, t: _Ticket) -> bool:
         """True (and ``t.seq`` set) when ``t``'s event id is already in the file."""
@@ -350,7 +405,8 @@ class Outbox:
         try:
             if not self._delivered:
                 return True
-            self._db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: no sync on commit, checkpoints still sync
+            if self._sqlite_synchronous != "NORMAL":
+                self._db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: no sync on commit, checkpoints still sync
             try:
                 self._db.execute("BEGIN IMMEDIATE")
                 self._delete_delivered()
@@ -362,7 +418,8 @@ class Outbox:
                 log.warning("outbox %s: delivered rows not deleted yet (%s)", self.path, exc)
                 return False
             finally:
-                self._db.execute(f"PRAGMA synchronous={self._synchronous}")
+                if self._sqlite_synchronous != "NORMAL":
+                    self._db.execute(f"PRAGMA synchronous={self._sqlite_synchronous}")
             return True
         finally:
             self._lock.release()
@@ -437,3 +494,25 @@ class Outbox:
             with contextlib.suppress(sqlite3.DatabaseError):
                 self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             self._db.close()
+        if self._wal_fd is not None:
+            os.close(self._wal_fd)
+            self._wal_fd = None
+
+
+def _open_for_sync(path: Path) -> int | None:
+    """A descriptor on the outbox's WAL file, for the group syncs; None when there is no WAL file.
+
+    SQLite keeps the WAL file (same inode) while a connection is open, and truncates it
+    rather than deleting it. The directory is synced once so that a power cut cannot lose
+    the files' names.
+    """
+    try:
+        fd = os.open(f"{path}-wal", os.O_RDWR)
+    except FileNotFoundError:
+        return None
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
+    return fd
