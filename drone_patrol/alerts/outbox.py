@@ -119,6 +119,8 @@ class Outbox:
     on_insert: Callable[[OutboxRow], None] | None = None
     #: Syncs of the WAL file that may run at once (see :meth:`_sync_through`).
     max_syncs = 4
+    #: Delivered rows deleted per transaction by :meth:`purge` (an insert waits for one at most).
+    purge_chunk = 64
 
     def __init__(
         self,
@@ -143,6 +145,8 @@ class Outbox:
         self._sync_waiters: list[tuple[int, threading.Lock]] = []  # (commit, released when settled)
         self._sync_failed: tuple[int, int, OSError] | None = None  # (synced, written) around a failed sync
         self._wal_fd: int | None = None
+        self._waiting_lock = threading.Lock()
+        self._inserts_waiting = 0
         self._commits_since_checkpoint = 0
         self._ckpt_db: sqlite3.Connection | None = None
         self._ckpt_thread: threading.Thread | None = None
@@ -206,7 +210,11 @@ class Outbox:
     def _put(self, ticket: _Ticket) -> int | None:
         """Insert and commit one row under the write lock (no disk sync there), then, with
         ``FULL``, wait until an fdatasync of the WAL covers the commit."""
+        with self._waiting_lock:
+            self._inserts_waiting += 1  # read by purge(), which gives way
         with self._lock:
+            with self._waiting_lock:
+                self._inserts_waiting -= 1
             self._commit(ticket)
             written = self._written
         if self._wal_fd is not None:
@@ -396,21 +404,24 @@ class Outbox:
             return len(self._delivered)
 
     def purge(self, *, wait: bool = False) -> bool:
-        """Delete the delivered rows in one transaction without a disk sync.
+        """Delete the delivered rows without a disk sync, :attr:`purge_chunk` rows a transaction.
 
-        Without ``wait`` it gives way to an insert holding the file and returns False.
+        Without ``wait`` it gives way to inserts: it returns False at once when one holds
+        the file, and between two chunks when one is waiting for it (the rest waits for
+        the next purge). True when every delivered row is gone.
         """
         if not self._lock.acquire(blocking=wait):
             return False
         try:
-            if not self._delivered:
-                return True
             if self._sqlite_synchronous != "NORMAL":
                 self._db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: no sync on commit, checkpoints still sync
             try:
-                self._db.execute("BEGIN IMMEDIATE")
-                self._delete_delivered()
-                self._db.execute("COMMIT")
+                while self._delivered:
+                    if not wait and self._inserts_waiting:
+                        return False
+                    self._db.execute("BEGIN IMMEDIATE")
+                    self._delete_delivered(self.purge_chunk)
+                    self._db.execute("COMMIT")
             except sqlite3.DatabaseError as exc:
                 with contextlib.suppress(sqlite3.DatabaseError):
                     self._db.execute("ROLLBACK")
@@ -424,10 +435,10 @@ class Outbox:
         finally:
             self._lock.release()
 
-    def _delete_delivered(self) -> bool:
-        """DELETE the delivered rows (caller holds the write lock, inside a transaction)."""
+    def _delete_delivered(self, limit: int | None = None) -> bool:
+        """DELETE the delivered rows, or ``limit`` of them (caller holds the write lock, inside a transaction)."""
         with self._done_lock:
-            ids = list(self._delivered)
+            ids = list(self._delivered)[:limit]
         removed = 0
         for i in range(0, len(ids), 500):
             chunk = ids[i : i + 500]
