@@ -14,28 +14,21 @@ critical alerts remain the outbox grows past its bound, logs it, and
 With ``synchronous="FULL"`` a committed row survives a power cut; ``NORMAL`` survives
 a process crash and is faster.
 
-Fast path. A new alert is handed to :attr:`Outbox.on_insert` (the pump, which sends it
-at once) between its INSERT and its COMMIT, so the network trip never waits for the disk.
-The COMMIT itself does not sync: SQLite runs at ``synchronous=NORMAL`` (WAL frames written
-to the file, nothing flushed) and, with ``FULL``, :meth:`put_alert` then waits for an
-``fdatasync`` of the WAL file that started after its COMMIT returned: the same guarantee as
-SQLite's own ``FULL`` (which syncs the WAL at each commit), but the sync runs outside the
-write lock. One thread syncs at a time and each sync covers every commit written before it
-began, so callers that commit while a sync runs share the next one (group commit) and
-nobody waits for the file while a sync runs. SQLite still syncs the WAL header when the
-WAL restarts, and the WAL and the database around each checkpoint. Deliveries are cheap:
-:meth:`mark_delivered` only notes the row in memory; :meth:`purge` deletes the noted rows
-in one transaction without a sync, and only when no insert holds the file. A delete lost
-to a crash only means a duplicate, which consumers drop by event id. WAL checkpoints run
-from :meth:`checkpoint` on a second connection (they do not block inserts) instead of
-inside an insert's commit.
+Fast path. Concurrent callers' rows share one transaction, and each new alert is handed
+to :attr:`Outbox.on_insert` (the pump, which sends it at once) before the COMMIT, so the
+network trip never waits for the disk. Commits do not sync: with ``FULL`` a put then waits
+for a group ``fdatasync`` of the WAL begun after its commit, outside the write lock, so a
+sync never holds up the next insert (:mod:`drone_patrol.alerts.groupcommit`: the same
+guarantee as SQLite's own ``FULL``). Deliveries are cheap: :meth:`mark_delivered` only notes
+the row in memory; :meth:`purge` deletes the noted rows without a sync, a few at a time,
+giving way to inserts. A delete lost to a crash only means a duplicate, which consumers
+drop by event id. WAL checkpoints run from :meth:`checkpoint` on a second connection.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import sqlite3
 import threading
 import time
@@ -44,6 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from drone_patrol.alerts.groupcommit import CommitQueue, WalSync, WalSyncError, open_wal
 from drone_patrol.core.errors import AlertsError
 
 log = logging.getLogger("drone_patrol.alerts.outbox")
@@ -104,6 +98,8 @@ class _Ticket:
     expires_s: float | None
     seq: int | None = None
     fresh: OutboxRow | None = None
+    written: int = 0  # the number of the commit that held it (for the group sync)
+    error: OutboxError | None = None
 
 
 #: Commits without a checkpoint after which an insert checkpoints itself
@@ -117,7 +113,7 @@ class Outbox:
     #: Called with each new alert row after its INSERT and before its COMMIT (under the
     #: outbox's lock: it must only queue the row and return).
     on_insert: Callable[[OutboxRow], None] | None = None
-    #: Syncs of the WAL file that may run at once (see :meth:`_sync_through`).
+    #: Syncs of the WAL file that may run at once (see :mod:`drone_patrol.alerts.groupcommit`).
     max_syncs = 4
     #: Delivered rows deleted per transaction by :meth:`purge` (an insert waits for one at most).
     purge_chunk = 64
@@ -136,15 +132,8 @@ class Outbox:
         self._lock = threading.Lock()  # the write side: inserts, purges, reads
         self._done_lock = threading.Lock()  # rows delivered but not yet deleted
         self._delivered: set[int] = set()
-        # Group sync (``FULL`` on a WAL file): inserts committed so far, how many of them a
-        # finished fdatasync covers, and the commits each running sync covers.
-        self._sync_lock = threading.Lock()
-        self._written = 0
-        self._synced = 0
-        self._syncing: list[int] = []
-        self._sync_waiters: list[tuple[int, threading.Lock]] = []  # (commit, released when settled)
-        self._sync_failed: tuple[int, int, OSError] | None = None  # (synced, written) around a failed sync
-        self._wal_fd: int | None = None
+        self._commits = CommitQueue(self._commit_locked)
+        self._sync: WalSync | None = None  # the group sync of the WAL file (FULL)
         self._waiting_lock = threading.Lock()
         self._inserts_waiting = 0
         self._commits_since_checkpoint = 0
@@ -161,10 +150,11 @@ class Outbox:
             wal = self._db.execute("PRAGMA journal_mode=WAL").fetchone()[0] == "wal"
             self._db.execute("PRAGMA wal_autocheckpoint=0")  # checkpoints run apart (see checkpoint())
             self._db.executescript(_SCHEMA)
-            if wal and synchronous == "FULL":
-                self._wal_fd = _open_for_sync(self.path)
-            # With our own WAL sync the commits need none; otherwise SQLite syncs as asked.
-            self._sqlite_synchronous = "NORMAL" if self._wal_fd is not None else synchronous
+            fd = open_wal(self.path) if wal and synchronous == "FULL" else None
+            if fd is not None:
+                self._sync = WalSync(fd, self.max_syncs)
+            # With the group sync the commits need none; otherwise SQLite syncs as asked.
+            self._sqlite_synchronous = "NORMAL" if self._sync is not None else synchronous
             self._db.execute(f"PRAGMA synchronous={self._sqlite_synchronous}")
             last = self._db.execute("SELECT MAX(seq) FROM outbox").fetchone()[0]
             # Sequence numbers are handed out here, never reused while the file is open:
@@ -208,99 +198,52 @@ class Outbox:
         return self._put(_Ticket(None, TELEMETRY, -1, topic, payload, 0, self._clock() + ttl_s))
 
     def _put(self, ticket: _Ticket) -> int | None:
-        """Insert and commit one row under the write lock (no disk sync there), then, with
-        ``FULL``, wait until an fdatasync of the WAL covers the commit."""
+        """Commit the row with whatever else is queued (group commit, no disk sync there),
+        then, with ``FULL``, wait for a group sync that covers the commit."""
+        self._commits.submit(ticket)
+        if ticket.error is not None:
+            raise ticket.error
+        if self._sync is not None:
+            try:
+                self._sync.wait(ticket.written)
+            except WalSyncError as exc:
+                raise OutboxError(f"outbox {self.path}: cannot sync to disk ({exc.strerror})") from None
+        return ticket.seq
+
+    def _commit_locked(self, batch: list[_Ticket]) -> None:
         with self._waiting_lock:
             self._inserts_waiting += 1  # read by purge(), which gives way
         with self._lock:
             with self._waiting_lock:
                 self._inserts_waiting -= 1
-            self._commit(ticket)
-            written = self._written
-        if self._wal_fd is not None:
-            self._sync_through(written)
-        return ticket.seq
+            self._commit(batch)
 
-    def _commit(self, t: _Ticket) -> None:
+    def _commit(self, batch: list[_Ticket]) -> None:
+        """INSERT the batch and COMMIT it in one transaction; each row goes to :attr:`on_insert` before the COMMIT."""
         try:
             self._db.execute("BEGIN IMMEDIATE")
-            self._place(t)
-            if t.fresh is not None and self.on_insert is not None:
-                self.on_insert(t.fresh)  # on the wire before the commit
+            for t in batch:
+                self._place(t)
+            for t in batch:
+                if t.fresh is not None and self.on_insert is not None:
+                    self.on_insert(t.fresh)  # on the wire before the commit
             self._db.execute("COMMIT")
-        except Exception as exc:  # the file, or the hand-over: the row is not committed
+        except Exception as exc:  # the file, or the hand-over: nothing of the batch is committed
             with contextlib.suppress(sqlite3.DatabaseError):
                 self._db.execute("ROLLBACK")
             self._pending = self._count(_PENDING)
-            raise OutboxError(f"outbox {self.path}: cannot write ({exc})") from None
-        self._written += 1
+            error = OutboxError(f"outbox {self.path}: cannot write ({exc})")
+            for t in batch:
+                t.seq, t.error = None, error
+            return
+        written = self._sync.committed() if self._sync is not None else 0
+        for t in batch:
+            t.written = written
         if self._pending > self.max_rows:
             log.error("outbox holds %d critical alerts, past its bound of %d", self._pending, self.max_rows)
         self._commits_since_checkpoint += 1
         if self._commits_since_checkpoint >= _INLINE_CHECKPOINT_COMMITS:
             self._checkpoint_locked()
-
-    def _sync_through(self, written: int) -> None:
-        """Return once an fdatasync of the WAL that began after insert number ``written`` was
-        committed has finished; OutboxError when the sync that covered it failed.
-
-        Group sync: a caller waits for a sync already running when that sync began after its
-        commit; otherwise it starts one, up to :attr:`max_syncs` at once (the kernel and the
-        disk merge concurrent flushes, so overlapping syncs cost little more than one). Any
-        sync that finishes covers every commit done before it began, in whatever order the
-        syncs finish. A waiting caller is woken only when its commit is covered (or its sync
-        failed), or to start the next sync: never all callers on every sync.
-        """
-        while True:
-            with self._sync_lock:
-                failed = self._sync_failed
-                if failed is not None and failed[0] < written <= failed[1]:
-                    # A failed sync may leave the pages marked clean: a later sync proves nothing.
-                    raise OutboxError(f"outbox {self.path}: cannot sync to disk ({failed[2]})")
-                if self._synced >= written:
-                    return
-                lead = len(self._syncing) < self.max_syncs and not any(t >= written for t in self._syncing)
-                if lead:
-                    target = self._written  # every commit done before this sync begins
-                    self._syncing.append(target)
-                else:
-                    gate = threading.Lock()
-                    gate.acquire()
-                    self._sync_waiters.append((written, gate))
-            if not lead:
-                gate.acquire()  # released by the sync that covers this commit, or to lead the next
-                continue
-            error: OSError | None = None
-            try:
-                os.fdatasync(self._wal_fd)  # type: ignore[arg-type]  # not None: checked by the caller
-            except OSError as exc:
-                error = exc
-                log.error("outbox %s: fdatasync failed (%s)", self.path, exc)
-            with self._sync_lock:
-                self._syncing.remove(target)
-                if error is None:
-                    self._synced = max(self._synced, target)
-                else:
-                    self._sync_failed = (self._synced, target, error)
-                self._wake_sync_waiters()
-
-    def _wake_sync_waiters(self) -> None:
-        """Release the waiters a finished sync settled, and one to start the next sync when
-        some are covered by no running sync (caller holds the sync lock)."""
-        failed = self._sync_failed
-        waiting: list[tuple[int, threading.Lock]] = []
-        for written, gate in self._sync_waiters:
-            if written <= self._synced or (failed is not None and failed[0] < written <= failed[1]):
-                gate.release()
-            else:
-                waiting.append((written, gate))
-        if len(self._syncing) < self.max_syncs:
-            for i, (written, gate) in enumerate(waiting):
-                if not any(t >= written for t in self._syncing):
-                    del waiting[i]
-                    gate.release()  # its next sync covers every commit waiting now
-                    break
-        self._sync_waiters = waiting
 
     def _place(self, t: _Ticket) -> None:
         """INSERT one row inside the open transaction (or leave it out: duplicate, or the victim)."""
@@ -505,25 +448,6 @@ class Outbox:
             with contextlib.suppress(sqlite3.DatabaseError):
                 self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             self._db.close()
-        if self._wal_fd is not None:
-            os.close(self._wal_fd)
-            self._wal_fd = None
-
-
-def _open_for_sync(path: Path) -> int | None:
-    """A descriptor on the outbox's WAL file, for the group syncs; None when there is no WAL file.
-
-    SQLite keeps the WAL file (same inode) while a connection is open, and truncates it
-    rather than deleting it. The directory is synced once so that a power cut cannot lose
-    the files' names.
-    """
-    try:
-        fd = os.open(f"{path}-wal", os.O_RDWR)
-    except FileNotFoundError:
-        return None
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
-    return fd
+        if self._sync is not None:
+            self._sync.close()
+            self._sync = None

@@ -1,4 +1,4 @@
-"""The outbox's group sync at ``FULL``: a put returns only after an fdatasync of the WAL that
+"""Group commit: callers share transactions, and at ``FULL`` a put returns only after an fdatasync of the WAL that
 began after its commit; callers share syncs; a failed sync fails the puts it covered.
 
 ``os.fdatasync`` is replaced by a recorder that can hold a sync open, so the interleavings
@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import errno
 import os
+import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from drone_patrol.alerts.groupcommit import CommitQueue
 from drone_patrol.alerts.outbox import ALERT, Outbox, OutboxError, OutboxRow
 from tests.alerts.helpers import wait_until
 
@@ -31,9 +33,9 @@ class _Syncs:
         self.fail: set[int] = set()
 
     def __call__(self, fd: int) -> None:
-        assert self.outbox is not None
+        assert self.outbox is not None and self.outbox._sync is not None
         number = len(self.covered)
-        self.covered.append(self.outbox._written)
+        self.covered.append(self.outbox._sync.written)
         self.events.append(f"sync {number}")
         if number in self.hold:
             assert self.hold[number].wait(10)
@@ -51,7 +53,8 @@ def syncs(monkeypatch: pytest.MonkeyPatch) -> Iterator[_Syncs]:
 
 def _full(tmp_path: Path, syncs: _Syncs, max_syncs: int) -> Outbox:
     ob = Outbox(tmp_path / "outbox.sqlite", synchronous="FULL")
-    ob.max_syncs = max_syncs
+    assert ob._sync is not None  # a WAL file to sync
+    ob._sync.max_syncs = max_syncs
     syncs.outbox = ob
     return ob
 
@@ -88,13 +91,16 @@ def test_callers_that_commit_during_a_sync_wait_and_share_the_next_one(tmp_path:
     first = _put_in_thread(ob, "a", done)
     assert wait_until(lambda: len(syncs.covered) == 1, 5)  # "a" is committed and its sync held open
     others = [_put_in_thread(ob, f"b{i}", done) for i in range(5)]
-    assert wait_until(lambda: ob._written == 6, 5)  # their commits do not wait for the running sync
+    reader = sqlite3.connect(str(tmp_path / "outbox.sqlite"))
+    committed = lambda: reader.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]  # noqa: E731
+    assert wait_until(lambda: committed() == 6, 5)  # their commits do not wait for the running sync
     assert done == []  # but none returns before a sync that began after its commit
     syncs.hold[0].set()
     for thread in [first, *others]:
         thread.join(10)
+    reader.close()
     assert sorted(done) == ["a", "b0", "b1", "b2", "b3", "b4"]
-    assert syncs.covered == [1, 6]  # one more sync, for the five that waited
+    assert len(syncs.covered) == 2 and syncs.covered[1] == ob._sync.written  # one sync for the five
     ob.close()
 
 
@@ -108,7 +114,7 @@ def test_a_later_sync_covers_what_an_earlier_one_covered_whatever_finishes_first
     assert syncs.covered == [1, 2] and done == []
     syncs.hold[0].set()
     first.join(10)
-    assert done == ["a"] and ob._synced == 2  # the older sync finishing last takes nothing back
+    assert done == ["a"] and ob._sync.synced == 2  # the older sync finishing last takes nothing back
     ob.close()
 
 
@@ -127,8 +133,34 @@ def test_a_failed_sync_fails_the_puts_it_covered_and_a_retry_works(tmp_path: Pat
 
 def test_normal_durability_never_syncs_on_put(tmp_path: Path, syncs: _Syncs) -> None:
     ob = Outbox(tmp_path / "outbox.sqlite", synchronous="NORMAL")
-    syncs.outbox = ob
+    assert ob._sync is None
     for i in range(5):
         ob.put_alert(f"id-{i}", "t/a", b"p", "warning")
     assert syncs.covered == []
     ob.close()
+
+
+def test_callers_arriving_during_a_commit_are_committed_together_by_the_first_of_them() -> None:
+    batches: list[list[str]] = []
+    held = threading.Event()
+    leaders: list[str] = []
+
+    def commit(batch: list[str]) -> None:
+        leaders.append(threading.current_thread().name)
+        batches.append(list(batch))
+        if len(batches) == 1:
+            assert held.wait(10)
+
+    queue: CommitQueue[str] = CommitQueue(commit)
+    first = threading.Thread(target=queue.submit, args=("a",), name="a")
+    first.start()
+    assert wait_until(lambda: len(batches) == 1, 5)
+    others = [threading.Thread(target=queue.submit, args=(f"b{i}",), name=f"b{i}") for i in range(5)]
+    for thread in others:
+        thread.start()
+    assert wait_until(lambda: len(queue._queue) == 5, 5)  # all five queued behind the running commit
+    held.set()
+    for thread in [first, *others]:
+        thread.join(10)
+    assert batches[0] == ["a"] and sorted(batches[1]) == ["b0", "b1", "b2", "b3", "b4"] and len(batches) == 2
+    assert leaders[1] == batches[1][0]  # the first queued caller committed the batch, in its own thread
