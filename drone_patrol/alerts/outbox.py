@@ -213,10 +213,16 @@ class Outbox:
     def _commit_locked(self, batch: list[_Ticket]) -> None:
         with self._waiting_lock:
             self._inserts_waiting += 1  # read by purge(), which gives way
-        with self._lock:
-            with self._waiting_lock:
-                self._inserts_waiting -= 1
-            self._commit(batch)
+        try:
+            with self._lock:
+                with self._waiting_lock:
+                    self._inserts_waiting -= 1
+                self._commit(batch)
+        except BaseException as exc:  # e.g. KeyboardInterrupt in the leader: no caller is told "committed"
+            error = OutboxError(f"outbox {self.path}: commit interrupted ({exc!r})")
+            for t in batch:
+                t.seq, t.error = None, t.error or error
+            raise
 
     def _commit(self, batch: list[_Ticket]) -> None:
         """INSERT the batch and COMMIT it in one transaction; each row goes to :attr:`on_insert` before the COMMIT."""
