@@ -11,8 +11,11 @@ alerts per second ``publish_alert`` accepted (each call returns once its alert i
 committed) and the end-to-end rate. The outbox rows time bare commits.
 
 Targets (issue 17): paced at the default durability (``FULL``) p50 < 1 ms and p99 <
-6 ms; at least 2,000 durable alerts/s. With ``FULL`` every call waits for a disk sync,
-so one thread is bound by the disk's sync time; concurrent callers share syncs.
+6 ms; at least 2,000 durable alerts/s. With ``FULL`` every call waits for a disk sync
+(after its alert is on the wire), so one thread is bound by the disk's sync time;
+concurrent callers share transactions and syncs (``drone_patrol/alerts/groupcommit.py``),
+so the 8-thread row is bound by the sync time and the publisher's CPU. The machine's
+load matters as much as the code: read a row beside the floor of the same run.
 """
 
 from __future__ import annotations

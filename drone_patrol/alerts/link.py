@@ -179,8 +179,8 @@ class DroneLink(MqttSession):
     def _paho_publish(self, client: mqtt.Client, _ud: Any, mid: int, rc: Any, _props: Any) -> None:
         if client is not self._client:
             return
-        self._pump_state.on_publish(mid, *reason_text(rc))
-        self._wake.set()
+        if self._pump_state.on_publish(mid, *reason_text(rc)):
+            self._wake.set()
 
     def _message(self, client: mqtt.Client, _ud: Any, msg: mqtt.MQTTMessage) -> None:
         if msg.topic == self._topics.commands:
@@ -234,11 +234,16 @@ class DroneLink(MqttSession):
 
     def _pump_main(self) -> None:
         while self._running:
-            woke = self._wake.wait(0.05 if self._outbox.delivered_unpurged else 0.25)
+            acks = self._pump_state.acks_waiting  # PUBACKs that did not wake the pump: not idle
+            if acks:
+                timeout_s = self._pump_state.settle_delay_s
+            else:
+                timeout_s = 0.05 if self._outbox.delivered_unpurged else 0.25
+            woke = self._wake.wait(timeout_s)
             self._wake.clear()
             try:
                 self._pump_once()
-                self._pump_state.tidy(idle=not woke)
+                self._pump_state.tidy(idle=not woke and not acks)
             except Exception:
                 log.exception("alerts pump: unexpected error (retrying)")
                 time.sleep(0.2)

@@ -14,17 +14,15 @@ critical alerts remain the outbox grows past its bound, logs it, and
 With ``synchronous="FULL"`` a committed row survives a power cut; ``NORMAL`` survives
 a process crash and is faster.
 
-Fast path. A new alert is handed to :attr:`Outbox.on_insert` (the pump, which sends it
-at once) between its INSERT and its COMMIT, so the network trip runs in parallel with
-the disk sync; :meth:`put_alert` still returns only after the sync. Callers that arrive
-while a commit is in progress queue up and the next of them commits the whole queue in
-one transaction (group commit: one sync for many alerts). Deliveries are cheap:
-:meth:`mark_delivered` only notes the row in memory; :meth:`purge` deletes the noted
-rows in one transaction without a sync (``synchronous=NORMAL``) and only when no insert
-holds the file, so a delete never makes an insert wait for a disk sync. A delete lost to
-a crash only means a duplicate, which consumers drop by event id. WAL checkpoints run
-from :meth:`checkpoint` on a second connection (they do not block inserts) instead of
-inside an insert's commit.
+Fast path. Concurrent callers' rows share one transaction, and each new alert is handed
+to :attr:`Outbox.on_insert` (the pump, which sends it at once) before the COMMIT, so the
+network trip never waits for the disk. Commits do not sync: with ``FULL`` a put then waits
+for a group ``fdatasync`` of the WAL begun after its commit, outside the write lock, so a
+sync never holds up the next insert (:mod:`drone_patrol.alerts.groupcommit`: the same
+guarantee as SQLite's own ``FULL``). Deliveries are cheap: :meth:`mark_delivered` only notes
+the row in memory; :meth:`purge` deletes the noted rows without a sync, a few at a time,
+giving way to inserts. A delete lost to a crash only means a duplicate, which consumers
+drop by event id. WAL checkpoints run from :meth:`checkpoint` on a second connection.
 """
 
 from __future__ import annotations
@@ -35,10 +33,11 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from drone_patrol.alerts.groupcommit import CommitQueue, WalSync, WalSyncError, open_wal
 from drone_patrol.core.errors import AlertsError
 
 log = logging.getLogger("drone_patrol.alerts.outbox")
@@ -88,7 +87,7 @@ class OutboxRow:
 
 @dataclass(slots=True)
 class _Ticket:
-    """One row waiting in the group-commit queue, and what became of it."""
+    """One row to insert, and what became of it."""
 
     event_id: str | None
     cls: int
@@ -97,10 +96,10 @@ class _Ticket:
     payload: bytes
     qos: int
     expires_s: float | None
-    done: bool = False
     seq: int | None = None
+    fresh: OutboxRow | None = None
+    written: int = 0  # the number of the commit that held it (for the group sync)
     error: OutboxError | None = None
-    fresh: list[OutboxRow] = field(default_factory=list)
 
 
 #: Commits without a checkpoint after which an insert checkpoints itself
@@ -114,6 +113,10 @@ class Outbox:
     #: Called with each new alert row after its INSERT and before its COMMIT (under the
     #: outbox's lock: it must only queue the row and return).
     on_insert: Callable[[OutboxRow], None] | None = None
+    #: Syncs of the WAL file that may run at once (see :mod:`drone_patrol.alerts.groupcommit`).
+    max_syncs = 4
+    #: Delivered rows deleted per transaction by :meth:`purge` (an insert waits for one at most).
+    purge_chunk = 64
 
     def __init__(
         self,
@@ -127,15 +130,15 @@ class Outbox:
         self.max_rows = max_rows
         self._clock = clock
         self._lock = threading.Lock()  # the write side: inserts, purges, reads
-        self._queue_cond = threading.Condition()  # the group-commit queue, and who commits it
-        self._queue: list[_Ticket] = []
-        self._committing = False
         self._done_lock = threading.Lock()  # rows delivered but not yet deleted
         self._delivered: set[int] = set()
+        self._commits = CommitQueue(self._commit_locked)
+        self._sync: WalSync | None = None  # the group sync of the WAL file (FULL)
+        self._waiting_lock = threading.Lock()
+        self._inserts_waiting = 0
         self._commits_since_checkpoint = 0
         self._ckpt_db: sqlite3.Connection | None = None
         self._ckpt_thread: threading.Thread | None = None
-        self._synchronous = synchronous
         self.telemetry_puts = 0  # telemetry rows buffered since opening
         self.dropped_alerts = 0
         self.dropped_telemetry = 0
@@ -144,17 +147,22 @@ class Outbox:
             if str(path) != ":memory:":
                 self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=10)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute(f"PRAGMA synchronous={synchronous}")
+            wal = self._db.execute("PRAGMA journal_mode=WAL").fetchone()[0] == "wal"
             self._db.execute("PRAGMA wal_autocheckpoint=0")  # checkpoints run apart (see checkpoint())
             self._db.executescript(_SCHEMA)
+            fd = open_wal(self.path) if wal and synchronous == "FULL" else None
+            if fd is not None:
+                self._sync = WalSync(fd, self.max_syncs)
+            # With the group sync the commits need none; otherwise SQLite syncs as asked.
+            self._sqlite_synchronous = "NORMAL" if self._sync is not None else synchronous
+            self._db.execute(f"PRAGMA synchronous={self._sqlite_synchronous}")
             last = self._db.execute("SELECT MAX(seq) FROM outbox").fetchone()[0]
             # Sequence numbers are handed out here, never reused while the file is open:
             # a row whose commit failed may already be in flight under its number.
             self._next_seq = int(last or 0) + 1
             self._pending = self._count(_PENDING)
             self._rejected = self._count(_REJECTED)
-        except sqlite3.DatabaseError as exc:
+        except (sqlite3.DatabaseError, OSError) as exc:
             raise OutboxError(f"outbox {self.path}: cannot open ({exc})") from None
 
     def _count(self, state: int) -> int:
@@ -190,38 +198,41 @@ class Outbox:
         return self._put(_Ticket(None, TELEMETRY, -1, topic, payload, 0, self._clock() + ttl_s))
 
     def _put(self, ticket: _Ticket) -> int | None:
-        """Group commit: queue the row; one caller at a time commits the whole queue while
-        the others wait for their row to be done (not for the file: a caller whose row is
-        committed returns at once, without queueing behind the next commit)."""
-        with self._queue_cond:
-            self._queue.append(ticket)
-            while not ticket.done:
-                if self._committing:
-                    self._queue_cond.wait()
-                    continue
-                self._committing = True
-                batch, self._queue = self._queue, []
-                self._queue_cond.release()
-                try:
-                    with self._lock:
-                        self._commit_batch(batch)
-                finally:
-                    self._queue_cond.acquire()
-                    self._committing = False
-                    self._queue_cond.notify_all()
+        """Commit the row with whatever else is queued (group commit, no disk sync there),
+        then, with ``FULL``, wait for a group sync that covers the commit."""
+        self._commits.submit(ticket)
         if ticket.error is not None:
             raise ticket.error
+        if self._sync is not None:
+            try:
+                self._sync.wait(ticket.written)
+            except WalSyncError as exc:
+                raise OutboxError(f"outbox {self.path}: cannot sync to disk ({exc.strerror})") from None
         return ticket.seq
 
-    def _commit_batch(self, batch: list[_Ticket]) -> None:
+    def _commit_locked(self, batch: list[_Ticket]) -> None:
+        with self._waiting_lock:
+            self._inserts_waiting += 1  # read by purge(), which gives way
+        try:
+            with self._lock:
+                with self._waiting_lock:
+                    self._inserts_waiting -= 1
+                self._commit(batch)
+        except BaseException as exc:  # e.g. KeyboardInterrupt in the leader: no caller is told "committed"
+            error = OutboxError(f"outbox {self.path}: commit interrupted ({exc!r})")
+            for t in batch:
+                t.seq, t.error = None, t.error or error
+            raise
+
+    def _commit(self, batch: list[_Ticket]) -> None:
+        """INSERT the batch and COMMIT it in one transaction; each row goes to :attr:`on_insert` before the COMMIT."""
         try:
             self._db.execute("BEGIN IMMEDIATE")
             for t in batch:
                 self._place(t)
             for t in batch:
-                for row in t.fresh:
-                    if self.on_insert is not None:
-                        self.on_insert(row)  # on the wire while the commit syncs
+                if t.fresh is not None and self.on_insert is not None:
+                    self.on_insert(t.fresh)  # on the wire before the commit
             self._db.execute("COMMIT")
         except Exception as exc:  # the file, or the hand-over: nothing of the batch is committed
             with contextlib.suppress(sqlite3.DatabaseError):
@@ -229,10 +240,11 @@ class Outbox:
             self._pending = self._count(_PENDING)
             error = OutboxError(f"outbox {self.path}: cannot write ({exc})")
             for t in batch:
-                t.done, t.seq, t.error = True, None, error
+                t.seq, t.error = None, error
             return
+        written = self._sync.committed() if self._sync is not None else 0
         for t in batch:
-            t.done = True
+            t.written = written
         if self._pending > self.max_rows:
             log.error("outbox holds %d critical alerts, past its bound of %d", self._pending, self.max_rows)
         self._commits_since_checkpoint += 1
@@ -240,7 +252,7 @@ class Outbox:
             self._checkpoint_locked()
 
     def _place(self, t: _Ticket) -> None:
-        """INSERT one queued row inside the open transaction (or leave it out: duplicate, or the victim)."""
+        """INSERT one row inside the open transaction (or leave it out: duplicate, or the victim)."""
         if self._pending >= self.max_rows:
             if self._existing(t):
                 return
@@ -264,8 +276,8 @@ class Outbox:
         self._next_seq += 1
         t.seq = seq
         if t.cls == ALERT:
-            t.fresh.append(OutboxRow(seq, t.event_id, t.cls, t.rank, t.topic, t.payload, t.qos, now, t.expires_s))
-        self._pending += 1  # within the batch, so that the bound holds row by row
+            t.fresh = OutboxRow(seq, t.event_id, t.cls, t.rank, t.topic, t.payload, t.qos, now, t.expires_s)
+        self._pending += 1
 
     def _existing(self, t: _Ticket) -> bool:
         """True (and ``t.seq`` set) when ``t``'s event id is already in the file."""
@@ -341,20 +353,24 @@ class Outbox:
             return len(self._delivered)
 
     def purge(self, *, wait: bool = False) -> bool:
-        """Delete the delivered rows in one transaction without a disk sync.
+        """Delete the delivered rows without a disk sync, :attr:`purge_chunk` rows a transaction.
 
-        Without ``wait`` it gives way to an insert holding the file and returns False.
+        Without ``wait`` it gives way to inserts: it returns False at once when one holds
+        the file, and between two chunks when one is waiting for it (the rest waits for
+        the next purge). True when every delivered row is gone.
         """
         if not self._lock.acquire(blocking=wait):
             return False
         try:
-            if not self._delivered:
-                return True
-            self._db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: no sync on commit, checkpoints still sync
+            if self._sqlite_synchronous != "NORMAL":
+                self._db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: no sync on commit, checkpoints still sync
             try:
-                self._db.execute("BEGIN IMMEDIATE")
-                self._delete_delivered()
-                self._db.execute("COMMIT")
+                while self._delivered:
+                    if not wait and self._inserts_waiting:
+                        return False
+                    self._db.execute("BEGIN IMMEDIATE")
+                    self._delete_delivered(self.purge_chunk)
+                    self._db.execute("COMMIT")
             except sqlite3.DatabaseError as exc:
                 with contextlib.suppress(sqlite3.DatabaseError):
                     self._db.execute("ROLLBACK")
@@ -362,15 +378,16 @@ class Outbox:
                 log.warning("outbox %s: delivered rows not deleted yet (%s)", self.path, exc)
                 return False
             finally:
-                self._db.execute(f"PRAGMA synchronous={self._synchronous}")
+                if self._sqlite_synchronous != "NORMAL":
+                    self._db.execute(f"PRAGMA synchronous={self._sqlite_synchronous}")
             return True
         finally:
             self._lock.release()
 
-    def _delete_delivered(self) -> bool:
-        """DELETE the delivered rows (caller holds the write lock, inside a transaction)."""
+    def _delete_delivered(self, limit: int | None = None) -> bool:
+        """DELETE the delivered rows, or ``limit`` of them (caller holds the write lock, inside a transaction)."""
         with self._done_lock:
-            ids = list(self._delivered)
+            ids = list(self._delivered)[:limit]
         removed = 0
         for i in range(0, len(ids), 500):
             chunk = ids[i : i + 500]
@@ -437,3 +454,6 @@ class Outbox:
             with contextlib.suppress(sqlite3.DatabaseError):
                 self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             self._db.close()
+        if self._sync is not None:
+            self._sync.close()
+            self._sync = None

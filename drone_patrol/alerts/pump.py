@@ -61,6 +61,8 @@ class OutboxPump:
     purge_batch = 256
     #: New rows held in memory for the fast path; past this the pump reads the file again.
     max_staged = 4096
+    #: Longest a recorded PUBACK waits for the pump to settle it.
+    settle_delay_s = 0.02
 
     def __init__(self, outbox: Outbox, window: int) -> None:
         self.outbox = outbox
@@ -90,10 +92,21 @@ class OutboxPump:
         """True while a message of this kind (e.g. :class:`Tracked`) waits for its PUBACK."""
         return any(isinstance(item, kind) for item in list(self._inflight.values()))
 
-    def on_publish(self, mid: int, code: int, name: str) -> None:
-        """Record a PUBACK (any thread; never blocks on the pump)."""
+    def on_publish(self, mid: int, code: int, name: str) -> bool:
+        """Record a PUBACK (any thread; never blocks on the pump); True when the pump should
+        settle now: a quarter of the window acknowledged, the window nearly full, or rows
+        staged behind it. Otherwise the acknowledgements wait for the pump's next round
+        (at most :attr:`settle_delay_s`): one wake-up of the pump per few PUBACKs, not per PUBACK."""
+        batch = max(1, self.window // 4)
         with self._lock:
             self._acks.append((mid, code, name))
+            waiting = len(self._acks)
+        return waiting >= batch or len(self._inflight) >= self.window - batch or bool(self._staged)
+
+    @property
+    def acks_waiting(self) -> bool:
+        """True when PUBACKs were recorded and not yet settled."""
+        return bool(self._acks)
 
     def send_now(self, row: OutboxRow, client: mqtt.Client, props_for: PropsFor) -> bool:
         """Hand a new alert row to paho from the inserting thread, before its commit (under the

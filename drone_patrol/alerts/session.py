@@ -40,6 +40,7 @@ from drone_patrol.alerts.connection import (
     protocol_of,
     reason_text,
 )
+from drone_patrol.alerts.props import PublishProperties
 from drone_patrol.alerts.schema import CONTENT_TYPE
 from drone_patrol.core.errors import AlertsError
 
@@ -230,13 +231,7 @@ class MqttSession:
         """MQTT 5 PUBLISH properties (``None`` on 3.1.1): content type, message expiry, the CloudEvent id."""
         if self._protocol != MQTTProtocolVersion.MQTTv5:
             return None
-        props = Properties(PacketTypes.PUBLISH)
-        props.ContentType = content_type
-        if expiry_s > 0:
-            props.MessageExpiryInterval = expiry_s
-        if event_id:
-            props.UserProperty = [("ce-id", event_id)]
-        return props
+        return PublishProperties(content_type, expiry_s, event_id)
 
     def _subscribe(self, client: mqtt.Client, filters: list[tuple[str, int]]) -> None:
         """Subscribe to ``filters``; the SUBACK's refusals reach :meth:`_subscribed`."""

@@ -3,13 +3,15 @@
 Publishes alerts ``--start`` .. ``--count``-1 with deterministic event ids and prints
 ``queued <id>`` once each is committed to the outbox; prints ``connected`` when the
 broker session is up and ``flushed`` when the outbox is empty, then idles until
-killed (``--exit`` makes it stop cleanly instead).
+killed (``--exit`` makes it stop cleanly instead). ``--threads N`` publishes from N
+threads at once (alert ``i`` from thread ``i % N``), so ``queued`` lines come in any order.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -25,17 +27,31 @@ def main() -> int:
     ap.add_argument("--start", type=int, default=0)
     ap.add_argument("--count", type=int, default=0)
     ap.add_argument("--pause-every", type=int, default=0, help="sleep 10 ms every N alerts (spreads the burst)")
+    ap.add_argument("--threads", type=int, default=1, help="publish from this many threads at once")
+    ap.add_argument("--synchronous", choices=("FULL", "NORMAL"), default="NORMAL", help="the outbox's durability")
     ap.add_argument("--exit", action="store_true")
     args = ap.parse_args()
-    pub = AlertPublisher(fast_config(args.broker, args.outbox), SITE, DRONE).start()
+    config = fast_config(args.broker, args.outbox, outbox_synchronous=args.synchronous)
+    pub = AlertPublisher(config, SITE, DRONE).start()
     pub.publish_status("online", mission_state="patrolling", battery_percent=80)
     if wait_until(lambda: pub.connected, 5.0):
         print("connected", flush=True)
-    for i in range(args.start, args.count):
-        pub.publish_alert(make_alert(AlertKind.THERMAL_HOTSPOT, i, alert_id=event_id(i)))
-        print(f"queued {event_id(i)}", flush=True)
-        if args.pause_every and i % args.pause_every == 0:
-            time.sleep(0.01)
+    out = threading.Lock()
+
+    def publish(first: int) -> None:
+        for i in range(first, args.count, args.threads):
+            pub.publish_alert(make_alert(AlertKind.THERMAL_HOTSPOT, i, alert_id=event_id(i)))
+            with out:  # one whole line per alert, whichever thread returned
+                sys.stdout.write(f"queued {event_id(i)}\n")
+                sys.stdout.flush()
+            if args.pause_every and i % args.pause_every == 0:
+                time.sleep(0.01)
+
+    workers = [threading.Thread(target=publish, args=(args.start + k,)) for k in range(args.threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
     if pub.flush(30.0):
         print(f"flushed {pub.outbox_depth}", flush=True)
     if args.exit:

@@ -1,4 +1,5 @@
-"""No alert lost, none shown twice: a broker down for 10 s mid-burst, a publisher killed mid-burst."""
+"""No alert lost, none shown twice: a broker down for 10 s mid-burst, a publisher killed mid-burst
+(from one thread, and from eight at once at the default durability)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from drone_patrol.alerts.outbox import Outbox
+from drone_patrol.alerts.outbox import ALERT, Outbox
 from drone_patrol.alerts.publisher import AlertPublisher
 from drone_patrol.alerts.subscriber import AlertSubscriber
 from drone_patrol.core.types import AlertKind
@@ -100,6 +101,45 @@ def test_publisher_killed_in_the_middle_of_a_burst_and_restarted(any_broker: Any
                 proc.kill()
                 proc.wait()
         sub.stop()
+
+
+@requires_mosquitto
+def test_publisher_killed_while_eight_threads_publish_loses_no_returned_alert(tmp_path: Path) -> None:
+    """Group sync at the default durability (FULL): 8 threads publish at once, their commits
+    share syncs, and a SIGKILL lands mid-burst. Every alert whose ``publish_alert`` had
+    returned is either at the command room or in the outbox file; a new process delivers
+    the rest, each alert shown once."""
+    with mosquitto_broker(tmp_path / "b") as broker:
+        got: list[dict] = []
+        sub = AlertSubscriber(broker.url, on_alert=got.append, client_id="cr-threads", persistent=True)
+        sub.start(wait_s=5)
+        outbox = tmp_path / "ob.sqlite"
+        args = ("--count", str(BURST), "--threads", "8", "--synchronous", "FULL")
+        first = _spawn(broker.url, outbox, *args)
+        returned: set[str] = set()
+        try:
+            assert first.stdout is not None
+            for line in first.stdout:
+                if line.startswith("queued "):
+                    returned.add(line.split()[1])
+                if len(returned) >= 300:
+                    break
+            os.kill(first.pid, signal.SIGKILL)  # commits in flight, syncs running, callers waiting
+            rest, _ = first.communicate(timeout=5)
+            returned.update(line.split()[1] for line in rest.splitlines() if line.startswith("queued "))
+            assert len(returned) < BURST, "the burst ended before the kill"
+            left = Outbox(outbox)
+            kept = {row.event_id for row in left.pending(ALERT, 0, BURST + 1)}
+            left.close()
+            delivered = {e["id"] for e in got}
+            assert returned <= kept | delivered, sorted(returned - kept - delivered)[:5]
+            # a new process publishes the whole burst again: the outbox and the command room drop repeats
+            _restart_and_deliver_all(broker.url, outbox, got, sub, *args)
+        finally:
+            if first.poll() is None:
+                first.kill()
+                first.wait()
+            sub.stop()
 
 
 @requires_mosquitto

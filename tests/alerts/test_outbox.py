@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from drone_patrol.alerts.outbox import ALERT, TELEMETRY, Outbox, OutboxError, OutboxRow
+from tests.alerts.helpers import wait_until
 
 
 def _ob(tmp_path: Path, **kw: object) -> Outbox:
@@ -178,4 +179,29 @@ def test_a_failed_hand_over_fails_its_put_and_the_next_put_works(tmp_path: Path)
     seq = ob.put_alert("a-2", "t/alerts/hotspot", b"{}", "warning")
     assert seq is not None and ob.depth == 1
     assert [r.event_id for r in ob.pending(ALERT, 0, 10)] == ["a-2"]
+    ob.close()
+
+
+def test_a_purge_gives_way_to_a_waiting_insert_between_chunks(tmp_path: Path) -> None:
+    ob = _ob(tmp_path)
+    ob.purge_chunk = 2
+    seqs = [ob.put_alert(f"id-{i}", "t/a", b"p", "warning") for i in range(7)]
+    ob.mark_delivered([s for s in seqs[:6] if s is not None])
+    inserter: list[threading.Thread] = []
+    delete = ob._delete_delivered
+
+    def first_chunk_then_an_insert_arrives(limit: int | None = None) -> bool:
+        removed = delete(limit)
+        if not inserter:  # an insert comes for the file while the purge holds it
+            inserter.append(threading.Thread(target=ob.put_alert, args=("new", "t/a", b"p", "critical")))
+            inserter[0].start()
+            assert wait_until(lambda: ob._inserts_waiting == 1, 5)
+        return removed
+
+    ob._delete_delivered = first_chunk_then_an_insert_arrives  # type: ignore[method-assign]
+    assert ob.purge() is False  # one chunk deleted, then it gave way
+    inserter[0].join(5)
+    assert ob.delivered_unpurged == 4 and ob.depth == 2  # id-6 and the new alert
+    assert ob.purge() is True and ob.delivered_unpurged == 0
+    assert [r.event_id for r in ob.pending(ALERT, 0, 10)] == ["id-6", "new"]
     ob.close()
