@@ -11,8 +11,8 @@ Received QoS 1 messages are acknowledged by the link itself (paho's ``manual_ack
 order, once taken in (:mod:`.delivery`): an ack from the command room after its callbacks
 have run; a command after the service's handler has recorded and answered it, so that
 one received just before a crash is sent again by the broker after the restart. A
-command that arrives before any handler is registered (the service starts taking
-commands with its first patrol) is held, unacknowledged, and handed to the first one.
+command that arrives before any handler is registered (the service takes commands once
+its vehicle link is up) is held, unacknowledged, and handed to the first one.
 """
 
 from __future__ import annotations

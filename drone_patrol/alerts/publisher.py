@@ -65,6 +65,7 @@ class AlertPublisher(DroneLink):
             "outbox_rejected": self._outbox.rejected,
             "outbox_over_capacity": self._outbox.over_capacity,
             "inflight": self._pump_state.inflight,
+            "received_unacknowledged": self.unacknowledged,
             "alerts_delivered": self._pump_state.delivered_alerts,
             "alerts_rejected": self._pump_state.rejected_alerts,
             "dropped_alerts": self._outbox.dropped_alerts,
