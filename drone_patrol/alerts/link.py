@@ -99,7 +99,7 @@ class DroneLink(MqttSession):
         self._ack_callbacks: list[Callable[[AlertAck], None]] = []
         self._command_callbacks: list[Callable[[Command | CommandSchemaError], None]] = []
         self._delivery_callbacks: list[Callable[[CommandDelivery], None]] = []
-        self._handlers_lock = threading.Lock()
+        self._handlers_lock = threading.RLock()  # held while commands are handed out, so they go in order
         self._unclaimed: list[CommandDelivery] = []  # commands received before any handler was registered
         self._acks = InOrderAcks()
         self._last_telemetry_s = -1e18
@@ -241,7 +241,7 @@ class DroneLink(MqttSession):
                 self._unclaimed.append(delivery)
                 log.info("command %s held (unacknowledged) until the service takes commands", _command_id(command))
                 return
-        self._dispatch(delivery)
+            self._dispatch(delivery)
 
     def _add_command_handler(
         self,
@@ -255,8 +255,8 @@ class DroneLink(MqttSession):
             if delivery_callback is not None:
                 self._delivery_callbacks.append(delivery_callback)
             held, self._unclaimed = self._unclaimed, []
-        for delivery in held:
-            self._dispatch(delivery)
+            for delivery in held:  # before any that comes now
+                self._dispatch(delivery)
 
     def _dispatch(self, delivery: CommandDelivery) -> None:
         """Call the plain callbacks, then hand ``delivery`` to each delivery handler (PUBACK when all took it)."""
