@@ -33,6 +33,7 @@ from drone_patrol.alerts.connection import (
     BrokerConnectionError,
     ClientSettings,
     PublishRejectedError,
+    SubscriptionRejectedError,
     Topics,
     reason_text,
 )
@@ -102,6 +103,7 @@ class DroneLink(MqttSession):
         self._handlers_lock = threading.RLock()  # held while commands are handed out, so they go in order
         self._unclaimed: list[CommandDelivery] = []  # commands received before any handler was registered
         self._acks = InOrderAcks()
+        self._listening = threading.Event()
         self._last_telemetry_s = -1e18
         self._last_video_s = -1e18
         self._state = "stopped"
@@ -183,7 +185,20 @@ class DroneLink(MqttSession):
             )
         self._state = "unreachable, retrying"
 
+    def _subscribed(self, refused: list[SubscriptionRejectedError]) -> None:
+        super()._subscribed(refused)
+        if not refused:
+            self._listening.set()
+
+    @property
+    def listening(self) -> bool:
+        """True once the broker confirmed this connection's subscriptions to acks and commands.
+
+        Until a drone's first session has subscribed, the broker keeps nothing sent to it."""
+        return self._listening.is_set()
+
     def _session_down(self, was_connected: bool, code: int, name: str) -> None:
+        self._listening.clear()
         self._acks.new_connection(None)  # what was not acknowledged the broker sends again on reconnecting
         with self._handlers_lock:
             self._unclaimed.clear()

@@ -4,7 +4,7 @@ It runs the drone's real MQTT link (:class:`AlertPublisher`, persistent session,
 PUBACKs) and the service's real ledger of answered commands (:class:`PersistentLedger`
 on ``--ledger``), with a handler that works like the patrol service's: a worker thread
 takes each :class:`CommandDelivery`, decides with the ledger, queues the answer in the
-outbox and then calls ``taken()``. Printed, one line each: ``connected``,
+outbox and then calls ``taken()``. Printed, one line each: ``connected`` (and subscribed),
 ``received <id> dup=<0|1>``, ``run <id>`` (the command is judged and would be flown:
 this must happen once per command, whatever the restarts), ``answered <id> <state>``;
 after ``taken()`` the retained status says ``last_taken: <id>``.
@@ -72,7 +72,7 @@ def main() -> int:
 
     threading.Thread(target=work, daemon=True).start()
     pub.start()
-    if wait_until(lambda: pub.connected, 10.0):
+    if wait_until(lambda: pub.connected and pub.listening, 20.0):  # subscribed: commands now reach it
         print("connected", flush=True)
     pub.on_command_delivery(inbox.put)  # after connecting: a redelivery waits for the handler, unacknowledged
     threading.Event().wait()
