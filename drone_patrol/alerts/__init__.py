@@ -9,6 +9,7 @@ The drone side::
     pub.publish_telemetry(vehicle_state)     # QoS 0, about telemetry_hz
     pub.on_ack(callback)                     # AlertAck from the command room
     pub.on_command(callback)                 # eyes-on / release commands (or the CommandSchemaError)
+    pub.on_command_delivery(handler)         # the same, PUBACK only once handler calls delivery.taken()
     pub.publish_command_result(command_id, "accepted")   # the answer, QoS 1 through the outbox
     pub.stop()
 
@@ -22,8 +23,8 @@ The command room::
     room.wait_for(cid, "on_station", timeout_s=300); room.release("drone-1", cid, "officer-7")
 
 Modules: :mod:`.schema` (build and parse events; the models in :mod:`.models`, the JSON
-Schema files in ``schemas/``), :mod:`.outbox`, :mod:`.publisher` (on :mod:`.link` and
-:mod:`.pump`), :mod:`.subscriber` (with :mod:`.archive`), :mod:`.broker` (embedded amqtt),
+Schema files in ``schemas/``), :mod:`.outbox`, :mod:`.publisher` (on :mod:`.link`,
+:mod:`.pump` and :mod:`.delivery`), :mod:`.subscriber` (with :mod:`.archive`), :mod:`.broker` (embedded amqtt),
 :mod:`.connection` (URLs, TLS, credentials, topics, typed errors), :mod:`.watch` and
 :mod:`.commands` (``drone-patrol alerts watch|ack|eyes-on|release``, ``drone-patrol broker``),
 :mod:`.eyes_on` (command and result events, their schemas and parser) and

@@ -6,6 +6,13 @@
 (woken by new alerts, PUBACKs and connects) settles PUBACKs, sends the retained status,
 switches to MQTT 3.1.1 when the broker refuses 5, and feeds the outbox through
 :class:`OutboxPump`.
+
+Received QoS 1 messages are acknowledged by the link itself (paho's ``manual_ack``), in
+order, once taken in (:mod:`.delivery`): an ack from the command room after its callbacks
+have run; a command after the service's handler has recorded and answered it, so that
+one received just before a crash is sent again by the broker after the restart. A
+command that arrives before any handler is registered (the service takes commands once
+its vehicle link is up) is held, unacknowledged, and handed to the first one.
 """
 
 from __future__ import annotations
@@ -26,10 +33,12 @@ from drone_patrol.alerts.connection import (
     BrokerConnectionError,
     ClientSettings,
     PublishRejectedError,
+    SubscriptionRejectedError,
     Topics,
     reason_text,
 )
-from drone_patrol.alerts.eyes_on import CommandSchemaError, EyesOnCommand, ReleaseCommand, parse_command
+from drone_patrol.alerts.delivery import Command, CommandDelivery, InOrderAcks
+from drone_patrol.alerts.eyes_on import CommandSchemaError, parse_command
 from drone_patrol.alerts.outbox import ALERT, Outbox, OutboxRow
 from drone_patrol.alerts.pump import OutboxPump, Tracked
 from drone_patrol.alerts.schema import ACK_TYPE, CONTENT_TYPE, AckData, AlertSchemaError, parse_event, status_payload
@@ -39,8 +48,6 @@ from drone_patrol.core.config import AlertsConfig
 log = logging.getLogger("drone_patrol.alerts.publisher")
 
 JSON_TYPE = "application/json"
-
-Command = EyesOnCommand | ReleaseCommand
 
 
 @dataclass(frozen=True)
@@ -92,6 +99,11 @@ class DroneLink(MqttSession):
         self._status_pending = False
         self._ack_callbacks: list[Callable[[AlertAck], None]] = []
         self._command_callbacks: list[Callable[[Command | CommandSchemaError], None]] = []
+        self._delivery_callbacks: list[Callable[[CommandDelivery], None]] = []
+        self._handlers_lock = threading.RLock()  # held while commands are handed out, so they go in order
+        self._unclaimed: list[CommandDelivery] = []  # commands received before any handler was registered
+        self._acks = InOrderAcks()
+        self._listening = threading.Event()
         self._last_telemetry_s = -1e18
         self._last_video_s = -1e18
         self._state = "stopped"
@@ -110,6 +122,9 @@ class DroneLink(MqttSession):
             ),
             0,
         )
+
+    def _client_options(self) -> dict[str, Any]:
+        return {"manual_ack": True}  # PUBACK once taken in (see the module docstring)
 
     def _prepare(self, client: mqtt.Client, v5: bool) -> None:
         client.max_inflight_messages_set(self.config.max_inflight)
@@ -150,6 +165,7 @@ class DroneLink(MqttSession):
         self._state = "connected"
         with self._status_lock:
             self._status_dirty = True
+        self._acks.new_connection(client)  # before the broker resends what the last session left unacknowledged
         self._subscribe(client, [(self._topics.ack, 1), (self._topics.commands, 1)])
         self._connected.set()
         log.info(
@@ -169,7 +185,23 @@ class DroneLink(MqttSession):
             )
         self._state = "unreachable, retrying"
 
+    def _subscribed(self, refused: list[SubscriptionRejectedError]) -> None:
+        super()._subscribed(refused)
+        if not refused:
+            self._listening.set()
+
+    @property
+    def listening(self) -> bool:
+        """True once the broker confirmed this connection's subscriptions to acks and commands.
+
+        Until a drone's first session has subscribed, the broker keeps nothing sent to it."""
+        return self._listening.is_set()
+
     def _session_down(self, was_connected: bool, code: int, name: str) -> None:
+        self._listening.clear()
+        self._acks.new_connection(None)  # what was not acknowledged the broker sends again on reconnecting
+        with self._handlers_lock:
+            self._unclaimed.clear()
         if was_connected:
             self._counts["disconnects"] += 1
             if self._running:
@@ -183,9 +215,18 @@ class DroneLink(MqttSession):
             self._wake.set()
 
     def _message(self, client: mqtt.Client, _ud: Any, msg: mqtt.MQTTMessage) -> None:
+        if client is not self._client:
+            return  # a replaced client's last words: the broker sends it again to the new one
+        settle = self._acks.receive(msg)
         if msg.topic == self._topics.commands:
-            self._command_message(msg.payload)
+            self._command_message(msg, settle)
             return
+        try:
+            self._ack_message(msg)
+        finally:
+            settle()  # nothing the drone keeps comes of an ack: acknowledged once its callbacks ran
+
+    def _ack_message(self, msg: mqtt.MQTTMessage) -> None:
         try:
             event = parse_event(msg.payload)
         except AlertSchemaError as exc:
@@ -202,18 +243,59 @@ class DroneLink(MqttSession):
             except Exception:
                 log.exception("ack callback failed for %s", ack.target_id)
 
-    def _command_message(self, payload: bytes | bytearray) -> None:
+    def _command_message(self, msg: mqtt.MQTTMessage, settle: Callable[[], None]) -> None:
         try:
-            command: Command | CommandSchemaError = parse_command(payload)
+            command: Command | CommandSchemaError = parse_command(msg.payload)
         except CommandSchemaError as exc:
             log.warning("malformed command on %s: %s", self._topics.commands, exc)
             command = exc
         self._counts["commands_received"] += 1
-        for callback in list(self._command_callbacks):
+        delivery = CommandDelivery(command, bool(msg.dup), settle)
+        with self._handlers_lock:
+            if not self._command_callbacks and not self._delivery_callbacks:
+                self._unclaimed.append(delivery)
+                log.info("command %s held (unacknowledged) until the service takes commands", _command_id(command))
+                return
+            self._dispatch(delivery)
+
+    def _add_command_handler(
+        self,
+        callback: Callable[[Command | CommandSchemaError], None] | None = None,
+        delivery_callback: Callable[[CommandDelivery], None] | None = None,
+    ) -> None:
+        """Register a handler; the commands held until there was one go to it now."""
+        with self._handlers_lock:
+            if callback is not None:
+                self._command_callbacks.append(callback)
+            if delivery_callback is not None:
+                self._delivery_callbacks.append(delivery_callback)
+            held, self._unclaimed = self._unclaimed, []
+            for delivery in held:  # before any that comes now
+                self._dispatch(delivery)
+
+    def _dispatch(self, delivery: CommandDelivery) -> None:
+        """Call the plain callbacks, then hand ``delivery`` to each delivery handler (PUBACK when all took it)."""
+        with self._handlers_lock:
+            plain, takers = list(self._command_callbacks), list(self._delivery_callbacks)
+        try:
+            for callback in plain:
+                try:
+                    callback(delivery.command)
+                except Exception:
+                    log.exception("command callback failed")
+        finally:
+            delivery.expect(len(takers))
+        for taker in takers:
             try:
-                callback(command)
+                taker(delivery)
             except Exception:
-                log.exception("command callback failed")
+                log.exception("command handler failed")
+                delivery.taken()
+
+    @property
+    def unacknowledged(self) -> int:
+        """Messages received on this connection whose PUBACK waits for their handling."""
+        return self._acks.waiting
 
     def _staged(self, row: OutboxRow) -> None:
         """A new alert, between its INSERT and its COMMIT: send it now, while the commit syncs.
@@ -305,3 +387,7 @@ class DroneLink(MqttSession):
         info = client.publish(self._topics.status, payload, qos=1, retain=True, properties=self._props(JSON_TYPE, 0))
         self._status_pending = True
         self._pump_state.track(info.mid, Tracked(self._topics.status))
+
+
+def _command_id(command: Command | CommandSchemaError) -> str:
+    return command.command_id or "(no id)" if isinstance(command, CommandSchemaError) else command.command_id

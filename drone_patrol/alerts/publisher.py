@@ -26,6 +26,7 @@ from typing import Any
 
 from paho.mqtt.enums import MQTTErrorCode
 
+from drone_patrol.alerts.delivery import CommandDelivery
 from drone_patrol.alerts.eyes_on import CommandSchemaError, CommandState, Reason, result_event
 from drone_patrol.alerts.link import JSON_TYPE, AlertAck, Command, DroneLink
 from drone_patrol.alerts.schema import alert_event, status_payload, telemetry_payload
@@ -64,6 +65,7 @@ class AlertPublisher(DroneLink):
             "outbox_rejected": self._outbox.rejected,
             "outbox_over_capacity": self._outbox.over_capacity,
             "inflight": self._pump_state.inflight,
+            "received_unacknowledged": self.unacknowledged,
             "alerts_delivered": self._pump_state.delivered_alerts,
             "alerts_rejected": self._pump_state.rejected_alerts,
             "dropped_alerts": self._outbox.dropped_alerts,
@@ -173,8 +175,18 @@ class AlertPublisher(DroneLink):
 
     def on_command(self, callback: Callable[[Command | CommandSchemaError], None]) -> None:
         """Call ``callback`` for each command from the command room on this drone's commands topic
-        (network thread); a malformed one arrives as the :class:`CommandSchemaError` that says why."""
-        self._command_callbacks.append(callback)
+        (network thread); a malformed one arrives as the :class:`CommandSchemaError` that says why.
+
+        The broker gets the command's PUBACK once ``callback`` has returned: a callback that only
+        queues the command for later loses it in a crash; such a handler takes
+        :meth:`on_command_delivery` instead."""
+        self._add_command_handler(callback)
+
+    def on_command_delivery(self, callback: Callable[[CommandDelivery], None]) -> None:
+        """Hand each command to ``callback`` as a :class:`~drone_patrol.alerts.delivery.CommandDelivery`
+        (network thread); the broker gets its PUBACK only when the handler calls ``taken()``, so a
+        command not yet taken in when the drone goes down is delivered again (``dup``) afterwards."""
+        self._add_command_handler(delivery_callback=callback)
 
     def publish_command_result(self, command_id: str, state: CommandState | str, reason: Reason | None = None) -> str:
         """Queue the drone's answer to a command (QoS 1, through the outbox like an alert); returns its event id."""

@@ -246,13 +246,15 @@ def vehicle_alert(
     incident_id: str | None = None,
     site: str = "",
     drone: str = "",
+    alert_id: str | None = None,
 ) -> Alert:
     """An alert of kind ``vehicle`` from a controller event (battery, link, fence, mission state).
 
     ``kind`` is the event's name (``battery_low``, ``link_lost``, ``fence_breach``, ...)
     and lands in ``figures.event``; ``data`` becomes the other figures. The incident id
     defaults to one stable per (site, drone, event name), so repeats of the same event
-    are updates of one incident in the command room. ``time_s`` defaults to now.
+    are updates of one incident in the command room. ``time_s`` defaults to now, the
+    alert (event) id to a new uuid4.
     """
     if time_s is None:
         time_s = time.time()
@@ -268,7 +270,7 @@ def vehicle_alert(
     figures["event"] = str(kind)
     inc = incident_id or str(uuid.uuid5(uuid.NAMESPACE_URL, f"dronepatrol:{site}/{drone}/vehicle/{kind}"))
     return Alert(
-        alert_id=str(uuid.uuid4()),
+        alert_id=alert_id or str(uuid.uuid4()),
         incident_id=inc,
         kind=AlertKind.VEHICLE,
         status=AlertStatus(status),

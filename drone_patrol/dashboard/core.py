@@ -202,7 +202,10 @@ class DashboardCore:
         """Raise the dashboard's own alert for a drone that went offline or silent while flying a patrol.
 
         One incident per outage (critical); when the drone is heard again the
-        incident gets an ``info`` message saying so.
+        incident gets an ``info`` message saying so. Every dashboard of a city room
+        raises them, so their ids come from what every dashboard receives alike (see
+        :func:`link_alert_ids`), never from its own clock: the shared archive then keeps
+        one row per event.
         """
         t = self.clock() if now is None else now
         with self._link_lock:
@@ -214,20 +217,21 @@ class DashboardCore:
             open_incident = self._link_alerts.get(key)
             if view["link"] in ("offline", "stale") and open_incident is None and view["flying"]:
                 event = "drone_offline" if view["link"] == "offline" else "drone_silent"
-                incident = str(uuid.uuid5(uuid.NAMESPACE_URL, f"dronepatrol:{key}/{event}/{t:.3f}"))
+                incident, alert_id = link_alert_ids(key, view["heard_mark"], event)
                 text = (
                     "drone went offline during a patrol (last will)"
                     if event == "drone_offline"
                     else "no data from the drone during a patrol"
                 )
                 self._link_alerts[key] = incident
-                self._local_alert(view, event, Severity.CRITICAL, text, incident, t)
+                self._local_alert(view, event, Severity.CRITICAL, text, (incident, alert_id), t)
             elif view["link"] == "online" and open_incident is not None:
                 del self._link_alerts[key]
-                self._local_alert(view, "drone_back_online", Severity.INFO, "drone heard again", open_incident, t)
+                back = (open_incident, back_online_id(open_incident))
+                self._local_alert(view, "drone_back_online", Severity.INFO, "drone heard again", back, t)
 
     def _local_alert(
-        self, view: dict[str, Any], event: str, severity: Severity, text: str, incident: str, now: float
+        self, view: dict[str, Any], event: str, severity: Severity, text: str, ids: tuple[str, str], now: float
     ) -> None:
         lat, lon = view.get("latitude_deg"), view.get("longitude_deg")
         alert = vehicle_alert(
@@ -237,9 +241,10 @@ class DashboardCore:
             {"last_seen": view.get("last_seen") or "", "mission_state": view.get("mission_state") or ""},
             time_s=now,
             location=GeoPoint(lat, lon) if lat is not None and lon is not None else None,
-            incident_id=incident,
+            incident_id=ids[0],
             site=view["site"],
             drone=view["drone"],
+            alert_id=ids[1],
         )
         log.warning("dashboard: %s/%s: %s", view["site"], view["drone"], text)
         self._on_alert(AlertMessage.from_alert(alert, raw={"source": "dashboard"}), now, store=True)
@@ -391,3 +396,21 @@ class DashboardCore:
         ids = {row["incident_id"]} | {m["id"] for m in messages}
         out["acks"] = [{**a, "time": iso_time(a["time_s"])} for a in self.archive.acks(ids)]
         return out
+
+
+def link_alert_ids(key: str, heard_mark: str, event: str) -> tuple[str, str]:
+    """The incident id and alert id of a dashboard's ``drone_offline`` / ``drone_silent`` alert.
+
+    The incident is the outage: the drone (``<site>/<drone>``) and the drone's own times on
+    the last status and telemetry it sent before it was lost (``heard_mark``), the same on
+    every dashboard that received them. A silent drone whose last will comes later is the
+    same outage: a dashboard that noticed the silence first and one that got the will first
+    add two messages to one incident, each once. The alert id is the incident's and the event's.
+    """
+    incident = str(uuid.uuid5(uuid.NAMESPACE_URL, f"dronepatrol:{key}/link-lost/{heard_mark}"))
+    return incident, str(uuid.uuid5(uuid.NAMESPACE_URL, f"dronepatrol:incident/{incident}/{event}"))
+
+
+def back_online_id(incident: str) -> str:
+    """The alert id of the ``drone_back_online`` message that closes the outage ``incident``."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"dronepatrol:incident/{incident}/drone_back_online"))

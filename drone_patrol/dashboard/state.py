@@ -173,6 +173,20 @@ class DroneState:
     last_mission_state: str = ""
     restored: bool = False
     command: dict[str, Any] | None = None
+    heard_status_s: float | None = None  # the drone's own time on its latest online status
+
+    @property
+    def heard_mark(self) -> str:
+        """The drone's own times on the last status and telemetry it sent while online.
+
+        Every dashboard that received them has the same mark, whatever its clock and
+        whenever it noticed the drone was lost: what names an outage across the city room.
+        A drone whose messages carry no time is named by this dashboard's receipt times,
+        which other dashboards do not share."""
+        telemetry_s = self.telemetry.time_s if self.telemetry is not None else None  # receipt time if none
+        if self.heard_status_s is None and telemetry_s is None:
+            return f"seen {self.last_seen_s or 0.0:.6f}"
+        return "/".join("-" if v is None else f"{v:.6f}" for v in (self.heard_status_s, telemetry_s))
 
     def update_flying(self) -> None:
         """Whether the latest reports say the drone is on a patrol: a flying mission state, or armed.
@@ -258,6 +272,7 @@ class DroneState:
             "flying": self.flying,
             "restored": self.restored,
             "command": self.command,
+            "heard_mark": self.heard_mark,
         }
         if with_track:
             out["track"] = [[lat, lon] for _, lat, lon in self.track]
@@ -290,6 +305,7 @@ class Fleet:
             state.restored = False
             if status.online:
                 state.last_seen_s = now_s
+                state.heard_status_s = status.time_s
             state.update_flying()
             return state.to_json(now_s, self.offline_after_s, with_track=False)
 

@@ -20,6 +20,12 @@ The orbit is GUIDED, not CIRCLE mode, because CIRCLE takes its climb rate from t
 pilot's throttle stick: the patrol drone has no pilot, the stick rests low, and in
 CIRCLE it sinks to the ground (2.5 m/s on SITL). GUIDED holds the altitude it is given.
 
+A command is taken in at least once: the broker gets its PUBACK only after the ledger has
+recorded the decision (on disk) and the answer is queued in the outbox
+(:meth:`AlertPublisher.on_command_delivery`), so a command received just before the
+service went down comes again after the restart, and one already answered is answered
+again from the ledger, never flown twice.
+
 The camera and the live video keep running throughout: the patrol's data path is not
 touched. A failsafe that takes the vehicle (RTL, LAND) ends the command as ``failed``
 with reason ``interrupted``; the executor goes on handling the vehicle.
@@ -35,6 +41,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from drone_patrol.alerts.delivery import CommandDelivery
 from drone_patrol.alerts.eyes_on import CommandSchemaError, CommandState, EyesOnCommand, Reason, ReleaseCommand
 from drone_patrol.alerts.publisher import AlertPublisher
 from drone_patrol.controller import Phase, Vehicle
@@ -91,7 +98,7 @@ class EyesOnService:
         self.guided = GuidedControl(vehicle)
         self.frame = LocalFrame(areas.home_point)
         self._lock = threading.Lock()
-        self._inbox: queue.Queue[EyesOnCommand | ReleaseCommand | CommandSchemaError | None] = queue.Queue()
+        self._inbox: queue.Queue[CommandDelivery | None] = queue.Queue()
         self._release = threading.Event()
         self._worker: threading.Thread | None = None
         self._flight: threading.Thread | None = None
@@ -106,7 +113,7 @@ class EyesOnService:
         """Listen for commands (in the publisher's network thread, handled in a worker thread)."""
         for command_id, reason in self.ledger.interrupted:  # in progress when the service last stopped
             self._answer(command_id, S.FAILED, reason)
-        self.publisher.on_command(self._inbox.put)
+        self.publisher.on_command_delivery(self._inbox.put)
         self._worker = threading.Thread(target=self._work, name="eyes-on", daemon=True)
         self._worker.start()
         return self
@@ -129,13 +136,17 @@ class EyesOnService:
 
     def _work(self) -> None:
         while True:
-            message = self._inbox.get()
-            if message is None:
-                return
+            delivery = self._inbox.get()
+            if delivery is None:
+                return  # what is still queued is not acknowledged: the broker sends it again
             try:
-                self._handle(message)
+                self._handle(delivery.command)
             except Exception:
                 log.exception("eyes-on: command handling failed")
+            finally:
+                # the decision is on disk (the ledger) and the answer in the outbox: PUBACK it now. A
+                # command whose handling failed is acknowledged too, or it would hold every later PUBACK.
+                delivery.taken()
 
     def planner_for(self, mission: Mission) -> ExcursionPlanner:
         """The excursion planner of ``mission``'s fence and the vehicle's CIRCLE_RADIUS (the circle settings

@@ -178,6 +178,7 @@ class PatrolSession:
         self.vehicle = Vehicle.connect(connection, cfg, timeout_s=timeout_s)
         self._stack.callback(self.vehicle.close)
         self._identify()
+        self._take_commands()
         return self.vehicle
 
     def _identify(self) -> None:
@@ -197,7 +198,17 @@ class PatrolSession:
         self.publisher = AlertPublisher(s.alerts, s.site.id, s.site.drone_id, broker_url=self.broker_url).start()
         self._stack.callback(self._stop_publisher)
         self.publisher.publish_status("online", mission_state="idle")
+        self._take_commands()
         return self.publisher
+
+    def _take_commands(self) -> None:
+        """Answer the room's "eyes on" commands from now on, once the vehicle and the publisher are up.
+
+        Between patrols they are refused (``not_flying``) at once; until then the link holds
+        them unacknowledged."""
+        if self.eyes_on is None and self.vehicle is not None and self.publisher is not None:
+            self.eyes_on = EyesOnService(self.settings, self.areas, self.vehicle, self.publisher, lambda: self._current)
+            self._stack.callback(self.eyes_on.start().stop)
 
     def _stop_publisher(self) -> None:
         if self.publisher is not None:
@@ -248,9 +259,7 @@ class PatrolSession:
         if self._flown:
             self.swap_battery()
         self._flown += 1
-        if self.eyes_on is None:  # the room's "eyes on" commands, answered while a patrol flies
-            self.eyes_on = EyesOnService(self.settings, self.areas, self.vehicle, self.publisher, lambda: self._current)
-            self._stack.callback(self.eyes_on.start().stop)
+        self._take_commands()
         pipeline = self.new_pipeline()
         clock = MissionClock(self.speedup)
         run = PatrolRun(

@@ -2,7 +2,8 @@
 
 The Mosquitto tests of ``tests/dashboard/test_operations.py`` run here again with every
 dashboard on one PostgreSQL database (``--archive-url``): two command rooms sharing the
-archive see each other's steps, and ``/api/report`` gives the same exact figures.
+archive see each other's steps, ``/api/report`` gives the same exact figures, and both
+dashboards' alerts for a lost drone are one row each.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from tests.dashboard.test_operations import (  # noqa: F401  (the SQLite cases, 
     drone,
     test_dispatch_steps_reach_every_dashboard_and_the_watcher,
     test_response_figures_from_known_times,
+    test_two_dashboards_on_one_archive_keep_one_row_per_lost_drone,
 )
 
 pytest.importorskip("psycopg")

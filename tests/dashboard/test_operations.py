@@ -263,6 +263,42 @@ def test_drone_lost_during_a_patrol_raises_an_alert_and_stays_on_the_map(
     assert {r["drone"] for r in get_json(again.url + "api/alerts")["alerts"]} == {"drone-2", "drone-3"}
 
 
+def test_two_dashboards_on_one_archive_keep_one_row_per_lost_drone(
+    make_dashboard: MakeDash, broker: MosquittoBroker, tmp_path: Path
+) -> None:
+    """The city room: two dashboards on one broker and one archive both notice a drone lost (its last
+    will) and a drone gone silent, each at its own moment; the archive keeps one row per event."""
+    rooms = [make_dashboard(archive_path=tmp_path / "city.sqlite", offline_after_s=3.0) for _ in range(2)]
+    will = {"state": "offline", "site": "dongxi", "drone": "drone-4", "time": "2026-12-07T05:00:00Z"}
+    lost = MqttTestClient(broker.url).will("dronepatrol/dongxi/drone-4/status", will).start()
+    silent = MqttTestClient(broker.url).start()
+    for client, name in ((lost, "drone-4"), (silent, "drone-5")):
+        client.publish_status("dongxi", name, "online", mission_state="mission")
+        client.publish_telemetry("dongxi", name, latitude_deg=LAT, longitude_deg=LON)
+    for dash in rooms:
+        wait_until(lambda d=dash: len(get_json(d.url + "api/drones")["drones"]) >= 2, 3.0, "both drones seen")
+    lost.kill()  # the broker sends the last will to both dashboards
+
+    def tried(n: int) -> bool:  # each dashboard has raised (and stored, or found stored) n link alerts
+        return all(sum(d.core.stored.values()) == n for d in rooms)
+
+    wait_until(lambda: tried(2), 15.0, "both dashboards raise both link alerts")
+    rows = [r for r in rooms[0].core.archive.messages(float("-inf")) if r["kind"] == "vehicle"]
+    assert sorted((r["drone"], r["figures"]["event"]) for r in rows) == [
+        ("drone-4", "drone_offline"),
+        ("drone-5", "drone_silent"),
+    ]
+    assert sum(d.core.stored["stored"] for d in rooms) == 2  # the other two inserts found the row there
+    silent.publish_telemetry("dongxi", "drone-5", latitude_deg=LAT, longitude_deg=LON)
+    wait_until(lambda: tried(3), 5.0, "both dashboards hear drone-5 again")
+    rows = [r for r in rooms[1].core.archive.messages(float("-inf")) if r["kind"] == "vehicle"]
+    assert len(rows) == 3 and len({r["incident_id"] for r in rows}) == 2
+    assert sum(d.core.stored["stored"] for d in rooms) == 3  # and 3 inserts that found the row there
+    for name in ("drone-4", "drone-5"):  # clear the retained statuses for the next tests on this broker
+        silent.publish(f"dronepatrol/dongxi/{name}/status", b"", retain=True)
+    silent.stop()
+
+
 @pytest.mark.parametrize("kind", ["mbtiles", "pmtiles"])
 def test_offline_base_map_from_a_local_tile_file(make_dashboard: MakeDash, tmp_path: Path, kind: str) -> None:
     make = make_mbtiles if kind == "mbtiles" else make_pmtiles

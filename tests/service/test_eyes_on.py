@@ -266,3 +266,30 @@ def test_the_way_there_goes_round_a_no_fly_zone_in_its_path(tmp_path: Path, monk
     # never over the roof nor in its 10 m margin, give or take the 1.5 m that counts as arriving at a leg's end
     assert min(track) > 10.0 - 1.5, min(track)
     assert rig.out[0].report.outcome == "completed"
+
+
+@requires_mosquitto
+def test_a_command_before_the_vehicle_is_up_waits_and_is_refused_once_it_is(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The drone's link is up, the vehicle not yet: the command is held, unacknowledged (a crash now and
+    the broker sends it again), and answered (not_flying, no patrol) as soon as the service takes commands."""
+    with mosquitto_broker(tmp_path / "mq", users=USERS, acl=ACL) as broker:
+        monkeypatch.setenv("DRONE_PATROL_MQTT_PASSWORD", "drone-secret")
+        settings = settings_for(
+            tmp_path, "fires_in_alleys.geojson", broker_url=broker.url, embedded_broker=False, username="drone-1"
+        )
+        room = CommandClient(broker.url, settings.site.id, username="command-room", password="room-secret")
+        room.start(wait_s=5)
+        try:
+            with PatrolSession(settings, VehicleSource(), out_dir=tmp_path / "out") as session:
+                pub = session.start_publisher()
+                assert wait_until(lambda: pub.connected, 10)
+                cid = room.eyes_on(settings.site.drone_id, 25.2823, 110.2972, 60.0, "officer-7")
+                assert wait_until(lambda: pub.metrics["commands_received"] == 1, 10), pub.metrics
+                assert pub.metrics["received_unacknowledged"] == 1  # held: no PUBACK yet
+                session.start_vehicle()
+                assert refusal(room, cid)[0] == "not_flying"
+                assert wait_until(lambda: pub.metrics["received_unacknowledged"] == 0, 10), pub.metrics
+        finally:
+            room.stop()
