@@ -11,6 +11,7 @@ came last, what a timeout sends again.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,9 +23,55 @@ from drone_patrol.controller.link import MavLink, mavlink
 #: item twice from the start; a loss seen during the upload switches it on as well.
 DOUBLE_FROM_LOSS = 0.02
 
+#: An exchange silent for its patience goes on while the vehicle is heard and the link's
+#: measured loss leaves a larger chance than this that every try so far was lost ...
+GIVE_UP_CHANCE = 1e-6
+#: ... but never past this many times its patience.
+MAX_PATIENCE_FACTOR = 4.0
+
 #: The timeout never goes below this (seconds): an autopilot's message loop and the
 #: scheduling of both ends add a few milliseconds that one clean sample may not show.
 MIN_TIMEOUT_S = 0.01
+
+
+def tries_needed(loss_fraction: float, chance: float = GIVE_UP_CHANCE) -> int | None:
+    """Tries of one request and its answer after which all of them were lost with at most
+    ``chance``, each message lost with ``loss_fraction`` (measured on the downlink; the
+    uplink is taken to lose as much). ``None`` when no number of tries is enough.
+
+    At 20 % each way a try fails 36 % of the time: 6 tries all fail once in 460, 14 once in
+    a million.
+    """
+    loss = min(max(loss_fraction, 0.0), 1.0)
+    per_try = 1.0 - (1.0 - loss) ** 2
+    if per_try <= 0.0:
+        return 1
+    if per_try >= 1.0:
+        return None
+    return max(1, math.ceil(math.log(chance) / math.log(per_try)))
+
+
+def gives_up(
+    silent_s: float, tries: int, patience_s: float, heartbeat_age_s: float | None, loss_fraction: float
+) -> bool:
+    """Whether an exchange that sent ``tries`` tries and heard no answer for ``silent_s`` gives up.
+
+    After ``patience_s``, unless the vehicle is still heard (its last heartbeat came within
+    the patience: a link that loses some heartbeats is still up) and the
+    link's measured loss makes it likelier than :data:`GIVE_UP_CHANCE` that every try so
+    far was lost: a try fails 36 % of the time at 20 % loss each way, so the six or seven
+    tries of the patience all fail once in 500 to 1,300 exchanges, and one upload with
+    its read-back is dozens of exchanges. It then goes on trying at the same pace until
+    :func:`tries_needed` tries went out, for at most :data:`MAX_PATIENCE_FACTOR` times
+    the patience. A vehicle no longer heard, or a clean link, gives up after the patience.
+    """
+    if silent_s < patience_s:
+        return False
+    heard = heartbeat_age_s is not None and heartbeat_age_s < patience_s
+    if silent_s >= MAX_PATIENCE_FACTOR * patience_s or not heard:
+        return True
+    needed = tries_needed(loss_fraction)
+    return needed is None or tries >= needed
 
 
 @dataclass(slots=True)

@@ -196,3 +196,31 @@ def test_an_error_before_any_request_sends_the_count_and_the_window_again(clock:
     up.nack(count_lost=True)  # the same burst's other answers
     assert sent == ["count 8", 0, 1, 2]
     assert up.rtt.samples == 1  # the first answer timed the first window
+
+
+def test_tries_needed_grows_with_the_measured_loss() -> None:
+    assert retransmit.tries_needed(0.0) == 1
+    # 20 % each way: a try fails 36 % of the time; 13 tries all fail 1.7 in a million, 14 0.6
+    assert retransmit.tries_needed(0.2) == 14
+    assert retransmit.tries_needed(0.02) == 5  # under the six tries of the default patience
+    assert retransmit.tries_needed(1.0) is None  # nothing gets through: no number of tries helps
+
+
+def test_a_silent_exchange_gives_up_after_its_patience_on_a_clean_link_or_a_silent_vehicle() -> None:
+    gives_up = retransmit.gives_up
+    assert not gives_up(1.7, 7, patience_s=1.8, heartbeat_age_s=0.1, loss_fraction=0.2)
+    assert gives_up(1.8, 7, patience_s=1.8, heartbeat_age_s=0.1, loss_fraction=0.0)  # clean: as before
+    assert gives_up(1.8, 7, patience_s=1.8, heartbeat_age_s=1.9, loss_fraction=0.2)  # vehicle not heard
+    assert gives_up(1.8, 7, patience_s=1.8, heartbeat_age_s=None, loss_fraction=0.2)
+
+
+def test_a_lossy_link_with_the_vehicle_heard_tries_on_up_to_four_patiences() -> None:
+    gives_up = retransmit.gives_up
+    # 20 % loss: 7 tries in the patience all fail once in 1,300; go on to 14
+    assert not gives_up(1.8, 7, patience_s=1.8, heartbeat_age_s=0.2, loss_fraction=0.2)
+    assert not gives_up(3.6, 13, patience_s=1.8, heartbeat_age_s=0.2, loss_fraction=0.2)
+    assert gives_up(3.9, 14, patience_s=1.8, heartbeat_age_s=0.2, loss_fraction=0.2)
+    # a link that loses nearly everything still stops at four patiences
+    assert not gives_up(7.1, 30, patience_s=1.8, heartbeat_age_s=0.2, loss_fraction=0.6)
+    assert gives_up(7.2, 30, patience_s=1.8, heartbeat_age_s=0.2, loss_fraction=0.6)
+    assert gives_up(1.8, 7, patience_s=1.8, heartbeat_age_s=0.2, loss_fraction=1.0)
