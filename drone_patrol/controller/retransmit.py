@@ -52,11 +52,18 @@ def tries_needed(loss_fraction: float, chance: float = GIVE_UP_CHANCE) -> int | 
 
 
 def gives_up(
-    silent_s: float, tries: int, patience_s: float, heartbeat_age_s: float | None, loss_fraction: float
+    silent_s: float,
+    tries: int,
+    patience_s: float,
+    heartbeat_age_s: float | None,
+    loss_fraction: float,
+    min_tries: int = 1,
 ) -> bool:
     """Whether an exchange that sent ``tries`` tries and heard no answer for ``silent_s`` gives up.
 
-    After ``patience_s``, unless the vehicle is still heard (its last heartbeat came within
+    Never before ``min_tries`` tries went out (the configured retries: a machine so busy
+    that the timer fired late has not tried as often as the patience allows). After
+    ``patience_s``, unless the vehicle is still heard (its last heartbeat came within
     the patience: a link that loses some heartbeats is still up) and the
     link's measured loss makes it likelier than :data:`GIVE_UP_CHANCE` that every try so
     far was lost: a try fails 36 % of the time at 20 % loss each way, so the six or seven
@@ -67,8 +74,11 @@ def gives_up(
     """
     if silent_s < patience_s:
         return False
-    heard = heartbeat_age_s is not None and heartbeat_age_s < patience_s
-    if silent_s >= MAX_PATIENCE_FACTOR * patience_s or not heard:
+    if silent_s >= MAX_PATIENCE_FACTOR * patience_s:
+        return True
+    if tries < min_tries:
+        return False
+    if heartbeat_age_s is None or heartbeat_age_s >= patience_s:
         return True
     needed = tries_needed(loss_fraction)
     return needed is None or tries >= needed

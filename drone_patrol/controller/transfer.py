@@ -260,7 +260,9 @@ class MissionTransfer:
     def _gives_up(self, silent_s: float, tries: int) -> bool:
         """Whether an exchange that sent ``tries`` tries and heard no answer for ``silent_s`` gives up."""
         health = self.link.health()
-        return gives_up(silent_s, tries, self._patience_s, health.heartbeat_age_s, health.loss_fraction)
+        return gives_up(
+            silent_s, tries, self._patience_s, health.heartbeat_age_s, health.loss_fraction, self.timing.retries + 1
+        )
 
     def _wait_s(self, now: float, due: float, deadline: float, silent_s: float) -> float:
         """How long to wait for a message: until the next resend, the deadline or the end of the patience."""

@@ -224,3 +224,10 @@ def test_a_lossy_link_with_the_vehicle_heard_tries_on_up_to_four_patiences() -> 
     assert not gives_up(7.1, 30, patience_s=1.8, heartbeat_age_s=0.2, loss_fraction=0.6)
     assert gives_up(7.2, 30, patience_s=1.8, heartbeat_age_s=0.2, loss_fraction=0.6)
     assert gives_up(1.8, 7, patience_s=1.8, heartbeat_age_s=0.2, loss_fraction=1.0)
+
+
+def test_a_starved_timer_still_makes_its_tries_before_giving_up() -> None:
+    # the timer fired late (a busy machine): 4 tries in the patience, the vehicle silent too
+    assert not retransmit.gives_up(1.9, 4, patience_s=1.8, heartbeat_age_s=1.9, loss_fraction=0.0, min_tries=6)
+    assert retransmit.gives_up(1.9, 6, patience_s=1.8, heartbeat_age_s=1.9, loss_fraction=0.0, min_tries=6)
+    assert retransmit.gives_up(7.2, 4, patience_s=1.8, heartbeat_age_s=1.9, loss_fraction=0.0, min_tries=6)
