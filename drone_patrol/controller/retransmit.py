@@ -1,7 +1,7 @@
 """Retransmission in the mission protocol: timeouts from measured round trips, and what to resend.
 
 :class:`RoundTrip` is TCP's estimator (RFC 6298): a smoothed round trip and its mean deviation, the timeout
-``srtt + 4 * rttvar`` bounded below and above, doubled for each consecutive timeout
+``srtt + max(4 * rttvar, min_timeout_s)`` (RFC 9002's form) bounded above, doubled for each consecutive timeout
 (back-off), and samples taken only from exchanges that were not retransmitted (Karn's
 rule: the answer to a resent message cannot be told from the answer to the first).
 Before the first sample the timeout is the upper bound, the fixed timeout of old.
@@ -29,9 +29,13 @@ GIVE_UP_CHANCE = 1e-6
 #: ... but never past this many times its patience.
 MAX_PATIENCE_FACTOR = 4.0
 
-#: The timeout never goes below this (seconds): an autopilot's message loop and the
-#: scheduling of both ends add a few milliseconds that one clean sample may not show.
-MIN_TIMEOUT_S = 0.01
+#: The timeout is at least the smoothed round trip plus this (seconds), however steady the
+#: samples: the vehicle's message loop (2.5 ms at ArduCopter's 400 Hz) and the scheduling
+#: of both ends add a few milliseconds that the deviation of a few samples may not show
+#: (RFC 9002's kGranularity). On a radio link, with tens of milliseconds of round trip and
+#: its deviation, it changes nothing; a loopback or USB link with a 2 ms round trip gets a
+#: timeout of about 4 ms instead of a fixed 10 ms.
+MIN_TIMEOUT_S = 0.002
 
 
 def tries_needed(loss_fraction: float, chance: float = GIVE_UP_CHANCE) -> int | None:
@@ -109,7 +113,7 @@ class RoundTrip:
         if self.srtt_s is None:
             base = self.max_timeout_s
         else:
-            base = min(self.max_timeout_s, max(self.min_timeout_s, self.srtt_s + 4 * self.rttvar_s))
+            base = min(self.max_timeout_s, self.srtt_s + max(4 * self.rttvar_s, self.min_timeout_s))
         return float(min(self.max_timeout_s, base * 2 ** min(backoff, 16)))
 
 

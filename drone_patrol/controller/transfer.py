@@ -5,11 +5,12 @@ is re-sent until the vehicle starts requesting, MISSION_REQUEST and MISSION_REQU
 are both answered with MISSION_ITEM_INT, a repeated request is answered again,
 INVALID_SEQUENCE is not fatal, and the whole operation has a deadline. Faster on a bad
 link: each wait lasts the retransmission timeout of the link's measured round trip
-(:mod:`drone_patrol.controller.retransmit`; between 10 ms and ``item_timeout_s``,
-doubling while nothing comes), a timeout resends what the vehicle's last request asked
-for (to ArduPilot with the item after it), and a transfer gives up only after
-``(retries + 1) * item_timeout_s`` without an answer, longer on a lossy link while the
-vehicle's heartbeats still come (:func:`~drone_patrol.controller.retransmit.gives_up`). Downloads keep a window of
+(:mod:`drone_patrol.controller.retransmit`; at least 2 ms over the round trip, at most
+``item_timeout_s``, doubling while nothing comes), a timeout resends what the vehicle's
+last request asked for (to ArduPilot with the item after it), and a transfer gives up
+only after ``(retries + 1) * item_timeout_s`` without an answer, longer on a lossy link
+while the vehicle's heartbeats still come
+(:func:`~drone_patrol.controller.retransmit.gives_up`). Downloads keep a window of
 requests out and ask again only for the items that did not come within the timeout.
 Every failure is a :class:`MissionTransferError` naming the MAV_MISSION_RESULT
 (``-1``/``TIMEOUT`` when the vehicle stopped answering).
