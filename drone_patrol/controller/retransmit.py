@@ -1,7 +1,7 @@
 """Retransmission in the mission protocol: timeouts from measured round trips, and what to resend.
 
 :class:`RoundTrip` is TCP's estimator (RFC 6298): a smoothed round trip and its mean deviation, the timeout
-``srtt + 4 * rttvar`` bounded below and above, doubled for each consecutive timeout
+``srtt + max(4 * rttvar, min_timeout_s)`` (RFC 9002's form) bounded above, doubled for each consecutive timeout
 (back-off), and samples taken only from exchanges that were not retransmitted (Karn's
 rule: the answer to a resent message cannot be told from the answer to the first).
 Before the first sample the timeout is the upper bound, the fixed timeout of old.
@@ -11,6 +11,7 @@ came last, what a timeout sends again.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,9 +23,69 @@ from drone_patrol.controller.link import MavLink, mavlink
 #: item twice from the start; a loss seen during the upload switches it on as well.
 DOUBLE_FROM_LOSS = 0.02
 
-#: The timeout never goes below this (seconds): an autopilot's message loop and the
-#: scheduling of both ends add a few milliseconds that one clean sample may not show.
-MIN_TIMEOUT_S = 0.01
+#: An exchange silent for its patience goes on while the vehicle is heard and the link's
+#: measured loss leaves a larger chance than this that every try so far was lost ...
+GIVE_UP_CHANCE = 1e-6
+#: ... but never past this many times its patience.
+MAX_PATIENCE_FACTOR = 4.0
+
+#: The timeout is at least the smoothed round trip plus this (seconds), however steady the
+#: samples: the vehicle's message loop (2.5 ms at ArduCopter's 400 Hz) and the scheduling
+#: of both ends add a few milliseconds that the deviation of a few samples may not show
+#: (RFC 9002's kGranularity). On a radio link, with tens of milliseconds of round trip and
+#: its deviation, it changes nothing; a loopback or USB link with a 2 ms round trip gets a
+#: timeout of about 4 ms instead of a fixed 10 ms.
+MIN_TIMEOUT_S = 0.002
+
+
+def tries_needed(loss_fraction: float, chance: float = GIVE_UP_CHANCE) -> int | None:
+    """Tries of one request and its answer after which all of them were lost with at most
+    ``chance``, each message lost with ``loss_fraction`` (measured on the downlink; the
+    uplink is taken to lose as much). ``None`` when no number of tries is enough.
+
+    At 20 % each way a try fails 36 % of the time: 6 tries all fail once in 460, 14 once in
+    a million.
+    """
+    loss = min(max(loss_fraction, 0.0), 1.0)
+    per_try = 1.0 - (1.0 - loss) ** 2
+    if per_try <= 0.0:
+        return 1
+    if per_try >= 1.0:
+        return None
+    return max(1, math.ceil(math.log(chance) / math.log(per_try)))
+
+
+def gives_up(
+    silent_s: float,
+    tries: int,
+    patience_s: float,
+    heartbeat_age_s: float | None,
+    loss_fraction: float,
+    min_tries: int = 1,
+) -> bool:
+    """Whether an exchange that sent ``tries`` tries and heard no answer for ``silent_s`` gives up.
+
+    Never before ``min_tries`` tries went out (the configured retries: a machine so busy
+    that the timer fired late has not tried as often as the patience allows). After
+    ``patience_s``, unless the vehicle is still heard (its last heartbeat came within
+    the patience: a link that loses some heartbeats is still up) and the
+    link's measured loss makes it likelier than :data:`GIVE_UP_CHANCE` that every try so
+    far was lost: a try fails 36 % of the time at 20 % loss each way, so the six or seven
+    tries of the patience all fail once in 500 to 1,300 exchanges, and one upload with
+    its read-back is dozens of exchanges. It then goes on trying at the same pace until
+    :func:`tries_needed` tries went out, for at most :data:`MAX_PATIENCE_FACTOR` times
+    the patience. A vehicle no longer heard, or a clean link, gives up after the patience.
+    """
+    if silent_s < patience_s:
+        return False
+    if silent_s >= MAX_PATIENCE_FACTOR * patience_s:
+        return True
+    if tries < min_tries:
+        return False
+    if heartbeat_age_s is None or heartbeat_age_s >= patience_s:
+        return True
+    needed = tries_needed(loss_fraction)
+    return needed is None or tries >= needed
 
 
 @dataclass(slots=True)
@@ -52,7 +113,7 @@ class RoundTrip:
         if self.srtt_s is None:
             base = self.max_timeout_s
         else:
-            base = min(self.max_timeout_s, max(self.min_timeout_s, self.srtt_s + 4 * self.rttvar_s))
+            base = min(self.max_timeout_s, self.srtt_s + max(4 * self.rttvar_s, self.min_timeout_s))
         return float(min(self.max_timeout_s, base * 2 ** min(backoff, 16)))
 
 

@@ -5,10 +5,12 @@ is re-sent until the vehicle starts requesting, MISSION_REQUEST and MISSION_REQU
 are both answered with MISSION_ITEM_INT, a repeated request is answered again,
 INVALID_SEQUENCE is not fatal, and the whole operation has a deadline. Faster on a bad
 link: each wait lasts the retransmission timeout of the link's measured round trip
-(:mod:`drone_patrol.controller.retransmit`; between 10 ms and ``item_timeout_s``,
-doubling while nothing comes), a timeout resends what the vehicle's last request asked
-for (to ArduPilot with the item after it), and a transfer gives up only after
-``(retries + 1) * item_timeout_s`` without an answer. Downloads keep a window of
+(:mod:`drone_patrol.controller.retransmit`; at least 2 ms over the round trip, at most
+``item_timeout_s``, doubling while nothing comes), a timeout resends what the vehicle's
+last request asked for (to ArduPilot with the item after it), and a transfer gives up
+only after ``(retries + 1) * item_timeout_s`` without an answer, longer on a lossy link
+while the vehicle's heartbeats still come
+(:func:`~drone_patrol.controller.retransmit.gives_up`). Downloads keep a window of
 requests out and ask again only for the items that did not come within the timeout.
 Every failure is a :class:`MissionTransferError` naming the MAV_MISSION_RESULT
 (``-1``/``TIMEOUT`` when the vehicle stopped answering).
@@ -24,7 +26,7 @@ from typing import TypeVar
 
 from drone_patrol.controller.items import WireItem, describe_item, list_differences
 from drone_patrol.controller.link import MavLink, Message, MessageQueue, mavlink
-from drone_patrol.controller.retransmit import RoundTrip, UploadState
+from drone_patrol.controller.retransmit import RoundTrip, UploadState, gives_up
 from drone_patrol.core.errors import MissionTransferError
 
 log = logging.getLogger(__name__)
@@ -199,7 +201,7 @@ class MissionTransfer:
                         f"deadline of {self.timing.deadline_s:.1f} s passed with {up.highest + 1}/{count} items sent",
                     )
                 silent_s = now - up.last_heard
-                if silent_s >= self._patience_s:
+                if self._gives_up(silent_s, up.backoff + 1):
                     if up.final_sends and up.requested_any:
                         raise _FinalAckUncertain(f"no ACK for {silent_s:.2f} s")
                     waited = "first request" if not up.requested_any else f"request after seq {up.last_request}"
@@ -210,7 +212,7 @@ class MissionTransfer:
                         f"no {waited} for {silent_s:.2f} s ({up.backoff} retries)",
                     )
                 due = up.waiting_since + rtt.timeout_s(up.backoff)
-                msg = q.get(max(0.0, min(due - now, deadline - now, self._patience_s - silent_s)))
+                msg = q.get(self._wait_s(now, due, deadline, silent_s))
                 if msg is None:
                     if time.monotonic() >= due:
                         up.backoff += 1
@@ -256,6 +258,20 @@ class MissionTransfer:
         """Silence after which a transfer gives up: as many waits of the longest timeout as retries allow."""
         return (self.timing.retries + 1) * self.timing.item_timeout_s
 
+    def _gives_up(self, silent_s: float, tries: int) -> bool:
+        """Whether an exchange that sent ``tries`` tries and heard no answer for ``silent_s`` gives up."""
+        health = self.link.health()
+        return gives_up(
+            silent_s, tries, self._patience_s, health.heartbeat_age_s, health.loss_fraction, self.timing.retries + 1
+        )
+
+    def _wait_s(self, now: float, due: float, deadline: float, silent_s: float) -> float:
+        """How long to wait for a message: until the next resend, the deadline or the end of the patience."""
+        wait = min(due, deadline) - now
+        if silent_s < self._patience_s:
+            wait = min(wait, self._patience_s - silent_s)
+        return max(0.0, wait)
+
     # -- download --------------------------------------------------------------
 
     def download(
@@ -281,7 +297,7 @@ class MissionTransfer:
                     raise self._error(
                         TIMEOUT_RESULT, "download", mission_type, f"deadline passed with {len(got)}/{count} items"
                     )
-                if now - last_heard >= self._patience_s:
+                if self._gives_up(now - last_heard, backoff + 1):
                     first = min(outstanding) if outstanding else len(got)
                     raise self._error(
                         TIMEOUT_RESULT,
@@ -296,7 +312,7 @@ class MissionTransfer:
                         asked[next_seq] = 1
                     next_seq += 1
                 due = min(outstanding.values(), default=now) + rtt.timeout_s(backoff)
-                msg = q.get(max(0.0, min(due - now, deadline - now, self._patience_s - (now - last_heard))))
+                msg = q.get(self._wait_s(now, due, deadline, now - last_heard))
                 if msg is None:
                     now = time.monotonic()
                     if now >= due:
@@ -358,21 +374,20 @@ class MissionTransfer:
         deadline: float,
     ) -> tuple[_T | None, str]:
         """Send ``request`` until ``answer`` makes something of a reply: again after each
-        retransmission timeout (backing off), for at most the patience or the deadline.
+        retransmission timeout (backing off), until the deadline or :meth:`_gives_up`.
         Returns the answer (``None`` on giving up) and how long it waited, in words."""
         rtt = self.round_trip
         started = sent_at = time.monotonic()
-        end = min(deadline, started + self._patience_s)
         backoff = 0
         self.link.send(request)
-        while (now := time.monotonic()) < end:
+        while (now := time.monotonic()) < deadline and not self._gives_up(now - started, backoff + 1):
             due = sent_at + rtt.timeout_s(backoff)
             if now >= due:
                 backoff += 1
                 self.link.send(request)
                 sent_at = now
                 continue
-            msg = q.get(min(due, end) - now)
+            msg = q.get(self._wait_s(now, due, deadline, now - started))
             if msg is None or not self._for_us(msg, mission_type):
                 continue
             result = answer(msg)

@@ -15,7 +15,7 @@ from drone_patrol.controller.retransmit import RoundTrip, UploadState
 
 
 def test_timeout_starts_at_the_upper_bound_then_follows_the_round_trip() -> None:
-    rtt = RoundTrip(max_timeout_s=1.5, min_timeout_s=0.05)
+    rtt = RoundTrip(max_timeout_s=1.5, min_timeout_s=0.01)
     assert rtt.timeout_s() == 1.5  # nothing measured yet: the fixed timeout of old
     for _ in range(20):
         rtt.sample(0.06)
@@ -24,11 +24,15 @@ def test_timeout_starts_at_the_upper_bound_then_follows_the_round_trip() -> None
     assert rtt.timeout_s(10) == 1.5  # and stops at the upper bound
 
 
-def test_timeout_never_below_the_floor() -> None:
+def test_timeout_never_below_the_round_trip_plus_the_floor() -> None:
     rtt = RoundTrip(max_timeout_s=1.5, min_timeout_s=0.05)
     for _ in range(10):
         rtt.sample(0.001)
-    assert rtt.timeout_s() == 0.05
+    assert rtt.timeout_s() == pytest.approx(0.051)
+    fast = RoundTrip(max_timeout_s=1.5)
+    for _ in range(30):
+        fast.sample(0.002)  # a steady 2 ms loopback: 4 ms, not the 10 ms of a fixed floor
+    assert fast.timeout_s() == pytest.approx(0.004, abs=2e-4)
 
 
 @given(st.lists(st.floats(min_value=0.0, max_value=30.0), min_size=1, max_size=50), st.integers(0, 40))
@@ -196,3 +200,38 @@ def test_an_error_before_any_request_sends_the_count_and_the_window_again(clock:
     up.nack(count_lost=True)  # the same burst's other answers
     assert sent == ["count 8", 0, 1, 2]
     assert up.rtt.samples == 1  # the first answer timed the first window
+
+
+def test_tries_needed_grows_with_the_measured_loss() -> None:
+    assert retransmit.tries_needed(0.0) == 1
+    # 20 % each way: a try fails 36 % of the time; 13 tries all fail 1.7 in a million, 14 0.6
+    assert retransmit.tries_needed(0.2) == 14
+    assert retransmit.tries_needed(0.02) == 5  # under the six tries of the default patience
+    assert retransmit.tries_needed(1.0) is None  # nothing gets through: no number of tries helps
+
+
+def test_a_silent_exchange_gives_up_after_its_patience_on_a_clean_link_or_a_silent_vehicle() -> None:
+    gives_up = retransmit.gives_up
+    assert not gives_up(1.7, 7, patience_s=1.8, heartbeat_age_s=0.1, loss_fraction=0.2)
+    assert gives_up(1.8, 7, patience_s=1.8, heartbeat_age_s=0.1, loss_fraction=0.0)  # clean: as before
+    assert gives_up(1.8, 7, patience_s=1.8, heartbeat_age_s=1.9, loss_fraction=0.2)  # vehicle not heard
+    assert gives_up(1.8, 7, patience_s=1.8, heartbeat_age_s=None, loss_fraction=0.2)
+
+
+def test_a_lossy_link_with_the_vehicle_heard_tries_on_up_to_four_patiences() -> None:
+    gives_up = retransmit.gives_up
+    # 20 % loss: 7 tries in the patience all fail once in 1,300; go on to 14
+    assert not gives_up(1.8, 7, patience_s=1.8, heartbeat_age_s=0.2, loss_fraction=0.2)
+    assert not gives_up(3.6, 13, patience_s=1.8, heartbeat_age_s=0.2, loss_fraction=0.2)
+    assert gives_up(3.9, 14, patience_s=1.8, heartbeat_age_s=0.2, loss_fraction=0.2)
+    # a link that loses nearly everything still stops at four patiences
+    assert not gives_up(7.1, 30, patience_s=1.8, heartbeat_age_s=0.2, loss_fraction=0.6)
+    assert gives_up(7.2, 30, patience_s=1.8, heartbeat_age_s=0.2, loss_fraction=0.6)
+    assert gives_up(1.8, 7, patience_s=1.8, heartbeat_age_s=0.2, loss_fraction=1.0)
+
+
+def test_a_starved_timer_still_makes_its_tries_before_giving_up() -> None:
+    # the timer fired late (a busy machine): 4 tries in the patience, the vehicle silent too
+    assert not retransmit.gives_up(1.9, 4, patience_s=1.8, heartbeat_age_s=1.9, loss_fraction=0.0, min_tries=6)
+    assert retransmit.gives_up(1.9, 6, patience_s=1.8, heartbeat_age_s=1.9, loss_fraction=0.0, min_tries=6)
+    assert retransmit.gives_up(7.2, 4, patience_s=1.8, heartbeat_age_s=1.9, loss_fraction=0.0, min_tries=6)
