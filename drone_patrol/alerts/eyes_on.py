@@ -95,6 +95,7 @@ class EyesOnCommand:
     altitude_m: float | None = None
     event_id: str = ""
     source: str = ""
+    sent_s: float | None = None  # the CloudEvent's time (UNIX seconds), when it carries one
 
 
 @dataclass(frozen=True, slots=True)
@@ -280,9 +281,10 @@ def parse_command(payload: bytes | bytearray | str | dict[str, Any]) -> EyesOnCo
     if event_type == RELEASE_TYPE:
         return ReleaseCommand(d["command_id"], d["requested_by"], doc["id"], doc["source"])
     alt = d.get("altitude_m")
+    sent_s = from_rfc3339(doc["time"]) if "time" in doc else None
     return EyesOnCommand(
         d["command_id"], float(d["lat_deg"]), float(d["lon_deg"]), float(d["duration_s"]), d["requested_by"],
-        None if alt is None else float(alt), doc["id"], doc["source"],
+        None if alt is None else float(alt), doc["id"], doc["source"], sent_s,
     )  # fmt: skip
 
 

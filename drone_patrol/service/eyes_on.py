@@ -184,7 +184,9 @@ class EyesOnService:
             return planner.plan(target, cmd.duration_s, cmd.altitude_m, state.position, state.battery_percent)
 
         with self._lock:
-            decision = self.ledger.receive(message, flying_patrol=flying, judge=judge, returning_from=self._returning)
+            decision = self.ledger.receive(
+                message, flying_patrol=flying, judge=judge, returning_from=self._returning, now_s=time.time()
+            )
         log.info("eyes-on: %s -> %s", getattr(message, "command_id", message), decision.action)
         if decision.action == "release":
             self._release.set()

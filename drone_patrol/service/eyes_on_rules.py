@@ -10,6 +10,11 @@ checks each step against the command's state machine::
 
 ``refused`` is final at once. The excursion itself is judged by
 :class:`drone_patrol.planner.eyes_on.ExcursionPlanner` (passed in as ``judge``).
+
+An "eyes on" command older than :attr:`CommandLedger.max_command_age_s` when it arrives
+(by its CloudEvent time) is refused ``expired``: a command queued in the drone's broker
+session while the drone was down would otherwise be flown when it comes back, long
+after the incident it was sent for.
 """
 
 from __future__ import annotations
@@ -55,6 +60,9 @@ class Decision:
 class CommandLedger:
     """The commands of one drone; see the module docstring."""
 
+    #: an eyes-on command sent longer ago than this (seconds, by its own time) is refused ``expired``
+    max_command_age_s = 300.0
+
     def __init__(self, site: str, drone: str, prefix: str = "dronepatrol", remember: int = 1000) -> None:
         self.site, self.drone, self.prefix = site, drone, prefix
         self.remember = remember
@@ -77,10 +85,12 @@ class CommandLedger:
         flying_patrol: bool,
         judge: Callable[[EyesOnCommand], Excursion | Refusal],
         returning_from: str | None = None,
+        now_s: float | None = None,
     ) -> Decision:
         """Decide what to do with ``message``; records refusals and acceptances.
 
-        ``returning_from`` names a finished eyes-on whose way back to the patrol is still flown.
+        ``returning_from`` names a finished eyes-on whose way back to the patrol is still flown;
+        ``now_s`` (UNIX seconds) is the time the command's age is judged at (no age check without it).
         """
         if isinstance(message, CommandSchemaError):
             if message.command_id is None or message.command_id in self._states:
@@ -96,6 +106,12 @@ class CommandLedger:
             return Decision("answer", cid, S.REFUSED, Reason("unknown_command", f"no eyes-on command {cid} here"))
         if known is not None:
             return Decision("answer", cid, known, self._reasons.get(cid))
+        if now_s is not None and message.sent_s is not None and now_s - message.sent_s > self.max_command_age_s:
+            return self._refuse(
+                cid,
+                "expired",
+                f"sent {now_s - message.sent_s:.0f} s ago, more than {self.max_command_age_s:g} s; send it again",
+            )
         site = self._source_site(message.source)
         if site is not None and site != self.site:
             return self._refuse(cid, "unknown_site", f"this drone belongs to site {self.site!r}, not {site!r}")

@@ -31,7 +31,9 @@ def test_eyes_on_and_release_round_trip() -> None:
     assert doc["type"] == EYES_ON_TYPE and doc["source"] == "/dronepatrol/dongxi/command-room"
     assert doc["dataschema"] == command_schema(EYES_ON_TYPE)["$id"] and doc["subject"] == "cmd-1"
     cmd = parse_command(json.dumps(doc).encode())
-    assert cmd == EyesOnCommand("cmd-1", 25.2823, 110.2972, 120.0, "officer-7", 35.0, doc["id"], doc["source"])
+    assert cmd == EyesOnCommand(
+        "cmd-1", 25.2823, 110.2972, 120.0, "officer-7", 35.0, doc["id"], doc["source"], sent_s=1.0e9
+    )
     plain = eyes_on_event("cmd-2", 25.0, 110.0, 5, "officer-7", site="dongxi")
     assert "altitude_m" not in plain["data"] and parse_command(plain).altitude_m is None  # type: ignore[union-attr]
     rel = release_event("cmd-1", "officer-7", site="dongxi")

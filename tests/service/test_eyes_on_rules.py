@@ -60,6 +60,22 @@ def test_refusals_from_the_judge_the_patrol_the_site_and_malformed_messages() ->
     assert led.active is None
 
 
+def test_a_command_that_waited_too_long_is_refused_expired() -> None:
+    """A command queued for a drone that was down arrives long after it was sent: not flown."""
+    led = CommandLedger("dongxi", "drone-1")
+    sent_s = 1_800_000_000.0
+    stale = EyesOnCommand("old", 25.0, 110.0, 60.0, "officer-7", None, "ev-old", ROOM, sent_s)
+    d = led.receive(stale, flying_patrol=True, judge=ok, now_s=sent_s + led.max_command_age_s + 1.0)
+    assert d.state is S.REFUSED and d.reason is not None and d.reason.code == "expired" and led.active is None
+    assert "send it again" in d.reason.text
+    # a repeat of it keeps its answer; a fresh one (or one without a time) is judged as usual
+    assert led.receive(stale, flying_patrol=True, judge=ok, now_s=sent_s).state is S.REFUSED
+    fresh = EyesOnCommand("new", 25.0, 110.0, 60.0, "officer-7", None, "ev-new", ROOM, sent_s)
+    assert led.receive(fresh, flying_patrol=True, judge=ok, now_s=sent_s + 5.0).action == "start"
+    led.record("new", S.RELEASED)
+    assert led.receive(cmd("untimed"), flying_patrol=True, judge=ok, now_s=sent_s + 1e6).action == "start"
+
+
 def test_steps_out_of_order_are_bugs() -> None:
     led = CommandLedger("dongxi", "drone-1")
     with pytest.raises(StateTransitionError, match="before it was accepted"):
