@@ -35,10 +35,11 @@ def incident_view(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def command_result_view(topic_text: str, payload: bytes) -> dict[str, Any]:
-    """A drone's answer to a command as the page shows it: ``{command_id, state, reason, time}``.
+    """A drone's answer to a command as the page shows it: ``{command_id, state, reason, reason_code, time}``.
 
     Parsed and checked by :func:`drone_patrol.alerts.eyes_on.parse_result` (the shipped
-    schema); ``reason`` is its code and text as one line, empty when there is none.
+    schema); ``reason`` is its code and text as one line, empty when there is none, and
+    ``reason_code`` the code alone (the page shows it in the room's language).
     """
     try:
         result = parse_result(payload)
@@ -49,5 +50,7 @@ def command_result_view(topic_text: str, payload: bytes) -> dict[str, Any]:
         "command_id": result.command_id,
         "state": result.state.value,
         "reason": reason,
+        "reason_code": result.reason.code if result.reason else "",
+        "reason_text": result.reason.text if result.reason else "",
         "time": to_rfc3339(result.time_s),
     }

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from drone_patrol.alerts.eyes_on import Reason, result_event
 from drone_patrol.core.types import AlertKind, Severity
 from drone_patrol.dashboard.app import Dashboard
 from tests.brokers import MosquittoBroker
@@ -138,6 +139,13 @@ def test_dispatch_workflow_clicked_through_and_seen_on_a_second_page(
         assert command["lat_deg"] == pytest.approx(LAT) and command["duration_s"] == 60.0
         assert command["requested_by"] == "Sgt Li"
         page.wait_for_selector(f'#drones .command[data-command="{command["command_id"]}"]', timeout=5000)
+        # The drone refuses it: the reason's code in the page's language, the drone's words after it.
+        refusal = Reason("in_no_fly", "inside no-fly zone 'hospital-helipad'")
+        answer = result_event(command["command_id"], "refused", refusal, site="dongxi", drone="drone-1")
+        drone.publish("dronepatrol/dongxi/drone-1/commands/result", answer)
+        refused = f'#drones .command.state-refused[data-command="{command["command_id"]}"]'
+        page.wait_for_selector(refused, timeout=5000)
+        assert "(in a no-fly zone: inside no-fly zone 'hospital-helipad')" in page.inner_text(refused)
 
         # Filters and search.
         crowd = make_alert(kind=AlertKind.CROWD_GATHERING, severity=Severity.WARNING, lat=LAT + 0.002)

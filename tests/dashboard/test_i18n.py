@@ -16,6 +16,15 @@ def _table(lang: str) -> dict[str, str]:
     return table
 
 
+def _reason_codes() -> list[str]:
+    """The refusal and failure codes the command-result schema lists (the drone's answers)."""
+    from drone_patrol.alerts.eyes_on import RESULT_TYPE, command_schema
+
+    description = command_schema(RESULT_TYPE)["description"]
+    listed = description.split("is one of", 1)[1].rstrip(".")
+    return [c.strip() for c in listed.split(",")]
+
+
 def test_chinese_and_english_have_the_same_keys_and_no_empty_text() -> None:
     en, zh = _table("en"), _table("zh-CN")
     assert set(en) == set(zh)
@@ -36,6 +45,7 @@ def test_every_key_the_page_uses_is_in_the_tables() -> None:
         "command": ["sent", "accepted", "refused", "en_route", "on_station", "released", "completed", "failed"],
         "layer": ["areas", "no_fly", "heat", "fence", "routes", "tracks", "drones", "alerts"],
         "link": ["online", "offline", "stale", "unknown"],
+        "reason": _reason_codes(),
     }.items():
         used |= {f"{prefix}.{v}" for v in values}
     used = {k for k in used if not k.endswith((".", "_"))}  # prefixes of keys built at run time (listed above)

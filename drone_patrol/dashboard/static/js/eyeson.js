@@ -67,7 +67,9 @@ export function commandLine(key) {
   const cmd = commands.get(key);
   if (!cmd) return null;
   const active = ["sent", "accepted", "en_route", "on_station"].includes(cmd.state);
-  const text = t("btn.eyes_on") + ": " + tv("command", cmd.state) + (cmd.reason ? " (" + cmd.reason + ")" : "") + (cmd.time ? " · " + dateTime(cmd.time, true) : "");
+  // the reason's code in the room's language, the drone's own words after it
+  const reason = cmd.reason_code ? tv("reason", cmd.reason_code) + (cmd.reason_text ? ": " + cmd.reason_text : "") : cmd.reason;
+  const text = t("btn.eyes_on") + ": " + tv("command", cmd.state) + (reason ? " (" + reason + ")" : "") + (cmd.time ? " · " + dateTime(cmd.time, true) : "");
   return el(
     "div",
     { class: "command state-" + cmd.state, dataset: { command: cmd.command_id, state: cmd.state } },
