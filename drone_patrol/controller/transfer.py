@@ -260,6 +260,8 @@ class MissionTransfer:
 
     def _gives_up(self, silent_s: float, tries: int) -> bool:
         """Whether an exchange that sent ``tries`` tries and heard no answer for ``silent_s`` gives up."""
+        if silent_s < self._patience_s:
+            return False  # within the patience: no need to ask the link (called on every message)
         health = self.link.health()
         return gives_up(
             silent_s, tries, self._patience_s, health.heartbeat_age_s, health.loss_fraction, self.timing.retries + 1

@@ -87,29 +87,29 @@ class ArchiveBackstop:
 
         An archive that cannot be reached puts the events back to be checked on the next run.
         """
-        items = self.due(now_s)
+        items = [(event_key(item), item, received_s) for item, received_s in self.due(now_s)]
         if not items:
             return 0
-        by_kind: dict[EventKind, list[tuple[Event, float]]] = {}
-        for item, received_s in items:
-            by_kind.setdefault(event_key(item)[0], []).append((item, received_s))
+        by_kind: dict[EventKind, list[tuple[tuple[EventKind, str], Event, float]]] = {}
+        for entry in items:
+            by_kind.setdefault(entry[0][0], []).append(entry)
         stored = 0
         try:
             for kind, group in by_kind.items():
-                have = self.archive.stored_ids(kind, [event_key(item)[1] for item, _ in group])
-                missing = [(item, t) for item, t in group if event_key(item)[1] not in have]
-                for item, received_s in missing:
-                    stored += self._add(item, received_s)
+                have = self.archive.stored_ids(kind, [key[1] for key, _, _ in group])
+                for key, item, received_s in group:
+                    if key[1] not in have and self._add(item, received_s):
+                        stored += 1
+                        self.counts.stored_here += 1
                 self.counts.checked += len(group)
         except Exception as exc:  # the archive is unreachable past its own retries: try again later
             log.warning("dashboard: archive backstop: %s; %d events wait for the next check", exc, len(items))
             with self._lock:
-                for item, received_s in reversed(items):  # back in front, oldest first
-                    self._pending.setdefault(event_key(item), (item, received_s))
-                    self._pending.move_to_end(event_key(item), last=False)
+                for key, item, received_s in reversed(items):  # back in front, oldest first
+                    self._pending.setdefault(key, (item, received_s))
+                    self._pending.move_to_end(key, last=False)
             return stored
         if stored:
-            self.counts.stored_here += stored
             log.warning(
                 "dashboard: archive backstop: %d of %d events received %.0f s ago or more were not in the "
                 "archive; stored them here (the shared archive writer missed them)",
@@ -119,12 +119,12 @@ class ArchiveBackstop:
             )
         return stored
 
-    def _add(self, item: Event, received_s: float) -> int:
+    def _add(self, item: Event, received_s: float) -> bool:
         if isinstance(item, AlertMessage):
-            return int(self.archive.add_message(item, received_s))
+            return self.archive.add_message(item, received_s)
         if isinstance(item, Ack):
-            return int(self.archive.add_ack(item, received_s))
-        return int(self.archive.add_workflow_step(item, received_s))
+            return self.archive.add_ack(item, received_s)
+        return self.archive.add_workflow_step(item, received_s)
 
     def status(self) -> dict[str, Any]:
         """For ``/healthz``: events waiting, checked, and stored here because the archive lacked them."""

@@ -227,7 +227,7 @@ class DashboardCore:
                 self._local_alert(view, event, Severity.CRITICAL, text, (incident, alert_id), t)
             elif view["link"] == "online" and open_incident is not None:
                 del self._link_alerts[key]
-                back = (open_incident, back_online_id(open_incident))
+                back = (open_incident, link_event_id(open_incident, "drone_back_online"))
                 self._local_alert(view, "drone_back_online", Severity.INFO, "drone heard again", back, t)
 
     def _local_alert(
@@ -408,9 +408,9 @@ def link_alert_ids(key: str, heard_mark: str, event: str) -> tuple[str, str]:
     add two messages to one incident, each once. The alert id is the incident's and the event's.
     """
     incident = str(uuid.uuid5(uuid.NAMESPACE_URL, f"dronepatrol:{key}/link-lost/{heard_mark}"))
-    return incident, str(uuid.uuid5(uuid.NAMESPACE_URL, f"dronepatrol:incident/{incident}/{event}"))
+    return incident, link_event_id(incident, event)
 
 
-def back_online_id(incident: str) -> str:
-    """The alert id of the ``drone_back_online`` message that closes the outage ``incident``."""
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"dronepatrol:incident/{incident}/drone_back_online"))
+def link_event_id(incident: str, event: str) -> str:
+    """The alert id of the ``event`` message of the outage ``incident`` (lost, or ``drone_back_online``)."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"dronepatrol:incident/{incident}/{event}"))

@@ -35,11 +35,12 @@ def incident_view(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def command_result_view(topic_text: str, payload: bytes) -> dict[str, Any]:
-    """A drone's answer to a command as the page shows it: ``{command_id, state, reason, reason_code, time}``.
+    """A drone's answer to a command as the page shows it: ``{command_id, state, reason, reason_code,
+    reason_text, time}``.
 
     Parsed and checked by :func:`drone_patrol.alerts.eyes_on.parse_result` (the shipped
-    schema); ``reason`` is its code and text as one line, empty when there is none, and
-    ``reason_code`` the code alone (the page shows it in the room's language).
+    schema); ``reason`` is its code and text as one line, empty when there is none;
+    ``reason_code`` and ``reason_text`` are its parts (the page shows the code in the room's language).
     """
     try:
         result = parse_result(payload)

@@ -243,12 +243,10 @@ def run(workdir: Path, plan: CityPlan = CityPlan(), log: Any = print) -> CityRes
         result.api_path_ms = {path: percentiles(v) for path, v in probe.latencies_ms.items()}
         result.api_requests, result.api_errors = len(every), probe.errors
         result.dashboards_running = len(running)
-        result.backstop_stored = sum(
-            (d.get("healthz")["shared_writer"] or {}).get("backstop", {}).get("stored_here", 0) for d in running
-        )
-        result.rows_by_dashboard, result.writes_again = _rows_by_dashboard(
-            dashboards, archived - result.backstop_stored
-        )
+        health = [d.get("healthz") if d.proc.poll() is None else None for d in dashboards]  # None: killed
+        writers = [(h["shared_writer"] or {}) for h in health if h is not None]
+        result.backstop_stored = sum(w.get("backstop", {}).get("stored_here", 0) for w in writers)
+        result.rows_by_dashboard, result.writes_again = _rows_by_dashboard(health, archived - result.backstop_stored)
         for dash in running:
             states = _drone_states(dash)
             wrong = [k for k in sorted(everyone) if states.get(k) != expected[k]]
@@ -268,27 +266,26 @@ def run(workdir: Path, plan: CityPlan = CityPlan(), log: Any = print) -> CityRes
             )
             if plan.shared_writer:
                 result.notes += cluster.jetstream_report("$MQTT_msgs", "dronepatrol-archive")
-                result.notes += [f"{d.url} healthz: {d.get('healthz')['shared_writer']}" for d in running]
+                result.notes += [f"shared writer of a running dashboard: {w}" for w in writers]
             result.notes.append(f"dashboard logs:\n{dashboards[0].log()[-3000:]}")
     return result
 
 
-def _rows_by_dashboard(dashboards: list[DashboardProcess], archived: int) -> tuple[list[int], int]:
+def _rows_by_dashboard(health: list[dict[str, Any] | None], archived: int) -> tuple[list[int], int]:
     """Alerts each dashboard stored (of ``archived``, those not stored by a backstop), and its writes that
     found the row there already.
 
-    From ``/healthz``: the shared writer's counts, or without one the dashboard's own
-    writes (every dashboard writes every alert; the first insert stores it). A killed
-    dashboard cannot be asked: its share is what the others did not store.
+    From each dashboard's ``/healthz`` (``None`` for a killed one): the shared writer's counts,
+    or without one the dashboard's own writes (every dashboard writes every alert; the first
+    insert stores it). A killed dashboard cannot be asked: its share is what the others did not store.
     """
     stored: list[int | None] = []
     again = 0
-    for dash in dashboards:
-        if dash.proc.poll() is not None:
+    for h in health:
+        if h is None:
             stored.append(None)
             continue
-        health = dash.get("healthz")
-        counts = health["shared_writer"] or health["archive_writes"]
+        counts = h["shared_writer"] or h["archive_writes"]
         stored.append(counts["stored"])
         again += counts["already_stored"]
     known = sum(n for n in stored if n is not None)

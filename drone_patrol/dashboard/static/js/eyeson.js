@@ -68,7 +68,7 @@ export function commandLine(key) {
   if (!cmd) return null;
   const active = ["sent", "accepted", "en_route", "on_station"].includes(cmd.state);
   // the reason's code in the room's language, the drone's own words after it
-  const reason = cmd.reason_code ? tv("reason", cmd.reason_code) + (cmd.reason_text ? ": " + cmd.reason_text : "") : cmd.reason;
+  const reason = cmd.reason_code ? tv("reason", cmd.reason_code) + (cmd.reason_text ? ": " + cmd.reason_text : "") : "";
   const text = t("btn.eyes_on") + ": " + tv("command", cmd.state) + (reason ? " (" + reason + ")" : "") + (cmd.time ? " · " + dateTime(cmd.time, true) : "");
   return el(
     "div",
