@@ -14,7 +14,10 @@ Rows:
   targets person >= 0.90 and car >= 0.95 (thermal model).
 - ``latency``: ``detect_image`` on a full 640x512 frame on two onnxruntime threads (network,
   decoding, NMS), median, p90 and fastest over the val frames (on a shared machine the
-  fastest frame is the closest to an idle machine's time); target <= 40 ms.
+  fastest frame is the closest to an idle machine's time). Twice: as deployed (the
+  detector's default configuration, each class at its operating threshold), the row with the
+  target <= 40 ms; and keeping every box down to 0.001 as the AP figures need (thousands of
+  candidate peaks through NMS), which only evaluation runs.
 - ``crowd count``: on the val images holding a group (>= 5 people), the people counted at
   the person operating threshold against the annotated head count: mean absolute and
   relative error, and the mean signed error (over- or under-counting).
@@ -24,15 +27,13 @@ from __future__ import annotations
 
 import os
 import statistics
-import time
 from pathlib import Path
 from typing import Any
-
-import cv2
 
 from drone_patrol.vision.evaluation import ImageDetections, count_errors, evaluate_detections
 from drone_patrol.vision.onnx import OnnxDetector, OnnxDetectorConfig
 from drone_patrol.vision.onnx.annotations import load_coco_annotations, normalise_class
+from drone_patrol.vision.onnx.commands import detect_folder
 
 TITLE = "Thermal detector on HIT-UAV val (real drone thermal video): AP50, latency, crowd counts"
 
@@ -53,20 +54,34 @@ def dataset_dir() -> Path | None:
 def _run_model(
     model: str, folder: Path, names: list[str]
 ) -> tuple[dict[str, ImageDetections], list[float], dict[str, float]]:
+    """Every box down to 0.001 on each image (for AP), the time of each, and the model's operating points."""
     config = OnnxDetectorConfig(model=model, confidence_threshold=0.001, intra_op_threads=2)  # type: ignore[arg-type]
     det = OnnxDetector(config)
     found: dict[str, ImageDetections] = {}
     times_ms: list[float] = []
-    for name in names:
-        image = cv2.imread(str(folder / name), cv2.IMREAD_COLOR)
-        start = time.perf_counter()
-        d = det.detect_image(image, channel_order="bgr")
-        times_ms.append((time.perf_counter() - start) * 1000.0)
-        cls = tuple(normalise_class(det.class_name(int(k))) for k in d.data["model_class"])
-        found[name] = ImageDetections(d.xyxy, cls, d.confidence)
+    for name, d, took_s in detect_folder(det, folder, names):
+        found[name] = d
+        times_ms.append(took_s * 1000.0)
     own = det.model.score_thresholds
     operating = {normalise_class(n): own.get(n.lower(), SCORE) for n in det.class_names}
     return found, times_ms, operating
+
+
+def _deployed_times_ms(model: str, folder: Path, names: list[str]) -> list[float]:
+    """``detect_image`` times of the detector as the service runs it (its default configuration:
+    the model's operating thresholds), on the same frames."""
+    det = OnnxDetector(OnnxDetectorConfig(model=model, intra_op_threads=2))  # type: ignore[arg-type]
+    return [took_s * 1000.0 for _, _, took_s in detect_folder(det, folder, names)]
+
+
+def _latency_row(model: str, case: str, times_ms: list[float], target: bool) -> dict[str, Any]:
+    ms = sorted(times_ms[1:])  # the first frame warms the session up
+    median = statistics.median(ms)
+    return {
+        "row": "latency", "model": model, "class": case, "value": round(median, 1),
+        "precision": "", "recall": f"p90 {ms[int(0.9 * (len(ms) - 1))]:.1f}, min {ms[0]:.1f}", "truth": len(ms),
+        "target": f"<= {TARGET_MS:g}" if target else "", "ok": median <= TARGET_MS if target else "",
+    }  # fmt: skip
 
 
 def run() -> list[dict[str, Any]]:
@@ -88,16 +103,15 @@ def run() -> list[dict[str, Any]]:
                     "target": f">= {target}" if target else "", "ok": (r.ap >= target) if target else "",
                 }
             )  # fmt: skip
-        ms = sorted(times_ms[1:])
         rows.append(
-            {
-                "row": "latency", "model": model, "class": "ms/frame (median)",
-                "value": round(statistics.median(ms), 1),
-                "precision": "", "recall": f"p90 {ms[int(0.9 * (len(ms) - 1))]:.1f}, min {ms[0]:.1f}", "truth": len(ms),
-                "target": f"<= {TARGET_MS:g}" if model == "thermal" else "",
-                "ok": statistics.median(ms) <= TARGET_MS if model == "thermal" else "",
-            }
-        )  # fmt: skip
+            _latency_row(
+                model,
+                "ms/frame (median), as deployed",
+                _deployed_times_ms(model, root / "val", names),
+                model == "thermal",
+            )
+        )
+        rows.append(_latency_row(model, "ms/frame (median), every box >= 0.001", times_ms, False))
         crowd = count_errors(truth.images, found, operating.get("person", SCORE), "person", GROUP_MIN_PEOPLE)
         if crowd.images:
             rows.append(

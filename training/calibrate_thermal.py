@@ -23,12 +23,12 @@ import json
 import sys
 from pathlib import Path
 
-import cv2
 import onnx
 
-from drone_patrol.vision.evaluation import ImageDetections, best_f1_thresholds, count_errors, evaluate_detections
+from drone_patrol.vision.evaluation import best_f1_thresholds, count_errors, evaluate_detections
 from drone_patrol.vision.onnx import OnnxDetector, OnnxDetectorConfig
-from drone_patrol.vision.onnx.annotations import load_coco_annotations, normalise_class
+from drone_patrol.vision.onnx.annotations import load_coco_annotations
+from drone_patrol.vision.onnx.commands import detect_folder
 
 GROUP_MIN_PEOPLE = 5  # the crowd-count figure: val images holding at least this many people
 
@@ -42,12 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     truth = load_coco_annotations(args.dataset / "annotations" / "val.json")
     detector = OnnxDetector(OnnxDetectorConfig(model_path=args.model, confidence_threshold=0.001))
-    found: dict[str, ImageDetections] = {}
-    for name in truth.images:
-        image = cv2.imread(str(args.dataset / "val" / name), cv2.IMREAD_COLOR)
-        d = detector.detect_image(image, channel_order="bgr")
-        classes = tuple(normalise_class(detector.class_name(int(k))) for k in d.data["model_class"])
-        found[name] = ImageDetections(d.xyxy, classes, d.confidence)
+    found = {name: d for name, d, _ in detect_folder(detector, args.dataset / "val", list(truth.images))}
     points = best_f1_thresholds(truth.images, found, truth.class_names, 0.5, args.lowest)
     # a class never found, or found no better than min_f1, is switched off (1.0: no score passes)
     chosen = {c: (points[c][0] if c in points and points[c][1] >= args.min_f1 else 1.0) for c in truth.class_names}

@@ -9,6 +9,7 @@ precision, recall), so a user can check it on their own footage.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -167,13 +168,20 @@ detect_people = click.Command(
 )
 
 
-def _detect_all(detector: OnnxDetector, folder: Path, names: list[str]) -> Iterator[tuple[str, ImageDetections]]:
+def detect_folder(
+    detector: OnnxDetector, folder: Path, names: list[str]
+) -> Iterator[tuple[str, ImageDetections, float]]:
+    """Run ``detector`` on each named image of ``folder``: the name, its detections with
+    normalised class names (as :func:`~drone_patrol.vision.evaluation.evaluate_detections`
+    takes them) and the seconds ``detect_image`` took (the image's reading not counted)."""
     for name in names:
         image = _read_image(folder / name)
+        started = time.perf_counter()
         dets = detector.detect_image(image, channel_order="bgr")
+        took_s = time.perf_counter() - started
         model_class = dets.data.get("model_class", np.full(len(dets), -1))
         classes = tuple(normalise_class(detector.class_name(int(k))) for k in model_class)
-        yield name, ImageDetections(dets.xyxy, classes, dets.confidence)
+        yield name, ImageDetections(dets.xyxy, classes, dets.confidence), took_s
 
 
 @click.command("evaluate")
@@ -206,7 +214,7 @@ def evaluate(
     if missing:
         raise InputError(f"{images}: {len(missing)} annotated images are not in this folder (first: {missing[0]})")
     detector = make_detector(model, 0.001, threads, None, False)
-    found = dict(_detect_all(detector, images, list(truth.images)))
+    found = {name: d for name, d, _ in detect_folder(detector, images, list(truth.images))}
     model_classes = {normalise_class(n) for n in detector.class_names}
     classes = [c for c in truth.class_names if c in model_classes]
     if not classes:
