@@ -89,6 +89,12 @@ CREATE TABLE IF NOT EXISTS drones (
 );
 """
 
+#: The archive file's layout, kept in SQLite's ``user_version``. 0 is a file of the first release
+#: (``messages`` and ``acks`` only, the same columns as today): opening it adds the newer tables.
+#: A change to a table's columns must raise this and add its step to :func:`_upgrade`; a file of
+#: a newer version than this code knows is refused rather than written in a layout it cannot read.
+SCHEMA_VERSION = 1
+
 _IN_CHUNK = 900
 #: The table and id column of each kind of event (what ``stored_ids`` looks up).
 ID_COLUMNS = {"message": ("messages", "id"), "ack": ("acks", "ack_id"), "workflow": ("workflow", "step_id")}
@@ -222,6 +228,20 @@ class IncidentQueries:
         return rows[0] if rows else None
 
 
+def _upgrade(db: sqlite3.Connection, path: Path | str) -> None:
+    """Bring an archive file to :data:`SCHEMA_VERSION` in one transaction (a new file: create it)."""
+    (version,) = db.execute("PRAGMA user_version").fetchone()
+    if version > SCHEMA_VERSION:
+        raise ConfigError(
+            f"{path}: dashboard archive of schema version {version}, written by a newer drone-patrol; "
+            f"this one reads up to {SCHEMA_VERSION} (upgrade drone-patrol, or point dashboard.archive_path elsewhere)"
+        )
+    if version == SCHEMA_VERSION:
+        return
+    # 0 -> 1: the first release's messages and acks are kept as they are; workflow and drones are new.
+    db.executescript(f"BEGIN IMMEDIATE;{_SCHEMA}PRAGMA user_version = {SCHEMA_VERSION};COMMIT;")
+
+
 class Archive(IncidentQueries):
     """Thread-safe SQLite store of messages, acks, dispatch steps and drone positions (one connection, a lock)."""
 
@@ -233,7 +253,7 @@ class Archive(IncidentQueries):
             self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(_SCHEMA)
+            _upgrade(self._db, path)
         except (OSError, sqlite3.Error) as exc:
             raise ConfigError(f"{path}: cannot open the dashboard archive ({exc})") from None
         self._lock = threading.Lock()

@@ -7,13 +7,15 @@ runs them again on PostgreSQL with its own ``open_store``.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from drone_patrol.core.errors import ConfigError
 from drone_patrol.core.types import AlertStatus, Severity
-from drone_patrol.dashboard.archive import Archive
+from drone_patrol.dashboard.archive import SCHEMA_VERSION, Archive
 from drone_patrol.dashboard.archive_store import ArchiveStore
 from drone_patrol.dashboard.model import Ack, AlertMessage
 from drone_patrol.dashboard.report import summarize
@@ -211,3 +213,60 @@ def test_drone_positions_are_kept_and_never_go_back_in_time(open_store: OpenStor
         {"site": "dongxi", "drone": "drone-1", "latitude_deg": 25.3, "longitude_deg": 110.3, "time_s": 110.0},
         {"site": "dongxi", "drone": "drone-2", "latitude_deg": 25.1, "longitude_deg": 110.1, "time_s": 100.0},
     ]
+
+
+# The first release's archive layout (messages and acks only), as its files hold it.
+_FIRST_RELEASE_SCHEMA = """
+CREATE TABLE messages (id TEXT PRIMARY KEY, incident_id TEXT NOT NULL, site TEXT NOT NULL, drone TEXT NOT NULL,
+    kind TEXT NOT NULL, status TEXT NOT NULL, severity TEXT NOT NULL, time_s REAL NOT NULL, received_s REAL NOT NULL,
+    latitude_deg REAL, longitude_deg REAL, error_radius_m REAL, first_seen_s REAL, last_seen_s REAL, confidence REAL,
+    area TEXT, summary TEXT NOT NULL, figures TEXT NOT NULL, thumbnail BLOB, raw TEXT NOT NULL);
+CREATE INDEX messages_time ON messages (time_s);
+CREATE INDEX messages_incident ON messages (incident_id);
+CREATE TABLE acks (ack_id TEXT PRIMARY KEY, target_id TEXT NOT NULL, by TEXT NOT NULL, time_s REAL NOT NULL,
+    site TEXT NOT NULL, drone TEXT NOT NULL, note TEXT NOT NULL, received_s REAL NOT NULL);
+CREATE INDEX acks_target ON acks (target_id);
+"""
+
+
+def test_an_archive_of_the_first_release_opens_with_its_rows_and_gains_the_new_tables(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite"
+    a = make_alert(time_s=100.0)
+    first = Archive(tmp_path / "scratch.sqlite")  # rows in today's column order, which the first release shared
+    first.add_message(msg(a), 100.5)
+    first.add_ack(ack(a.alert_id, 1), 101.0)
+    first.close()
+    old = sqlite3.connect(path)
+    old.executescript(_FIRST_RELEASE_SCHEMA)
+    old.execute("ATTACH ? AS src", (str(tmp_path / "scratch.sqlite"),))
+    old.execute("INSERT INTO messages SELECT * FROM src.messages")
+    old.execute("INSERT INTO acks SELECT * FROM src.acks")
+    old.commit()
+    old.close()
+    upgraded = Archive(path)
+    try:
+        assert upgraded.stored_ids("message", [a.alert_id]) == {a.alert_id}
+        (row,) = upgraded.incidents(0)
+        assert row["event_id"] == a.alert_id and row["acked_by"] == "a"
+        step = WorkflowStep(
+            step_id="s-1", incident_id=a.incident_id, step="dispatched", by="desk", time_s=102.0,
+            site="dongxi", drone="drone-1", unit="unit 3",
+        )  # fmt: skip
+        assert upgraded.add_workflow_step(step, 102.5) is True
+        upgraded.save_drone_position("dongxi", "drone-1", 25.28, 110.29, 103.0)
+        assert [d["drone"] for d in upgraded.drone_positions()] == ["drone-1"]
+    finally:
+        upgraded.close()
+    check = sqlite3.connect(path)
+    assert check.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
+    check.close()
+
+
+def test_an_archive_of_a_newer_release_is_refused_in_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "newer.sqlite"
+    Archive(path).close()
+    db = sqlite3.connect(path)
+    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    db.close()
+    with pytest.raises(ConfigError, match=rf"newer.sqlite: dashboard archive of schema version {SCHEMA_VERSION + 1}"):
+        Archive(path)
