@@ -138,8 +138,12 @@ def test_live_alert_on_map_and_list_then_acknowledge(
         marker_class = page.get_attribute(f'.alert-marker[data-incident="{alert.incident_id}"]', "class") or ""
         assert "kind-thermal_hotspot" in marker_class and "sev-critical" in marker_class
 
-        # Clicking the alert centres the map on it.
-        page.eval_on_selector("#map", "_ => window.dronePatrol.map().setView([25.2790, 110.2950], 15)")
+        # Clicking the alert centres the map on it. The view set here is not animated: Leaflet starts a
+        # zoom animation on the next animation frame (late in a background page) and ends it at its own
+        # target, which would undo the click's centring.
+        page.eval_on_selector(
+            "#map", "_ => window.dronePatrol.map().setView([25.2790, 110.2950], 15, { animate: false })"
+        )
         item.click(position={"x": 200, "y": 10})
         centre = page.evaluate("() => { const c = window.dronePatrol.map().getCenter(); return [c.lat, c.lng]; }")
         assert centre == pytest.approx([LAT, LON], abs=1e-5)

@@ -255,7 +255,9 @@ def test_page_in_chinese_and_english_with_offline_tiles_and_realert(
         agc = make_alert(lat=LAT + 0.002, severity=Severity.WARNING, figures=AGC_FIGURES)
         drone.publish_alert(agc)
         page.wait_for_selector(_row(agc.incident_id), timeout=10000)
-        page.eval_on_selector("#map", f"_ => window.dronePatrol.map().setView([{LAT + 0.002}, {LON}], 18)")
+        page.eval_on_selector(
+            "#map", f"_ => window.dronePatrol.map().setView([{LAT + 0.002}, {LON}], 18, {{ animate: false }})"
+        )
         for lang, words in (("en", "no temperature (8-bit video)"), ("zh-CN", "无温度读数(8位视频)")):
             page.select_option("#lang", lang)
             page.wait_for_selector(f"html[lang={lang}]", state="attached", timeout=5000)
