@@ -28,6 +28,7 @@ import paho.mqtt.client as mqtt
 
 from drone_patrol.alerts.connection import ClientSettings, Topics, split_topic
 from drone_patrol.alerts.eyes_on import (
+    COMMAND_EXPIRY_S,
     CommandResult,
     CommandSchemaError,
     CommandState,
@@ -73,6 +74,8 @@ class CommandClient(MqttSession):
         self.site = site
         self.prefix = prefix
         self._on_result = on_result
+        #: how long a command may wait in the broker for its drone (MQTT 5 message expiry)
+        self.command_expiry_s = COMMAND_EXPIRY_S
         self._known: set[str] = set()
         self._results: dict[str, list[CommandResult]] = {}
         self._changed = threading.Condition()
@@ -122,7 +125,7 @@ class CommandClient(MqttSession):
 
     def _send(self, drone: str, doc: dict[str, Any], timeout_s: float) -> None:
         topic = Topics(self.site, drone, self.prefix).commands
-        if not self._publish_confirmed(topic, doc, timeout_s, str(doc["id"])):
+        if not self._publish_confirmed(topic, doc, timeout_s, str(doc["id"]), self.command_expiry_s):
             raise AlertsError(f"command {doc['subject']}: the broker did not confirm within {timeout_s:.1f} s")
 
     def eyes_on(

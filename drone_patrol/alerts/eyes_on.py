@@ -14,6 +14,12 @@ The data schemas ship in ``schemas/`` (``eyes-on-1.0.json``, ``release-1.0.json`
 ``command-result-1.0.json``); :func:`parse_command` and :func:`parse_result` check the
 envelope, then the data against its schema file, and raise :class:`CommandSchemaError`
 (code ``malformed``, naming the field) for anything else.
+
+Commands are sent with an MQTT 5 Message Expiry Interval of :data:`COMMAND_EXPIRY_S`: a broker
+holding one for a drone that is down drops it when that runs out, and hands the drone the time
+left with the message (:attr:`EyesOnCommand.expiry_left_s`), so a command's age is known without
+trusting the drone's clock. Without that property (MQTT 3.1.1 on the way), the drone judges the age
+by the CloudEvent's ``time`` against its own clock.
 """
 
 from __future__ import annotations
@@ -46,6 +52,9 @@ _SCHEMAS = {
     RESULT_TYPE: (RESULT_DATASCHEMA, "command-result-1.0.json"),
 }
 COMMAND_TYPES = (EYES_ON_TYPE, RELEASE_TYPE)
+#: The longest a command may wait for its drone (seconds): its MQTT message expiry, and the age past
+#: which a drone refuses an eyes-on command ``expired`` when no broker counted the wait for it.
+COMMAND_EXPIRY_S = 300
 
 
 class CommandState(enum.StrEnum):
@@ -96,6 +105,9 @@ class EyesOnCommand:
     event_id: str = ""
     source: str = ""
     sent_s: float | None = None  # the CloudEvent's time (UNIX seconds), when it carries one
+    #: the Message Expiry Interval the broker left on it when delivering (MQTT 5): the broker counted
+    #: the time the command waited and would have dropped it at zero; ``None`` when it carried none
+    expiry_left_s: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

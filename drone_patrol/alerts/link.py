@@ -17,6 +17,7 @@ its vehicle link is up) is held, unacknowledged, and handed to the first one.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import threading
@@ -38,7 +39,7 @@ from drone_patrol.alerts.connection import (
     reason_text,
 )
 from drone_patrol.alerts.delivery import Command, CommandDelivery, InOrderAcks
-from drone_patrol.alerts.eyes_on import CommandSchemaError, parse_command
+from drone_patrol.alerts.eyes_on import CommandSchemaError, EyesOnCommand, parse_command
 from drone_patrol.alerts.outbox import ALERT, Outbox, OutboxRow
 from drone_patrol.alerts.pump import OutboxPump, Tracked
 from drone_patrol.alerts.schema import ACK_TYPE, CONTENT_TYPE, AckData, AlertSchemaError, parse_event, status_payload
@@ -246,6 +247,9 @@ class DroneLink(MqttSession):
     def _command_message(self, msg: mqtt.MQTTMessage, settle: Callable[[], None]) -> None:
         try:
             command: Command | CommandSchemaError = parse_command(msg.payload)
+            left_s = getattr(msg.properties, "MessageExpiryInterval", None) if msg.properties else None
+            if isinstance(command, EyesOnCommand) and left_s is not None:
+                command = dataclasses.replace(command, expiry_left_s=float(left_s))
         except CommandSchemaError as exc:
             log.warning("malformed command on %s: %s", self._topics.commands, exc)
             command = exc

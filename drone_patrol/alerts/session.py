@@ -240,8 +240,12 @@ class MqttSession:
             with self._lock:
                 self._sub_filters[mid] = [f for f, _ in filters]
 
-    def _publish_confirmed(self, topic: str, doc: dict[str, Any], timeout_s: float, event_id: str | None) -> bool:
+    def _publish_confirmed(
+        self, topic: str, doc: dict[str, Any], timeout_s: float, event_id: str | None, expiry_s: int = 0
+    ) -> bool:
         """Publish ``doc`` as a CloudEvent at QoS 1; ``True`` once the broker's PUBACK came within ``timeout_s``.
+
+        ``expiry_s`` > 0 sets the message's expiry (MQTT 5): a broker drops it after that long undelivered.
 
         Raises :class:`PublishRejectedError` when the broker refuses it (MQTT 5, e.g. an
         ACL) and :class:`AlertsError` when paho cannot send it.
@@ -249,7 +253,7 @@ class MqttSession:
         client = self._client
         if client is None:
             raise AlertsError(f"cannot publish on {topic}: not started")
-        props = self._props(CONTENT_TYPE, 0, event_id)
+        props = self._props(CONTENT_TYPE, expiry_s, event_id)
         info = client.publish(topic, json.dumps(doc, separators=(",", ":")).encode(), qos=1, properties=props)
         if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
             raise AlertsError(f"cannot publish on {topic}: {mqtt.error_string(info.rc)}")

@@ -72,15 +72,16 @@ class MqttBridge(MqttSession):
         """Disconnect (the persistent session stays on the broker) and stop the network thread."""
         self._end()
 
-    def publish_json(self, topic: str, payload: dict[str, Any], *, timeout_s: float = 3.0) -> None:
-        """Publish a CloudEvent at QoS 1 and wait for the broker's PUBACK.
+    def publish_json(self, topic: str, payload: dict[str, Any], *, timeout_s: float = 3.0, expiry_s: int = 0) -> None:
+        """Publish a CloudEvent at QoS 1 and wait for the broker's PUBACK; ``expiry_s`` > 0 sets its
+        MQTT 5 message expiry (a broker drops it after that long undelivered).
 
         Raises :class:`AlertsError` when not connected or unconfirmed, and
         :class:`PublishRejectedError` when the broker refuses it (MQTT 5, e.g. an ACL).
         """
         if self._client is None or not self.connected:
             raise AlertsError(f"cannot publish on {topic}: not connected to {self.broker_url}")
-        if not self._publish_confirmed(topic, payload, timeout_s, str(payload.get("id", "")) or None):
+        if not self._publish_confirmed(topic, payload, timeout_s, str(payload.get("id", "")) or None, expiry_s):
             raise AlertsError(f"publish on {topic}: no PUBACK from {self.broker_url} within {timeout_s:.1f} s")
 
     # ------------------------------------------------------------------ session hooks

@@ -13,9 +13,9 @@ import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
-from drone_patrol.alerts.eyes_on import eyes_on_event, release_event
+from drone_patrol.alerts.eyes_on import COMMAND_EXPIRY_S, eyes_on_event, release_event
 from drone_patrol.alerts.schema import vehicle_alert
 from drone_patrol.core.errors import AlertsError, InputError
 from drone_patrol.core.types import GeoPoint, Severity
@@ -42,7 +42,13 @@ from drone_patrol.dashboard.workflow import WorkflowStep, check_step, parse_work
 
 log = logging.getLogger(__name__)
 
-PublishFn = Callable[[str, dict[str, Any]], None]
+
+class PublishFn(Protocol):
+    """Publishes a CloudEvent (``DashboardBridge.publish_json``); ``expiry_s`` > 0: its MQTT message expiry."""
+
+    def __call__(self, topic: str, payload: dict[str, Any], *, expiry_s: int = 0) -> None: ...
+
+
 _JPEG_MAGIC = b"\xff\xd8"
 COMMAND_KINDS = ("eyes_on", "release")
 DEFAULT_EYES_ON_S = 120.0
@@ -363,7 +369,7 @@ class DashboardCore:
             )
         else:
             event = release_event(data["command_id"], by, site=site, time_s=now, prefix=self.prefix)
-        self.publish(topic_for(site, drone, "commands", self.prefix), event)
+        self.publish(topic_for(site, drone, "commands", self.prefix), event, expiry_s=COMMAND_EXPIRY_S)
         self.hub.publish(
             "command",
             self.fleet.set_command(

@@ -11,10 +11,13 @@ checks each step against the command's state machine::
 ``refused`` is final at once. The excursion itself is judged by
 :class:`drone_patrol.planner.eyes_on.ExcursionPlanner` (passed in as ``judge``).
 
-An "eyes on" command older than :attr:`CommandLedger.max_command_age_s` when it arrives
-(by its CloudEvent time) is refused ``expired``: a command queued in the drone's broker
-session while the drone was down would otherwise be flown when it comes back, long
-after the incident it was sent for.
+A command queued in the drone's broker session while the drone was down must not be flown
+when it comes back, long after the incident it was sent for. Commands carry an MQTT 5
+message expiry, so an MQTT 5 broker drops such a command itself and delivers the rest with
+the time they have left (:attr:`EyesOnCommand.expiry_left_s`): no clock is involved. A
+command that came without it (an MQTT 3.1.1 hop on the way) and is older than
+:attr:`CommandLedger.max_command_age_s` by its CloudEvent time and the drone's clock is
+refused ``expired``.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from drone_patrol.alerts.eyes_on import (
+    COMMAND_EXPIRY_S,
     CommandSchemaError,
     CommandState,
     EyesOnCommand,
@@ -60,8 +64,9 @@ class Decision:
 class CommandLedger:
     """The commands of one drone; see the module docstring."""
 
-    #: an eyes-on command sent longer ago than this (seconds, by its own time) is refused ``expired``
-    max_command_age_s = 300.0
+    #: an eyes-on command sent longer ago than this (seconds, by its own time) is refused ``expired``,
+    #: unless a broker counted its wait (:attr:`EyesOnCommand.expiry_left_s`: it is younger than its expiry)
+    max_command_age_s = float(COMMAND_EXPIRY_S)
 
     def __init__(self, site: str, drone: str, prefix: str = "dronepatrol", remember: int = 1000) -> None:
         self.site, self.drone, self.prefix = site, drone, prefix
@@ -106,12 +111,12 @@ class CommandLedger:
             return Decision("answer", cid, S.REFUSED, Reason("unknown_command", f"no eyes-on command {cid} here"))
         if known is not None:
             return Decision("answer", cid, known, self._reasons.get(cid))
-        if now_s is not None and message.sent_s is not None and now_s - message.sent_s > self.max_command_age_s:
-            return self._refuse(
-                cid,
-                "expired",
-                f"sent {now_s - message.sent_s:.0f} s ago, more than {self.max_command_age_s:g} s; send it again",
-            )
+        if message.expiry_left_s is None and message.sent_s is not None and now_s is not None:
+            age_s = now_s - message.sent_s  # by two clocks: only when no broker counted the wait
+            if age_s > self.max_command_age_s:
+                return self._refuse(
+                    cid, "expired", f"sent {age_s:.0f} s ago, more than {self.max_command_age_s:g} s; send it again"
+                )
         site = self._source_site(message.source)
         if site is not None and site != self.site:
             return self._refuse(cid, "unknown_site", f"this drone belongs to site {self.site!r}, not {site!r}")

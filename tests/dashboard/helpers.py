@@ -94,12 +94,18 @@ class MqttTestClient:
         subscribe: str | None = None,
         username: str | None = None,
         password: str | None = None,
+        mqtt5: bool = False,
     ) -> None:
         host, port = url.removeprefix("mqtt://").split(":")
         self.received: list[tuple[str, bytes, float]] = []
+        self.expiry_left_s: list[float | None] = []  # per message received: its MQTT 5 message expiry left
         self._cv = threading.Condition()
         self._subscribed = threading.Event()
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id or f"test-{uuid.uuid4().hex[:8]}")
+        self.client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=client_id or f"test-{uuid.uuid4().hex[:8]}",
+            protocol=mqtt.MQTTv5 if mqtt5 else mqtt.MQTTv311,
+        )
         self._filter = subscribe
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
@@ -126,6 +132,7 @@ class MqttTestClient:
     def _on_message(self, _c: mqtt.Client, _ud: Any, msg: mqtt.MQTTMessage) -> None:
         with self._cv:
             self.received.append((msg.topic, bytes(msg.payload), time.monotonic()))
+            self.expiry_left_s.append(getattr(msg.properties, "MessageExpiryInterval", None))
             self._cv.notify_all()
 
     def publish(self, topic: str, payload: bytes | str | dict[str, Any], qos: int = 1, retain: bool = False) -> None:

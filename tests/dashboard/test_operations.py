@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from drone_patrol.alerts.eyes_on import Reason, parse_command, result_event
+from drone_patrol.alerts.eyes_on import COMMAND_EXPIRY_S, Reason, parse_command, result_event
 from drone_patrol.alerts.schema import ack_event, parse_event, workflow_event
 from drone_patrol.alerts.subscriber import AlertSubscriber
 from drone_patrol.core.errors import ConfigError
@@ -149,7 +149,7 @@ def test_response_figures_from_known_times(make_dashboard: MakeDash, drone: Mqtt
 
 def test_eyes_on_command_is_sent_and_the_drone_answers_shown(make_dashboard: MakeDash, broker: MosquittoBroker) -> None:
     dash = make_dashboard()
-    drone = MqttTestClient(broker.url, subscribe="dronepatrol/dongxi/drone-1/commands").start()
+    drone = MqttTestClient(broker.url, subscribe="dronepatrol/dongxi/drone-1/commands", mqtt5=True).start()
     try:
         url = dash.url + "api/drones/dongxi/drone-1/command"
         body = {"kind": "eyes_on", "lat_deg": LAT, "lon_deg": LON, "duration_s": 90, "by": "Sgt Li"}
@@ -167,6 +167,8 @@ def test_eyes_on_command_is_sent_and_the_drone_answers_shown(make_dashboard: Mak
         assert data["requested_by"] == "Sgt Li" and data["command_id"]
         assert command["subject"] == data["command_id"] and command["source"] == "/dronepatrol/dongxi/command-room"
         assert parse_command(payload).lat_deg == LAT  # what the drone reads
+        left_s = drone.expiry_left_s[0]  # a command may wait in the broker COMMAND_EXPIRY_S at most
+        assert left_s is not None and COMMAND_EXPIRY_S - 5 <= left_s <= COMMAND_EXPIRY_S
         assert http("POST", url, dict(body, lat_deg=200))[0] == 400
         assert http("POST", url, dict(body, duration_s=float("nan")))[0] == 400  # NaN passes min/max checks
         assert http("POST", url, dict(body, lon_deg="east"))[0] == 400

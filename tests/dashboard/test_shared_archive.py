@@ -32,7 +32,7 @@ class Room:
         fleet = Fleet(track_points=10, offline_after_s=30.0)
         self.core = DashboardCore(Archive(path), fleet, EventHub(), clock=clock)
         self.sent: list[tuple[str, dict[str, Any]]] = []
-        self.core.publish = lambda topic, payload: self.sent.append((topic, payload))
+        self.core.publish = lambda topic, payload, **_: self.sent.append((topic, payload))
         self.page: Subscription = self.core.hub.subscribe()
 
     def states_seen(self) -> list[str]:

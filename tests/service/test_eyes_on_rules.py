@@ -76,6 +76,15 @@ def test_a_command_that_waited_too_long_is_refused_expired() -> None:
     assert led.receive(cmd("untimed"), flying_patrol=True, judge=ok, now_s=sent_s + 1e6).action == "start"
 
 
+def test_a_command_whose_wait_a_broker_counted_is_not_judged_by_the_drone_clock() -> None:
+    """Delivered with the expiry time it has left (MQTT 5), a command is young enough whatever the
+    drone's clock says: a companion computer whose clock is off does not refuse every command."""
+    led = CommandLedger("dongxi", "drone-1")
+    sent_s = 1_800_000_000.0
+    counted = EyesOnCommand("c", 25.0, 110.0, 60.0, "officer-7", None, "ev-c", ROOM, sent_s, expiry_left_s=290.0)
+    assert led.receive(counted, flying_patrol=True, judge=ok, now_s=sent_s + 3600.0).action == "start"
+
+
 def test_steps_out_of_order_are_bugs() -> None:
     led = CommandLedger("dongxi", "drone-1")
     with pytest.raises(StateTransitionError, match="before it was accepted"):
