@@ -12,6 +12,8 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
+from drone_patrol.alerts.eyes_on import CommandSchemaError, EyesOnCommand, ReleaseCommand
+from drone_patrol.alerts.publisher import AlertPublisher
 from drone_patrol.core.config import AlertsConfig
 from drone_patrol.core.types import Alert, AlertKind, AlertStatus, GeoPoint, Severity
 
@@ -99,3 +101,16 @@ def raw_listener(port: int, topic_filter: str, client_id: str = "raw") -> Iterat
     finally:
         raw.loop_stop()
         raw.disconnect()
+
+
+def commanded_drone(
+    broker_url: str, outbox: Path, on_command: Callable[[EyesOnCommand | ReleaseCommand | CommandSchemaError], None]
+) -> AlertPublisher:
+    """A started drone link (:func:`fast_config`) that hands each command to ``on_command``, online and flushed."""
+    pub = AlertPublisher(fast_config(broker_url, outbox), SITE, DRONE)
+    pub.on_command(on_command)
+    pub.start()
+    assert wait_until(lambda: pub.connected, 5)
+    pub.publish_status("online")
+    assert pub.flush(5)
+    return pub

@@ -9,27 +9,18 @@ import time
 from pathlib import Path
 
 from drone_patrol.alerts.command_client import CommandClient
-from drone_patrol.alerts.eyes_on import COMMAND_EXPIRY_S, CommandSchemaError, EyesOnCommand, ReleaseCommand
+from drone_patrol.alerts.eyes_on import COMMAND_EXPIRY_S, EyesOnCommand
 from drone_patrol.alerts.publisher import AlertPublisher
 from drone_patrol.service.eyes_on_rules import CommandLedger
-from tests.alerts.helpers import DRONE, SITE, fast_config, wait_until
+from tests.alerts.helpers import DRONE, SITE, commanded_drone, wait_until
 from tests.brokers import mosquitto_broker, requires_mosquitto
 from tests.service.test_eyes_on_rules import ok
 
 
 def _drone(url: str, tmp_path: Path, got: list[EyesOnCommand]) -> AlertPublisher:
-    pub = AlertPublisher(fast_config(url, tmp_path / "ob.sqlite"), SITE, DRONE)
-
-    def take(cmd: EyesOnCommand | ReleaseCommand | CommandSchemaError) -> None:
-        if isinstance(cmd, EyesOnCommand):
-            got.append(cmd)
-
-    pub.on_command(take)
-    pub.start()
-    assert wait_until(lambda: pub.connected, 5)
-    pub.publish_status("online")
-    assert pub.flush(5)
-    return pub
+    return commanded_drone(
+        url, tmp_path / "ob.sqlite", lambda cmd: got.append(cmd) if isinstance(cmd, EyesOnCommand) else None
+    )
 
 
 @requires_mosquitto

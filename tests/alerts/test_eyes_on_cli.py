@@ -9,13 +9,13 @@ import pytest
 from drone_patrol.alerts.broker import EmbeddedBroker
 from drone_patrol.alerts.eyes_on import CommandSchemaError, CommandState, EyesOnCommand, Reason, ReleaseCommand
 from drone_patrol.alerts.publisher import AlertPublisher
-from tests.alerts.helpers import DRONE, SITE, fast_config, wait_until
+from tests.alerts.helpers import DRONE, SITE, commanded_drone
 from tests.alerts.test_commands import _run
 
 
 def _answering_drone(url: str, tmp_path: Path) -> AlertPublisher:
     """A drone that refuses points north of 25.3 and otherwise accepts, flies and is released."""
-    pub = AlertPublisher(fast_config(url, tmp_path / "ob.sqlite"), SITE, DRONE)
+    pub: AlertPublisher
 
     def answer(cmd: EyesOnCommand | ReleaseCommand | CommandSchemaError) -> None:
         if isinstance(cmd, EyesOnCommand) and cmd.lat_deg > 25.3:
@@ -26,11 +26,7 @@ def _answering_drone(url: str, tmp_path: Path) -> AlertPublisher:
         elif isinstance(cmd, ReleaseCommand):
             pub.publish_command_result(cmd.command_id, "released")
 
-    pub.on_command(answer)
-    pub.start()
-    assert wait_until(lambda: pub.connected, 5)
-    pub.publish_status("online")
-    assert pub.flush(5)
+    pub = commanded_drone(url, tmp_path / "ob.sqlite", answer)
     return pub
 
 
