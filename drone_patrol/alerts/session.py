@@ -258,13 +258,25 @@ class MqttSession:
         if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
             raise AlertsError(f"cannot publish on {topic}: {mqtt.error_string(info.rc)}")
         deadline = time.monotonic() + timeout_s
-        while not info.is_published() and time.monotonic() < deadline:
+        while not self._acknowledged(info) and time.monotonic() < deadline:
             time.sleep(0.005)
         with self._lock:
             result = self._pub_results.pop(info.mid, None)
         if result is not None and result[0] >= 0x80:
             raise PublishRejectedError(topic, result[0], result[1], event_id)
-        return info.is_published()
+        return result is not None or self._acknowledged(info)
+
+    def _acknowledged(self, info: mqtt.MQTTMessageInfo) -> bool:
+        """Whether the broker acknowledged the message of ``info``."""
+        try:
+            if info.is_published():
+                return True
+        except RuntimeError:
+            # queued while the connection was down (or dropped before it went out): paho sends it
+            # on reconnect, but is_published() raises for it for good; the PUBACK callback still counts
+            pass
+        with self._lock:
+            return info.mid in self._pub_results
 
     # ------------------------------------------------------------------ paho callbacks
 

@@ -5,6 +5,7 @@ time source may have wrong)."""
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 
@@ -54,3 +55,25 @@ def test_commands_expire_in_the_broker_and_arrive_with_the_time_left(tmp_path: P
                 assert got[0].expiry_left_s is not None and got[0].expiry_left_s <= COMMAND_EXPIRY_S - 2
             finally:
                 pub.stop()
+
+
+@requires_mosquitto
+def test_a_command_sent_while_the_broker_is_down_goes_when_it_is_back(tmp_path: Path) -> None:
+    """paho queues it and sends it on reconnect; the sender waits for the broker's PUBACK, no traceback."""
+    with mosquitto_broker(tmp_path / "mq") as broker:
+        got: list[EyesOnCommand] = []
+        pub = _drone(broker.url, tmp_path, got)
+        try:
+            with CommandClient(broker.url, SITE) as room:
+                assert wait_until(lambda: DRONE in room.known_drones, 5)
+                broker.stop()
+                assert wait_until(lambda: not room.connected, 5)
+                restart = threading.Timer(1.0, broker.start)
+                restart.start()
+                try:
+                    cid = room.eyes_on(DRONE, 25.2823, 110.2972, 60.0, "officer-7", timeout_s=15.0)
+                finally:
+                    restart.join()
+                assert wait_until(lambda: cid in [c.command_id for c in got], 10)
+        finally:
+            pub.stop()
