@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-import time
+import signal
+import threading
 
 import click
 
@@ -62,11 +63,16 @@ def _parse_params(values: tuple[str, ...]) -> dict[str, float]:
 
 
 def _wait_forever() -> None:
+    """Return on Ctrl-C (SIGINT) or SIGTERM (what ``kill`` and service managers send)."""
+    stop = threading.Event()
+    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        while True:
-            time.sleep(0.5)
+        while not stop.wait(0.5):
+            pass
     except KeyboardInterrupt:
         pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @click.command("sim")

@@ -24,6 +24,7 @@ from drone_patrol.core.errors import LinkError
 from drone_patrol.sim.serial_port import PtySerialPort
 from tests.controller.conftest import make_config
 from tests.controller.missions import HOME, small_mission
+from tests.sim.test_commands import ctrl_c_works
 
 
 @pytest.fixture
@@ -143,6 +144,7 @@ def test_sim_command_offers_a_serial_device() -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        preexec_fn=ctrl_c_works,
     )
     try:
         assert proc.stdout is not None

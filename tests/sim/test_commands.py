@@ -23,8 +23,18 @@ def _free_port() -> int:
 
 def _spawn(*args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "drone_patrol", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [sys.executable, "-m", "drone_patrol", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=ctrl_c_works,
     )
+
+
+def ctrl_c_works() -> None:
+    """In the child before it runs: SIGINT as in a terminal. A test run started in the background
+    (``cmd &``, ``nohup``) has SIGINT ignored, the child inherits that and Ctrl-C could not reach it."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _banner(proc: subprocess.Popen[str]) -> str:
@@ -32,15 +42,15 @@ def _banner(proc: subprocess.Popen[str]) -> str:
     return proc.stdout.readline()
 
 
-def _interrupt(proc: subprocess.Popen[str]) -> tuple[int, str, str]:
-    proc.send_signal(signal.SIGINT)
+def _interrupt(proc: subprocess.Popen[str], signum: int = signal.SIGINT) -> tuple[int, str, str]:
+    proc.send_signal(signum)
     # a bound on a hang, not a speed check: on a loaded machine the threads' joins (up to 5 s
     # each) and the interpreter's exit take more than 10 s
     out, err = proc.communicate(timeout=60)
     return proc.returncode, out, err
 
 
-def test_sim_and_sim_link_run_until_ctrl_c() -> None:
+def test_sim_and_sim_link_run_until_ctrl_c_or_sigterm() -> None:
     port, link_port = _free_port(), _free_port()
     # Both start at once (the link dials the vehicle only when a client comes).
     sim = _spawn("sim", "--home", "-35.363261,149.165230,584,353", "--port", str(port), "--speedup", "5")
@@ -60,7 +70,7 @@ def test_sim_and_sim_link_run_until_ctrl_c() -> None:
             assert hb is not None and hb.autopilot == 3
         finally:
             gcs.close()
-        code, out, _ = _interrupt(link)
+        code, out, _ = _interrupt(link, signal.SIGTERM)  # as `kill` or a service manager stops it
         assert code == 0 and "connection(s)" in out
         link = None
         code, _, err = _interrupt(sim)
