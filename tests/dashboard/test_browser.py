@@ -112,6 +112,7 @@ def test_live_alert_on_map_and_list_then_acknowledge(
         second = context.new_page()  # another open dashboard (same staff session)
         second.goto(dash.url)
         second.wait_for_selector("#link-page.ok", timeout=15000)
+        page.bring_to_front()  # the page worked in: a background tab runs animation frames late
 
         page.check("#opt-sound")  # the beep path runs (headless Chromium has a null audio sink)
         alert = make_alert()

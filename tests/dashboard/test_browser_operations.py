@@ -91,6 +91,7 @@ def test_dispatch_workflow_clicked_through_and_seen_on_a_second_page(
         second.on("pageerror", lambda exc: errors.append(str(exc)))
         second.goto(dash.url)
         second.wait_for_selector("#link-page.ok", timeout=15000)
+        page.bring_to_front()  # the page worked in: a background tab runs animation frames late
 
         alert = make_alert()
         drone.publish_alert(alert)
@@ -117,6 +118,7 @@ def test_dispatch_workflow_clicked_through_and_seen_on_a_second_page(
         _take(page, "resolved", note="fire put out")
         second.wait_for_selector(_row(alert.incident_id, "resolved"), timeout=5000)
 
+        second.bring_to_front()
         second.click(_row(alert.incident_id))
         second.wait_for_selector('#detail[data-state="resolved"]', timeout=5000)
         history = second.eval_on_selector_all("#detail ol.history li", "els => els.map(e => e.dataset.step)")
@@ -129,6 +131,7 @@ def test_dispatch_workflow_clicked_through_and_seen_on_a_second_page(
         assert {s["by"] for s in steps} == {"Sgt Li"}
 
         # Eyes on from the alert: the command goes to the drone.
+        page.bring_to_front()
         page.click(_row(alert.incident_id))
         page.click("#detail button.step.eyes")
         page.wait_for_selector("dialog[open]", timeout=5000)
