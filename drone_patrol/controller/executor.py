@@ -193,6 +193,7 @@ class PatrolExecutor:
                 consumption=self.meter.profile(vehicle_id),
                 battery_used_percent=self.meter.used_percent,
                 predicted_percent=self._predicted_percent,
+                predicted_by_profile=self.profile is not None,
             )
         return report
 

@@ -48,7 +48,8 @@ class PatrolReport:
     a follow-up sortie should start at (``None`` when the mission was completed): the
     first item not yet reached, or the item this flight started from when it reached none.
     ``consumption`` holds this flight's measured figures by phase, ``battery_used_percent``
-    what it used in the air and ``predicted_percent`` what preflight expected.
+    what it used in the air and ``predicted_percent`` what preflight expected (by the vehicle's
+    learned profile, or by the config's endurance when ``predicted_by_profile`` is false).
     """
 
     mission_name: str
@@ -74,6 +75,7 @@ class PatrolReport:
     consumption: VehicleProfile | None = None
     battery_used_percent: float | None = None
     predicted_percent: float | None = None
+    predicted_by_profile: bool = False
 
     @property
     def duration_s(self) -> float:
@@ -96,7 +98,12 @@ class PatrolReport:
                 f"  battery min {self.min_battery_percent:.0f}%, max altitude {self.max_relative_altitude_m:.0f} m"
             )
         if self.battery_used_percent is not None:
-            expected = f" (expected {self.predicted_percent:.0f}%)" if self.predicted_percent is not None else ""
+            expected = ""
+            if self.predicted_percent is not None:
+                basis = (
+                    "the vehicle's profile" if self.predicted_by_profile else "the config's endurance, no profile yet"
+                )
+                expected = f" (expected {self.predicted_percent:.0f}% by {basis})"
             lines.append(f"  battery used {self.battery_used_percent:.0f}%{expected}")
         if self.landed_distance_from_home_m is not None:
             lines.append(f"  landed {self.landed_distance_from_home_m:.1f} m from home")

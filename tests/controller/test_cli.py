@@ -43,6 +43,7 @@ def test_fly_a_plan_file(sim: Any, tmp_path: Path) -> None:
     assert not sim.truth().armed
     # the vehicle was unknown: judged by the config, and its profile learned from this flight
     assert "no consumption profile of drone-1-1 yet" in out.stderr
+    assert "by the config's endurance, no profile yet)" in out.stdout
     assert "profile learned: vehicle drone-1-1 (1 flight" in out.stderr and "battery used" in out.stdout
     assert (tmp_path / "var" / "vehicles" / "drone-1-1.json").is_file()
 

@@ -66,3 +66,13 @@ def test_report_in_planned_numbers(tmp_path: Path) -> None:
     assert mapped.reached_seqs == (nav[3], nav[3] + 2) and mapped.resume_seq == nav[3] + 3
     nothing = resumed.report(base.__class__(**{**base.__dict__, "reached_seqs": (2,), "resume_seq": 3}))
     assert nothing.resume_seq == nav[3]  # reached none of the planned items: resume where it started again
+
+
+def test_the_report_says_what_the_battery_figure_was_expected_by() -> None:
+    base = PatrolReport(
+        "m", "completed", "", 0.0, 1.0, 0, (), 0, 0, (), 0.0, 0.0, None, None, None, (), 0, (),
+        battery_used_percent=72.0, predicted_percent=19.0,
+    )  # fmt: skip
+    assert "battery used 72% (expected 19% by the config's endurance, no profile yet)" in base.summary()
+    learned = base.__class__(**{**base.__dict__, "predicted_by_profile": True})
+    assert "battery used 72% (expected 19% by the vehicle's profile)" in learned.summary()
