@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import getpass
 import json
-import signal
 import sys
 import threading
 import time
@@ -21,6 +20,7 @@ from drone_patrol.alerts.subscriber import AlertSubscriber, default_client_id
 from drone_patrol.alerts.watch import format_row, format_status, format_workflow, header
 from drone_patrol.core.config import AlertsConfig, load_config
 from drone_patrol.core.errors import AlertsError, ConfigError
+from drone_patrol.core.signals import stop_on_sigterm
 
 
 def _connection_options(fn: Any) -> Any:
@@ -154,17 +154,17 @@ def watch(
     if not as_json:
         out(header())
     deadline = None if timeout_s is None else time.monotonic() + timeout_s
-    _on_sigterm(seen)
     try:
-        sub.start(wait_s=5.0 if timeout_s is None else min(5.0, timeout_s))
-        if not sub.connected:
-            click.echo(f"waiting for broker {cfg.broker_url} ({sub.state}); retrying", err=True)
-        while not seen.is_set():
-            if deadline is not None and time.monotonic() >= deadline:
-                break
-            if sub.connection_error is not None and not sub.connected:
-                raise sub.connection_error
-            seen.wait(0.2)
+        with stop_on_sigterm(seen):
+            sub.start(wait_s=5.0 if timeout_s is None else min(5.0, timeout_s))
+            if not sub.connected:
+                click.echo(f"waiting for broker {cfg.broker_url} ({sub.state}); retrying", err=True)
+            while not seen.is_set():
+                if deadline is not None and time.monotonic() >= deadline:
+                    break
+                if sub.connection_error is not None and not sub.connected:
+                    raise sub.connection_error
+                seen.wait(0.2)
     except KeyboardInterrupt:
         pass
     finally:
@@ -299,16 +299,15 @@ def broker(host: str, port: int) -> None:
     Mosquitto with TLS, passwords and an ACL (configs/mosquitto/).
     """
     b = EmbeddedBroker(host=host, port=port).start()
-    stop = threading.Event()
-    _on_sigterm(stop)
     click.echo(f"embedded MQTT broker on {b.url} (MQTT 3.1.1, no authentication); Ctrl-C stops", err=True)
     crashed = False
     try:
-        while not stop.is_set():
-            if not b.running:
-                crashed = True
-                break
-            stop.wait(0.5)
+        with stop_on_sigterm(threading.Event()) as stop:
+            while not stop.is_set():
+                if not b.running:
+                    crashed = True
+                    break
+                stop.wait(0.5)
     except KeyboardInterrupt:
         pass
     finally:
@@ -316,9 +315,3 @@ def broker(host: str, port: int) -> None:
     if crashed:
         click.echo("drone-patrol: error: the embedded broker stopped unexpectedly", err=True)
         sys.exit(1)
-
-
-def _on_sigterm(event: threading.Event) -> None:
-    """End the command's wait loop on SIGTERM too (only the main thread may set handlers)."""
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, lambda *_: event.set())

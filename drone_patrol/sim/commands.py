@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import math
-import signal
 import threading
 
 import click
 
 from drone_patrol.core.config import SimConfig
 from drone_patrol.core.errors import InputError
+from drone_patrol.core.signals import stop_on_sigterm
 from drone_patrol.core.types import GeoPoint
 
 _DEFAULTS = SimConfig()
@@ -64,15 +64,12 @@ def _parse_params(values: tuple[str, ...]) -> dict[str, float]:
 
 def _wait_forever() -> None:
     """Return on Ctrl-C (SIGINT) or SIGTERM (what ``kill`` and service managers send)."""
-    stop = threading.Event()
-    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        while not stop.wait(0.5):
-            pass
+        with stop_on_sigterm(threading.Event()) as stop:
+            while not stop.wait(0.5):
+                pass
     except KeyboardInterrupt:
         pass
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 @click.command("sim")
