@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 
 import numpy as np
 import pytest
@@ -50,6 +51,50 @@ def test_decode_batch_keeps_images_apart() -> None:
     b = _head([[10, 10, 4, 4, 0.1]])
     out = decode_yolov8(np.concatenate([a, b]), "channels_first", 0.5)
     assert [len(o) for o in out] == [1, 0]
+
+
+def _reference_decode(head: np.ndarray, threshold: float, classes: np.ndarray | None) -> list[tuple]:
+    """Anchor by anchor: the best class (of equal scores, the first listed) when its score passes; an anchor
+    with a NaN among its scores is corrupt and dropped."""
+    out = []
+    for cx, cy, w, h, *scores in head[0].T.tolist():
+        ids = list(range(len(scores))) if classes is None else [int(c) for c in classes]
+        if any(math.isnan(scores[c]) for c in ids):
+            continue
+        best = max(ids, key=lambda c: scores[c]) if ids else None  # the first of equal scores in ids order
+        if best is not None and scores[best] >= threshold:
+            out.append(((cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2), scores[best], best))
+    return out
+
+
+@settings(max_examples=120, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.floats(0, 640, width=32), st.floats(0, 512, width=32), st.floats(0, 200, width=32),
+            st.floats(0, 200, width=32), st.lists(st.sampled_from([0.0, 0.1, 0.3, 0.5, 0.9, float("nan")]),
+                                                  min_size=3, max_size=3),
+        ),
+        max_size=30,
+    ),
+    threshold=st.sampled_from([0.001, 0.3, 0.5]),
+    classes=st.sampled_from([None, [0], [2, 0], []]),
+    last=st.booleans(),
+)  # fmt: skip
+def test_decode_matches_an_anchor_by_anchor_reference(rows, threshold, classes, last) -> None:
+    """Every kept box is the anchor's best class with a passing score, whatever the layout, the class
+    filter or NaN scores (never kept)."""
+    head = np.zeros((1, 7, len(rows)), np.float32)
+    for i, (cx, cy, w, h, scores) in enumerate(rows):
+        head[0, :, i] = [cx, cy, w, h, *scores]
+    want = _reference_decode(head, threshold, None if classes is None else np.array(classes, int))
+    given_head = np.transpose(head, (0, 2, 1)) if last else head
+    idx = None if classes is None else np.array(classes, int)
+    (got,) = decode_yolov8(given_head, "channels_last" if last else "channels_first", threshold, idx)
+    assert len(got) == len(want)
+    for k, (xyxy, score, cls) in enumerate(want):
+        assert np.allclose(got.xyxy[k], xyxy, atol=1e-3)
+        assert got.score[k] == pytest.approx(score) and got.class_index[k] == cls
 
 
 def test_output_layout() -> None:

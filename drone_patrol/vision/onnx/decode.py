@@ -90,28 +90,30 @@ def decode_yolov8(
     arr = np.asarray(output)
     if arr.ndim != 3:
         raise ValueError(f"expected a rank-3 YOLOv8 output, got shape {arr.shape}")
-    if layout == "channels_first":
-        arr = np.transpose(arr, (0, 2, 1))
+    if layout == "channels_last":
+        arr = np.transpose(arr, (0, 2, 1))  # work on [batch, 4 + C, N]: each score row contiguous
     result: list[RawBoxes] = []
     for rows in arr:
-        scores = rows[:, 4:]
-        if class_indices is not None:
-            scores = scores[:, class_indices]
-        if scores.shape[1] == 0:
+        scores = rows[4:] if class_indices is None else rows[4:][np.asarray(class_indices)]
+        if scores.shape[0] == 0:
             result.append(RawBoxes.empty())
             continue
-        best = np.argmax(scores, axis=1)
-        best_score = scores[np.arange(scores.shape[0]), best]
-        keep = best_score >= confidence_threshold
-        if not keep.any():
+        # Candidates first (an anchor whose best score passes), then the best class of those
+        # only: most anchors pass nothing, so the argmax runs over a handful of columns.
+        (cand,) = np.nonzero((scores >= confidence_threshold).any(axis=0))
+        if not len(cand):
             result.append(RawBoxes.empty())
             continue
-        boxes = rows[keep, :4].astype(np.float64)
+        picked = scores[:, cand]
+        best = np.argmax(picked, axis=0)
+        best_score = picked[best, np.arange(len(cand))]
+        ok = best_score >= confidence_threshold  # False where a NaN score was the "best"
+        cand, best, best_score = cand[ok], best[ok], best_score[ok]
+        boxes = rows[:4, cand].T.astype(np.float64)
         half_w, half_h = boxes[:, 2] / 2, boxes[:, 3] / 2
         xyxy = np.column_stack([boxes[:, 0] - half_w, boxes[:, 1] - half_h, boxes[:, 0] + half_w, boxes[:, 1] + half_h])
-        chosen = best[keep]
-        model_class = chosen if class_indices is None else np.asarray(class_indices)[chosen]
-        result.append(RawBoxes(xyxy, best_score[keep].astype(np.float64), model_class.astype(np.int64)))
+        model_class = best if class_indices is None else np.asarray(class_indices)[best]
+        result.append(RawBoxes(xyxy, best_score.astype(np.float64), model_class.astype(np.int64)))
     return result
 
 

@@ -52,15 +52,18 @@ def letterbox(image: NDArray[np.uint8], size_hw: tuple[int, int]) -> tuple[NDArr
     else:
         resized = image
     x0, y0 = (out_w - new_w) // 2, (out_h - new_h) // 2
-    canvas = cv2.copyMakeBorder(
-        np.ascontiguousarray(resized),
-        y0,
-        out_h - new_h - y0,
-        x0,
-        out_w - new_w - x0,
-        cv2.BORDER_CONSTANT,
-        value=(PAD_VALUE, PAD_VALUE, PAD_VALUE),
-    ).astype(np.uint8, copy=False)
+    if (new_w, new_h) == (out_w, out_h):  # already the input size: no copy
+        canvas = np.ascontiguousarray(resized, dtype=np.uint8)
+    else:
+        canvas = cv2.copyMakeBorder(
+            np.ascontiguousarray(resized),
+            y0,
+            out_h - new_h - y0,
+            x0,
+            out_w - new_w - x0,
+            cv2.BORDER_CONSTANT,
+            value=(PAD_VALUE, PAD_VALUE, PAD_VALUE),
+        ).astype(np.uint8, copy=False)
     # Rounding makes the exact scale differ slightly per axis; keep both for the inverse map.
     return canvas, Letterbox(scale_x=new_w / w, scale_y=new_h / h, pad_x=float(x0), pad_y=float(y0))
 
@@ -91,10 +94,11 @@ def as_rgb(image: NDArray[np.generic], channel_order: Literal["rgb", "bgr"] = "r
         raise InputError(f"image: expected shape (H, W), (H, W, 3) or (H, W, 4), got {arr.shape}")
     if arr.shape[0] < 1 or arr.shape[1] < 1:
         raise InputError(f"image: empty image of shape {arr.shape}")
-    rgb = arr[:, :, :3]
-    if channel_order == "bgr":
-        rgb = rgb[:, :, ::-1]
-    return np.ascontiguousarray(rgb)
+    if channel_order == "bgr":  # one C pass (a reversed numpy view would be copied element by element)
+        code = cv2.COLOR_BGRA2RGB if arr.shape[2] == 4 else cv2.COLOR_BGR2RGB
+        rgb: NDArray[np.uint8] = np.asarray(cv2.cvtColor(np.ascontiguousarray(arr), code), dtype=np.uint8)
+        return rgb
+    return np.ascontiguousarray(arr[:, :, :3])
 
 
 def thermal_to_rgb(
