@@ -5,7 +5,9 @@ The command room is a bare paho subscriber in its own process (the same monotoni
 clock). Paced rows send 1,000 alerts at 200/s, so each latency is one alert's trip
 (outbox, pump, broker, subscriber); the ``raw paho`` row sends the same CloudEvents
 with a bare paho client at QoS 1 to the same kind of subscriber: the floor the
-network, the broker and the machine set, measured in the same run. Burst rows send 1,000
+network, the broker and the machine set, measured in the same run. The ``minimum`` row is a
+second reference: what any Python implementation of the same promise must do per alert (build the
+event, paho QoS 1, an SQLite commit and a WAL sync), without the outbox's bookkeeping. Burst rows send 1,000
 alerts as fast as possible from 1 and from 8 threads and report how many durable
 alerts per second ``publish_alert`` accepted (each call returns once its alert is
 committed) and the end-to-end rate. The outbox rows time bare commits.
@@ -21,7 +23,9 @@ load matters as much as the code: read a row beside the floor of the same run.
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -36,7 +40,9 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from benchmarks import percentile
+from drone_patrol.alerts.models import CONTENT_TYPE
 from drone_patrol.alerts.outbox import Outbox
+from drone_patrol.alerts.props import PublishProperties
 from drone_patrol.alerts.publisher import AlertPublisher
 from drone_patrol.alerts.schema import alert_event
 from drone_patrol.core.config import AlertsConfig
@@ -169,6 +175,50 @@ def _raw_paho_run(port: int) -> dict[str, Any]:
     return _row(f"raw paho QoS 1 (floor), paced {RATE_HZ:g}/s", rx, started, "", "", True)
 
 
+def _minimum_run(port: int, work: Path) -> dict[str, Any]:
+    """A second reference: the least any Python implementation of ``publish_alert``'s promise does
+    per alert, with none of the outbox's bookkeeping: build the CloudEvent from the alert, hand it to
+    paho at QoS 1 with the same MQTT 5 properties, INSERT and COMMIT it in SQLite (WAL) and wait for an
+    ``fdatasync`` of the WAL. The distance from the floor to this row is what the promise costs in
+    Python on this machine; the distance from this row to ``publish_alert`` is the outbox's own."""
+    rx = _Receiver(port, "minimum")
+    alerts = _alerts("minimum")
+    db = sqlite3.connect(work / "minimum.sqlite", isolation_level=None, check_same_thread=False)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")
+    db.execute("CREATE TABLE outbox (seq INTEGER PRIMARY KEY, event_id TEXT UNIQUE, topic TEXT, payload BLOB)")
+    wal = os.open(work / "minimum.sqlite-wal", os.O_RDWR)
+    expiry_s = AlertsConfig().message_expiry_s
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-minimum", protocol=mqtt.MQTTv5)
+    client.max_inflight_messages_set(20)
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    try:
+
+        def send(i: int) -> None:
+            alert = alerts[i]
+            rx.mark(alert.alert_id)
+            event = alert_event(alert, **SOURCE)
+            payload = json.dumps(event, separators=(",", ":")).encode()
+            topic = f"dronepatrol/bench/drone-1/alerts/{alert.kind.value}"
+            client.publish(topic, payload, qos=1, properties=PublishProperties(CONTENT_TYPE, expiry_s, alert.alert_id))
+            db.execute("BEGIN IMMEDIATE")
+            db.execute(
+                "INSERT INTO outbox (event_id, topic, payload) VALUES (?, ?, ?)", (alert.alert_id, topic, payload)
+            )
+            db.execute("COMMIT")
+            os.fdatasync(wal)
+
+        started = _paced(send)
+        rx.finish()
+    finally:
+        client.disconnect()
+        client.loop_stop()
+        os.close(wal)
+        db.close()
+    return _row(f"minimum of the promise in Python (reference), paced {RATE_HZ:g}/s", rx, started, "", "", True)
+
+
 @contextmanager
 def _session(
     url: str, work: Path, synchronous: str, tag: str
@@ -260,6 +310,7 @@ def run() -> list[dict[str, Any]]:
         if shutil.which("mosquitto") or Path("/usr/sbin/mosquitto").exists():
             with mosquitto_broker(work / "mosquitto", persistence=False) as broker:
                 rows.append(_raw_paho_run(broker.port))
+                rows.append(_minimum_run(broker.port, work))
                 rows.append(_paced_run(broker.url, work, "FULL"))
                 rows.append(_paced_run(broker.url, work, "NORMAL"))
                 rows.append(_burst_run(broker.url, work, "FULL", 1))
