@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("models/thermal_centernet_hituav.onnx"))
     args = parser.parse_args(argv)
     ckpt = torch.load(args.checkpoint, map_location="cpu", weights_only=False)
-    net = ThermalNet(width=int(ckpt["recipe"]["net"]["width"]))
+    net = ThermalNet(**ckpt["recipe"]["net"])
     net.load_state_dict(ckpt["model"])
     net.eval()
     head = ExportHead(net).eval()

@@ -45,10 +45,20 @@ class Residual(nn.Module):
 class ThermalNet(nn.Module):
     """Grey frame in (N, 1, H, W) in [0, 1]; stride-4 maps out: class logits, log size, centre offset.
 
-    H and W must be multiples of 16.
+    H and W must be multiples of 32 when ``s32`` is set, else of 16. ``extra_s8`` and ``extra_s16``
+    add residual blocks at those strides and ``s32`` a stride-32 context stage, cheap in
+    arithmetic (few cells) and rich in parameters; with the defaults it is the first
+    shipped network. :meth:`grow_from` starts a deeper network from a trained shallower one.
     """
 
-    def __init__(self, num_classes: int = len(CLASS_NAMES), width: int = 32) -> None:
+    def __init__(
+        self,
+        num_classes: int = len(CLASS_NAMES),
+        width: int = 32,
+        extra_s8: int = 0,
+        extra_s16: int = 0,
+        s32: bool = False,
+    ) -> None:
         super().__init__()
         w = width
         w4 = 3 * w // 4  # the stride-4 maps are the costly ones: kept thin
@@ -60,6 +70,11 @@ class ThermalNet(nn.Module):
         self.top8 = conv_bn(int(1.5 * w), int(1.5 * w))
         self.lat8 = nn.Conv2d(int(1.5 * w), w4, 1)
         self.top4 = conv_bn(w4, w4)
+        self.more8 = nn.Sequential(*(Residual(int(1.5 * w)) for _ in range(extra_s8)))
+        self.more16 = nn.Sequential(*(Residual(3 * w) for _ in range(extra_s16)))
+        # /32: context for the stride-16 map, added through a 1x1 lateral
+        self.s32 = nn.Sequential(conv_bn(3 * w, 6 * w, 2), Residual(6 * w)) if s32 else None
+        self.lat32 = nn.Conv2d(6 * w, 3 * w, 1) if s32 else None
         self.heat = nn.Conv2d(w4, num_classes, 1)
         self.box = nn.Conv2d(w4, 4, 1)  # log w, log h (in cells), dx, dy of the centre in its cell
         # CenterNet's prior: a heat map starts near 0.1 everywhere, so the focal loss is stable at first
@@ -68,11 +83,30 @@ class ThermalNet(nn.Module):
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         x = (x - 0.45) / 0.25
         s4 = self.s4(self.stem(x))
-        s8 = self.s8(s4)
-        s16 = self.s16(s8)
+        s8 = self.more8(self.s8(s4))
+        s16 = self.more16(self.s16(s8))
+        if self.s32 is not None and self.lat32 is not None:
+            s16 = s16 + F.interpolate(self.lat32(self.s32(s16)), scale_factor=2.0, mode="nearest")
         t8 = self.top8(s8 + F.interpolate(self.lat16(s16), scale_factor=2.0, mode="nearest"))
         t4 = self.top4(s4 + F.interpolate(self.lat8(t8), scale_factor=2.0, mode="nearest"))
         return self.heat(t4), self.box(t4)
+
+    def grow_from(self, state: dict[str, torch.Tensor]) -> list[str]:
+        """Load a shallower network's weights and start every added part as the identity: the
+        last batch norm of each added residual block scaled to 0 (the block adds nothing, and its
+        input is already past a ReLU) and the stride-32 lateral at 0, so the grown network
+        computes what the trained one did. Returns the parameters that were not in ``state``;
+        ValueError when ``state`` holds weights this network has no place for."""
+        for block in (*self.more8, *self.more16):
+            nn.init.zeros_(block.b[1].weight)
+        if self.lat32 is not None:
+            nn.init.zeros_(self.lat32.weight)
+            nn.init.zeros_(self.lat32.bias)
+        missing, unexpected = self.load_state_dict(state, strict=False)
+        added = ("more8.", "more16.", "s32.", "lat32.")
+        if unexpected or any(not k.startswith(added) for k in missing):
+            raise ValueError(f"not a shallower ThermalNet: unexpected {unexpected}, missing {missing}")
+        return list(missing)
 
 
 class ExportHead(nn.Module):
