@@ -91,12 +91,15 @@ class ThermalNet(nn.Module):
         t4 = self.top4(s4 + F.interpolate(self.lat8(t8), scale_factor=2.0, mode="nearest"))
         return self.heat(t4), self.box(t4)
 
-    def grow_from(self, state: dict[str, torch.Tensor]) -> list[str]:
+    def grow_from(self, state: dict[str, torch.Tensor], drop: tuple[str, ...] = ()) -> list[str]:
         """Load a shallower network's weights and start every added part as the identity: the
         last batch norm of each added residual block scaled to 0 (the block adds nothing, and its
         input is already past a ReLU) and the stride-32 lateral at 0, so the grown network
-        computes what the trained one did. Returns the parameters that were not in ``state``;
-        ValueError when ``state`` holds weights this network has no place for."""
+        computes what the trained one did. ``drop`` names parts of ``state`` to leave out (key
+        prefixes such as ``"more8."``: a residual block pruned, which training then makes up for).
+        Returns the parameters that were not in ``state``; ValueError when ``state`` holds weights
+        this network has no place for."""
+        state = {k: v for k, v in state.items() if not k.startswith(drop)} if drop else state
         for block in (*self.more8, *self.more16):
             nn.init.zeros_(block.b[1].weight)
         if self.lat32 is not None:

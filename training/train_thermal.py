@@ -4,9 +4,16 @@ Run from the repository root in a training environment (PyTorch is not a runtime
 
     python3 -m venv /work/trainenv
     /work/trainenv/bin/pip install torch==2.13.0 opencv-python-headless numpy PyYAML onnx onnxruntime
-    /work/trainenv/bin/python training/train_thermal.py                 # starts, or resumes var/thermal-train/last.pt
-    /work/trainenv/bin/python training/train_thermal.py --resume-from models/thermal_centernet_hituav.ckpt.pt
-    /work/trainenv/bin/python training/export_thermal.py                # best.pt -> models/*.onnx + provenance
+    # the shipped model's three stages, in order (each starts, or resumes its run directory's last.pt):
+    /work/trainenv/bin/python training/train_thermal.py                 # stage 1: thermal_detector.yaml
+    /work/trainenv/bin/python training/train_thermal.py --recipe training/thermal_detector_deep.yaml
+    /work/trainenv/bin/python training/train_thermal.py --recipe training/thermal_detector_lean.yaml
+    /work/trainenv/bin/python training/export_thermal.py --checkpoint var/thermal-deep-lean/best.pt \
+        --resume-checkpoint var/thermal-deep-lean/last.pt                # -> models/*.onnx, *.ckpt.pt
+    .venv/bin/python -m training.calibrate_thermal                      # per-class operating thresholds
+    # going on from the shipped checkpoint:
+    /work/trainenv/bin/python training/train_thermal.py --recipe training/thermal_detector_lean.yaml \
+        --resume-from models/thermal_centernet_hituav.ckpt.pt --epochs 40
 
 Every choice of the run is in ``training/thermal_detector.yaml``; seeds are fixed. The run
 checkpoints after every epoch (network, optimiser, epoch, random state) to ``last.pt`` and
@@ -16,7 +23,8 @@ one epoch to the next and would pick the epoch); ``curve.csv`` holds the
 epoch-by-epoch training loss and val AP50 per class. An interrupted run goes on from
 ``last.pt``; ``--epochs`` extends a finished one (the schedule is stretched from there on).
 A recipe with ``grow_from`` starts a deeper network (its ``net`` section) from another run's
-checkpoint, each added block beginning as the identity (``ThermalNet.grow_from``).
+checkpoint, each added block beginning as the identity (``ThermalNet.grow_from``); ``grow_drop``
+names blocks of that checkpoint to leave out (pruned).
 """
 
 from __future__ import annotations
@@ -223,6 +231,11 @@ def main(argv: list[str] | None = None) -> int:
     source = args.resume_from or (run_dir / "last.pt")
     if source.exists() and not args.fresh:
         ckpt = torch.load(source, map_location="cpu", weights_only=False)
+        if ckpt.get("recipe", {}).get("net", {"width": 32}) != recipe["net"]:
+            parser.error(
+                f"{source} holds the network {ckpt['recipe']['net']}, {args.recipe} asks for {recipe['net']}: "
+                "resume with the recipe that trained it (the shipped checkpoint: training/thermal_detector_lean.yaml)"
+            )
         net.load_state_dict(ckpt["model"])
         opt.load_state_dict(ckpt["optimizer"])
         epoch, it = ckpt["epoch"], ckpt["iteration"]
@@ -232,8 +245,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"resumed {source} at epoch {epoch} (best selection AP50 {best:.4f})", flush=True)
     elif recipe.get("grow_from"):
         # a deeper network started from a trained shallower one (a fresh optimiser and schedule)
+        if not Path(recipe["grow_from"]).is_file():
+            parser.error(f"{args.recipe}: grow_from {recipe['grow_from']} is not a file: train the stage before first")
         start = torch.load(Path(recipe["grow_from"]), map_location="cpu", weights_only=False)
-        added = net.grow_from(start["model"])
+        added = net.grow_from(start["model"], tuple(recipe.get("grow_drop", ())))
         print(f"grown from {recipe['grow_from']} (epoch {start['epoch']}): {len(added)} new tensors", flush=True)
     per_epoch = math.ceil(len(train) * cfg["crops_per_image"] / cfg["batch"])
     total = per_epoch * epochs
