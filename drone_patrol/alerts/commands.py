@@ -151,11 +151,11 @@ def watch(
         share_group=share_group,
         json_schema=strict,
     )
-    if not as_json:
-        out(header())
     deadline = None if timeout_s is None else time.monotonic() + timeout_s
     try:
         with stop_on_sigterm(seen):
+            if not as_json:
+                out(header())  # once SIGTERM is handled, like the commands that wait
             sub.start(wait_s=5.0 if timeout_s is None else min(5.0, timeout_s))
             if not sub.connected:
                 click.echo(f"waiting for broker {cfg.broker_url} ({sub.state}); retrying", err=True)
@@ -299,10 +299,11 @@ def broker(host: str, port: int) -> None:
     Mosquitto with TLS, passwords and an ACL (configs/mosquitto/).
     """
     b = EmbeddedBroker(host=host, port=port).start()
-    click.echo(f"embedded MQTT broker on {b.url} (MQTT 3.1.1, no authentication); Ctrl-C stops", err=True)
     crashed = False
     try:
         with stop_on_sigterm(threading.Event()) as stop:
+            # announced once SIGTERM is handled: a stop sent on seeing the line gets the cleanup
+            click.echo(f"embedded MQTT broker on {b.url} (MQTT 3.1.1, no authentication); Ctrl-C stops", err=True)
             while not stop.is_set():
                 if not b.running:
                     crashed = True

@@ -62,10 +62,13 @@ def _parse_params(values: tuple[str, ...]) -> dict[str, float]:
     return out
 
 
-def _wait_forever() -> None:
-    """Return on Ctrl-C (SIGINT) or SIGTERM (what ``kill`` and service managers send)."""
+def _wait_forever(ready_line: str) -> None:
+    """Print ``ready_line``, then return on Ctrl-C (SIGINT) or SIGTERM (what ``kill`` and service
+    managers send). The line comes once both are handled: whoever stops the command on seeing it
+    gets the cleanup, not a process killed half-way."""
     try:
         with stop_on_sigterm(threading.Event()) as stop:
+            click.echo(ready_line)
             while not stop.wait(0.5):
                 pass
     except KeyboardInterrupt:
@@ -137,12 +140,11 @@ def sim(
         port_text = f", serial {serial_port.device}"
     udp_text = f", udp out {udp[0]}:{udp[1]}" if udp else ""
     udp_text += port_text
-    click.echo(
-        f"drone-patrol sim: ArduCopter on {vehicle.connection_string}{udp_text}, home {point.latitude_deg:.6f},"
-        f"{point.longitude_deg:.6f},{point.altitude_m:g} hdg {heading:g}, speedup {speed:g}x (Ctrl-C to stop)"
-    )
     try:
-        _wait_forever()
+        _wait_forever(
+            f"drone-patrol sim: ArduCopter on {vehicle.connection_string}{udp_text}, home {point.latitude_deg:.6f},"
+            f"{point.longitude_deg:.6f},{point.altitude_m:g} hdg {heading:g}, speedup {speed:g}x (Ctrl-C to stop)"
+        )
     finally:
         if serial_port is not None:
             serial_port.stop()
@@ -192,13 +194,12 @@ def sim_link(
         down=faults if direction in ("both", "down") else clean,
     )
     link.start()
-    click.echo(
-        f"drone-patrol sim-link: tcp:{listen_host}:{link.port} -> tcp:{target[0]}:{target[1]},"
-        f" drop {drop:g} dup {dup:g} delay {delay_ms:g}+-{jitter_ms:g} ms reorder {reorder:g}"
-        f" ({direction}) seed {seed} (Ctrl-C to stop)"
-    )
     try:
-        _wait_forever()
+        _wait_forever(
+            f"drone-patrol sim-link: tcp:{listen_host}:{link.port} -> tcp:{target[0]}:{target[1]},"
+            f" drop {drop:g} dup {dup:g} delay {delay_ms:g}+-{jitter_ms:g} ms reorder {reorder:g}"
+            f" ({direction}) seed {seed} (Ctrl-C to stop)"
+        )
     finally:
         link.stop()
         click.echo(f"drone-patrol sim-link: {link.stats.summary()}")
