@@ -149,6 +149,20 @@ def _row(case: str, rx: _Receiver, started: float, calls_per_s: float | str, tar
     }
 
 
+@contextmanager
+def _bare_publisher(port: int, client_id: str) -> Iterator[mqtt.Client]:
+    """A bare paho MQTT 5 client on its own network thread, connected to the bench broker."""
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+    client.max_inflight_messages_set(20)
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    try:
+        yield client
+    finally:
+        client.disconnect()
+        client.loop_stop()
+
+
 def _raw_paho_run(port: int) -> dict[str, Any]:
     """The floor: the same events from a bare paho client at QoS 1, no outbox."""
     rx = _Receiver(port, "raw")
@@ -156,11 +170,7 @@ def _raw_paho_run(port: int) -> dict[str, Any]:
         (f"dronepatrol/bench/drone-1/alerts/{a.kind.value}", a.alert_id, json.dumps(alert_event(a, **SOURCE)).encode())
         for a in _alerts("raw")
     ]
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-raw-paho", protocol=mqtt.MQTTv5)
-    client.max_inflight_messages_set(20)
-    client.connect("127.0.0.1", port)
-    client.loop_start()
-    try:
+    with _bare_publisher(port, "bench-raw-paho") as client:
 
         def send(i: int) -> None:
             topic, event_id, payload = payloads[i]
@@ -169,9 +179,6 @@ def _raw_paho_run(port: int) -> dict[str, Any]:
 
         started = _paced(send)
         rx.finish()
-    finally:
-        client.disconnect()
-        client.loop_stop()
     return _row(f"raw paho QoS 1 (floor), paced {RATE_HZ:g}/s", rx, started, "", "", True)
 
 
@@ -183,37 +190,33 @@ def _minimum_run(port: int, work: Path) -> dict[str, Any]:
     Python on this machine; the distance from this row to ``publish_alert`` is the outbox's own."""
     rx = _Receiver(port, "minimum")
     alerts = _alerts("minimum")
-    db = sqlite3.connect(work / "minimum.sqlite", isolation_level=None, check_same_thread=False)
+    db = sqlite3.connect(work / "minimum.sqlite", isolation_level=None)
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=NORMAL")
     db.execute("CREATE TABLE outbox (seq INTEGER PRIMARY KEY, event_id TEXT UNIQUE, topic TEXT, payload BLOB)")
     wal = os.open(work / "minimum.sqlite-wal", os.O_RDWR)
     expiry_s = AlertsConfig().message_expiry_s
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-minimum", protocol=mqtt.MQTTv5)
-    client.max_inflight_messages_set(20)
-    client.connect("127.0.0.1", port)
-    client.loop_start()
     try:
+        with _bare_publisher(port, "bench-minimum") as client:
 
-        def send(i: int) -> None:
-            alert = alerts[i]
-            rx.mark(alert.alert_id)
-            event = alert_event(alert, **SOURCE)
-            payload = json.dumps(event, separators=(",", ":")).encode()
-            topic = f"dronepatrol/bench/drone-1/alerts/{alert.kind.value}"
-            client.publish(topic, payload, qos=1, properties=PublishProperties(CONTENT_TYPE, expiry_s, alert.alert_id))
-            db.execute("BEGIN IMMEDIATE")
-            db.execute(
-                "INSERT INTO outbox (event_id, topic, payload) VALUES (?, ?, ?)", (alert.alert_id, topic, payload)
-            )
-            db.execute("COMMIT")
-            os.fdatasync(wal)
+            def send(i: int) -> None:
+                alert = alerts[i]
+                rx.mark(alert.alert_id)
+                event = alert_event(alert, **SOURCE)
+                payload = json.dumps(event, separators=(",", ":")).encode()
+                topic = f"dronepatrol/bench/drone-1/alerts/{alert.kind.value}"
+                props = PublishProperties(CONTENT_TYPE, expiry_s, alert.alert_id)
+                client.publish(topic, payload, qos=1, properties=props)
+                db.execute("BEGIN IMMEDIATE")
+                db.execute(
+                    "INSERT INTO outbox (event_id, topic, payload) VALUES (?, ?, ?)", (alert.alert_id, topic, payload)
+                )
+                db.execute("COMMIT")
+                os.fdatasync(wal)
 
-        started = _paced(send)
-        rx.finish()
+            started = _paced(send)
+            rx.finish()
     finally:
-        client.disconnect()
-        client.loop_stop()
         os.close(wal)
         db.close()
     return _row(f"minimum of the promise in Python (reference), paced {RATE_HZ:g}/s", rx, started, "", "", True)

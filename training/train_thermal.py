@@ -130,28 +130,6 @@ def focal_loss(logits: torch.Tensor, heat: torch.Tensor) -> torch.Tensor:
     return -(pos_loss.sum() + neg_loss.sum()) / n
 
 
-def giou_loss(box: torch.Tensor, reg: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """1 - GIoU (Rezatofighi et al. 2019) of the box decoded at each object's centre cell against its
-    target, averaged over objects: L1 on log size and offset treats a 1-cell error on a 3-cell person
-    like one on a 15-cell car, while AP50 counts overlap, which a small box loses first."""
-    m = mask > 0
-    if not bool(m.any()):
-        return box.sum() * 0.0
-    p, t = box.permute(0, 2, 3, 1)[m], reg.permute(0, 2, 3, 1)[m]  # (objects, 4): log w, log h, dx, dy
-    pw, ph = torch.exp(p[:, 0].clamp(-4.0, 6.0)), torch.exp(p[:, 1].clamp(-4.0, 6.0))
-    tw, th = torch.exp(t[:, 0]), torch.exp(t[:, 1])
-    # both boxes sit in the same cell: only the offsets differ, so the cell's corner is the origin
-    px0, py0, px1, py1 = p[:, 2] - pw / 2, p[:, 3] - ph / 2, p[:, 2] + pw / 2, p[:, 3] + ph / 2
-    tx0, ty0, tx1, ty1 = t[:, 2] - tw / 2, t[:, 3] - th / 2, t[:, 2] + tw / 2, t[:, 3] + th / 2
-    inter_w = (torch.min(px1, tx1) - torch.max(px0, tx0)).clamp(min=0)
-    inter_h = (torch.min(py1, ty1) - torch.max(py0, ty0)).clamp(min=0)
-    inter = inter_w * inter_h
-    union = pw * ph + tw * th - inter
-    hull = (torch.max(px1, tx1) - torch.min(px0, tx0)) * (torch.max(py1, ty1) - torch.min(py0, ty0))
-    giou = inter / union - (hull - union) / hull
-    return (1.0 - giou).mean()
-
-
 def lr_at(it: int, total: int, cfg: dict) -> float:
     """Linear warm-up, then cosine decay to ``min_lr_fraction``."""
     base = cfg["lr"]
@@ -231,9 +209,10 @@ def main(argv: list[str] | None = None) -> int:
     source = args.resume_from or (run_dir / "last.pt")
     if source.exists() and not args.fresh:
         ckpt = torch.load(source, map_location="cpu", weights_only=False)
-        if ckpt.get("recipe", {}).get("net", {"width": 32}) != recipe["net"]:
+        trained_net = ckpt.get("recipe", {}).get("net", {"width": 32})
+        if trained_net != recipe["net"]:
             parser.error(
-                f"{source} holds the network {ckpt['recipe']['net']}, {args.recipe} asks for {recipe['net']}: "
+                f"{source} holds the network {trained_net}, {args.recipe} asks for {recipe['net']}: "
                 "resume with the recipe that trained it (the shipped checkpoint: training/thermal_detector_lean.yaml)"
             )
         net.load_state_dict(ckpt["model"])
@@ -281,8 +260,6 @@ def main(argv: list[str] | None = None) -> int:
             l_size = (torch.abs(box[:, :2] - reg[:, :2]) * m).sum() / n
             l_off = (torch.abs(box[:, 2:] - reg[:, 2:]) * m).sum() / n
             l_box = cfg["size_loss_weight"] * l_size + cfg["offset_loss_weight"] * l_off
-            if cfg.get("giou_loss_weight", 0.0):
-                l_box = l_box + cfg["giou_loss_weight"] * giou_loss(box, reg, mask)
             loss = l_heat + l_box
             opt.zero_grad(set_to_none=True)
             loss.backward()
