@@ -22,7 +22,6 @@ load matters as much as the code: read a row beside the floor of the same run.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import sqlite3
@@ -44,7 +43,7 @@ from drone_patrol.alerts.models import CONTENT_TYPE
 from drone_patrol.alerts.outbox import Outbox
 from drone_patrol.alerts.props import PublishProperties
 from drone_patrol.alerts.publisher import AlertPublisher
-from drone_patrol.alerts.schema import alert_event
+from drone_patrol.alerts.schema import alert_message
 from drone_patrol.core.config import AlertsConfig
 from drone_patrol.core.types import Alert, AlertKind
 
@@ -167,7 +166,7 @@ def _raw_paho_run(port: int) -> dict[str, Any]:
     """The floor: the same events from a bare paho client at QoS 1, no outbox."""
     rx = _Receiver(port, "raw")
     payloads = [
-        (f"dronepatrol/bench/drone-1/alerts/{a.kind.value}", a.alert_id, json.dumps(alert_event(a, **SOURCE)).encode())
+        (f"dronepatrol/bench/drone-1/alerts/{a.kind.value}", a.alert_id, alert_message(a, **SOURCE).payload)
         for a in _alerts("raw")
     ]
     with _bare_publisher(port, "bench-raw-paho") as client:
@@ -202,8 +201,7 @@ def _minimum_run(port: int, work: Path) -> dict[str, Any]:
             def send(i: int) -> None:
                 alert = alerts[i]
                 rx.mark(alert.alert_id)
-                event = alert_event(alert, **SOURCE)
-                payload = json.dumps(event, separators=(",", ":")).encode()
+                payload = alert_message(alert, **SOURCE).payload
                 topic = f"dronepatrol/bench/drone-1/alerts/{alert.kind.value}"
                 props = PublishProperties(CONTENT_TYPE, expiry_s, alert.alert_id)
                 client.publish(topic, payload, qos=1, properties=props)

@@ -62,9 +62,35 @@ def json_object(
 # ---------------------------------------------------------------------------- time
 
 
+# Days already formatted ("2026-12-01"): the stamps of an alert or of an hour share one.
+_DAY_TEXT: dict[int, str] = {}
+
+
 def to_rfc3339(time_s: float) -> str:
-    """UNIX seconds as RFC 3339 UTC with microseconds, e.g. ``2026-12-01T21:40:00.123456Z``."""
-    return datetime.fromtimestamp(time_s, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """UNIX seconds as RFC 3339 UTC with microseconds, e.g. ``2026-12-01T21:40:00.123456Z``.
+
+    The same text as ``datetime.fromtimestamp(time_s, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")``
+    (a test compares them) in a fifth of its time, for the publisher's hot path: the
+    microseconds are rounded as ``datetime`` rounds them (the fraction, half to even),
+    UNIX time has 86,400 seconds a day, and the date's text is kept for the next stamps.
+    """
+    frac_s, whole_s = math.modf(time_s)
+    micros = round(frac_s * 1e6)
+    second = int(whole_s)
+    if micros >= 1_000_000:
+        second, micros = second + 1, micros - 1_000_000
+    elif micros < 0:  # before 1970: the fraction counts back from the next second
+        second, micros = second - 1, micros + 1_000_000
+    day, second_of_day = divmod(second, 86_400)
+    date = _DAY_TEXT.get(day)
+    if date is None:
+        if len(_DAY_TEXT) >= 16:
+            _DAY_TEXT.clear()
+        date = datetime.fromtimestamp(day * 86_400, UTC).strftime("%Y-%m-%d")  # raises past year 9999
+        _DAY_TEXT[day] = date
+    hours, second_of_hour = divmod(second_of_day, 3600)
+    minutes, seconds = divmod(second_of_hour, 60)
+    return f"{date}T{hours:02d}:{minutes:02d}:{seconds:02d}.{micros:06d}Z"
 
 
 def from_rfc3339(text: str) -> float:

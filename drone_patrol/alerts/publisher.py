@@ -29,7 +29,7 @@ from paho.mqtt.enums import MQTTErrorCode
 from drone_patrol.alerts.delivery import CommandDelivery
 from drone_patrol.alerts.eyes_on import CommandSchemaError, CommandState, Reason, result_event
 from drone_patrol.alerts.link import JSON_TYPE, AlertAck, Command, DroneLink
-from drone_patrol.alerts.schema import alert_event, status_payload, telemetry_payload
+from drone_patrol.alerts.schema import alert_message, status_payload, telemetry_payload
 from drone_patrol.core.types import Alert, VehicleState
 
 __all__ = ["AlertAck", "AlertPublisher"]
@@ -92,21 +92,22 @@ class AlertPublisher(DroneLink):
         hotspot without ``max_temperature_c``). A thumbnail over ``thumbnail_max_bytes``
         is left out of the message, not the alert.
         """
-        event = alert_event(
+        message = alert_message(
             alert,
             site=self.site,
             drone=self.drone,
             prefix=self.config.topic_prefix,
             max_thumbnail_bytes=self.config.thumbnail_max_bytes,
         )
-        if alert.thumbnail_jpeg and event["data"]["thumbnail"] is None:
-            log.warning("alert %s: thumbnail of %d bytes left out", alert.alert_id, len(alert.thumbnail_jpeg))
-        payload = json.dumps(event, separators=(",", ":")).encode()
+        if message.thumbnail_left_out:
+            log.warning("alert %s: thumbnail of %d bytes left out", alert.alert_id, len(alert.thumbnail_jpeg or b""))
         # The row went to paho (or to the pump, which it woke) before its commit: no wake-up
         # here, which would only compete with paho's thread for the interpreter.
-        self._outbox.put_alert(event["id"], self._topics.alert(alert.kind.value), payload, alert.severity.value)
+        self._outbox.put_alert(
+            message.event_id, self._topics.alert(alert.kind.value), message.payload, alert.severity.value
+        )
         self._counts["alerts_queued"] += 1
-        return str(event["id"])
+        return message.event_id
 
     def publish_status(self, state: str, **fields: Any) -> None:
         """Set the retained status (``online``, a mission state, ...) and its fields (battery, ...).

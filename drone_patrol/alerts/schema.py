@@ -24,7 +24,8 @@ import enum
 import math
 import time
 import uuid
-from typing import Any
+from json.encoder import encode_basestring_ascii
+from typing import Any, NamedTuple
 
 from pydantic import ValidationError
 
@@ -71,6 +72,7 @@ __all__ = [
     "WORKFLOW_TYPE",
     "AckData",
     "AlertData",
+    "AlertMessage",
     "AlertSchemaError",
     "CloudEvent",
     "Position",
@@ -81,6 +83,7 @@ __all__ = [
     "alert_data",
     "alert_event",
     "alert_from_event",
+    "alert_message",
     "event_source",
     "event_type",
     "from_rfc3339",
@@ -155,19 +158,45 @@ def alert_data(alert: Alert, *, site: str, drone: str, max_thumbnail_bytes: int 
 def alert_event(
     alert: Alert, *, site: str, drone: str, prefix: str = "dronepatrol", max_thumbnail_bytes: int | None = None
 ) -> dict[str, Any]:
-    """The CloudEvents envelope of ``alert`` as a JSON-ready dict (``id`` is ``alert.alert_id``)."""
+    """The CloudEvents envelope of ``alert`` as a JSON-ready dict (``id`` is ``alert.alert_id``):
+    the message :func:`alert_message` puts on the wire, as a command room reads it."""
+    return json_object(alert_message(alert, site=site, drone=drone, prefix=prefix,
+                                     max_thumbnail_bytes=max_thumbnail_bytes).payload)  # fmt: skip
+
+
+class AlertMessage(NamedTuple):
+    """An alert as it goes on the wire."""
+
+    event_id: str
+    #: The CloudEvent in JSON (UTF-8): the attributes, then ``data``.
+    payload: bytes
+    #: The alert had a thumbnail over the limit, left out of the message.
+    thumbnail_left_out: bool
+
+
+_ALERT_DATA_JSON = AlertData.__pydantic_serializer__
+_quote = encode_basestring_ascii  # json.dumps's own string writer (quotes, escapes, ASCII)
+
+
+def alert_message(
+    alert: Alert, *, site: str, drone: str, prefix: str = "dronepatrol", max_thumbnail_bytes: int | None = None
+) -> AlertMessage:
+    """``alert``'s CloudEvent (``id`` is ``alert.alert_id``, ``subject`` its incident) serialised for the wire.
+
+    Raises :class:`AlertSchemaError` when the alert cannot be expressed (a missing figure,
+    ...). This is the publisher's hot path, so it writes the JSON itself: the attributes
+    with ``json.dumps``'s string writer and the data with pydantic's core, not through a
+    dict and ``json.dumps`` (a quarter of the time an alert took to leave the drone).
+    """
     data = alert_data(alert, site=site, drone=drone, max_thumbnail_bytes=max_thumbnail_bytes)
-    return {
-        "specversion": SPECVERSION,
-        "id": alert.alert_id,
-        "source": event_source(site, drone, prefix),
-        "type": event_type(alert.kind),
-        "time": to_rfc3339(alert.time_s),
-        "datacontenttype": DATA_CONTENT_TYPE,
-        "dataschema": ALERT_DATASCHEMA,
-        "subject": alert.incident_id,
-        "data": data.model_dump(mode="json"),
-    }
+    head = (
+        f'{{"specversion":"{SPECVERSION}","id":{_quote(alert.alert_id)},'
+        f'"source":{_quote(event_source(site, drone, prefix))},"type":"{TYPE_PREFIX}{data.kind.value}",'
+        f'"time":"{to_rfc3339(alert.time_s)}","datacontenttype":"{DATA_CONTENT_TYPE}",'
+        f'"dataschema":"{ALERT_DATASCHEMA}","subject":{_quote(alert.incident_id)},"data":'
+    )
+    payload = head.encode() + _ALERT_DATA_JSON.to_json(data) + b"}"
+    return AlertMessage(alert.alert_id, payload, bool(alert.thumbnail_jpeg) and data.thumbnail is None)
 
 
 def ack_event(

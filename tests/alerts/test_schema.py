@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+from datetime import UTC, datetime
 
 import pytest
 from hypothesis import given, settings
@@ -15,8 +16,10 @@ from drone_patrol.alerts.schema import (
     ack_event,
     alert_event,
     alert_from_event,
+    alert_message,
     load_schema,
     parse_event,
+    to_rfc3339,
     validate_json_schema,
     vehicle_alert,
 )
@@ -104,10 +107,12 @@ _finite = st.floats(allow_nan=False, allow_infinity=False, width=64)
     extra=st.dictionaries(st.text(min_size=1, max_size=8), st.one_of(st.none(), st.booleans(), st.integers(), _finite)),
     summary=st.text(max_size=50),
     located=st.booleans(),
+    thumbnail=st.binary(max_size=40),
+    ids=st.tuples(st.text(min_size=1, max_size=20), st.text(min_size=1, max_size=20)),
 )
 def test_any_alert_gives_an_event_both_validators_accept(
     kind: AlertKind, lat: float, lon: float, radius: float, conf: float, time_s: float, extra: dict,
-    summary: str, located: bool,
+    summary: str, located: bool, thumbnail: bytes, ids: tuple[str, str],
 ) -> None:  # fmt: skip
     base = make_alert(kind)
     alert = Alert(
@@ -121,11 +126,21 @@ def test_any_alert_gives_an_event_both_validators_accept(
             "last_seen_s": time_s,
             "summary": summary,
             "figures": {**extra, **base.figures},
+            "thumbnail_jpeg": thumbnail or None,
+            "alert_id": ids[0],
+            "incident_id": ids[1],
         }
     )
-    event = json.loads(json.dumps(alert_event(alert, site=SITE, drone=DRONE)))
+    event = json.loads(json.dumps(alert_event(alert, site=SITE, drone=DRONE, max_thumbnail_bytes=20)))
     validate_json_schema(event)
     assert alert_from_event(parse_event(event)).figures.keys() == alert.figures.keys()
+    # alert_event reads the wire message back: the message is that document.
+    message = alert_message(alert, site=SITE, drone=DRONE, max_thumbnail_bytes=20)
+    assert json.loads(message.payload) == event
+    assert message.event_id == event["id"] == alert.alert_id
+    assert event["subject"] == event["data"]["incident_id"] == alert.incident_id
+    assert event["data"]["summary"] == alert.summary
+    assert message.thumbnail_left_out == (len(thumbnail) > 20)
 
 
 @settings(max_examples=80, deadline=None)
@@ -164,3 +179,32 @@ def test_json_schema_and_pydantic_agree_on_mutated_data(field: str, value: objec
         except AlertSchemaError:
             verdicts.append(False)
     assert verdicts[0] == verdicts[1], (field, value, drop, verdicts)
+
+
+def _reference_rfc3339(time_s: float) -> str:
+    return datetime.fromtimestamp(time_s, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+_YEAR_1_S, _YEAR_10000_S = -62_135_596_800, 253_402_300_800
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    time_s=st.one_of(
+        st.floats(_YEAR_1_S + 1, _YEAR_10000_S - 1),
+        st.floats(-1e10, 5e9),
+        # on the microsecond grid, and half-way between two microseconds (rounded half to even)
+        st.integers(-(10**15), 4 * 10**15).map(lambda us: us / 1e6),
+        st.integers(-(10**15), 4 * 10**15).map(lambda us: (us + 0.5) / 1e6),
+    )
+)
+def test_rfc3339_stamps_are_datetimes_own(time_s: float) -> None:
+    assert to_rfc3339(time_s) == _reference_rfc3339(time_s)
+
+
+@pytest.mark.parametrize("time_s", [float("nan"), float("inf"), -float("inf"), 1e20, -1e20])
+def test_rfc3339_refuses_what_datetime_refuses(time_s: float) -> None:
+    with pytest.raises((ValueError, OverflowError)):
+        _reference_rfc3339(time_s)
+    with pytest.raises((ValueError, OverflowError)):
+        to_rfc3339(time_s)
