@@ -10,7 +10,8 @@ second reference: what any Python implementation of the same promise must do per
 event, paho QoS 1, an SQLite commit and a WAL sync), without the outbox's bookkeeping. Burst rows send 1,000
 alerts as fast as possible from 1 and from 8 threads and report how many durable
 alerts per second ``publish_alert`` accepted (each call returns once its alert is
-committed) and the end-to-end rate. The outbox rows time bare commits.
+committed) and the end-to-end rate; the raw paho burst row is their floor, measured in the
+same run: prebuilt events from 8 threads through a bare paho client, nothing durable. The outbox rows time bare commits.
 
 Targets (issue 17): paced at the default durability (``FULL``) p50 < 1 ms and p99 <
 6 ms; at least 2,000 durable alerts/s. With ``FULL`` every call waits for a disk sync
@@ -181,6 +182,38 @@ def _raw_paho_run(port: int) -> dict[str, Any]:
     return _row(f"raw paho QoS 1 (floor), paced {RATE_HZ:g}/s", rx, started, "", "", True)
 
 
+def _in_threads(worker: Callable[[int], None], threads: int) -> tuple[float, float]:
+    """Run ``worker(0)`` ... ``worker(threads - 1)`` at once; (the start time, seconds until all returned)."""
+    pool = [threading.Thread(target=worker, args=(k,)) for k in range(threads)]
+    started = time.perf_counter()
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    return started, time.perf_counter() - started
+
+
+def _raw_paho_burst_run(port: int, threads: int) -> dict[str, Any]:
+    """The throughput floor: the same events from a bare paho client at QoS 1 as fast as ``threads``
+    threads can hand them over (prebuilt, no outbox), timed to the last arrival. What the network,
+    the broker and paho in this interpreter let through; the burst rows' arrivals compare with it."""
+    rx = _Receiver(port, f"raw-burst-{threads}")
+    payloads = [
+        (f"dronepatrol/bench/drone-1/alerts/{a.kind.value}", a.alert_id, alert_message(a, **SOURCE).payload)
+        for a in _alerts(f"raw-burst-{threads}")
+    ]
+    with _bare_publisher(port, f"bench-raw-burst-{threads}") as client:
+
+        def worker(k: int) -> None:
+            for topic, event_id, payload in payloads[k::threads]:
+                rx.mark(event_id)
+                client.publish(topic, payload, qos=1)
+
+        started, _ = _in_threads(worker, threads)
+        rx.finish()
+    return _row(f"raw paho QoS 1 (throughput floor), burst, {threads} thread(s)", rx, started, "", "", True)
+
+
 def _minimum_run(port: int, work: Path) -> dict[str, Any]:
     """A second reference: the least any Python implementation of ``publish_alert``'s promise does
     per alert, with none of the outbox's bookkeeping: build the CloudEvent from the alert, hand it to
@@ -260,13 +293,7 @@ def _burst_run(url: str, work: Path, synchronous: str, threads: int) -> dict[str
                 rx.mark(alert.alert_id)
                 pub.publish_alert(alert)
 
-        pool = [threading.Thread(target=worker, args=(k,)) for k in range(threads)]
-        started = time.perf_counter()
-        for t in pool:
-            t.start()
-        for t in pool:
-            t.join()
-        calls_s = time.perf_counter() - started
+        started, calls_s = _in_threads(worker, threads)
         rx.finish()
     per_s = N / calls_s
     target = f">= {TARGET_DURABLE_PER_S:g} durable/s" if threads > 1 and synchronous == "FULL" else ""
@@ -316,6 +343,7 @@ def run() -> list[dict[str, Any]]:
                 rows.append(_paced_run(broker.url, work, "NORMAL"))
                 rows.append(_burst_run(broker.url, work, "FULL", 1))
                 rows.append(_burst_run(broker.url, work, "FULL", 8))
+                rows.append(_raw_paho_burst_run(broker.port, 8))
                 rows.append(_burst_run(broker.url, work, "NORMAL", 1))
         else:
             rows.append({"case": "latency through Mosquitto", "ok": False, "target": "needs apt mosquitto"})
