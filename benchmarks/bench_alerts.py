@@ -280,8 +280,9 @@ def _paced_run(url: str, work: Path, synchronous: str) -> dict[str, Any]:
         started = _paced(send)
         rx.finish()
     lat = rx.latency_ms
-    ok = bool(lat) and percentile(lat, 50) < TARGET_P50_MS and percentile(lat, 99) < TARGET_P99_MS
     target = f"p50 < {TARGET_P50_MS:g} ms, p99 < {TARGET_P99_MS:g} ms" if synchronous == "FULL" else ""
+    # Without a target (NORMAL) the row only has to arrive whole, as the other reference rows.
+    ok = not target or (bool(lat) and percentile(lat, 50) < TARGET_P50_MS and percentile(lat, 99) < TARGET_P99_MS)
     return _row(f"publish_alert, paced {RATE_HZ:g}/s, outbox {synchronous}", rx, started, "", target, ok)
 
 
