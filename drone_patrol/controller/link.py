@@ -292,6 +292,11 @@ class MavLink:
     # -- health ----------------------------------------------------------------
 
     @property
+    def closed(self) -> bool:
+        """True once :meth:`close` was called: nothing more will be sent or received."""
+        return self._stop.is_set()
+
+    @property
     def alive(self) -> bool:
         """True while vehicle heartbeats arrive within ``link_timeout_s``."""
         return self._alive

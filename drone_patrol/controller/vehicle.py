@@ -178,16 +178,21 @@ class Vehicle:
         """Set every stream's rate explicitly and ask for the home position."""
 
         def send_interval(msg_id: int, interval_us: float) -> None:
+            if self.link.closed:
+                return
             try:
                 self.commander.set_message_interval(msg_id, interval_us)
             except DronePatrolError as exc:
                 log.info("message %d interval not set: %s", msg_id, exc)
 
         self.telemetry.request_streams(send_interval, self.config.telemetry_hz)
+        if self.link.closed:  # closed while setting up (a short upload): nothing to ask for any more
+            return
         try:
             self.commander.request_message(mavlink.MAVLINK_MSG_ID_HOME_POSITION)
         except (CommandRejectedError, DronePatrolError) as exc:
-            log.warning("home position not requested: %s", exc)
+            if not self.link.closed:
+                log.warning("home position not requested: %s", exc)
 
     def request_telemetry_in_background(self) -> threading.Thread:
         """:meth:`request_telemetry` in its own thread (each request waits for its ACK)."""

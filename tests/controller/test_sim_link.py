@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -10,7 +11,7 @@ from typing import Any
 import pytest
 
 from drone_patrol.controller import PatrolExecutor, Vehicle, VehicleEvent
-from drone_patrol.core.errors import MissionTransferError
+from drone_patrol.core.errors import LinkError, MissionTransferError
 from drone_patrol.sim.copter import SimulatedCopter
 from drone_patrol.sim.link import FaultyLink
 from tests.controller.conftest import make_config
@@ -102,3 +103,30 @@ def test_link_cut_mid_mission_vehicle_failsafe_reconnect_and_monitoring(sim: Sim
         assert landed_near_home_or_rally(truth.position, mission)
     finally:
         link.stop()
+
+
+def test_closing_the_vehicle_ends_a_command_waiting_for_its_ack_at_once(
+    sim: SimulatedCopter, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = make_config(sim.connection_string, command_timeout_s=5.0, retries=2)
+    vehicle = Vehicle.connect(config.connection, config, timeout_s=10)
+    sim.stop()  # the vehicle goes silent: no COMMAND_ACK will come (up to 15 s of tries)
+    outcome: dict[str, Any] = {}
+
+    def ask() -> None:
+        started = time.monotonic()
+        try:
+            vehicle.commander.request_message(242)  # HOME_POSITION
+        except Exception as exc:  # what the caller gets is the point of the test
+            outcome["error"], outcome["s"] = exc, time.monotonic() - started
+
+    asking = threading.Thread(target=ask)
+    asking.start()
+    time.sleep(0.3)
+    with caplog.at_level(logging.INFO, logger="drone_patrol.controller"):
+        vehicle.close()
+        asking.join(3.0)
+        time.sleep(0.5)  # the connection's own setup thread also stops, and says nothing of it
+    assert isinstance(outcome.get("error"), LinkError), outcome
+    assert "closed" in str(outcome["error"]) and outcome["s"] < 1.5
+    assert not [r for r in caplog.records if "home position not requested" in r.getMessage()]
