@@ -163,13 +163,18 @@ def _bare_publisher(port: int, client_id: str) -> Iterator[mqtt.Client]:
         client.loop_stop()
 
 
+def _prebuilt(tag: str) -> list[tuple[str, str, bytes]]:
+    """(topic, event id, message) of the bench's alerts, built ahead for the bare paho rows."""
+    return [
+        (f"dronepatrol/bench/drone-1/alerts/{a.kind.value}", a.alert_id, alert_message(a, **SOURCE).payload)
+        for a in _alerts(tag)
+    ]
+
+
 def _raw_paho_run(port: int) -> dict[str, Any]:
     """The floor: the same events from a bare paho client at QoS 1, no outbox."""
     rx = _Receiver(port, "raw")
-    payloads = [
-        (f"dronepatrol/bench/drone-1/alerts/{a.kind.value}", a.alert_id, alert_message(a, **SOURCE).payload)
-        for a in _alerts("raw")
-    ]
+    payloads = _prebuilt("raw")
     with _bare_publisher(port, "bench-raw-paho") as client:
 
         def send(i: int) -> None:
@@ -198,10 +203,7 @@ def _raw_paho_burst_run(port: int, threads: int) -> dict[str, Any]:
     threads can hand them over (prebuilt, no outbox), timed to the last arrival. What the network,
     the broker and paho in this interpreter let through; the burst rows' arrivals compare with it."""
     rx = _Receiver(port, f"raw-burst-{threads}")
-    payloads = [
-        (f"dronepatrol/bench/drone-1/alerts/{a.kind.value}", a.alert_id, alert_message(a, **SOURCE).payload)
-        for a in _alerts(f"raw-burst-{threads}")
-    ]
+    payloads = _prebuilt(f"raw-burst-{threads}")
     with _bare_publisher(port, f"bench-raw-burst-{threads}") as client:
 
         def worker(k: int) -> None:

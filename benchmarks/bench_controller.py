@@ -110,11 +110,13 @@ def _through(port: int, faults: dict[str, float], seed: int) -> Iterator[str]:
     controller_log = logging.getLogger("drone_patrol.controller")
     level = controller_log.level
     controller_log.setLevel(logging.ERROR)
-    link = FaultyLink(("127.0.0.1", port), seed=seed, **faults).start()  # type: ignore[arg-type]
     try:
-        yield f"tcp:127.0.0.1:{link.port}"
+        link = FaultyLink(("127.0.0.1", port), seed=seed, **faults).start()  # type: ignore[arg-type]
+        try:
+            yield f"tcp:127.0.0.1:{link.port}"
+        finally:
+            link.stop()
     finally:
-        link.stop()
         controller_log.setLevel(level)
 
 

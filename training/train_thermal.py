@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import inspect
 import math
 import random
 import sys
@@ -130,6 +131,14 @@ def focal_loss(logits: torch.Tensor, heat: torch.Tensor) -> torch.Tensor:
     return -(pos_loss.sum() + neg_loss.sum()) / n
 
 
+def _architecture(net_cfg: dict) -> dict:
+    """A recipe's ``net`` section with ThermalNet's defaults filled in (``width: 32`` alone is the
+    same network as ``width: 32, extra_s8: 0``)."""
+    bound = inspect.signature(ThermalNet).bind(**net_cfg)
+    bound.apply_defaults()
+    return dict(bound.arguments)
+
+
 def lr_at(it: int, total: int, cfg: dict) -> float:
     """Linear warm-up, then cosine decay to ``min_lr_fraction``."""
     base = cfg["lr"]
@@ -209,8 +218,8 @@ def main(argv: list[str] | None = None) -> int:
     source = args.resume_from or (run_dir / "last.pt")
     if source.exists() and not args.fresh:
         ckpt = torch.load(source, map_location="cpu", weights_only=False)
-        trained_net = ckpt.get("recipe", {}).get("net", {"width": 32})
-        if trained_net != recipe["net"]:
+        trained_net = ckpt.get("recipe", {}).get("net", {})
+        if _architecture(trained_net) != _architecture(recipe["net"]):
             parser.error(
                 f"{source} holds the network {trained_net}, {args.recipe} asks for {recipe['net']}: "
                 "resume with the recipe that trained it (the shipped checkpoint: training/thermal_detector_lean.yaml)"

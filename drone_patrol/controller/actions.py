@@ -18,13 +18,12 @@ from typing import Any
 from drone_patrol.controller.events import COPTER_MODES
 from drone_patrol.controller.link import MavLink, mavlink
 from drone_patrol.controller.telemetry import Telemetry
-from drone_patrol.core.errors import CommandRejectedError, InputError, LinkError, OperationTimeoutError
+from drone_patrol.core.errors import CommandRejectedError, InputError, OperationTimeoutError
 from drone_patrol.core.types import MavCmd, VehicleState
 
 log = logging.getLogger(__name__)
 
 _FORCE_MAGIC = 21196  # COMPONENT_ARM_DISARM param2 that skips checks
-_CLOSED_POLL_S = 0.1  # how often a command waiting for its ACK looks whether the link was closed
 
 
 def command_name(command: int) -> str:
@@ -109,9 +108,7 @@ class Commander:
                 self.link.send(build(confirmation))
                 wait_until = time.monotonic() + self.timing.ack_timeout_s
                 while (remaining := wait_until - time.monotonic()) > 0:
-                    ack = q.get(min(remaining, _CLOSED_POLL_S))
-                    if ack is None and self.link.closed:  # no ACK can come: say so now, not at the timeout
-                        raise LinkError(f"command {name}: link {self.link.connection_string} closed")
+                    ack = q.get(remaining)  # LinkError at once if the link is closed meanwhile
                     if ack is None or int(ack.command) != command:
                         continue
                     if getattr(ack, "target_system", 0) not in (0, self.link.source_system):

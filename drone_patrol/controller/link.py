@@ -112,25 +112,43 @@ class MessageQueue:
     def __init__(self, types: frozenset[str]) -> None:
         self.types = types
         self._queue: queue.Queue[Message] = queue.Queue()
+        self._closed: str | None = None  # why no message will come any more
 
     def put(self, msg: Message) -> None:
         self._queue.put(msg)
 
+    def close(self, reason: str) -> None:
+        """No more messages will come (the link was closed): :meth:`get` raises :class:`LinkError` saying ``reason``."""
+        self._closed = reason
+        self._queue.put(_CLOSED)  # wakes a get() blocked on the queue
+
     def get(self, timeout_s: float) -> Message | None:
-        """The next message, or ``None`` after ``timeout_s`` seconds without one."""
-        try:
-            return self._queue.get(timeout=max(timeout_s, 0.0))
-        except queue.Empty:
-            return None
+        """The next message, or ``None`` after ``timeout_s`` seconds without one.
+
+        Raises :class:`LinkError` once the link is closed: no answer can come any more."""
+        if self._closed is None:
+            try:
+                msg = self._queue.get(timeout=max(timeout_s, 0.0))
+            except queue.Empty:
+                return None
+            if msg is not _CLOSED:
+                return msg
+        raise LinkError(self._closed or "link closed")
 
     def drain(self) -> list[Message]:
         """Every message queued so far."""
-        out = []
+        out: list[Message] = []
         while True:
             try:
-                out.append(self._queue.get_nowait())
+                msg = self._queue.get_nowait()
             except queue.Empty:
                 return out
+            if msg is not _CLOSED:
+                out.append(msg)
+
+
+#: Put in a queue when its link closes (never a vehicle's message).
+_CLOSED: Any = object()
 
 
 class MavLink:
@@ -202,8 +220,12 @@ class MavLink:
             self._threads.append(thread)
 
     def close(self) -> None:
-        """Stop the threads and close the connection."""
+        """Stop the threads and close the connection; a caller waiting for a message gets a
+        :class:`LinkError` at once instead of waiting out its timeout."""
         self._stop.set()
+        with self._sub_lock:
+            for q in self._queues:
+                q.close(f"link {self.connection_string} closed")
         for thread in self._threads:
             if thread is not threading.current_thread():
                 thread.join(timeout=2.0)
@@ -270,6 +292,8 @@ class MavLink:
         q = MessageQueue(frozenset(types))
         with self._sub_lock:
             self._queues.append(q)
+            if self.closed:
+                q.close(f"link {self.connection_string} closed")
         try:
             yield q
         finally:

@@ -1,14 +1,16 @@
-"""Connection strings and signing keys."""
+"""Connection strings, signing keys, and the message queues of a closed link."""
 
 from __future__ import annotations
 
 import hashlib
+import threading
+import time
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from drone_patrol.controller.link import parse_connection, signing_key_from_secret
+from drone_patrol.controller.link import MessageQueue, parse_connection, signing_key_from_secret
 from drone_patrol.core.errors import LinkError
 
 
@@ -47,3 +49,28 @@ def test_signing_key() -> None:
     assert signing_key_from_secret(hex_key) == bytes.fromhex(hex_key)
     assert signing_key_from_secret("night patrol\n") == hashlib.sha256(b"night patrol").digest()
     assert len(signing_key_from_secret("x")) == 32
+
+
+def test_a_closed_queue_wakes_its_waiter_and_refuses_later_waits() -> None:
+    q = MessageQueue(frozenset({"COMMAND_ACK"}))
+    q.put("queued")  # type: ignore[arg-type]
+    assert q.get(0.0) == "queued" and q.get(0.0) is None
+    outcome: dict[str, object] = {}
+
+    def wait() -> None:
+        started = time.monotonic()
+        try:
+            q.get(30.0)
+        except LinkError as exc:
+            outcome["error"], outcome["s"] = str(exc), time.monotonic() - started
+
+    waiter = threading.Thread(target=wait)
+    waiter.start()
+    time.sleep(0.1)
+    q.close("link tcp:127.0.0.1:5760 closed")
+    waiter.join(5.0)
+    assert outcome["error"] == "link tcp:127.0.0.1:5760 closed" and float(outcome["s"]) < 2.0  # type: ignore[arg-type]
+    for _ in range(2):  # every later wait too, at once
+        with pytest.raises(LinkError, match="closed"):
+            q.get(30.0)
+    assert q.drain() == []
