@@ -5,6 +5,7 @@ The drone side::
     from drone_patrol.alerts.publisher import AlertPublisher
     pub = AlertPublisher(settings.alerts, site, drone).start()   # a missing broker is not fatal
     event_id = pub.publish_alert(alert)      # committed to the SQLite outbox first, then QoS 1
+    event_ids = pub.publish_alerts(frame_alerts)   # several: one commit and one sync, all or none
     pub.publish_status("patrolling", battery_percent=71)          # retained; last will: offline
     pub.publish_telemetry(vehicle_state)     # QoS 0, about telemetry_hz
     pub.on_ack(callback)                     # AlertAck from the command room

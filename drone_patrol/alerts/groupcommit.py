@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Generic, TypeVar
@@ -36,7 +36,7 @@ T = TypeVar("T")
 
 @dataclass(slots=True)
 class _Entry(Generic[T]):
-    item: T
+    items: Sequence[T]
     gate: threading.Lock | None = None  # a follower's: released when done, or to lead the next batch
     done: bool = False
 
@@ -56,7 +56,11 @@ class CommitQueue(Generic[T]):
 
     def submit(self, item: T) -> None:
         """Return once a ``commit`` call that held ``item`` has returned."""
-        entry = _Entry(item)
+        self.submit_all((item,))
+
+    def submit_all(self, items: Sequence[T]) -> None:
+        """Return once a ``commit`` call that held all of ``items`` (one call, in this order) has returned."""
+        entry = _Entry(items)
         with self._lock:
             self._queue.append(entry)
             lead = not self._running
@@ -73,7 +77,7 @@ class CommitQueue(Generic[T]):
         with self._lock:
             batch, self._queue = self._queue, []
         try:
-            self._commit([e.item for e in batch])
+            self._commit([item for e in batch for item in e.items])
         finally:
             with self._lock:
                 if self._queue:

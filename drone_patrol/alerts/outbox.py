@@ -32,7 +32,7 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -192,6 +192,18 @@ class Outbox:
         """
         return self._put(_Ticket(event_id, ALERT, _SEVERITY_RANK.get(severity, 2), topic, payload, qos, None))
 
+    def put_alerts(self, alerts: Sequence[tuple[str, str, bytes, str]], *, qos: int = 1) -> list[int | None]:
+        """Commit several alerts, each ``(event_id, topic, payload, severity)``, in one transaction
+        (all or none) and, with ``FULL``, one sync; their sequence numbers as :meth:`put_alert` gives them.
+        """
+        tickets = [
+            _Ticket(event_id, ALERT, _SEVERITY_RANK.get(severity, 2), topic, payload, qos, None)
+            for event_id, topic, payload, severity in alerts
+        ]
+        if tickets:
+            self._put_all(tickets)
+        return [t.seq for t in tickets]
+
     def put_telemetry(self, topic: str, payload: bytes, *, ttl_s: float) -> int | None:
         """Buffer one telemetry sample (QoS 0) until ``ttl_s`` from now; ``None`` if the outbox is full."""
         self.telemetry_puts += 1
@@ -203,12 +215,23 @@ class Outbox:
         self._commits.submit(ticket)
         if ticket.error is not None:
             raise ticket.error
+        self._wait_synced(ticket.written)
+        return ticket.seq
+
+    def _put_all(self, tickets: list[_Ticket]) -> None:
+        """:meth:`_put` for rows that go in one transaction together (one commit, one sync)."""
+        self._commits.submit_all(tickets)
+        for t in tickets:
+            if t.error is not None:
+                raise t.error
+        self._wait_synced(tickets[-1].written)
+
+    def _wait_synced(self, written: int) -> None:
         if self._sync is not None:
             try:
-                self._sync.wait(ticket.written)
+                self._sync.wait(written)
             except WalSyncError as exc:
                 raise OutboxError(f"outbox {self.path}: cannot sync to disk ({exc.strerror})") from None
-        return ticket.seq
 
     def _commit_locked(self, batch: list[_Ticket]) -> None:
         with self._waiting_lock:

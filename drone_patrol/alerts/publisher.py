@@ -21,7 +21,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from paho.mqtt.enums import MQTTErrorCode
@@ -92,6 +92,27 @@ class AlertPublisher(DroneLink):
         hotspot without ``max_temperature_c``). A thumbnail over ``thumbnail_max_bytes``
         is left out of the message, not the alert.
         """
+        event_id, topic, payload, severity = self._row(alert)
+        # The row went to paho (or to the pump, which it woke) before its commit: no wake-up
+        # here, which would only compete with paho's thread for the interpreter.
+        self._outbox.put_alert(event_id, topic, payload, severity)
+        self._counts["alerts_queued"] += 1
+        return event_id
+
+    def publish_alerts(self, alerts: Sequence[Alert]) -> list[str]:
+        """:meth:`publish_alert` for several alerts at once (those of one frame): one commit and
+        one disk sync for all, sent in this order; returns their event ids.
+
+        All or none: an alert that does not fit the schema raises :class:`AlertSchemaError`
+        before any of them is committed.
+        """
+        rows = [self._row(alert) for alert in alerts]
+        self._outbox.put_alerts(rows)
+        self._counts["alerts_queued"] += len(rows)
+        return [row[0] for row in rows]
+
+    def _row(self, alert: Alert) -> tuple[str, str, bytes, str]:
+        """The outbox row of ``alert``: (event id, topic, wire message, severity)."""
         message = alert_message(
             alert,
             site=self.site,
@@ -101,13 +122,7 @@ class AlertPublisher(DroneLink):
         )
         if message.thumbnail_left_out:
             log.warning("alert %s: thumbnail of %d bytes left out", alert.alert_id, len(alert.thumbnail_jpeg or b""))
-        # The row went to paho (or to the pump, which it woke) before its commit: no wake-up
-        # here, which would only compete with paho's thread for the interpreter.
-        self._outbox.put_alert(
-            message.event_id, self._topics.alert(alert.kind.value), message.payload, alert.severity.value
-        )
-        self._counts["alerts_queued"] += 1
-        return message.event_id
+        return message.event_id, self._topics.alert(alert.kind.value), message.payload, alert.severity.value
 
     def publish_status(self, state: str, **fields: Any) -> None:
         """Set the retained status (``online``, a mission state, ...) and its fields (battery, ...).

@@ -70,10 +70,10 @@ class _RestampingSink:
         self.publisher, self.clock = publisher, clock
         self.published: list[Alert] = []
 
-    def publish_alert(self, alert: Alert) -> str:
-        stamped = self.clock.restamp(alert)
-        self.published.append(stamped)
-        return self.publisher.publish_alert(stamped)
+    def publish_alerts(self, alerts: list[Alert]) -> list[str]:
+        stamped = [self.clock.restamp(alert) for alert in alerts]
+        self.published.extend(stamped)
+        return self.publisher.publish_alerts(stamped)
 
     def publish_video(self, jpeg: bytes) -> None:
         self.publisher.publish_video(jpeg)

@@ -58,7 +58,9 @@ class FrameFeed(Protocol):
 class AlertSink(Protocol):
     """What the data path hands its outputs to (the MQTT publisher)."""
 
-    def publish_alert(self, alert: Alert) -> str: ...
+    def publish_alerts(self, alerts: list[Alert]) -> list[str]:
+        """Commit a frame's alerts together (one disk sync) and send them in order."""
+        ...
 
     def publish_video(self, jpeg: bytes) -> None: ...
 
@@ -137,8 +139,7 @@ class DataPath:
         self._frames.put(None)
         self._threads[1].join(timeout_s)
         closing = self.vision.finish(self.clock.now())
-        for alert in closing:
-            self._emit(alert)
+        self._emit(closing)
         return closing
 
     def _camera_loop(self) -> None:
@@ -189,8 +190,7 @@ class DataPath:
                 continue
             self.stats.processing_s += time.perf_counter() - started
             self.stats.frames_processed += 1
-            for alert in alerts:
-                self._emit(alert)
+            self._emit(alerts)
             now = time.monotonic()
             if self.video_fps > 0 and now - self._last_video_s >= 1.0 / self.video_fps:
                 self._last_video_s = now
@@ -198,19 +198,26 @@ class DataPath:
                 if jpeg:
                     self.sink.publish_video(jpeg)
 
-    def _emit(self, alert: Alert) -> None:
+    def _emit(self, alerts: list[Alert]) -> None:
+        """Record and publish one frame's alerts: one commit for all, so the last of them
+        does not wait for a disk sync per alert before it."""
+        if not alerts:
+            return
         with self._lock:
-            self.alerts.append(alert)
-            self.stats.alerts += 1
-            self.stats.first_alert_wall_s.setdefault(alert.incident_id, time.time())
-            self.stats.first_alert_vehicle_s.setdefault(alert.incident_id, self.clock.now())
-        self.sink.publish_alert(alert)
-        log.info(
-            "alert %s %s %s",
-            alert.kind.value,
-            alert.status.value,
-            alert.summary,
-            extra={"alert_id": alert.alert_id, "incident_id": alert.incident_id, "drone": alert.drone},
-        )
-        if self.on_alert is not None:
-            self.on_alert(alert)
+            self.alerts.extend(alerts)
+            self.stats.alerts += len(alerts)
+            wall_s, vehicle_s = time.time(), self.clock.now()
+            for alert in alerts:
+                self.stats.first_alert_wall_s.setdefault(alert.incident_id, wall_s)
+                self.stats.first_alert_vehicle_s.setdefault(alert.incident_id, vehicle_s)
+        self.sink.publish_alerts(alerts)
+        for alert in alerts:
+            log.info(
+                "alert %s %s %s",
+                alert.kind.value,
+                alert.status.value,
+                alert.summary,
+                extra={"alert_id": alert.alert_id, "incident_id": alert.incident_id, "drone": alert.drone},
+            )
+            if self.on_alert is not None:
+                self.on_alert(alert)

@@ -205,3 +205,39 @@ def test_a_purge_gives_way_to_a_waiting_insert_between_chunks(tmp_path: Path) ->
     assert ob.purge() is True and ob.delivered_unpurged == 0
     assert [r.event_id for r in ob.pending(ALERT, 0, 10)] == ["id-6", "new"]
     ob.close()
+
+
+def test_a_batch_is_one_transaction_one_sync_and_comes_back_in_order(tmp_path: Path) -> None:
+    ob = Outbox(tmp_path / "outbox.sqlite")  # FULL: the group sync counts commits
+    assert ob._sync is not None
+    ob.put_alert("before", "t/a", b"0", "info")
+    handed: list[str | None] = []
+    ob.on_insert = lambda row: handed.append(row.event_id)
+    commits = ob._sync.written
+    seqs = ob.put_alerts(
+        [(f"b-{i}", "t/a", f"p{i}".encode(), "warning") for i in range(5)] + [("before", "t/a", b"0", "info")]
+    )
+    assert ob._sync.written == commits + 1 and ob._sync.synced >= ob._sync.written  # one commit, synced on return
+    assert handed == [f"b-{i}" for i in range(5)]  # a repeated id is neither stored nor sent again
+    assert seqs[-1] == 1 and seqs[:5] == sorted(seqs[:5]) and len(set(seqs)) == 6
+    assert [r.event_id for r in ob.pending(ALERT, 0, 10)] == ["before", *(f"b-{i}" for i in range(5))]
+    assert ob.put_alerts([]) == []
+    ob.close()
+
+
+def test_a_failed_batch_leaves_none_of_its_rows(tmp_path: Path) -> None:
+    ob = _ob(tmp_path)
+    calls: list[str | None] = []
+
+    def fails_on_third(row: OutboxRow) -> None:
+        calls.append(row.event_id)
+        if len(calls) == 3:
+            raise RuntimeError("pump gone")
+
+    ob.on_insert = fails_on_third
+    with pytest.raises(OutboxError, match="pump gone"):
+        ob.put_alerts([(f"x-{i}", "t/a", b"p", "critical") for i in range(4)])
+    assert ob.depth == 0 and ob.pending(ALERT, 0, 10) == []
+    ob.on_insert = None
+    assert ob.put_alerts([("x-0", "t/a", b"p", "critical")]) == [ob.pending(ALERT, 0, 1)[0].seq]
+    ob.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -10,8 +11,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from drone_patrol.alerts.publisher import AlertAck, AlertPublisher
-from drone_patrol.alerts.schema import alert_from_event, validate_json_schema
+from drone_patrol.alerts.schema import AlertSchemaError, alert_from_event, validate_json_schema
 from drone_patrol.alerts.subscriber import AlertSubscriber
 from drone_patrol.core.types import AlertKind, VehicleState
 from tests.alerts.helpers import DRONE, SITE, fast_config, make_alert, raw_listener, wait_until
@@ -311,3 +314,24 @@ def test_shared_subscription_splits_alerts_between_command_rooms(tmp_path: Path)
             pub.stop()
             room_a.stop()
             room_b.stop()
+
+
+@requires_mosquitto
+def test_a_frames_alerts_go_together_in_order_and_a_bad_one_stops_all_of_them(tmp_path: Path) -> None:
+    with mosquitto_broker(tmp_path / "b") as broker, raw_listener(broker.port, "dronepatrol/#") as seen:
+        pub = AlertPublisher(fast_config(broker.url, tmp_path / "ob.sqlite"), SITE, DRONE)
+        try:
+            pub.start()
+            frame = [make_alert(kind, i) for i, kind in enumerate([*AlertKind, AlertKind.THERMAL_HOTSPOT])]
+            broken = dataclasses.replace(frame[0], figures={})  # a hotspot without its temperature
+            with pytest.raises(AlertSchemaError, match="max_temperature_c"):
+                pub.publish_alerts([*frame[:2], broken])
+            assert pub.outbox_depth == 0 and pub.metrics["alerts_queued"] == 0  # none of them committed
+            ids = pub.publish_alerts(frame)
+            assert ids == [a.alert_id for a in frame] and pub.metrics["alerts_queued"] == len(frame)
+            alerts = lambda: [m for m in seen if "/alerts/" in m.topic]  # noqa: E731
+            assert wait_until(lambda: len(alerts()) == len(frame), 5)
+            assert [json.loads(m.payload)["id"] for m in alerts()] == ids  # in the order given
+            assert pub.flush(2) and pub.outbox_depth == 0
+        finally:
+            pub.stop()
