@@ -1,5 +1,6 @@
 """No alert lost, none shown twice: a broker down for 10 s mid-burst, a publisher killed mid-burst
-(from one thread, and from eight at once at the default durability)."""
+(from one thread, and from several at once at the default durability, one alert a call or
+batches)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from drone_patrol.alerts.outbox import ALERT, Outbox
 from drone_patrol.alerts.publisher import AlertPublisher
@@ -104,17 +107,20 @@ def test_publisher_killed_in_the_middle_of_a_burst_and_restarted(any_broker: Any
 
 
 @requires_mosquitto
-def test_publisher_killed_while_eight_threads_publish_loses_no_returned_alert(tmp_path: Path) -> None:
-    """Group sync at the default durability (FULL): 8 threads publish at once, their commits
-    share syncs, and a SIGKILL lands mid-burst. Every alert whose ``publish_alert`` had
-    returned is either at the command room or in the outbox file; a new process delivers
-    the rest, each alert shown once."""
+@pytest.mark.parametrize("threads, batch", [(8, 1), (2, 10)], ids=["8-threads", "2-threads-batches-of-10"])
+def test_publisher_killed_while_threads_publish_loses_no_returned_alert(
+    tmp_path: Path, threads: int, batch: int
+) -> None:
+    """Group sync at the default durability (FULL): threads publish at once (one alert a call,
+    or ``publish_alerts`` of 10), their commits share syncs, and a SIGKILL lands mid-burst.
+    Every alert whose call had returned is either at the command room or in the outbox file;
+    a new process delivers the rest, each alert shown once."""
     with mosquitto_broker(tmp_path / "b") as broker:
         got: list[dict] = []
         sub = AlertSubscriber(broker.url, on_alert=got.append, client_id="cr-threads", persistent=True)
         sub.start(wait_s=5)
         outbox = tmp_path / "ob.sqlite"
-        args = ("--count", str(BURST), "--threads", "8", "--synchronous", "FULL")
+        args = ("--count", str(BURST), "--threads", str(threads), "--batch", str(batch), "--synchronous", "FULL")
         first = _spawn(broker.url, outbox, *args)
         returned: set[str] = set()
         try:
