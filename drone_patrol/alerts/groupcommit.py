@@ -39,6 +39,7 @@ class _Entry(Generic[T]):
     items: Sequence[T]
     gate: threading.Lock | None = None  # a follower's: released when done, or to lead the next batch
     done: bool = False
+    lead: bool = False  # released to lead the next batch
 
 
 class CommitQueue(Generic[T]):
@@ -71,7 +72,11 @@ class CommitQueue(Generic[T]):
                 entry.gate.acquire()
         if not lead:
             assert entry.gate is not None
-            entry.gate.acquire()  # committed by a leader, or this caller leads the next batch
+            try:
+                entry.gate.acquire()  # committed by a leader, or this caller leads the next batch
+            except BaseException:  # interrupted (KeyboardInterrupt in the main thread)
+                self._abandon(entry)
+                raise
             if entry.done:
                 return
         with self._lock:
@@ -80,16 +85,32 @@ class CommitQueue(Generic[T]):
             self._commit([item for e in batch for item in e.items])
         finally:
             with self._lock:
-                if self._queue:
-                    gate = self._queue[0].gate
-                    assert gate is not None  # queued while a commit ran: a follower
-                    gate.release()  # not done: it leads the next batch
-                else:
-                    self._running = False
+                self._pass_lead()
+                for e in batch:
+                    e.done = True
             for e in batch:
-                e.done = True
                 if e.gate is not None:
                     e.gate.release()
+
+    def _abandon(self, entry: _Entry[T]) -> None:
+        """An interrupted follower leaves: out of the queue if a leader has not taken it; if it
+        was woken to lead the next batch, the lead passes on (or no commit is running)."""
+        with self._lock:
+            if entry not in self._queue:
+                return  # a leader took it: committed, or being committed
+            self._queue.remove(entry)
+            if entry.lead:
+                self._pass_lead()
+
+    def _pass_lead(self) -> None:
+        """The first queued follower leads the next batch, or no commit runs (caller holds the lock)."""
+        if self._queue:
+            first = self._queue[0]
+            assert first.gate is not None  # queued while a commit ran: a follower
+            first.lead = True
+            first.gate.release()
+        else:
+            self._running = False
 
 
 class WalSyncError(OSError):
@@ -111,7 +132,7 @@ class WalSync:
         self._lock = threading.Lock()
         self._running: list[int] = []  # for each running sync, the commits it covers
         self._waiters: list[tuple[int, threading.Lock]] = []  # (commit, released when settled)
-        self._failed: tuple[int, int, OSError] | None = None  # commits (after, up to] a failed sync covered
+        self._failures: list[tuple[int, int, OSError]] = []  # commits (after, up to] each failed sync covered
 
     def committed(self) -> int:
         """Count one more commit (its write to the file has returned); returns its number."""
@@ -122,10 +143,10 @@ class WalSync:
         """Return once a sync covers commit number ``written``; :class:`WalSyncError` if the one that did failed."""
         while True:
             with self._lock:
-                if self._covered_by_failure(written):
-                    assert self._failed is not None
+                failure = self._failure_covering(written)
+                if failure is not None:
                     # A failed sync may leave the pages marked clean: a later sync proves nothing.
-                    raise WalSyncError(self._failed[2].errno, f"fdatasync failed ({self._failed[2]})")
+                    raise WalSyncError(failure.errno, f"fdatasync failed ({failure})")
                 if self.synced >= written:
                     return
                 lead = len(self._running) < self.max_syncs and not any(t >= written for t in self._running)
@@ -137,30 +158,45 @@ class WalSync:
                     gate.acquire()
                     self._waiters.append((written, gate))
             if not lead:
-                gate.acquire()  # released by the sync that covers this commit, or to lead the next
+                try:
+                    gate.acquire()  # released by the sync that covers this commit, or to lead the next
+                except BaseException:  # interrupted: leave, and let another waiter lead if this one was to
+                    with self._lock:
+                        self._waiters = [w for w in self._waiters if w[1] is not gate]
+                        self._wake()
+                    raise
                 continue
             error: OSError | None = None
             try:
                 os.fdatasync(self.fd)
             except OSError as exc:
                 error = exc
+            except BaseException:  # interrupted: this sync proves nothing; the next waiter starts one
+                with self._lock:
+                    self._running.remove(target)
+                    self._wake()
+                raise
             with self._lock:
                 self._running.remove(target)
                 if error is None:
                     self.synced = max(self.synced, target)
                 else:
-                    self._failed = (self.synced, target, error)
+                    self._failures.append((self.synced, target, error))
                 self._wake()
 
-    def _covered_by_failure(self, written: int) -> bool:
-        return self._failed is not None and self._failed[0] < written <= self._failed[1]
+    def _failure_covering(self, written: int) -> OSError | None:
+        """The error of a failed sync that covered commit ``written``, if any (caller holds the lock)."""
+        for after, up_to, error in self._failures:
+            if after < written <= up_to:
+                return error
+        return None
 
     def _wake(self) -> None:
         """Release the waiters a finished sync settled, and one to start the next sync when
         some are covered by no running sync (caller holds the lock)."""
         waiting: list[tuple[int, threading.Lock]] = []
         for written, gate in self._waiters:
-            if written <= self.synced or self._covered_by_failure(written):
+            if written <= self.synced or self._failure_covering(written) is not None:
                 gate.release()
             else:
                 waiting.append((written, gate))

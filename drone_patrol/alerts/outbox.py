@@ -132,6 +132,8 @@ class Outbox:
         self._lock = threading.Lock()  # the write side: inserts, purges, reads
         self._done_lock = threading.Lock()  # rows delivered but not yet deleted
         self._delivered: set[int] = set()
+        self._unmarked: list[int] = []  # delivered marks the open transaction deleted (put back on rollback)
+        self._void: set[int] = set()  # rows handed over whose commit failed (their PUBACKs are ignored)
         self._commits = CommitQueue(self._commit_locked)
         self._sync: WalSync | None = None  # the group sync of the WAL file (FULL)
         self._waiting_lock = threading.Lock()
@@ -195,6 +197,10 @@ class Outbox:
     def put_alerts(self, alerts: Sequence[tuple[str, str, bytes, str]], *, qos: int = 1) -> list[int | None]:
         """Commit several alerts, each ``(event_id, topic, payload, severity)``, in one transaction
         (all or none) and, with ``FULL``, one sync; their sequence numbers as :meth:`put_alert` gives them.
+
+        When the commit fails (:class:`OutboxError`), none is in the file, though the rows handed
+        over before the failure may still reach the broker: a retry may show them twice, and the
+        command room drops repeats by event id, as for any redelivery.
         """
         tickets = [
             _Ticket(event_id, ALERT, _SEVERITY_RANK.get(severity, 2), topic, payload, qos, None)
@@ -249,6 +255,7 @@ class Outbox:
 
     def _commit(self, batch: list[_Ticket]) -> None:
         """INSERT the batch and COMMIT it in one transaction; each row goes to :attr:`on_insert` before the COMMIT."""
+        dropped = (self.dropped_alerts, self.dropped_telemetry)
         try:
             self._db.execute("BEGIN IMMEDIATE")
             for t in batch:
@@ -257,14 +264,19 @@ class Outbox:
                 if t.fresh is not None and self.on_insert is not None:
                     self.on_insert(t.fresh)  # on the wire before the commit
             self._db.execute("COMMIT")
-        except Exception as exc:  # the file, or the hand-over: nothing of the batch is committed
-            with contextlib.suppress(sqlite3.DatabaseError):
-                self._db.execute("ROLLBACK")
-            self._pending = self._count(_PENDING)
+        except BaseException as exc:  # the file, the hand-over, an interrupt: nothing of the batch is committed
+            self._roll_back()
+            self.dropped_alerts, self.dropped_telemetry = dropped  # the evictions were rolled back too
+            # Rows handed over before the failure may still reach the broker: their PUBACKs
+            # must not count as deliveries of rows that are not in the file.
+            self._void_rows([t.fresh.seq for t in batch if t.fresh is not None])
             error = OutboxError(f"outbox {self.path}: cannot write ({exc})")
             for t in batch:
-                t.seq, t.error = None, error
+                t.seq, t.fresh, t.error = None, None, error
+            if not isinstance(exc, Exception):
+                raise
             return
+        self._unmarked = []
         written = self._sync.committed() if self._sync is not None else 0
         for t in batch:
             t.written = written
@@ -362,7 +374,31 @@ class Outbox:
         """Note rows whose PUBACK arrived: gone from :attr:`depth` and :meth:`pending` at once,
         deleted from the file by the next :meth:`purge` (a crash before it means duplicates only)."""
         with self._done_lock:
+            if self._void:  # handed over, then rolled back: not rows of the file
+                seqs = set(seqs)
+                void = seqs & self._void
+                self._void -= void
+                seqs -= void
             self._delivered.update(seqs)
+
+    def _void_rows(self, seqs: list[int]) -> None:
+        """Rows handed over whose transaction rolled back (caller holds the write lock)."""
+        if seqs:
+            with self._done_lock:
+                self._void.update(seqs)
+                self._delivered.difference_update(seqs)
+
+    def _roll_back(self) -> None:
+        """ROLLBACK the open transaction; put back the delivered marks it had taken, recount."""
+        with contextlib.suppress(sqlite3.DatabaseError):
+            self._db.execute("ROLLBACK")
+        with self._done_lock:
+            self._delivered.update(self._unmarked)
+        self._unmarked = []
+        try:
+            self._pending = self._count(_PENDING)
+        except sqlite3.DatabaseError as exc:
+            log.error("outbox %s: cannot count its rows after a failed write (%s)", self.path, exc)
 
     @property
     def commits_since_checkpoint(self) -> int:
@@ -394,10 +430,11 @@ class Outbox:
                     self._db.execute("BEGIN IMMEDIATE")
                     self._delete_delivered(self.purge_chunk)
                     self._db.execute("COMMIT")
-            except sqlite3.DatabaseError as exc:
-                with contextlib.suppress(sqlite3.DatabaseError):
-                    self._db.execute("ROLLBACK")
-                self._pending = self._count(_PENDING)
+                    self._unmarked = []
+            except BaseException as exc:
+                self._roll_back()  # the chunk's rows stay marked delivered, for the next purge
+                if not isinstance(exc, sqlite3.DatabaseError):
+                    raise
                 log.warning("outbox %s: delivered rows not deleted yet (%s)", self.path, exc)
                 return False
             finally:
@@ -419,6 +456,7 @@ class Outbox:
         self._pending -= removed
         with self._done_lock:
             self._delivered.difference_update(ids)
+        self._unmarked.extend(ids)
         return removed > 0
 
     def delete(self, seqs: Iterable[int]) -> None:

@@ -104,7 +104,8 @@ class AlertPublisher(DroneLink):
         one disk sync for all, sent in this order; returns their event ids.
 
         All or none: an alert that does not fit the schema raises :class:`AlertSchemaError`
-        before any of them is committed.
+        before any of them is committed, and a failed commit (:class:`OutboxError`) leaves none
+        in the outbox (some may still have gone out: a retry is deduplicated by event id).
         """
         rows = [self._row(alert) for alert in alerts]
         self._outbox.put_alerts(rows)

@@ -75,6 +75,9 @@ class OutboxPump:
         self._inflight: dict[int, OutboxRow | Tracked] = {}
         self._cursor = {ALERT: 0, TELEMETRY: 0}
         self._staged: deque[OutboxRow] = deque()
+        # Guards _staged's overflow against the pump taking rows from it; a leaf lock, held
+        # only for those few steps (the inserting thread holds the outbox's lock meanwhile).
+        self._staged_lock = threading.Lock()
         self._caught_up = False  # every pending alert after the cursor is in _staged
         self._overflows = 0
         self._telemetry_seen = -1  # outbox.telemetry_puts when the file's telemetry was last read
@@ -125,11 +128,12 @@ class OutboxPump:
 
     def stage(self, row: OutboxRow) -> None:
         """Take a new alert row from the outbox before its commit (called under the outbox's lock)."""
-        if len(self._staged) >= self.max_staged:
-            self._overflows += 1
-            self._caught_up = False  # the file holds them all: read it again
-            self._staged.clear()
-        self._staged.append(row)
+        with self._staged_lock:
+            if len(self._staged) >= self.max_staged:
+                self._overflows += 1
+                self._caught_up = False  # the file holds them all: read it again
+                self._staged.clear()
+            self._staged.append(row)
 
     def reset(self) -> None:
         """Forget what was in flight: a new paho client starts from the outbox again."""
@@ -224,13 +228,17 @@ class OutboxPump:
             rows = self.outbox.pending(ALERT, cursor, room)
             if len(rows) == room:
                 return rows
-            self._caught_up = overflows == self._overflows
+            with self._staged_lock:
+                self._caught_up = overflows == self._overflows
             if rows:
                 return rows
         out: list[OutboxRow] = []
-        while self._staged and len(out) < room:
-            row = self._staged.popleft()
-            if row.seq > cursor:  # older ones came from the file already
-                out.append(row)
-                cursor = row.seq
+        with self._staged_lock:  # an overflow clears _staged: never between two of these rows
+            if not self._caught_up:
+                return out  # it just did: the file has them
+            while self._staged and len(out) < room:
+                row = self._staged.popleft()
+                if row.seq > cursor:  # older ones came from the file already
+                    out.append(row)
+                    cursor = row.seq
         return out
