@@ -72,8 +72,9 @@ class _RestampingSink:
 
     def publish_alerts(self, alerts: list[Alert]) -> list[str]:
         stamped = [self.clock.restamp(alert) for alert in alerts]
-        self.published.extend(stamped)
-        return self.publisher.publish_alerts(stamped)
+        ids = self.publisher.publish_alerts(stamped)
+        self.published.extend(stamped)  # committed: the command room will see them
+        return ids
 
     def publish_video(self, jpeg: bytes) -> None:
         self.publisher.publish_video(jpeg)

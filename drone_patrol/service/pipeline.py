@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from drone_patrol.alerts.models import AlertSchemaError
 from drone_patrol.core.types import Alert, VehicleState
 from drone_patrol.vision.frames import ThermalFrame
 
@@ -85,6 +86,8 @@ class DataPathStats:
     frames_skipped_no_state: int = 0
     alerts: int = 0
     vision_errors: int = 0
+    publish_failures: int = 0  # tries to hand alerts to the publisher that failed (each retried)
+    alerts_refused: int = 0  # alerts the schema refused (a fault in the code that built them)
     processing_s: float = 0.0
     first_alert_wall_s: dict[str, float] = field(default_factory=dict)  # incident id -> wall time of its first alert
     first_alert_vehicle_s: dict[str, float] = field(default_factory=dict)  # ... and vehicle time
@@ -125,6 +128,8 @@ class DataPath:
             threading.Thread(target=self._vision_loop, name="vision", daemon=True),
         ]
         self._last_video_s = 0.0
+        self._publish_lock = threading.Lock()
+        self.unsent: list[Alert] = []  # raised, not yet committed by the publisher (retried)
 
     def start(self) -> DataPath:
         """Start both threads."""
@@ -136,10 +141,18 @@ class DataPath:
         """Stop capturing, finish the queued frames, close open incidents; return the closing alerts."""
         self._stop.set()
         self._threads[0].join(timeout_s)
-        self._frames.put(None)
+        try:
+            self._frames.put(None, timeout=timeout_s)
+        except queue.Full:
+            log.error("vision thread not taking frames; stopped without finishing %d", self._frames.qsize())
         self._threads[1].join(timeout_s)
         closing = self.vision.finish(self.clock.now())
         self._emit(closing)
+        if self.unsent:
+            log.error(
+                "%d alerts raised but never committed by the publisher: %s",
+                len(self.unsent), ", ".join(a.alert_id for a in self.unsent),
+            )  # fmt: skip
         return closing
 
     def _camera_loop(self) -> None:
@@ -190,7 +203,10 @@ class DataPath:
                 continue
             self.stats.processing_s += time.perf_counter() - started
             self.stats.frames_processed += 1
-            self._emit(alerts)
+            try:
+                self._emit(alerts)
+            except Exception:  # a failing on_alert hook: the alerts went out, the thread goes on
+                log.exception("alert hook failed on frame %d", frame.index)
             now = time.monotonic()
             if self.video_fps > 0 and now - self._last_video_s >= 1.0 / self.video_fps:
                 self._last_video_s = now
@@ -199,19 +215,22 @@ class DataPath:
                     self.sink.publish_video(jpeg)
 
     def _emit(self, alerts: list[Alert]) -> None:
-        """Record and publish one frame's alerts: one commit for all, so the last of them
-        does not wait for a disk sync per alert before it."""
-        if not alerts:
-            return
-        with self._lock:
-            self.alerts.extend(alerts)
-            self.stats.alerts += len(alerts)
-            wall_s, vehicle_s = time.time(), self.clock.now()
-            for alert in alerts:
-                self.stats.first_alert_wall_s.setdefault(alert.incident_id, wall_s)
-                self.stats.first_alert_vehicle_s.setdefault(alert.incident_id, vehicle_s)
-        self.sink.publish_alerts(alerts)
-        for alert in alerts:
+        """Record one frame's alerts and publish them, after any that an earlier try could not:
+        one commit for all, so the last of them does not wait for a disk sync per alert."""
+        if alerts:
+            with self._lock:
+                self.alerts.extend(alerts)
+                self.stats.alerts += len(alerts)
+                wall_s, vehicle_s = time.time(), self.clock.now()
+                for alert in alerts:
+                    self.stats.first_alert_wall_s.setdefault(alert.incident_id, wall_s)
+                    self.stats.first_alert_vehicle_s.setdefault(alert.incident_id, vehicle_s)
+        with self._publish_lock:
+            batch = self.unsent + alerts
+            if not batch:
+                return
+            sent, self.unsent = self._publish(batch)
+        for alert in sent:
             log.info(
                 "alert %s %s %s",
                 alert.kind.value,
@@ -221,3 +240,30 @@ class DataPath:
             )
             if self.on_alert is not None:
                 self.on_alert(alert)
+
+    def _publish(self, batch: list[Alert]) -> tuple[list[Alert], list[Alert]]:
+        """Hand ``batch`` to the sink; (the alerts it committed, those to try again with the next
+        frame). A failed commit (a full or failing disk) keeps them all for the next try; an alert
+        the schema refuses is sent on its own, so it holds up none of the others."""
+        try:
+            self.sink.publish_alerts(batch)
+        except AlertSchemaError as exc:
+            if len(batch) > 1:
+                sent: list[Alert] = []
+                left: list[Alert] = []
+                for alert in batch:
+                    done, again = self._publish([alert])
+                    sent += done
+                    left += again
+                return sent, left
+            self.stats.alerts_refused += 1
+            log.error("alert %s refused by the schema, not sent: %s", batch[0].alert_id, exc)
+            return [], []
+        except Exception as exc:  # the data path must outlive a failing publisher
+            self.stats.publish_failures += 1
+            if not self.unsent:  # the first failure of a streak; the rest only count
+                log.error("%d alerts not committed (%s); tried again with each frame", len(batch), exc)
+            return [], batch
+        if self.unsent:
+            log.warning("%d alerts committed after %d failed tries", len(batch), self.stats.publish_failures)
+        return batch, []
