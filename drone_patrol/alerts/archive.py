@@ -157,15 +157,32 @@ class Deduplicator:
             if key in self._seen:
                 self._seen.move_to_end(key)
                 return False
-            self._seen[key] = None
-            if len(self._seen) > self.capacity:
-                self._seen.popitem(last=False)
+        # The archive first: when it cannot write, nothing is marked, so the broker's
+        # redelivery of the unacknowledged message is taken in again.
+        stored = self.archive is None or self.archive.add_alert(envelope)
+        with self._lock:
+            self._remember(key)
             for target in (envelope["id"], data["incident_id"]):
                 self._where[target] = (data["site"], data["drone"])
                 self._where.move_to_end(target)
             while len(self._where) > self.capacity:
                 self._where.popitem(last=False)
-        return self.archive is None or self.archive.add_alert(envelope)
+        return stored
+
+    def first_event(self, envelope: dict[str, Any]) -> bool:
+        """True the first time an acknowledgement or dispatch step is offered (in memory only)."""
+        key = f"{envelope['source']} {envelope['id']}"
+        with self._lock:
+            if key in self._seen:
+                self._seen.move_to_end(key)
+                return False
+            self._remember(key)
+        return True
+
+    def _remember(self, key: str) -> None:
+        self._seen[key] = None
+        if len(self._seen) > self.capacity:
+            self._seen.popitem(last=False)
 
     def locate(self, target_id: str) -> tuple[str, str] | None:
         """(site, drone) of an event id or incident id seen here or in the archive."""

@@ -86,6 +86,27 @@ def guarded(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def take_in(client: mqtt.Client, msg: mqtt.MQTTMessage, handle: Callable[[], None], who: str) -> bool:
+    """Run ``handle`` for ``msg`` (received with paho's ``manual_ack``), then send its PUBACK.
+
+    When ``handle`` raises (the archive cannot write, say) the message is left unacknowledged:
+    the broker keeps it in the session and sends it again after the next reconnect. True when
+    taken in.
+    """
+    try:
+        handle()
+    except Exception as exc:
+        log.error(
+            "%s: message on %s not taken in (%s); left unacknowledged: the broker sends it again"
+            " after a reconnect",
+            who, msg.topic, exc,
+        )  # fmt: skip
+        return False
+    if msg.qos > 0:
+        client.ack(msg.mid, msg.qos)
+    return True
+
+
 def reason_text(rc: ReasonCode | int) -> tuple[int, str]:
     """(numeric value, name) of a paho reason code."""
     if isinstance(rc, ReasonCode):

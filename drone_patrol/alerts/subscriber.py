@@ -32,6 +32,7 @@ from drone_patrol.alerts.connection import (
     SubscriptionRejectedError,
     Topics,
     split_topic,
+    take_in,
 )
 from drone_patrol.alerts.schema import ACK_TYPE, WORKFLOW_TYPE, AlertSchemaError, ack_event, parse_event
 from drone_patrol.alerts.session import MqttSession
@@ -120,7 +121,7 @@ class AlertSubscriber(MqttSession):
         self._dedup = Deduplicator(AlertArchive(archive_path) if archive_path else None, dedup_capacity)
         self.state = "stopped"
         self.metrics: dict[str, int] = dict.fromkeys(
-            ("received", "duplicates", "invalid", "acks_received", "acks_sent", "status", "connects"), 0
+            ("received", "duplicates", "invalid", "not_taken", "acks_received", "acks_sent", "status", "connects"), 0
         )
 
     @classmethod
@@ -253,11 +254,8 @@ class AlertSubscriber(MqttSession):
             self._report(err)
 
     def _message(self, client: mqtt.Client, _ud: Any, msg: mqtt.MQTTMessage) -> None:
-        try:
-            self._handle(msg)
-        finally:
-            if msg.qos > 0:
-                client.ack(msg.mid, msg.qos)
+        if not take_in(client, msg, lambda: self._handle(msg), "command room"):
+            self.metrics["not_taken"] += 1
 
     def _handle(self, msg: mqtt.MQTTMessage) -> None:
         parts = split_topic(msg.topic, self.prefix)
@@ -292,15 +290,17 @@ class AlertSubscriber(MqttSession):
             self._report(AlertSchemaError(f"message on {msg.topic} dropped: {exc}"))
             return
         # callbacks get the envelope exactly as sent (validated), not a re-serialisation
-        if event.type == ACK_TYPE:
-            self.metrics["acks_received"] += 1
-            self._dedup.add_ack(envelope)
-            if self._on_ack is not None:
-                self._on_ack(envelope)
-            return
-        if event.type == WORKFLOW_TYPE:
-            if self._on_workflow is not None:
-                self._on_workflow(envelope)
+        if event.type in (ACK_TYPE, WORKFLOW_TYPE):
+            if event.type == ACK_TYPE:
+                self._dedup.add_ack(envelope)  # a repeat is a no-op there; a failure marks nothing
+            if not self._dedup.first_event(envelope):  # a redelivery: shown once
+                self.metrics["duplicates"] += 1
+                return
+            if event.type == ACK_TYPE:
+                self.metrics["acks_received"] += 1
+            on_event = self._on_ack if event.type == ACK_TYPE else self._on_workflow
+            if on_event is not None:
+                on_event(envelope)
             return
         if not self._dedup.first_time(envelope):
             self.metrics["duplicates"] += 1

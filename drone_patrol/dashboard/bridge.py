@@ -6,8 +6,9 @@ command-room watcher use). One client follows alerts and acks (QoS 1), status
 (retained, QoS 1), telemetry and video (QoS 0) with a persistent session under a
 fixed client id, so QoS 1 alerts published while the dashboard restarts are
 delivered when it comes back. ``auto`` speaks MQTT 5 and falls back to 3.1.1 when
-the broker refuses it (the embedded amqtt broker). paho sends the PUBACK of an
-alert after :attr:`on_message` returns, that is after the alert is archived.
+the broker refuses it (the embedded amqtt broker). The PUBACK of an alert, ack or
+step goes once it is archived; a message that could not be (the disk) is left
+unacknowledged, so the broker sends it again after the next reconnect.
 """
 
 from __future__ import annotations
@@ -18,7 +19,13 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 
-from drone_patrol.alerts.connection import BrokerConnectionError, ClientSettings, SubscriptionRejectedError, Topics
+from drone_patrol.alerts.connection import (
+    BrokerConnectionError,
+    ClientSettings,
+    SubscriptionRejectedError,
+    Topics,
+    take_in,
+)
 from drone_patrol.alerts.session import MqttSession
 from drone_patrol.core.errors import AlertsError
 
@@ -82,7 +89,10 @@ class MqttBridge(MqttSession):
         if self._client is None or not self.connected:
             raise AlertsError(f"cannot publish on {topic}: not connected to {self.broker_url}")
         if not self._publish_confirmed(topic, payload, timeout_s, str(payload.get("id", "")) or None, expiry_s):
-            raise AlertsError(f"publish on {topic}: no PUBACK from {self.broker_url} within {timeout_s:.1f} s")
+            raise AlertsError(
+                f"publish on {topic}: not confirmed by {self.broker_url} within {timeout_s:.1f} s"
+                " (it may still arrive: the page shows it when it does)"
+            )
 
     # ------------------------------------------------------------------ session hooks
 
@@ -117,5 +127,8 @@ class MqttBridge(MqttSession):
             if self._on_link is not None:
                 self._on_link(False, name)
 
-    def _message(self, _c: mqtt.Client, _ud: Any, msg: mqtt.MQTTMessage) -> None:
-        self._handler(msg.topic, bytes(msg.payload), bool(msg.retain))
+    def _client_options(self) -> dict[str, Any]:
+        return {"manual_ack": True}  # PUBACK once taken in (see :meth:`_message`)
+
+    def _message(self, client: mqtt.Client, _ud: Any, msg: mqtt.MQTTMessage) -> None:
+        take_in(client, msg, lambda: self._handler(msg.topic, bytes(msg.payload), bool(msg.retain)), "dashboard")
