@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from drone_patrol.alerts.connection import ClientSettings, parse_broker_url
 from drone_patrol.core.config import Settings, read_secret
@@ -73,6 +74,7 @@ class DashboardOptions:
     sound: bool = True
     realert_after_s: float = 60.0
     client_id: str | None = None
+    time_zone: str = "Asia/Shanghai"  # of the shift reports
     extra_page_config: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -112,6 +114,7 @@ class DashboardOptions:
             "sound": d.sound,
             "realert_after_s": d.realert_after_s,
             "client_id": d.client_id,
+            "time_zone": d.time_zone,
         }
         values.update({k: v for k, v in overrides.items() if v is not None and k != "broker_url"})
         return cls(**values)
@@ -124,6 +127,12 @@ class Dashboard:
         check_exposure(options.host, options.token, options.token_env)
         if not re.fullmatch(r"\+|[A-Za-z0-9_-]+", options.site):
             raise ConfigError(f"dashboard site {options.site!r}: expected a site id (letters, digits, _ or -) or +")
+        try:
+            ZoneInfo(options.time_zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ConfigError(
+                f"dashboard time_zone {options.time_zone!r}: expected an IANA time zone such as Asia/Shanghai"
+            ) from None
         self.options = options
         areas: dict[str, Any] = {"type": "FeatureCollection", "features": []}
         if options.areas_file is not None:
@@ -180,6 +189,7 @@ class Dashboard:
             "realert_after_s": options.realert_after_s,
             "offline_after_s": options.offline_after_s,
             "history_hours": options.history_hours,
+            "time_zone": options.time_zone,
             **options.extra_page_config,
         }
         gate = Gate(options.token, options.session_hours * 3600.0, options.command_token)

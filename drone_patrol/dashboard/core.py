@@ -96,6 +96,7 @@ class DashboardCore:
         self.backstop: ArchiveBackstop | None = None  # with a shared writer: what arrived does reach the archive
         self._recent: OrderedDict[str, AlertMessage] = OrderedDict()
         self.incidents = IncidentList()
+        self._incident_lock = threading.Lock()
 
     # ------------------------------------------------------------------ MQTT in
 
@@ -174,11 +175,16 @@ class DashboardCore:
         return self.archive.incident_of(target_id) or (recent.incident_id if recent else None)
 
     def _publish_incident(self, incident_id: str | None, now: float, **received: Any) -> None:
-        row = self.archive.incident_with(incident_id, now, **received) if incident_id else None
-        if row is not None:
-            view = incident_view(row)
-            self.incidents.put(view)
-            self.hub.publish("alert", view)
+        if not incident_id:
+            return
+        # One at a time: the MQTT thread (an escalation) and an HTTP thread (an ack) must not
+        # put an incident's view read before the other's change after it.
+        with self._incident_lock:
+            row = self.archive.incident_with(incident_id, now, **received)
+            if row is not None:
+                view = incident_view(row)
+                self.incidents.put(view)
+                self.hub.publish("alert", view)
 
     def store_event(self, topic_text: str, payload: bytes) -> bool:
         """Store one alert, ack or dispatch step pulled by the shared writer; True when this call stored it.
@@ -315,6 +321,9 @@ class DashboardCore:
         if row is None:
             raise UnknownAlertError(f"incident {incident_or_event_id!r}: no such alert or incident in the archive")
         unit, reason, note = unit.strip()[:200], reason.strip()[:1000], note.strip()[:1000]
+        if step == "dispatched" and unit and unit in (row.get("units") or []) and row["state"] == "dispatched":
+            # the same unit again: a retry after an unconfirmed send that did arrive, not a second unit
+            return incident_view(row)
         check_step(row["state"], step, unit=unit, reason=reason, note=note)
         if self.publish is None:
             raise AlertsError("the step cannot be sent: the dashboard has no broker connection")

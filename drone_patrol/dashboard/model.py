@@ -70,13 +70,16 @@ def iso_time(time_s: float) -> str:
     return datetime.fromtimestamp(time_s, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+_YEAR_10000_S = 253_402_300_800  # 10000-01-01T00:00:00Z: datetime's end
+
+
 def parse_time(value: Any, what: str) -> float:
     """ISO-8601 text (``Z`` or offset) or UNIX seconds to UNIX seconds; raises ValueError naming ``what``."""
     if isinstance(value, bool):
         raise ValueError(f"{what}: expected an ISO-8601 time, got {value!r}")
     if isinstance(value, int | float):
-        if not math.isfinite(value):
-            raise ValueError(f"{what}: expected a finite time, got {value!r}")
+        if not math.isfinite(value) or not 0 <= value < _YEAR_10000_S:
+            raise ValueError(f"{what}: expected a time in UNIX seconds from 1970 to 9999, got {value!r}")
         return float(value)
     if isinstance(value, str):
         text = value.strip()
@@ -88,6 +91,8 @@ def parse_time(value: Any, what: str) -> float:
             raise ValueError(f"{what}: expected an ISO-8601 time, got {value!r}") from None
         if parsed.tzinfo is None:
             parsed = parsed.replace(tzinfo=UTC)
+        if not 0 <= parsed.timestamp() < _YEAR_10000_S:
+            raise ValueError(f"{what}: expected a time from 1970 to 9999, got {value!r}")
         return parsed.timestamp()
     raise ValueError(f"{what}: expected an ISO-8601 time, got {value!r}")
 

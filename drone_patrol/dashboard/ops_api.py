@@ -16,8 +16,10 @@ import json
 import re
 import time
 from collections.abc import Callable
+from datetime import datetime
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from drone_patrol.alerts.eyes_on import CommandSchemaError
 from drone_patrol.core.errors import AlertsError, InputError
@@ -40,8 +42,8 @@ def json_body(handler: DashboardHandler, body: bytes) -> dict[str, Any] | None:
         return None
     try:
         doc = json.loads(body or b"{}")
-    except json.JSONDecodeError:
-        handler._error(HTTPStatus.BAD_REQUEST, "body is not JSON")
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        handler._error(HTTPStatus.BAD_REQUEST, "body is not JSON (UTF-8)")
         return None
     if not isinstance(doc, dict):
         handler._error(HTTPStatus.BAD_REQUEST, "body must be a JSON object")
@@ -142,7 +144,8 @@ def get_report(handler: DashboardHandler, query: dict[str, list[str]]) -> None:
     if fmt == "json":
         handler._json(HTTPStatus.OK, report)
         return
-    stamp = time.strftime("%Y%m%d-%H%M", time.localtime(since))
+    tz = ZoneInfo(str(handler.server.page_config.get("time_zone") or "Asia/Shanghai"))
+    stamp = datetime.fromtimestamp(since, tz).strftime("%Y%m%d-%H%M")
     names: dict[str, str] = {}
     if lang == "zh-CN":
         for feature in handler.server.areas.get("areas", {}).get("features", []):
@@ -150,10 +153,12 @@ def get_report(handler: DashboardHandler, query: dict[str, list[str]]) -> None:
             if props.get("name_zh"):
                 names[props["name"]] = props["name_zh"]
     if fmt == "csv":
-        body = ("\ufeff" + to_csv(report, lang, area_names=names)).encode()  # the BOM: spreadsheets read the Chinese
+        body = (
+            "\ufeff" + to_csv(report, lang, tz, area_names=names)
+        ).encode()  # the BOM: spreadsheets read the Chinese
         kind = "text/csv; charset=utf-8"
     else:
-        body = to_html(report, lang, site, area_names=names).encode()
+        body = to_html(report, lang, site, tz, area_names=names).encode()
         kind = "text/html; charset=utf-8"
     disposition = f'attachment; filename="shift-report-{site}-{stamp}.{fmt}"'
     handler._send(HTTPStatus.OK, body, kind, {"Content-Disposition": disposition})

@@ -115,6 +115,11 @@ def _fmt_s(value: float | None) -> str:
     return f"{minutes}:{seconds:02d}"
 
 
+def _zone(tz: ZoneInfo | None) -> str:
+    """`` (Asia/Shanghai)``: the zone the report's times are in (nothing for the host's own)."""
+    return f" ({tz.key})" if tz is not None else ""
+
+
 def _local(time_s: float, tz: ZoneInfo | None) -> str:
     return datetime.fromtimestamp(time_s, tz).strftime("%Y-%m-%d %H:%M:%S")
 
@@ -158,7 +163,8 @@ def to_csv(
     out = io.StringIO()
     writer = csv.writer(out)
     header = ["incident_id", "first_alert", "drone", "kind", "severity", "area", "state", "units", "reason", "reading"]
-    writer.writerow([t.get(f"report.col.{h}", h) for h in header] + [t.get(f"report.{s}", s) for s in STAGES])
+    names = [t.get(f"report.col.{h}", h) + (_zone(tz) if h == "first_alert" else "") for h in header]
+    writer.writerow(names + [t.get(f"report.{s}", s) for s in STAGES])
     for x in report["lines"]:
         writer.writerow(
             [x["incident_id"], *_cells(x, t, tz, area_names or {})]
@@ -182,7 +188,7 @@ def to_html(
         return e(t.get(key, key))
 
     title = f"{tr('report.title')} {e(site)}".strip()
-    period = f"{_local(report['since_s'], tz)} – {_local(report['until_s'], tz)}"
+    period = f"{_local(report['since_s'], tz)} – {_local(report['until_s'], tz)}{_zone(tz)}"
     parts = [
         f'<!doctype html><html lang="{e(lang)}"><head><meta charset="utf-8"><title>{title}</title>',
         "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;margin:1em 0}"

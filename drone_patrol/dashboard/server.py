@@ -285,7 +285,7 @@ class DashboardHandler(BaseHTTPRequestHandler):
             try:
                 doc = json.loads(body or b"{}")
                 form = {k: [str(v)] for k, v in doc.items()} if isinstance(doc, dict) else {}
-            except json.JSONDecodeError:
+            except (UnicodeDecodeError, json.JSONDecodeError):
                 form = {}
         token = (form.get("token") or [""])[0]
         operator = (form.get("operator") or [""])[0].strip()[:64] or "command-room"

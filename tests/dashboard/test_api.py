@@ -105,6 +105,10 @@ def test_acknowledge_publishes_a_schema_valid_ack(
         # unknown ids and wrong content types are refused
         assert http("POST", dash.url + "api/alerts/nope/ack", {})[0] == 404
         assert http("POST", dash.url + f"api/alerts/{alert.alert_id}/ack", b"{}")[0] == 415
+        json_type = {"Content-Type": "application/json"}
+        status, _, body = http("POST", dash.url + f"api/alerts/{alert.alert_id}/ack", b"\xff{}", json_type)
+        assert status == 400 and b"not JSON" in body  # not UTF-8: a clear 400, no traceback
+        assert http("POST", dash.url + "login", b"\xff", json_type)[0] in (303, 401)  # answered, not dropped
     finally:
         watcher.stop()
 

@@ -9,8 +9,10 @@ import ssl
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -71,6 +73,8 @@ def test_dispatch_steps_reach_every_dashboard_and_the_watcher(
         assert _step(room_a, "no-such-incident", "dispatched", unit="unit 3")[0] == 404
         status, row = _step(room_a, alert.alert_id, "dispatched", unit="unit 3 (Officer Zhao)", note="via radio")
         assert status == 200 and row["state"] == "dispatched" and row["acked"] is True  # acknowledged first
+        status, row = _step(room_a, alert.incident_id, "dispatched", unit="unit 3 (Officer Zhao)")  # a retry
+        assert status == 200 and row["units"] == ["unit 3 (Officer Zhao)"]  # the same unit once, no second step
         assert _step(room_a, alert.incident_id, "on_scene")[0] == 200
         assert _step(room_a, alert.incident_id, "note", note="two people, a grill fire")[0] == 200
         status, row = _step(room_a, alert.incident_id, "resolved", note="put out")
@@ -139,12 +143,16 @@ def test_response_figures_from_known_times(make_dashboard: MakeDash, drone: Mqtt
     assert status == 200 and headers["Content-Type"].startswith("text/csv")
     assert "attachment" in headers["Content-Disposition"] and ".csv" in headers["Content-Disposition"]
     text = body.decode("utf-8-sig")
-    assert text.splitlines()[0].startswith("警情编号,首次告警") and len(text.splitlines()) == 7
+    assert text.splitlines()[0].startswith("警情编号,首次告警 (Asia/Shanghai)") and len(text.splitlines()) == 7
+    beijing = datetime.fromtimestamp(t0, ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d %H:%M:%S")
+    assert f",{beijing}," in text  # the command room's time, whatever the server's own zone
     assert "东西巷三区" in text  # name_zh of the area file
     status, _, body = http("GET", dash.url + query + "&format=html&lang=en")
     assert status == 200 and b"Shift report" in body and b"<td>4 / 6</td>" in body
     assert http("GET", dash.url + "api/report?format=pdf")[0] == 400
     assert http("GET", dash.url + "api/report?since=yesterday")[0] == 400
+    status, _, body = http("GET", dash.url + "api/report?since=253402300800&until=253402300900")
+    assert status == 400 and b"1970 to 9999" in body
 
 
 def test_eyes_on_command_is_sent_and_the_drone_answers_shown(make_dashboard: MakeDash, broker: MosquittoBroker) -> None:

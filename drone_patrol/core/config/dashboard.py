@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, field_validator
 
 from drone_patrol.core.config._base import Section
 
@@ -56,3 +57,14 @@ class DashboardConfig(Section):
     video_max_bytes: int = Field(default=262_144, gt=0)
     sound: bool = True
     client_id: str | None = None
+    # the command room's time zone (IANA name): the times of the shift reports (CSV, HTML)
+    time_zone: str = "Asia/Shanghai"
+
+    @field_validator("time_zone")
+    @classmethod
+    def _zone(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {v!r} (expected an IANA name such as Asia/Shanghai)") from None
+        return v
