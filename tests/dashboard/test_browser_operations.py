@@ -210,6 +210,7 @@ def test_page_in_chinese_and_english_with_offline_tiles_and_realert(
         item = page.wait_for_selector(_row(alert.incident_id), timeout=10000)
         text = item.inner_text()
         assert "热点(疑似明火)" in text and "紧急" in text and "东西巷三区" in text and "确认" in text
+        assert alert.summary not in text  # the drone's English line: the kind and figures say it in Chinese
         assert page.inner_text("#alerts-pane h2").startswith("警情")
         assert "重点区域" in page.inner_text("#legend") and "实际航迹" in page.inner_text("#legend")
         assert page.evaluate("document.documentElement.lang") == "zh-CN"
@@ -235,6 +236,7 @@ def test_page_in_chinese_and_english_with_offline_tiles_and_realert(
         page.wait_for_selector("html[lang=en]", state="attached", timeout=5000)
         text = page.inner_text(_row(alert.incident_id))
         assert "Thermal hotspot" in text and "critical" in text.lower() and "dongxi-grid-3" in text
+        assert alert.summary in text
         assert "Flown tracks" in page.inner_text("#legend")
         page.reload()  # the choice is remembered
         page.wait_for_selector(_row(alert.incident_id), timeout=10000)

@@ -1,6 +1,6 @@
 /* The incident list and the alert markers: rows, filters and search, counts, re-alerts. */
 import { $, el, clock, dateTime, fmt, hasPosition, postJson, toast } from "./util.js";
-import { t, tv, areaName } from "./i18n.js";
+import { t, tv, areaName, language } from "./i18n.js";
 import { map, layers, KIND_COLOUR } from "./map.js";
 import { beep } from "./sound.js";
 
@@ -134,7 +134,10 @@ function figureParts(row) {
       }
     }
     const label = t("figure." + name) !== "figure." + name ? t("figure." + name) : name.replace(/_/g, " ");
-    out.push([label, (typeof value === "number" ? fmt(value, 1) : String(value)) + unit]);
+    let text = (typeof value === "number" ? fmt(value, 1) : String(value)) + unit;
+    if (key === "event") text = tv("event", value);
+    else if (key === "last_seen" && typeof value === "string" && value) text = dateTime(value, true);
+    out.push([label, text]);
   }
   if (row.confidence !== null && row.confidence !== undefined) out.push([t("figure.confidence"), Math.round(row.confidence * 100) + " %"]);
   return out;
@@ -155,6 +158,15 @@ export function place(row) {
   if (row.error_radius_m) text += " ±" + fmt(row.error_radius_m, 0) + " " + t("unit.m");
   return text;
 }
+
+/** The drone's own summary line: English text, shown on the English page; on another the kind,
+ *  the event and the figures (translated) already say it, unless the kind is one it does not know. */
+export function summaryText(row) {
+  if (!row.summary) return "";
+  const known = ("kind." + row.kind) in KNOWN_KINDS && (row.kind !== "vehicle" || (row.figures && row.figures.event));
+  return language() === "en" || !known ? row.summary : "";
+}
+const KNOWN_KINDS = { "kind.thermal_hotspot": 1, "kind.crowd_gathering": 1, "kind.vehicle": 1 };
 
 export function kindLabel(row) {
   if (row.kind === "vehicle" && row.figures && row.figures.event) return tv("kind", row.kind) + ": " + tv("event", row.figures.event);
@@ -226,7 +238,7 @@ function renderAlert(row, fresh) {
       el("div", { class: "head" }, el("span", { class: "kind", text: kindLabel(row) }), el("span", { class: "sev", text: tv("severity", row.severity) }), row.state !== "new" ? el("span", { class: "state", text: tv("state", row.state) }) : null),
       el("div", { class: "meta", text: when + " · " + row.drone + " · " + (areaName(row.area) || t("ui.outside_areas")) }),
       el("div", { class: "meta", text: place(row) }),
-      row.summary ? el("div", { class: "meta summary", text: row.summary }) : null,
+      summaryText(row) ? el("div", { class: "meta summary", text: summaryText(row) }) : null,
       figures.childNodes.length ? figures : null,
       actions
     )
@@ -285,7 +297,7 @@ export function popupContent(row) {
     row.thumbnail_url ? el("img", { class: "popup-thumb", src: row.thumbnail_url, alt: "thumbnail" }) : null,
     el("b", { text: kindLabel(row) + " · " + tv("severity", row.severity) + " · " + tv("state", row.state) }),
     el("div", { text: dateTime(row.time, true) + " · " + row.drone + (row.area ? " · " + areaName(row.area) : "") }),
-    row.summary ? el("div", { text: row.summary }) : null,
+    summaryText(row) ? el("div", { text: summaryText(row) }) : null,
     figuresNode(row),
     el("div", { text: place(row) })
   );

@@ -2,7 +2,7 @@
  * history and a button for each step that may follow; "eyes on" sends a drone to look. */
 import { $, el, dateTime, minSec, postJson, toast, hasPosition } from "./util.js";
 import { t, tv, areaName } from "./i18n.js";
-import { incidents, onIncident, acknowledge, figuresNode, place, kindLabel, isClosed } from "./alerts.js";
+import { incidents, onIncident, acknowledge, figuresNode, place, kindLabel, isClosed, summaryText } from "./alerts.js";
 import { eyesOn, commandLine, canCommand } from "./eyeson.js";
 import { ask } from "./dialog.js";
 
@@ -103,7 +103,7 @@ export function refresh(changedId) {
     el("div", { class: "meta", text: dateTime(row.first_time) + " – " + dateTime(row.time) + " · " + row.drone + " · " + (areaName(row.area) || t("ui.outside_areas")) }),
     el("div", { class: "meta", text: place(row) }),
     row.thumbnail_url ? el("img", { class: "full", src: row.thumbnail_url, alt: "thumbnail" }) : null,
-    row.summary ? el("p", { text: row.summary }) : null,
+    summaryText(row) ? el("p", { text: summaryText(row) }) : null,
     figuresNode(row),
     row.units && row.units.length ? el("div", { class: "units" }, t("ui.units") + ": ", el("b", { text: row.units.join(" / ") })) : null,
     buttons,
