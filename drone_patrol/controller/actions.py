@@ -211,8 +211,9 @@ class Action:
         """Continue the mission from its current item (AUTO)."""
         self.set_mode("AUTO")
 
-    def set_current(self, seq: int) -> None:
-        """Make mission item ``seq`` the current one and wait for MISSION_CURRENT to show it."""
+    def set_current(self, seq: int, shown_as: int | None = None) -> None:
+        """Make mission item ``seq`` the current one and wait for MISSION_CURRENT to show it
+        (as ``shown_as`` when given: ArduPilot shows the first navigation item at or after ``seq``)."""
         try:
             self.commander.command_long(MavCmd.DO_SET_MISSION_CURRENT, (seq,))
         except CommandRejectedError as exc:
@@ -220,7 +221,8 @@ class Action:
                 raise
             link = self.commander.link
             link.send(mavlink.MAVLink_mission_set_current_message(link.target_system, link.target_component, seq))
-        self._wait_state(f"set current item {seq}", lambda s: s.mission_current_seq == seq)
+        shown = seq if shown_as is None else shown_as
+        self._wait_state(f"set current item {seq}", lambda s: s.mission_current_seq == shown)
 
     def set_speed(self, speed_m_s: float) -> None:
         """Change the horizontal ground speed of AUTO and GUIDED flight."""

@@ -26,7 +26,7 @@ from drone_patrol.controller.failsafe import (
     mission_battery_percent,
     mission_duration_s,
 )
-from drone_patrol.controller.mission_check import check_mission
+from drone_patrol.controller.mission_check import check_mission, height_above_home_m
 from drone_patrol.controller.preflight import limits_from_config, run_preflight
 from drone_patrol.controller.report import PatrolProgress, PatrolReport, Tracker
 from drone_patrol.controller.resume import resume_mission
@@ -38,6 +38,8 @@ from drone_patrol.core.types import MavCmd, Mission, VehicleState
 from drone_patrol.core.wpnav import WpnavLimits
 
 log = logging.getLogger(__name__)
+#: MAV_CMD_NAV_LAST: commands up to this id are navigation commands (ArduPilot's is_nav_cmd)
+_NAV_LAST = 95
 
 
 class Phase(enum.StrEnum):
@@ -211,6 +213,7 @@ class PatrolExecutor:
             self._check_abort()
         self._set_phase(Phase.UPLOAD)
         v.mission.upload(self.mission, progress=self._upload_progress, verify=False)
+        v.telemetry.reset_mission_progress()  # items reached in an earlier sortie are not this one's
         self._check_abort()
         if self.config.verify_upload or self.dry_run:
             self._set_phase(Phase.VERIFY)
@@ -260,14 +263,26 @@ class PatrolExecutor:
     def _upload_progress(self, done: int, total: int) -> None:
         self.tracker.upload_done, self.tracker.upload_total = done, total
 
+    def _first_nav_seq(self, seq: int) -> int:
+        """The first navigation item at or after ``seq``: what MISSION_CURRENT shows when ``seq``
+        is made current (ArduPilot reports its current navigation command, not a DO item before it)."""
+        for i in range(seq, len(self.mission.items) + 1):
+            if self.mission.items[i - 1].command <= _NAV_LAST:
+                return i
+        return seq
+
     def _takeoff_altitude_m(self) -> float:
-        for wp in self.mission.items:
-            if wp.command == MavCmd.NAV_TAKEOFF:
-                return wp.altitude_m
-        for wp in self.mission.items:
-            if wp.has_position:
-                return wp.altitude_m
-        return self.config.takeoff_altitude_m
+        """Height above home to climb to: the mission's take-off item's (or first position's),
+        whatever its frame (NAV_TAKEOFF as a command takes a height above home)."""
+        first = next((wp for wp in self.mission.items if wp.command == MavCmd.NAV_TAKEOFF), None)
+        first = first or next((wp for wp in self.mission.items if wp.has_position), None)
+        if first is None:
+            return self.config.takeoff_altitude_m
+        home = self.vehicle.state.home
+        if home is None:  # checked before the upload; only a vehicle that lost it gets here
+            log.warning("no home position: taking off to the configured %.0f m", self.config.takeoff_altitude_m)
+            return self.config.takeoff_altitude_m
+        return height_above_home_m(first, home)
 
     def _takeoff(self) -> None:
         v = self.vehicle
@@ -290,7 +305,7 @@ class PatrolExecutor:
         v = self.vehicle
         if self.resumed is not None:
             seq = self.resumed.start_seq
-            v.action.set_current(1)
+            v.action.set_current(1, shown_as=self._first_nav_seq(1))
             self._emit(
                 VehicleEvent.now(
                     "mission_state",
@@ -302,7 +317,7 @@ class PatrolExecutor:
         else:
             # a fresh patrol starts at its first item: with MIS_RESTART 0 ArduPilot would otherwise
             # resume where an interrupted mission stopped (after an RTL, say)
-            v.action.set_current(1)
+            v.action.set_current(1, shown_as=self._first_nav_seq(1))
         v.action.start_mission()
 
     # -- monitoring ------------------------------------------------------------

@@ -210,27 +210,23 @@ def check_gps(state: VehicleState, limits: FailsafeLimits) -> FailsafeDecision:
 
 
 def outside_fence(position: GeoPoint, fence: Geofence) -> str | None:
-    """Why ``position`` breaches ``fence`` (outside every inclusion zone or inside an exclusion), else None."""
+    """Why ``position`` breaches ``fence``, else None: outside any inclusion zone or inside an
+    exclusion one. As AC_PolyFence_loader::breached with FENCE_OPTIONS' default (the inclusion
+    zones intersect; a vehicle must be inside every one)."""
     point = Point(position.longitude_deg, position.latitude_deg)
-    inclusions = 0
-    inside_any = False
     for poly in fence.polygons:
         shape = Polygon([(v.longitude_deg, v.latitude_deg) for v in poly.vertices])
         inside = shape.covers(point)
-        if poly.inclusion:
-            inclusions += 1
-            inside_any = inside_any or inside
-        elif inside:
+        if poly.inclusion and not inside:
+            return "outside an inclusion polygon"
+        if not poly.inclusion and inside:
             return "inside an exclusion polygon"
     for circle in fence.circles:
         inside = distance_m(position, circle.center) <= circle.radius_m
-        if circle.inclusion:
-            inclusions += 1
-            inside_any = inside_any or inside
-        elif inside:
+        if circle.inclusion and not inside:
+            return "outside an inclusion circle"
+        if not circle.inclusion and inside:
             return "inside an exclusion circle"
-    if inclusions and not inside_any:
-        return "outside the inclusion fence"
     return None
 
 

@@ -150,7 +150,8 @@ def fence_to_wire(fence: Geofence) -> list[WireItem]:
 
 
 def rally_to_wire(points: Sequence[GeoPoint]) -> list[WireItem]:
-    """The rally list: one NAV_RALLY_POINT per point, altitude relative to home."""
+    """The rally list: one NAV_RALLY_POINT per point, altitude relative to home in whole metres
+    (ArduPilot keeps a rally altitude as an int16 of metres: 42.5 m would read back as 42)."""
     return [
         WireItem(
             seq=i,
@@ -158,7 +159,7 @@ def rally_to_wire(points: Sequence[GeoPoint]) -> list[WireItem]:
             command=MavCmd.NAV_RALLY_POINT,
             x=round(p.latitude_deg * 1e7),
             y=round(p.longitude_deg * 1e7),
-            z=p.altitude_m,
+            z=float(round(p.altitude_m)),
             mission_type=MissionType.RALLY,
         )
         for i, p in enumerate(points)

@@ -38,7 +38,8 @@ def max_range_m(mission: Mission, config: ControllerConfig) -> float:
     return config.flight_time_s * mission.cruise_speed_m_s / 2.0
 
 
-def _height_above_home_m(w: Waypoint, home: GeoPoint) -> float:
+def height_above_home_m(w: Waypoint, home: GeoPoint) -> float:
+    """The height above home of a waypoint's altitude (AMSL frames less home's altitude)."""
     return w.altitude_m - home.altitude_m if w.frame in _AMSL_FRAMES else w.altitude_m
 
 
@@ -86,7 +87,7 @@ def mission_problems(
             continue
         if not w.has_position:
             continue
-        height = _height_above_home_m(w, home)
+        height = height_above_home_m(w, home)
         if height > ceiling:
             problems.append(f"{label}: altitude {height:g} m above home is over the {ceiling:g} m ceiling")
         elif height < 0 and w.command != MavCmd.NAV_LAND:

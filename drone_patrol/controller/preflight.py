@@ -34,6 +34,10 @@ def fence_type_for(mission: Mission | None, config: ControllerConfig) -> int:
     return 1 | (4 if has_zones else 2)
 
 
+#: FS_OPTIONS bit 4: on a GCS failsafe, carry on in pilot-controlled modes (BRAKE, LOITER, ...)
+FS_OPTION_GCS_CONTINUE_IF_PILOT_CONTROL = 1 << 4
+
+
 def failsafe_parameters(config: ControllerConfig, mission: Mission | None = None) -> dict[str, float]:
     """ArduCopter parameters the config asks for, in the vehicle's units (RTL_ALT is centimetres).
 
@@ -144,6 +148,15 @@ def set_failsafes(vehicle: Vehicle, config: ControllerConfig, mission: Mission |
             raise PreflightError(f"preflight failsafe {name}: {exc}") from None
         except DronePatrolError as exc:
             raise PreflightError(f"preflight failsafe {name}: cannot set it ({exc})") from None
+    if config.failsafe.gcs_failsafe_in_pilot_modes and config.failsafe.fs_gcs_enable:
+        try:
+            options = int(vehicle.params.get("FS_OPTIONS"))
+            if options & FS_OPTION_GCS_CONTINUE_IF_PILOT_CONTROL and vehicle.params.ensure(
+                "FS_OPTIONS", options & ~FS_OPTION_GCS_CONTINUE_IF_PILOT_CONTROL
+            ):
+                changed.append("FS_OPTIONS")
+        except DronePatrolError as exc:
+            raise PreflightError(f"preflight failsafe FS_OPTIONS: cannot clear bit 4 ({exc})") from None
     return tuple(changed)
 
 

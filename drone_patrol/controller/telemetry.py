@@ -54,6 +54,10 @@ class StatusText:
     text: str
 
 
+#: FENCE_BREACH in words (MAVLink common.xml)
+_BREACH_WORDS = {1: "minimum altitude", 2: "maximum altitude", 3: "boundary"}
+
+
 class Telemetry:
     """Assembles :class:`VehicleState` from the link and emits state-change events."""
 
@@ -117,6 +121,12 @@ class Telemetry:
                     return None
                 self._lock.wait(min(remaining, 0.25))
             return self._state
+
+    def reset_mission_progress(self) -> None:
+        """Forget the items reached so far (a new mission was uploaded): ``mission_reached_seq`` -1."""
+        with self._lock:
+            self._last_reached = -1
+            self._state = replace(self._state, mission_reached_seq=-1)
 
     def statustexts_since(self, time_s: float) -> list[StatusText]:
         """STATUSTEXT messages received at or after UNIX time ``time_s``."""
@@ -278,7 +288,8 @@ class Telemetry:
             self._event(
                 "fence_breach",
                 CRITICAL,
-                f"geofence breached (type {int(msg.breach_type)}, {int(msg.breach_count)} breaches)",
+                f"geofence breached ({_BREACH_WORDS.get(int(msg.breach_type), f'type {int(msg.breach_type)}')},"
+                f" {int(msg.breach_count)} breaches)",
                 breach_type=int(msg.breach_type),
             )
         self._fence_breached = breached

@@ -94,6 +94,8 @@ class MissionTransferError(DronePatrolError):
         self.operation = operation
         self.result_name = result_name or str(result)
         words = MISSION_RESULT_WORDS.get(result)
+        if result_name == "MISMATCH":  # found by reading the list back, not reported by the vehicle
+            words = "the list read back differs from the one sent"
         msg = f"mission {operation} failed: {self.result_name}" + (f": {words}" if words else "")
         super().__init__(f"{msg} ({detail})" if detail else msg)
 

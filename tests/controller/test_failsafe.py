@@ -124,8 +124,12 @@ def test_fence_shapes() -> None:
     )
     assert outside_fence(HOME, fence) is None
     assert outside_fence(destination(HOME, 90, 100.0), fence) == "inside an exclusion circle"
-    assert outside_fence(destination(HOME, 0, 1000.0), fence) == "outside the inclusion fence"
+    assert outside_fence(destination(HOME, 0, 1000.0), fence) == "outside an inclusion polygon"
     assert outside_fence(HOME, Geofence()) is None
+    # two inclusion zones: ArduPilot's fence is where they overlap (FENCE_OPTIONS' default)
+    both = replace(fence, circles=(FenceCircle(True, destination(HOME, 0, 300.0), 250.0),))
+    assert outside_fence(destination(HOME, 0, 300.0), both) is None
+    assert outside_fence(HOME, both) == "outside an inclusion circle"  # inside the square only
 
 
 @given(st.floats(min_value=0, max_value=5000), st.floats(min_value=0, max_value=100))

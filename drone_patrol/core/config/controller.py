@@ -24,6 +24,10 @@ class FailsafeConfig(Section):
     fence_type: int | None = Field(default=None, ge=0, le=15)
     fence_radius_m: float = Field(default=300.0, ge=30)  # FENCE_RADIUS of the circle around home
     rtl_alt_m: float = Field(default=30.0, gt=0)
+    # Clear FS_OPTIONS bit 4 (ArduCopter's default "continue in pilot-controlled modes on GCS
+    # failsafe"): a drone the service paused in BRAKE or LOITER then also returns when the link is
+    # lost, instead of hovering until its battery failsafe. The other FS_OPTIONS bits are kept.
+    gcs_failsafe_in_pilot_modes: bool = True
 
 
 class ControllerConfig(Section):
