@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from pymavlink.dialects.v20 import ardupilotmega as mavlink2
 
 from drone_patrol.core.geo import distance_m
@@ -115,6 +116,23 @@ def test_gcs_heartbeat_loss_triggers_rtl_and_recovers(make_sim, make_gcs) -> Non
     assert sim.truth().mode == "RTL"  # the action is not undone
 
 
+@pytest.mark.parametrize("fs_options, mode_after", [(None, "BRAKE"), (0, "RTL")], ids=["default-16", "bit-4-clear"])
+def test_gcs_failsafe_in_a_pilot_controlled_mode_follows_fs_options(make_sim, make_gcs, fs_options, mode_after) -> None:
+    """ArduCopter's default FS_OPTIONS (16) carries on in pilot-controlled modes (BRAKE is one):
+    a drone held in BRAKE keeps hovering when its ground station goes silent; without bit 4 it returns."""
+    options = {} if fs_options is None else {"FS_OPTIONS": fs_options}
+    sim = make_sim(speedup=20.0, params={**FAST, "FS_GCS_ENABLE": 1, "FS_GCS_TIMEOUT": 3, **options})
+    gcs = make_gcs(sim)
+    _fly_guided(sim, gcs)  # no heartbeat yet: the failsafe waits for the first
+    assert gcs.set_mode(17) == OK  # BRAKE, as the service's pause
+    gcs.heartbeat()  # the only one: then silence
+    assert gcs.wait_text("GCS Failsafe", 10.0)  # no more heartbeats from the ground station
+    wait_sim_time(sim, sim.sim_time_s + 2.0)
+    assert sim.truth().mode == mode_after, gcs.texts[-6:]
+    if fs_options is None:
+        assert gcs.wait_text("GCS Failsafe - Continuing Pilot Control", 1.0)
+
+
 def test_gcs_failsafe_disabled_or_never_seen_does_nothing(make_sim, make_gcs) -> None:
     sim = make_sim(speedup=20.0, params={**FAST, "FS_GCS_ENABLE": 1})
     gcs = make_gcs(sim, sysid=250)  # never sends as SYSID_MYGCS
@@ -137,6 +155,8 @@ def test_polygon_fence_breach_rtl_and_prearm(make_sim, make_gcs) -> None:
     breach_distance = distance_m(GeoPoint(at.lat / 1e7, at.lon / 1e7), HOME)
     assert 18.0 <= breach_distance <= 23.0
     assert wait_until(lambda: sim.truth().mode == "RTL", 3.0)
+    status = gcs.recv("FENCE_STATUS", 3.0)
+    assert status is not None and status.breach_type == mavlink2.FENCE_BREACH_BOUNDARY
     assert wait_until(lambda: not sim.truth().armed, 40.0)
     assert distance_m(sim.truth().position, HOME) < 2.0
     # Moved outside the fence on the ground (as if carried): arming is refused.
@@ -156,6 +176,9 @@ def test_altitude_fence_land_action(make_sim, make_gcs) -> None:
     assert gcs.wait_text("Fence Breached", 20.0)
     assert 11.5 <= gcs.context_of("Fence Breached").relative_alt / 1000.0 <= 13.0
     assert wait_until(lambda: sim.truth().mode == "LAND", 3.0)
+    status = gcs.recv("FENCE_STATUS", 3.0)
+    assert status is not None and status.breach_status == 1
+    assert status.breach_type == mavlink2.FENCE_BREACH_MAXALT  # as GCS_MAVLINK::send_fence_status
 
 
 def test_fence_enable_by_command_and_report_only(make_sim, make_gcs) -> None:

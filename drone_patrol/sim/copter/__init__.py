@@ -78,8 +78,9 @@ Mirrored from ArduCopter (4.6):
   EXTENDED_SYS_STATE; AUTOPILOT_VERSION and GPS_GLOBAL_ORIGIN on request; STATUSTEXT.
 - Failsafes (``failsafes.py``): battery (BATT_LOW_VOLT for BATT_LOW_TIMER s, BATT_LOW_MAH,
   critical levels, BATT_FS_LOW_ACT/CRT_ACT), GCS (FS_GCS_ENABLE, FS_GCS_TIMEOUT, heartbeats
-  from SYSID_MYGCS only, FS_OPTIONS continue-in-auto/landing), fence (FENCE_ENABLE or
-  DO_FENCE_ENABLE, FENCE_TYPE, FENCE_ACTION, 20 m backup fence, land beyond 100 m), with
+  from SYSID_MYGCS only, FS_OPTIONS continue-in-auto/landing/pilot-modes, 16 by default as
+  ArduCopter), fence (FENCE_ENABLE or DO_FENCE_ENABLE, FENCE_TYPE, FENCE_ACTION, 20 m backup
+  fence, land beyond 100 m), with
   ArduCopter's texts ("Battery 1 is low 10.40V used 3000 mAh", "Battery Failsafe",
   "GCS Failsafe", "GCS Failsafe Cleared", "Fence Breached"); EKF (GPS lost in flight:
   "EKF variance", "EKF Failsafe: changed to LAND Mode", FS_EKF_ACTION).

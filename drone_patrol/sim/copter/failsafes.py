@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from pymavlink.dialects.v20 import ardupilotmega as mavlink2
 
 from drone_patrol.sim.copter import fence as fence_mod
-from drone_patrol.sim.copter.modes import GPS_MODES, CopterMode, mode_name
+from drone_patrol.sim.copter.modes import AUTOPILOT_MODES, GPS_MODES, CopterMode, mode_name
 
 if TYPE_CHECKING:
     from drone_patrol.sim.copter.autopilot import Autopilot
@@ -31,6 +31,7 @@ NONE, LAND, RTL, SMARTRTL, SMARTRTL_LAND, TERMINATE, AUTO_DO_LAND_START, BRAKE_L
 _GCS_TO_ACTION = {1: RTL, 2: RTL, 3: SMARTRTL, 4: SMARTRTL_LAND, 5: LAND, 6: AUTO_DO_LAND_START, 7: BRAKE_LAND}
 _OPTION_CONTINUE_IF_AUTO = 1 << 1
 _OPTION_CONTINUE_IF_LANDING = 1 << 3
+_OPTION_GCS_CONTINUE_IF_PILOT_CONTROL = 1 << 4
 _WARN = mavlink2.MAV_SEVERITY_WARNING
 EKF_DEAD_RECKON_S = 2.0
 
@@ -143,6 +144,9 @@ class Failsafes:
         elif (ap.mode == CopterMode.AUTO and options & _OPTION_CONTINUE_IF_AUTO) or enable == 2:
             ap.say(_WARN, "GCS Failsafe - Continuing Auto Mode")
             action = NONE if ap.mode == CopterMode.AUTO else action
+        elif options & _OPTION_GCS_CONTINUE_IF_PILOT_CONTROL and ap.mode not in AUTOPILOT_MODES:
+            ap.say(_WARN, "GCS Failsafe - Continuing Pilot Control")
+            action = NONE
         else:
             ap.say(_WARN, "GCS Failsafe")
         do_action(ap, action)

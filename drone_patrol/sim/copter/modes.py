@@ -24,6 +24,11 @@ class CopterMode(enum.IntEnum):
 
 # Modes the simulator flies. ACRO is refused like an unknown number.
 SUPPORTED_MODES = frozenset(CopterMode) - {CopterMode.ACRO}
+# Modes the autopilot flies by itself (Mode::is_autopilot()); the rest are pilot-controlled,
+# BRAKE included, which matters to FS_OPTIONS bit 4 (continue on a GCS failsafe).
+AUTOPILOT_MODES = frozenset(
+    {CopterMode.AUTO, CopterMode.GUIDED, CopterMode.RTL, CopterMode.CIRCLE, CopterMode.LAND, CopterMode.SMART_RTL}
+)
 # Modes that need a position estimate to be entered (Mode::requires_GPS()).
 GPS_MODES = frozenset(
     {

@@ -46,7 +46,7 @@ PARAM_SPECS: dict[str, ParamSpec] = {
     "MIS_OPTIONS": ParamSpec(0, INT16),
     "FS_GCS_ENABLE": ParamSpec(0, INT8, 0, 7),
     "FS_GCS_TIMEOUT": ParamSpec(5, REAL32, 2, 120),
-    "FS_OPTIONS": ParamSpec(0, INT32),
+    "FS_OPTIONS": ParamSpec(16, INT32),  # ArduCopter's default: continue in pilot-controlled modes on GCS failsafe
     "FS_THR_ENABLE": ParamSpec(0, INT8, 0, 7),
     "FS_EKF_ACTION": ParamSpec(1, INT8, 0, 3),
     "BATT_MONITOR": ParamSpec(4, INT8),

@@ -327,7 +327,9 @@ def build(mav: Any, msg_id: int, ap: Autopilot, boot_unix_s: float) -> Any | Non
         if not ap.fence_enabled:
             return None
         st = ap.fence_state
-        breach_type = {1: 3, 2: 2, 4: 2, 8: 1}.get(st.breaches & -st.breaches, 0) if st.breaches else 0
+        # as GCS_MAVLINK::send_fence_status: a boundary (circle, polygon) over max altitude over min
+        # altitude; AC_FENCE_TYPE bits ALT_MAX 1, CIRCLE 2, POLYGON 4, ALT_MIN 8
+        breach_type = 3 if st.breaches & 6 else 2 if st.breaches & 1 else 1 if st.breaches & 8 else 0
         return mav.fence_status_encode(
             1 if st.breaches else 0, st.breach_count, breach_type, int(st.breach_time_s * 1000)
         )
