@@ -183,6 +183,11 @@ def _make_area(index: int, feature: Any, path: Path, repair: bool, warnings: lis
     if len(dimensions(feature["geometry"]["coordinates"])) > 1:
         raise AreaFileError(f"{path}: {where}: positions mix [lon, lat] and [lon, lat, alt]; use one form")
     geom = shape(feature["geometry"])
+    if kind == "LineString":
+        points = [c for i, c in enumerate(geom.coords) if i == 0 or c != geom.coords[i - 1]]
+        if len(points) < 2:
+            raise AreaFileError(f"{path}: {where}: a line needs two different positions, got one repeated")
+        geom = LineString(points)  # a position repeated in a row (a double click) adds nothing
     if kind in ("Polygon", "MultiPolygon") and not geom.is_valid:
         reason = explain_validity(geom)
         if not repair:

@@ -32,6 +32,8 @@ def _descendants(elem: ET.Element, name: str) -> list[ET.Element]:
 
 def _scalar(text: str) -> Any:
     text = text.strip()
+    if text.lower() in ("true", "false"):  # KML's ExtendedData is text: true/false are the booleans
+        return text.lower() == "true"
     try:
         return int(text)
     except ValueError:

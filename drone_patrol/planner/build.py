@@ -105,7 +105,9 @@ class ItemWriter:
 
     def waypoint(self, p: RoutePoint, force_state: bool = False) -> None:
         """The DO items the point needs, then its NAV_WAYPOINT."""
-        self.set_roi(p.roi, p.area, force=force_state and p.roi is not None)
+        # at a loop's start both are set whatever the last lap left: a lap ending on an orbit
+        # would otherwise keep the camera on its centre through the next lap's sweep
+        self.set_roi(p.roi, p.area, force=force_state)
         self.set_speed(p.speed_m_s, p.area, force=force_state)
         lat, lon = self.latlon(p.x, p.y)
         w = Waypoint(

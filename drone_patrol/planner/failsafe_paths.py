@@ -24,6 +24,7 @@ planner has checked is a path the operator can see on the map before take-off.
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -207,6 +208,8 @@ def plan_returns(
         # no candidate lowers the count: put one on the blocked point itself, which at least clears it
         chosen = cands[best] if scores[best] < bad.sum() else p
         c = (round(float(chosen[0]), 2), round(float(chosen[1]), 2))
+        if any(math.dist(c, r) < 1.0 for r in rally):
+            break  # it is there already and did not help: another copy would only take a slot
         rally.append(c)
         added.append(c)
     targets, paths, first, flight_of = _paths(per_flight, np.array(rally))

@@ -139,6 +139,8 @@ class _Planner:
         if pattern in (PatternKind.COVERAGE, PatternKind.PERIMETER):
             target, hit = self.clip(area, geom)
             target = _polys(target)
+            if target.is_empty:  # slivers under a square metre each: nothing a camera could sweep
+                raise PlanningError(f"area {area.name!r}: under 1 m2 to patrol (is it drawn in the right place?)")
             if pattern is PatternKind.COVERAGE:
                 sweep = best_sweep(
                     target,

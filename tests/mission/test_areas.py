@@ -353,3 +353,22 @@ def test_positions_of_one_geometry_have_one_form() -> None:
     data["features"][1]["geometry"] = {"type": "LineString", "coordinates": [[110.29, 25.28], [110.291, 25.28, 150.0]]}
     data["features"][1]["properties"].update(pattern="corridor", width_m=20)
     assert _bad(data).endswith("positions mix [lon, lat] and [lon, lat, alt]; use one form")
+
+
+def test_kml_true_and_false_are_booleans(tmp_path: Path) -> None:
+    kml = (
+        '<kml xmlns="http://www.opengis.net/kml/2.2"><Document>'
+        '<Placemark><name>home</name><ExtendedData><Data name="role"><value>home</value></Data></ExtendedData>'
+        "<Point><coordinates>110.29,25.27,150</coordinates></Point></Placemark>"
+        '<Placemark><name>block</name><ExtendedData><Data name="pattern"><value>perimeter</value></Data>'
+        '<Data name="clockwise"><value>False</value></Data></ExtendedData><Polygon><outerBoundaryIs><LinearRing>'
+        "<coordinates>110.291,25.271 110.293,25.271 110.293,25.272 110.291,25.272 110.291,25.271</coordinates>"
+        "</LinearRing></outerBoundaryIs></Polygon></Placemark></Document></kml>"
+    )
+    assert load_areas(write(tmp_path / "a.kml", kml)).by_name("block").properties["clockwise"] is False
+
+
+def test_a_line_with_a_position_repeated_in_a_row() -> None:
+    areas = parse_areas(basic(line("lane", [(0, 60), (0, 60), (80, 60)], width_m=10))["features"], "a.geojson")
+    assert len(areas.by_name("lane").geometry.coords) == 2  # the double click goes
+    assert "a line needs two different positions" in _bad(basic(line("lane", [(0, 60), (0, 60)], width_m=10)))

@@ -111,3 +111,6 @@ def assert_ardupilot_shape(mission: Mission) -> None:
             assert w.frame == MavFrame.MISSION
     for span in mission.area_spans:
         assert 1 <= span.first_seq <= span.last_seq <= len(mission.items)
+    # each rally point once: the vehicle's rally list is short (RALLY_TOTAL)
+    spots = [(round(r.latitude_deg, 6), round(r.longitude_deg, 6)) for r in mission.rally_points]
+    assert len(spots) == len(set(spots)), spots

@@ -178,7 +178,9 @@ def test_loop_adds_a_do_jump_to_the_first_patrol_item() -> None:
     assert len(jumps) == 1 and jumps[0][1].param2 == 2 and result.loop_count == 2
     target = int(jumps[0][1].param1)
     assert 2 <= target < jumps[0][0]
-    assert items[target - 1].command == MavCmd.DO_CHANGE_SPEED  # speed is restated at the jump target
+    # the camera's point of interest and the speed are restated at the jump target, whatever a lap left
+    assert items[target - 1].command in (MavCmd.DO_SET_ROI_NONE, MavCmd.DO_SET_ROI_LOCATION)
+    assert items[target].command == MavCmd.DO_CHANGE_SPEED
     one = plan_patrol(areas, CFG, CAM).stats[0]
     assert result.stats[0].duration_s > 2.5 * (one.duration_s - 60)
     forever = plan_patrol(areas, CFG, CAM, loop_count=-1)
@@ -295,3 +297,14 @@ def test_multipolygon_areas_and_no_fly_zones() -> None:
     assert result.areas[0].coverage >= 0.99
     assert_respects_no_fly(result, CFG.nofly_margin_m)
     assert sum(1 for p in result.sorties[0].fence.polygons if not p.inclusion) == 2
+
+
+def test_an_area_under_a_square_metre_is_refused_in_one_line() -> None:
+    home = {"type": "Feature", "properties": {"name": "post", "role": "home"},
+            "geometry": {"type": "Point", "coordinates": [110.29, 25.27]}}  # fmt: skip
+    d = 0.3 / 111_000.0  # a 0.3 m square: a click, not an area
+    ring = [[110.2905, 25.2705], [110.2905 + d, 25.2705], [110.2905 + d, 25.2705 + d], [110.2905, 25.2705 + d]]
+    ring.append(ring[0])
+    yard = {"type": "Feature", "properties": {"name": "yard"}, "geometry": {"type": "Polygon", "coordinates": [ring]}}
+    with pytest.raises(PlanningError, match="area 'yard': under 1 m2 to patrol"):
+        plan_patrol(parse_areas([home, yard], "a.geojson"), CFG, CAM)
