@@ -188,6 +188,7 @@ def detect(
         raise InputError(f"{areas_path}: area file not found")
     if home is None:
         raise InputError(f"{telemetry}: no home position in the telemetry and no area file to take it from")
+    poses = poses.with_home(home)  # rows with only a height above home are above this one
     baseline = None
     if baseline_path is not None:
         baseline = HeatBaseline.load_or_new(

@@ -89,9 +89,12 @@ class HotspotDetector:
     configured area range (square metres) are dropped.
     """
 
-    def __init__(self, config: VisionConfig, ground_sample_m: GsdFn | None = None) -> None:
+    def __init__(
+        self, config: VisionConfig, ground_sample_m: GsdFn | None = None, nearest_sample_m: GsdFn | None = None
+    ) -> None:
         self.config = config
         self.ground_sample_m = ground_sample_m
+        self.nearest_sample_m = nearest_sample_m  # the finest metres per pixel in view (the area cap's)
         self.last_threshold_c = float("nan")
 
     def threshold_c(self, celsius: NDArray[np.float32]) -> float:
@@ -112,11 +115,21 @@ class HotspotDetector:
         thr = self.threshold_c(t)
         self.last_threshold_c = thr
         mask = (t >= thr).view(np.uint8)
-        gsd = _gsd(self.ground_sample_m, frame)
-        px_m2 = gsd * gsd
-        min_px = max(1, math.ceil(self.config.hotspot_min_area_m2 / px_m2))
-        max_px = self.config.hotspot_max_area_m2 / px_m2
+        min_px, max_px = blob_size_limits_px(self.config, frame, self.ground_sample_m, self.nearest_sample_m)
         return _blobs(t, mask, thr, CLASS_HOTSPOT, min_px, max_px, conf_scale_c=50.0)
+
+
+def blob_size_limits_px(
+    config: VisionConfig, frame: ThermalFrame, centre: GsdFn | None, nearest: GsdFn | None
+) -> tuple[int, float]:
+    """(fewest, most) pixels of a heat blob: the configured area at the image centre's ground
+    sample, at least 2 pixels (one hot pixel is a stuck or dead one, not a fire); the most at the
+    finest sample in view, so that a large fire near the bottom of an oblique view is kept (the
+    pipeline checks each blob's own area in square metres afterwards)."""
+    gsd = _gsd(centre, frame)
+    finest = min(gsd, _gsd(nearest, frame)) if nearest is not None else gsd
+    min_px = max(2, math.ceil(config.hotspot_min_area_m2 / (gsd * gsd)))
+    return min_px, config.hotspot_max_area_m2 / (finest * finest)
 
 
 class WarmBodyDetector:

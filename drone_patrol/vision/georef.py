@@ -69,6 +69,17 @@ class Georeferencer:
         a = float(cam.pixel_footprint(i.cx_px, i.cy_px)[3][0])
         return math.sqrt(a) if math.isfinite(a) and a > 0 else None
 
+    def nearest_ground_sample_m(self, cam: Camera) -> float | None:
+        """The finest metres per pixel anywhere in the image (its corners and edge midpoints: on an
+        oblique view the near edge), for limits that must not drop a large blob seen up close."""
+        i = cam.intrinsics
+        w, h = 2.0 * i.cx_px, 2.0 * i.cy_px
+        u = np.array([0.0, i.cx_px, w, 0.0, w, 0.0, i.cx_px, w])
+        v = np.array([0.0, 0.0, 0.0, i.cy_px, i.cy_px, h, h, h])
+        areas = np.asarray(cam.pixel_footprint(u, v)[3], dtype=np.float64)
+        areas = areas[np.isfinite(areas) & (areas > 0)]
+        return float(math.sqrt(areas.min())) if areas.size else None
+
     def locate(self, dets: Detections, cam: Camera) -> Detections:
         """Fill ``ground_en_m`` and ``error_radius_m`` (1-sigma, metres) and add ``area_m2`` and ``range_m`` data."""
         if len(dets) == 0:

@@ -256,6 +256,8 @@ class IncidentRules:
             if inc.kind is not AlertKind.THERMAL_HOTSPOT or not inc.is_open or not inc.track_ids:
                 continue
             if inc.track_ids <= ended | {tid for tid in inc.track_ids if tid not in tracker.tracks}:
+                if now_s - inc.last_seen_s < self.config.hotspot_close_after_s:
+                    continue  # smoke, a pass of the camera: a track back in time rejoins it (the gate above)
                 inc.is_open = False
                 for tid in inc.track_ids:
                     self._by_track.pop(tid, None)
@@ -298,7 +300,8 @@ class IncidentRules:
     def _crowds(self, tracker: GroundTracker, now_s: float) -> list[IncidentEvent]:
         c = self.config
         events: list[IncidentEvent] = []
-        people = tracker.confirmed(CLASS_PERSON)
+        # people out of view keep their tracks (they are not missed), but not their place in a crowd
+        people = [t for t in tracker.confirmed(CLASS_PERSON) if now_s - t.last_seen_s <= c.crowd_person_recent_s]
         candidates: list[tuple[set[int], NDArray[np.float64], list[Track]]] = []
         if len(people) >= c.crowd_min_people:
             pts = np.array([t.en_m for t in people])

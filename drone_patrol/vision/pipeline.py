@@ -112,11 +112,12 @@ class VisionPipeline:
         self.site, self.drone = site, drone
         self.georef = Georeferencer(camera, vision, origin)
         self._gsd: float | None = None
+        self._gsd_nearest: float | None = None
         if detectors is None:
             detectors = [
-                HotspotDetector(vision, ground_sample_m=self._frame_gsd),
+                HotspotDetector(vision, ground_sample_m=self._frame_gsd, nearest_sample_m=self._frame_gsd_nearest),
                 WarmBodyDetector(vision, ground_sample_m=self._frame_gsd),
-                SaturationDetector(vision, ground_sample_m=self._frame_gsd),
+                SaturationDetector(vision, ground_sample_m=self._frame_gsd, nearest_sample_m=self._frame_gsd_nearest),
             ]
             if vision.onnx_detector is not None:
                 from drone_patrol.vision.onnx import make_onnx_detector  # onnxruntime only when asked for
@@ -140,6 +141,9 @@ class VisionPipeline:
 
     def _frame_gsd(self, frame: ThermalFrame) -> float | None:
         return self._gsd
+
+    def _frame_gsd_nearest(self, frame: ThermalFrame) -> float | None:
+        return self._gsd_nearest
 
     # the frame path ------------------------------------------------------------------------------------------
 
@@ -177,6 +181,7 @@ class VisionPipeline:
         self._gsd = self.georef.ground_sample_m(cam)
         if self._gsd is None:
             return self._skip("no_ground_in_view", "the image centre looks above the horizon", frame)
+        self._gsd_nearest = self.georef.nearest_ground_sample_m(cam) or self._gsd
         self._last_time_s = frame.time_s
         if frame.degraded:
             self.stats.frames_degraded += 1

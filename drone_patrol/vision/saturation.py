@@ -10,13 +10,11 @@ possible heat, at a lower severity than a measured fire.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from drone_patrol.core.config.vision import VisionConfig
 from drone_patrol.vision.detections import CLASS_HOTSPOT, Detections
-from drone_patrol.vision.detectors import DEFAULT_GSD_M, GsdFn, components
+from drone_patrol.vision.detectors import GsdFn, blob_size_limits_px, components
 from drone_patrol.vision.frames import ThermalFrame
 
 #: confidence of a saturated blob: it is heat, but how hot is unknown
@@ -32,9 +30,12 @@ class SaturationDetector:
     their hot spots come from temperatures.
     """
 
-    def __init__(self, config: VisionConfig, ground_sample_m: GsdFn | None = None) -> None:
+    def __init__(
+        self, config: VisionConfig, ground_sample_m: GsdFn | None = None, nearest_sample_m: GsdFn | None = None
+    ) -> None:
         self.config = config
         self.ground_sample_m = ground_sample_m
+        self.nearest_sample_m = nearest_sample_m
 
     def detect(self, frame: ThermalFrame) -> Detections:
         """Saturated blobs of an automatic-gain frame (empty for any other frame)."""
@@ -45,11 +46,7 @@ class SaturationDetector:
         mask = (grey >= c.agc_saturation_level).view(np.uint8)
         if float(mask[::4, ::4].mean()) > c.agc_saturation_max_fraction:
             return Detections.empty()
-        g = self.ground_sample_m(frame) if self.ground_sample_m is not None else None
-        gsd = g if g is not None and math.isfinite(g) and g > 0 else DEFAULT_GSD_M
-        px_m2 = gsd * gsd
-        min_px = max(2, math.ceil(c.hotspot_min_area_m2 / px_m2))
-        max_px = c.hotspot_max_area_m2 / px_m2
+        min_px, max_px = blob_size_limits_px(c, frame, self.ground_sample_m, self.nearest_sample_m)
         rows = []
         for x, y, w, h, inside in components(np.ascontiguousarray(mask)):
             area = int(inside.sum())

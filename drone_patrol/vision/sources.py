@@ -30,7 +30,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from drone_patrol.core.config.camera import CameraConfig
-from drone_patrol.core.errors import InputError
+from drone_patrol.core.errors import InputError, VisionError
 from drone_patrol.core.files import excerpt, read_user_csv
 from drone_patrol.vision.frames import GimbalAttitude, ThermalFrame
 from drone_patrol.vision.radiometry import PlanckConstants, flir_raw_to_celsius, palette_to_celsius, tlinear_to_celsius
@@ -99,7 +99,12 @@ def _convert(pixels: Any, rad: Radiometry, time_s: float, index: int, where: str
             return RawFrame(
                 np.full(grey.shape[:2], np.nan, np.float32), time_s, index, video=grey.astype(np.uint8, copy=False)
             )
-        return RawFrame(palette_to_celsius(pixels, *rad.span_c, rad.palette), time_s, index, degraded=True)
+        colour = np.ascontiguousarray(pixels[..., :3]) if pixels.ndim == 3 else pixels  # BGRA: the alpha goes
+        try:
+            return RawFrame(palette_to_celsius(colour, *rad.span_c, rad.palette), time_s, index, degraded=True)
+        except VisionError as exc:  # e.g. a grey frame read with a colour palette: this frame is skipped
+            log.warning("vision: %s: frame %d skipped: %s", where, index, exc)
+            return RawFrame(_EMPTY, time_s, index)
     if pixels.dtype in (np.float32, np.float64) and pixels.ndim == 2:
         return RawFrame(pixels.astype(np.float32), time_s, index)
     log.warning("vision: %s: frame %d has unsupported pixels %s %s", where, index, pixels.dtype, pixels.shape)

@@ -19,7 +19,8 @@ from __future__ import annotations
 import math
 import struct
 from bisect import bisect_left
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,7 @@ class Pose:
     gimbal_roll_deg: float | None = None
     gimbal_yaw_deg: float | None = None
     home: GeoPoint | None = None
+    amsl_known: bool = True  # False: the row gave only relative_altitude_m (see PoseLog.with_home)
 
 
 def _lerp(a: float, b: float, f: float) -> float:
@@ -60,6 +62,11 @@ def _lerp(a: float, b: float, f: float) -> float:
 def _lerp_angle(a: float, b: float, f: float) -> float:
     d = (b - a + 180.0) % 360.0 - 180.0
     return (a + d * f) % 360.0
+
+
+def _lerp_relative_angle(a: float, b: float, f: float) -> float:
+    """:func:`_lerp_angle` for an angle relative to the vehicle, kept in [-180, 180)."""
+    return (_lerp_angle(a, b, f) + 180.0) % 360.0 - 180.0
 
 
 class PoseLog:
@@ -73,6 +80,19 @@ class PoseLog:
 
     def __len__(self) -> int:
         return len(self.poses)
+
+    def with_home(self, home: GeoPoint) -> PoseLog:
+        """The log with ``home`` (the site's) as the home of poses that gave only a height above
+        home, so that their height is not read as metres above sea level."""
+        if all(p.amsl_known for p in self.poses):
+            return self
+        poses = [
+            p
+            if p.amsl_known
+            else replace(p, altitude_m=home.altitude_m + p.relative_altitude_m, home=home, amsl_known=True)
+            for p in self.poses
+        ]
+        return PoseLog(poses, self.max_gap_s, self.source)
 
     def pose_at(self, time_s: float) -> Pose | None:
         """The pose interpolated to ``time_s`` (``None`` outside the log or across a gap)."""
@@ -89,8 +109,8 @@ class PoseLog:
             return None
         f = (time_s - a.time_s) / (b.time_s - a.time_s)
 
-        def opt(x: float | None, y: float | None) -> float | None:
-            return None if x is None or y is None else _lerp(x, y, f)
+        def opt(x: float | None, y: float | None, lerp: Callable[[float, float, float], float] = _lerp) -> float | None:
+            return None if x is None or y is None else lerp(x, y, f)
 
         return Pose(
             time_s=time_s,
@@ -103,8 +123,9 @@ class PoseLog:
             yaw_deg=_lerp_angle(a.yaw_deg, b.yaw_deg, f),
             gimbal_pitch_deg=opt(a.gimbal_pitch_deg, b.gimbal_pitch_deg),
             gimbal_roll_deg=opt(a.gimbal_roll_deg, b.gimbal_roll_deg),
-            gimbal_yaw_deg=opt(a.gimbal_yaw_deg, b.gimbal_yaw_deg),
+            gimbal_yaw_deg=opt(a.gimbal_yaw_deg, b.gimbal_yaw_deg, _lerp_relative_angle),  # 359 to 1 passes 0, not 180
             home=a.home or b.home,
+            amsl_known=a.amsl_known and b.amsl_known,
         )
 
     def state_at(self, time_s: float) -> VehicleState | None:
@@ -178,17 +199,32 @@ def _pose_from_row(row: dict[str, Any], p: Path, line: int) -> Pose:
     assert lat is not None and lon is not None and req["time_s"] is not None
     if not (-90 <= lat <= 90 and -180 <= lon <= 180):
         raise InputError(f"{p}: line {line}: position ({lat}, {lon}) is not latitude/longitude in degrees")
+    alt, rel = opt["altitude_m"], opt["relative_altitude_m"]
+    if alt is None and rel is None:
+        raise InputError(f"{p}: line {line}: needs altitude_m (above sea level) or relative_altitude_m (above home)")
     home = None
     if opt["home_latitude_deg"] is not None and opt["home_longitude_deg"] is not None:
         if not (-90 <= opt["home_latitude_deg"] <= 90 and -180 <= opt["home_longitude_deg"] <= 180):
             raise InputError(f"{p}: line {line}: home position is not latitude/longitude in degrees")
-        home = GeoPoint(opt["home_latitude_deg"], opt["home_longitude_deg"], opt["home_altitude_m"] or 0.0)
+        home_alt = opt["home_altitude_m"]
+        if home_alt is None and alt is not None and rel is not None:
+            home_alt = alt - rel  # home's height from the two heights of the vehicle
+        if home_alt is None:
+            raise InputError(
+                f"{p}: line {line}: home_altitude_m is missing (or give both altitude_m and relative_altitude_m)"
+            )
+        home = GeoPoint(opt["home_latitude_deg"], opt["home_longitude_deg"], home_alt)
+    if rel is None:
+        rel = alt - home.altitude_m if alt is not None and home is not None else 0.0
+    if alt is None and home is not None:
+        alt = home.altitude_m + rel
     return Pose(
         time_s=req["time_s"],
         latitude_deg=lat,
         longitude_deg=lon,
-        altitude_m=opt["altitude_m"] or 0.0,
-        relative_altitude_m=opt["relative_altitude_m"] or 0.0,
+        altitude_m=alt if alt is not None else 0.0,
+        relative_altitude_m=rel,
+        amsl_known=alt is not None,
         roll_deg=opt["roll_deg"] or 0.0,
         pitch_deg=opt["pitch_deg"] or 0.0,
         yaw_deg=(opt["yaw_deg"] or 0.0) % 360.0,

@@ -61,3 +61,44 @@ def test_a_group_below_the_crowd_size_is_not_a_crowd() -> None:
     assert [a.status for a in alerts] == [AlertStatus.NEW]
     assert alerts[0].figures["head_count"] == cfg.crowd_min_people
     assert alerts[0].time_s - 112.0 >= cfg.crowd_min_duration_s
+
+
+def _fire_with_a_gap(gap_s: float) -> list:
+    """A 300 C fire in view at 9 frames a second, hidden for ``gap_s`` (smoke, the camera looking away), seen again."""
+    pipe = VisionPipeline(VisionConfig(), CameraConfig(), HOME)
+    out, t, i = [], 100.0, 0
+    for visible in [True] * 30 + [False] * round(gap_s * 9) + [True] * 30:
+        img = scene(seed=i)
+        if visible:
+            disc(img, 319.5, 255.5, 6, 300.0)
+        out += pipe.process(frame(img, t=t, index=i))
+        t, i = t + 1 / 9, i + 1
+    return out + pipe.finish(t)
+
+
+def test_a_fire_hidden_for_a_moment_stays_one_incident() -> None:
+    for gap_s in (1.0, 10.0):
+        alerts = _fire_with_a_gap(gap_s)
+        assert len({a.incident_id for a in alerts}) == 1, gap_s
+        assert [a.status for a in alerts if a.status is not AlertStatus.UPDATE] == [AlertStatus.NEW, AlertStatus.CLOSED]
+    assert len({a.incident_id for a in _fire_with_a_gap(45.0)}) == 2  # out of view past hotspot_close_after_s
+
+
+def test_a_crowd_left_behind_closes_about_a_minute_later_not_five() -> None:
+    pipe = VisionPipeline(VisionConfig(), CameraConfig(), HOME)
+    crowd = [(300.0 + 12 * (k % 4), 240.0 + 12 * (k // 4)) for k in range(8)]
+    alerts, t = [], 100.0
+    for i in range(60):  # 12 s over eight people standing together
+        img = scene(seed=i)
+        for x, y in crowd:
+            person(img, x, y)
+        alerts += pipe.process(frame(img, t=t, index=i))
+        t += 0.2
+    left_at = t
+    for i in range(60, 460):  # then 80 s over empty street elsewhere: the people are out of view, not gone
+        alerts += pipe.process(frame(scene(seed=i), t=t, east=200.0, index=i))
+        t += 0.2
+    closed = [a for a in alerts if a.kind is AlertKind.CROWD_GATHERING and a.status is AlertStatus.CLOSED]
+    assert len(closed) == 1
+    c = VisionConfig()
+    assert closed[0].time_s - left_at <= c.crowd_person_recent_s + c.crowd_close_after_s + 5.0

@@ -16,6 +16,7 @@ from pymavlink.dialects.v20 import common as mavlink2
 
 from drone_patrol.core.config import CameraConfig
 from drone_patrol.core.errors import InputError
+from drone_patrol.core.types import GeoPoint
 from drone_patrol.vision.commands import detect
 from drone_patrol.vision.radiometry import celsius_to_tlinear
 from drone_patrol.vision.sources import Radiometry, open_frames, with_telemetry
@@ -118,6 +119,13 @@ def test_npz_source_and_palette_video(tmp_path) -> None:
     assert deg[1].degraded and deg[1].time_s == 0.5 and abs(float(deg[0].celsius[0, 0]) - 25.6) < 0.01
     with pytest.raises(InputError, match="no such file"):
         open_frames(tmp_path / "nothing.mp4")
+    bgra = np.zeros((3, 64, 80, 4), np.uint8)
+    bgra[..., 3] = 255  # a screenshot's alpha
+    np.save(tmp_path / "c.npy", bgra)
+    coloured = list(open_frames(tmp_path / "c.npy", Radiometry(span_c=(0.0, 150.0), palette="inferno")))
+    assert len(coloured) == 3 and coloured[0].degraded and coloured[0].celsius.shape == (64, 80)
+    skipped = list(open_frames(tmp_path / "g.npy", Radiometry(span_c=(0.0, 150.0), palette="inferno")))
+    assert len(skipped) == 3 and all(f.celsius.size == 0 for f in skipped)  # grey read as colour: skipped, not raised
 
 
 def test_detect_command_on_a_folder_of_png(tmp_path) -> None:
@@ -175,3 +183,33 @@ def test_garbage_tlogs_raise_only_input_errors(tmp_path, blob) -> None:
         PoseLog.load(path)
     except InputError as exc:
         assert "\n" not in str(exc)
+
+
+def test_heights_above_home_only_and_a_home_without_its_altitude(tmp_path) -> None:
+    p = tmp_path / "t.jsonl"
+    base = {"latitude_deg": HOME.latitude_deg, "longitude_deg": HOME.longitude_deg}
+    p.write_text("".join(json.dumps({**base, "time_s": t, "relative_altitude_m": 40.0}) + "\n" for t in (100, 101)))
+    log = PoseLog.load(p)
+    assert not log.poses[0].amsl_known  # 40 m above an unknown home, not 40 m above the sea
+    state = log.with_home(HOME).state_at(100.5)
+    assert state is not None and state.home == HOME
+    assert state.position is not None and state.position.altitude_m == pytest.approx(HOME.altitude_m + 40.0)
+    home = {"home_latitude_deg": HOME.latitude_deg, "home_longitude_deg": HOME.longitude_deg}
+    p.write_text(json.dumps({**base, **home, "time_s": 1, "altitude_m": 190.0, "relative_altitude_m": 40.0}) + "\n")
+    assert PoseLog.load(p).poses[0].home == GeoPoint(HOME.latitude_deg, HOME.longitude_deg, 150.0)
+    p.write_text(json.dumps({**base, **home, "time_s": 1, "relative_altitude_m": 40.0}) + "\n")
+    with pytest.raises(InputError, match="line 1: home_altitude_m is missing"):
+        PoseLog.load(p)
+    p.write_text(json.dumps({**base, "time_s": 1}) + "\n")
+    with pytest.raises(InputError, match=r"line 1: needs altitude_m .* or relative_altitude_m"):
+        PoseLog.load(p)
+
+
+def test_gimbal_yaw_is_interpolated_across_north_and_behind(tmp_path) -> None:
+    rows = _poses(2)
+    p = tmp_path / "t.jsonl"
+    for a, b, mid in ((359.0, 1.0, 0.0), (179.0, -179.0, -180.0), (-10.0, 10.0, 0.0)):
+        rows[0]["gimbal_yaw_deg"], rows[1]["gimbal_yaw_deg"] = a, b
+        p.write_text("\n".join(json.dumps(r) for r in rows))
+        pose = PoseLog.load(p).pose_at(100.5)
+        assert pose is not None and pose.gimbal_yaw_deg == pytest.approx(mid)

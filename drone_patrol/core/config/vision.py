@@ -92,6 +92,9 @@ class VisionConfig(Section):
     crowd_min_duration_s: float = Field(default=4.0, ge=0)
     crowd_person_recent_s: float = Field(default=20.0, gt=0)
     crowd_close_after_s: float = Field(default=30.0, gt=0)
+    # a hot spot whose tracks ended stays open this long after it was last seen (smoke, a pass of
+    # the camera) and a track that comes back near it joins it, rather than closing and reopening
+    hotspot_close_after_s: float = Field(default=30.0, ge=0)
     crowd_eval_interval_s: float = Field(default=0.5, ge=0)  # crowds change slowly: cluster twice a second
     update_min_interval_s: float = Field(default=5.0, ge=0)
     thumbnail_max_width_px: int = Field(default=160, ge=32)
