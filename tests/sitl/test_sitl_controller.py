@@ -119,6 +119,7 @@ def test_patrol_flight_lands_at_home(sitl: Sitl) -> None:
     with Vehicle.connect(sitl.connection, config, timeout_s=BOOT_TIMEOUT_S) as vehicle:
         report = PatrolExecutor(vehicle, mission, config, on_event=events.append).run()
         assert vehicle.params.get("FS_GCS_ENABLE") == config.failsafe.fs_gcs_enable
+        assert int(vehicle.params.get("FS_OPTIONS")) & 16 == 0  # ArduCopter's default 16, cleared by preflight
         final = vehicle.state
     print(report.summary())
     for e in events:
