@@ -94,7 +94,7 @@ class _Geometry:
             return False
         n = max(1, int(leg.length / _SAMPLE_M))
         pts = np.array([a]) + np.linspace(0.0, 1.0, n + 1)[:, None] * (np.array(b) - np.array(a))
-        paths = return_paths(pts, rtl_targets(pts, self.rally, RALLY_LIMIT_M))
+        paths = return_paths(pts, rtl_targets(pts, self.rally, RALLY_LIMIT_M), self.rally, RALLY_LIMIT_M)
         return not (blocked(paths, self.obstacles).any() or outside(paths, self.inclusion).any())
 
 

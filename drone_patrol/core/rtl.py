@@ -42,12 +42,37 @@ def rtl_targets(
     return out
 
 
-def return_paths(points: np.ndarray, targets: np.ndarray) -> np.ndarray:
-    """What RTL sweeps between consecutive points of a flown line: the triangle to a shared
-    target (every line from the segment in between lies in it), or both lines when the
-    target changes between them; one geometry per point pair."""
+def return_paths(
+    points: np.ndarray, targets: np.ndarray, rally: np.ndarray | None = None, limit_m: float = RALLY_LIMIT_M
+) -> np.ndarray:
+    """What RTL sweeps between consecutive points of a flown line, one geometry per point pair.
+
+    Without ``rally``: the triangle to a shared target (every line from the segment in between
+    lies in it), or both lines when the target changes between them. With ``rally`` (the rally
+    points ``targets`` came from): every return from the segment, exactly: where the target may
+    change inside a segment (another rally point nearest there, or the rally limit crossed) the
+    segment is cut where it changes and each piece sweeps its triangle to its own target.
+    """
     pts = np.asarray(points, dtype=float).reshape(-1, 2)
     tgt = np.asarray(targets, dtype=float).reshape(-1, 2)
+    if rally is not None and len(pts) > 1:
+        ral = np.asarray(rally, dtype=float).reshape(-1, 2)
+        cuts = target_changes(pts[:-1], pts[1:], ral, limit_m)
+        for changed in np.flatnonzero(~np.all(np.isclose(tgt[:-1], tgt[1:]), axis=1)):
+            cuts.setdefault(int(changed), [])  # the ends' targets differ: a change at an end, on a tie
+        out = return_paths(pts, tgt)
+        for k, ts in cuts.items():
+            a, d = pts[k], pts[k + 1] - pts[k]
+            ends = np.array([0.0, *ts, 1.0])
+            starts, stops = a + ends[:-1, None] * d, a + ends[1:, None] * d
+            # each piece to its own target, and to its ends' (a tie at a cut goes either way)
+            triangles = []
+            for probe in (starts, (starts + stops) / 2.0, stops):
+                corners = np.stack([starts, stops, rtl_targets(probe, ral, limit_m)], axis=1)
+                triangles.extend(shapely.convex_hull(shapely.multipoints(corners)))
+            # kept as pieces: an overlay can drop a sliver (a return nearly along the leg)
+            out[k] = shapely.geometrycollections(triangles)
+        return out
     if len(pts) == 1:
         if np.allclose(pts[0], tgt[0]):
             return np.array([shapely.points(pts[0])], dtype=object)
@@ -66,6 +91,39 @@ def return_paths(points: np.ndarray, targets: np.ndarray) -> np.ndarray:
         second = np.stack([pts[1:][pair], tgt[1:][pair]], axis=1)  # and the line from b
         lines = shapely.linestrings(np.stack([first, second], axis=1).reshape(-1, 2, 2))
         out[~same] = shapely.multilinestrings(lines, indices=np.repeat(np.arange(len(pair)), 2))
+    return out
+
+
+def target_changes(a: np.ndarray, b: np.ndarray, rally: np.ndarray, limit_m: float) -> dict[int, list[float]]:
+    """For each segment ``a[k]``-``b[k]`` along which the return target may change, the fractions
+    (0, 1) where it may: where two candidate targets (home, the rally points) are equally near,
+    and where a rally point's distance crosses ``limit_m``. Segments with none are left out."""
+    if len(rally) == 0 or len(a) == 0:
+        return {}
+    sites = np.vstack([np.zeros((1, 2)), rally])
+    i, j = np.triu_indices(len(sites), k=1)
+    s1, s2 = sites[i], sites[j]
+    # |p - s1|^2 - |p - s2|^2 is linear in p, so along a segment it changes sign at most once
+    w, c = 2.0 * (s2 - s1), (s1 * s1).sum(axis=1) - (s2 * s2).sum(axis=1)
+    fa, fb = a @ w.T + c, b @ w.T + c  # (segments, site pairs)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t_bis = np.where((fa * fb < 0), fa / (fa - fb), np.nan)
+    t_lim = np.full((len(a), 2 * len(rally)), np.nan)
+    if limit_m > 0:
+        d = b - a
+        qa = (d * d).sum(axis=1)[:, None]
+        rel = a[:, None, :] - rally[None, :, :]
+        qb = 2.0 * (rel * d[:, None, :]).sum(axis=2)
+        qc = (rel * rel).sum(axis=2) - limit_m**2
+        disc = qb * qb - 4.0 * qa * qc
+        with np.errstate(divide="ignore", invalid="ignore"):
+            root = np.sqrt(np.where(disc > 0, disc, np.nan))
+            t_lim = np.hstack([(-qb - root) / (2.0 * qa), (-qb + root) / (2.0 * qa)])
+    t_all = np.hstack([t_bis, t_lim])
+    inside = (t_all > 1e-9) & (t_all < 1.0 - 1e-9)
+    out: dict[int, list[float]] = {}
+    for k in np.flatnonzero(inside.any(axis=1)):
+        out[int(k)] = sorted({round(float(t), 12) for t in t_all[k][inside[k]]})
     return out
 
 

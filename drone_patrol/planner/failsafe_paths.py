@@ -35,7 +35,7 @@ from shapely.geometry.base import BaseGeometry
 
 from drone_patrol.core.errors import PlanningError
 from drone_patrol.core.geo import LocalFrame
-from drone_patrol.core.rtl import RALLY_LIMIT_M, blocked, outside, return_paths, rtl_targets
+from drone_patrol.core.rtl import RALLY_LIMIT_M, blocked, outside, return_paths, rtl_targets, target_changes
 from drone_patrol.planner.build import RoutePoint
 
 XY = tuple[float, float]
@@ -58,13 +58,17 @@ class PlannedReturns:
     paths: np.ndarray
     pair_of: np.ndarray  # index of the first sample of each path
     flight_of: np.ndarray  # index of the flight of each sample
+    # every return from each stretch between two samples, the targets nearest only in between
+    # included (core.rtl.return_paths with the rally points): what must miss the no-fly zones
+    # themselves and stay inside the fence
+    swept: np.ndarray
 
     @property
     def fan_m(self) -> BaseGeometry:
         """Everything the returns sweep (for the inclusion fence)."""
         if not len(self.paths):
             return Polygon()
-        pieces = _merged_fans(self.points_m, self.targets_m, self.pair_of, self.paths, self.flight_of)
+        pieces = _merged_fans(self.points_m, self.targets_m, self.pair_of, self.swept, self.flight_of)
         try:
             return shapely.union_all(pieces)
         except shapely.errors.GEOSException:
@@ -91,6 +95,8 @@ def _merged_fans(
     b = np.minimum(first + 1, len(pts) - 1)
     # path j is the triangle (p_a, p_b, T) of one target, both samples of one flight
     same = (first + 1 < len(pts)) & (flight[a] == flight[b]) & np.all(np.isclose(tgt[a], tgt[b]), axis=1)
+    # a pair cut where another target is nearest in between (return_paths) is more than one triangle
+    same &= np.asarray(shapely.get_num_coordinates(paths), dtype=int) <= 4
     # path j+1 goes on from path j: the next pair, the same target, straight on along the leg
     u, v = pts[b[:-1]] - pts[a[:-1]], pts[b[1:]] - pts[a[1:]]
     cross = np.abs(u[:, 0] * v[:, 1] - u[:, 1] * v[:, 0])
@@ -126,18 +132,23 @@ def _sample(flight: Sequence[RoutePoint], step_m: float) -> tuple[list[XY], list
     return pts, areas
 
 
-def _paths(flights: list[np.ndarray], rally: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Targets and return paths of every flight's samples, the first sample of each path, and each sample's flight."""
-    targets, paths, first, flight_of = [], [], [], []
+def _paths(
+    flights: list[np.ndarray], rally: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Targets and return paths of every flight's samples, the first sample of each path, each
+    sample's flight, and the swept paths (the targets changing between samples too)."""
+    targets, paths, first, flight_of, swept = [], [], [], [], []
     offset = 0
     for k, pts in enumerate(flights):
         tgt = rtl_targets(pts, rally, RALLY_LIMIT_M)
         targets.append(tgt)
         paths.append(return_paths(pts, tgt))
+        swept.append(return_paths(pts, tgt, rally, RALLY_LIMIT_M))
         first.append(offset + np.arange(max(1, len(pts) - 1)))
         flight_of.append(np.full(len(pts), k))
         offset += len(pts)
-    return np.concatenate(targets), np.concatenate(paths), np.concatenate(first), np.concatenate(flight_of)
+    cat = np.concatenate
+    return cat(targets), cat(paths), cat(first), cat(flight_of), cat(swept)
 
 
 def _line_blocked(pts: np.ndarray, tgt: np.ndarray, obstacles: BaseGeometry) -> np.ndarray:
@@ -181,9 +192,11 @@ def plan_returns(
     obstacles: BaseGeometry,
     step_m: float = _STEP_M,
     max_added: int | None = None,
+    zones: BaseGeometry | None = None,
 ) -> PlannedReturns:
     """Sample the flights, add rally points until every straight return clears ``obstacles``
-    (the no-fly zones grown by the clearance), and return the result (blocked returns stay
+    (the no-fly zones grown by the clearance) and every return from between two samples clears
+    ``zones`` (the no-fly zones themselves), and return the result (blocked returns stay
     blocked: :func:`check_fence` refuses them)."""
     per_flight, areas = [], []
     for f in flights:
@@ -193,8 +206,16 @@ def plan_returns(
     pts = np.concatenate(per_flight) if per_flight else np.zeros((0, 2))
     rally: list[XY] = [(float(r[0]), float(r[1])) for r in rally_m]
     added: list[XY] = []
+    samples = pts
+    bare = zones if zones is not None else obstacles
     for _ in range(MAX_GENERATED_RALLY if max_added is None else max_added):
-        bad = _line_blocked(pts, rtl_targets(pts, np.array(rally), RALLY_LIMIT_M), obstacles)
+        # the samples, and a point of every stretch between two where another target is nearest
+        between = _between(per_flight, np.array(rally))
+        pts = np.concatenate([samples, between])
+        bad = np.concatenate([
+            _line_blocked(samples, rtl_targets(samples, np.array(rally), RALLY_LIMIT_M), obstacles),
+            _line_blocked(between, rtl_targets(between, np.array(rally), RALLY_LIMIT_M), bare),
+        ])  # fmt: skip
         if not bad.any():
             break
         p = pts[int(np.argmax(bad))]
@@ -212,8 +233,19 @@ def plan_returns(
             break  # it is there already and did not help: another copy would only take a slot
         rally.append(c)
         added.append(c)
-    targets, paths, first, flight_of = _paths(per_flight, np.array(rally))
-    return PlannedReturns(pts, tuple(areas), tuple(rally), tuple(added), targets, paths, first, flight_of)
+    targets, paths, first, flight_of, swept = _paths(per_flight, np.array(rally))
+    return PlannedReturns(samples, tuple(areas), tuple(rally), tuple(added), targets, paths, first, flight_of, swept)
+
+
+def _between(per_flight: list[np.ndarray], rally: np.ndarray) -> np.ndarray:
+    """The middle of every stretch between two consecutive samples of a flight where the
+    return target may differ from both ends' (core.rtl.target_changes)."""
+    extra = [np.zeros((0, 2))]
+    for pts in per_flight:
+        for k, ts in target_changes(pts[:-1], pts[1:], rally, RALLY_LIMIT_M).items():
+            ends = np.array([0.0, *ts, 1.0])
+            extra.append(pts[k] + ((ends[:-1] + ends[1:]) / 2.0)[:, None] * (pts[k + 1] - pts[k]))
+    return np.concatenate(extra)
 
 
 def return_obstacles(zones: BaseGeometry, clearance_m: float, exempt: BaseGeometry | None = None) -> BaseGeometry:
@@ -258,20 +290,45 @@ def check_returns(
     ``clearance_m`` of a no-fly zone, naming the area, the point and the zone."""
     grown = [(name, return_obstacles(z, clearance_m, exempt)) for name, z in zones]
     obstacles = shapely.union_all([g for _, g in grown]) if grown else Polygon()
-    bad_zone = blocked(returns.paths, obstacles)
-    bad_fence = outside(returns.paths, inclusion)
-    for k in np.flatnonzero(bad_zone | bad_fence):
+    bare = shapely.union_all([z for _, z in zones]) if zones else Polygon()
+    # the samples' returns keep the clearance; every return in between must miss the zones themselves
+    bad_zone = blocked(returns.paths, obstacles) | blocked(returns.swept, bare)
+    bad_fence = outside(returns.swept, inclusion)
+    for k in (int(x) for x in np.flatnonzero(bad_zone | bad_fence)):
         i = int(returns.pair_of[k])
         area = returns.areas[i]
-        target = returns.targets_m[i]
+        start, target = _blocked_return(returns, k, obstacles if bad_zone[k] else None, inclusion)
+        if bad_zone[k] and np.allclose(start, returns.points_m[i]) and blocked(returns.swept[k : k + 1], bare)[0]:
+            start, target = _blocked_return(returns, k, bare, inclusion)
         where = "home" if np.allclose(target, 0.0) else f"the rally point at {_where(frame, target)}"
         lead = f"area {area!r}" if area else "transit"
         if bad_zone[k]:
-            zone = next(n for n, g in grown if g.intersects(returns.paths[k]))
+            line = shapely.LineString([start, target]) if not np.allclose(start, target) else returns.paths[k]
+            zone = next((n for n, g in grown if g.intersects(line)), None)
+            zone = zone or next(n for n, g in grown if g.intersects(returns.paths[k]))
             raise PlanningError(
-                f"{lead}: an RTL from {_where(frame, returns.points_m[i])} to {where} would pass within "
+                f"{lead}: an RTL from {_where(frame, start)} to {where} would pass within "
                 f"{clearance_m:g} m of no-fly zone {zone!r}; add a rally point (role rally) it can reach in the clear"
             )
-        raise PlanningError(
-            f"{lead}: an RTL from {_where(frame, returns.points_m[i])} to {where} would leave the inclusion fence"
-        )
+        raise PlanningError(f"{lead}: an RTL from {_where(frame, start)} to {where} would leave the inclusion fence")
+
+
+def _blocked_return(
+    returns: PlannedReturns, k: int, obstacles: BaseGeometry | None, inclusion: BaseGeometry
+) -> tuple[np.ndarray, np.ndarray]:
+    """A point of path ``k``'s stretch of route and its return target whose straight line is the
+    blocked one (touches ``obstacles``, or, without them, leaves ``inclusion``): the message names it."""
+    i = int(returns.pair_of[k])
+    j = i + 1 if i + 1 < len(returns.points_m) and returns.flight_of[i + 1] == returns.flight_of[i] else i
+    a, b = returns.points_m[i], returns.points_m[j]
+    along = a + np.linspace(0.0, 1.0, 41)[:, None] * (b - a)
+    targets = rtl_targets(along, np.array(returns.rally_m), RALLY_LIMIT_M)
+    for p, t in zip(along, targets, strict=True):
+        if np.allclose(p, t):
+            continue
+        line = shapely.LineString([p, t])
+        if (obstacles is not None and line.intersects(obstacles)) or (
+            obstacles is None and not inclusion.is_empty and not inclusion.covers(line)
+        ):
+            return p, t
+    return a, returns.targets_m[i]

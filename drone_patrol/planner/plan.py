@@ -335,7 +335,9 @@ class _Planner:
         ]
         clearance = self.cfg.nofly_margin_m / 2.0
         exempt = legs_from_targets(flights, xy)
-        returns = plan_returns(flights, xy, return_obstacles(self.nofly.zones, clearance, exempt))
+        returns = plan_returns(
+            flights, xy, return_obstacles(self.nofly.zones, clearance, exempt), zones=self.nofly.zones
+        )
         exempt = legs_from_targets(flights, [*xy, *returns.added_m])
         for x, y in returns.added_m:
             where = self._geo(x, y, 0.0)

@@ -131,3 +131,36 @@ def test_return_fans_never_join_samples_of_different_flights(
     fans, paths = returns.fan_m, shapely.union_all(list(returns.paths))
     assert abs(fans.area - paths.area) <= 1e-6 * max(1.0, paths.area)
     assert fans.buffer(1e-6).covers(paths) and paths.buffer(1e-6).covers(fans)
+
+
+def test_a_return_target_nearest_only_between_two_samples_is_checked() -> None:
+    from drone_patrol.core.rtl import blocked, return_paths, rtl_targets
+
+    rally = np.array([[-100.0, 200.0], [100.0, 200.0], [0.0, 230.0]])
+    pts = np.array([[-60.0, 200.0], [60.0, 200.0]])  # nearest R1 at one end, R2 at the other, R3 in between
+    targets = rtl_targets(pts, rally)
+    assert np.allclose(targets, rally[:2])
+    box = Polygon([(-3, 210), (3, 210), (3, 220), (-3, 220)])  # between the middle of the leg and R3
+    assert not blocked(return_paths(pts, targets), box)[0]  # the two end lines alone miss it
+    assert blocked(return_paths(pts, targets, rally), box)[0]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.tuples(st.floats(-400, 400), st.floats(-400, 400)), min_size=1, max_size=5),
+    st.tuples(st.floats(-400, 400), st.floats(-400, 400)),
+    st.tuples(st.floats(-400, 400), st.floats(-400, 400)),
+)
+def test_return_paths_hold_every_return_from_the_segment(rally_xy, a, b) -> None:
+    from drone_patrol.core.rtl import return_paths, rtl_targets
+
+    rally = np.array(rally_xy)
+    pts = np.array([a, b])
+    path = return_paths(pts, rtl_targets(pts, rally), rally)[0].buffer(1e-6)
+    along = pts[0] + np.linspace(0, 1, 101)[:, None] * (pts[1] - pts[0])
+    sites = np.vstack([np.zeros((1, 2)), rally])
+    for p, t in zip(along, rtl_targets(along, rally), strict=True):
+        d = np.sort(np.linalg.norm(sites - p, axis=1))
+        if (len(d) > 1 and d[1] - d[0] <= 1e-9 * max(1.0, d[1])) or abs(np.linalg.norm(p - t) - 300.0) <= 1e-9:
+            continue  # exactly as near two targets (or on the rally limit): the vehicle's choice is its rounding's
+        assert path.covers(LineString([p, t]) if not np.allclose(p, t) else Point(p))
