@@ -91,6 +91,11 @@ class NoFlyMap:
         for poly in _polygons(grown):
             for ring in (poly.exterior, *poly.interiors):
                 self.nodes.extend((float(x), float(y)) for x, y in list(ring.coords)[:-1])
+        if self.nodes and not self._inner.is_empty:
+            # a coarse ring can put a vertex inside the margin (a concave zone): a leg from such a
+            # node would only be checked against the zone itself, so it is no node
+            outside = ~shapely.intersects(self._inner, shapely.points(np.asarray(self.nodes)))
+            self.nodes = [n for n, ok in zip(self.nodes, outside, strict=True) if ok]
         self._edges: list[list[tuple[int, float]]] = [[] for _ in self.nodes]
         if self.nodes:
             seen = self.clear_matrix(self.nodes, self.nodes)

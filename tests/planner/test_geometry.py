@@ -133,3 +133,23 @@ def test_font_masks() -> None:
     assert glyph("a").shape == (5, 3) and glyph("A").tolist() == glyph("a").tolist()
     assert not glyph("~").any()
     assert text_mask("AB", scale=2).shape == (10, 14)
+
+
+def test_paths_around_a_concave_zone_keep_the_margin_with_coarse_rings() -> None:
+    import itertools
+
+    from shapely import wkt
+    from shapely.geometry import LineString
+
+    from drone_patrol.planner.transit import NoFlyMap
+
+    zone = wkt.loads(
+        "POLYGON ((-4.06 -118.94, -77.23 -74.57, -103.10 -98.54, -64.13 -197.80, -63.92 -228.37,"
+        " -51.93 -179.77, -41.04 -193.80, -4.06 -118.94))"
+    )
+    for spacing_m in (0.0, 20.0):  # 20 m: the default waypoint spacing, one chord per quarter circle
+        no_fly = NoFlyMap([zone], 10.0, spacing_m)
+        path = no_fly.path((-285.11, -616.21), (0.0, 0.0))
+        assert path is not None
+        closest = min(zone.distance(LineString([p, q])) for p, q in itertools.pairwise(path))
+        assert closest >= 10.0 - 0.05, (spacing_m, closest)
