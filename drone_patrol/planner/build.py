@@ -23,6 +23,9 @@ from drone_patrol.core.types import (
 
 #: ArduPilot keeps fence points in a small store; stay well inside it
 MAX_FENCE_VERTICES = 60
+#: fence items a flight controller keeps: ArduCopter SITL and common boards say "Only 70/46 items
+#: are supported" (fence/rally); an upload past it fails with MAV_MISSION_NO_SPACE
+FENCE_ITEMS_BUDGET = 70
 _SPEED_TYPE_GROUND = 1.0
 
 
@@ -173,6 +176,35 @@ def inclusion_polygon(route: Sequence[LineString], areas: Sequence[BaseGeometry]
     if len(out.exterior.coords) - 1 > MAX_FENCE_VERTICES or not isinstance(out, Polygon):
         out = shell.convex_hull.buffer(tol).simplify(tol)
     return out
+
+
+def fit_exclusions(
+    inclusion: Polygon, exclusions: Sequence[Polygon], circles: int, max_grow_m: float
+) -> tuple[list[Polygon], str | None]:
+    """The no-fly polygons with fewer vertices until the fence fits :data:`FENCE_ITEMS_BUDGET`:
+    each is grown by a tolerance and simplified by it (it still covers its zone), the tolerance
+    rising to ``max_grow_m`` (half the route's margin: the routes stay clear of the grown fence).
+    Returns them and, when even that does not fit, the warning to give."""
+
+    def items(polys: Sequence[Polygon]) -> int:
+        return len(inclusion.exterior.coords) - 1 + sum(len(p.exterior.coords) - 1 for p in polys) + circles
+
+    out = list(exclusions)
+    tol = 0.5
+    while items(out) > FENCE_ITEMS_BUDGET and tol <= max_grow_m:
+        out = []
+        for p in exclusions:
+            grown = p.buffer(tol).simplify(tol)  # round joins: no farther than tol from the zone
+            out.append(
+                grown if isinstance(grown, Polygon) and len(grown.exterior.coords) < len(p.exterior.coords) else p
+            )
+        tol *= 1.5
+    if items(out) > FENCE_ITEMS_BUDGET:
+        return out, (
+            f"the geofence needs {items(out)} items and many flight controllers keep {FENCE_ITEMS_BUDGET} "
+            "(the upload would fail with NO_SPACE): draw the no-fly zones with fewer corners"
+        )
+    return out, None
 
 
 def geofence(

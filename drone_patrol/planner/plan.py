@@ -23,7 +23,7 @@ from drone_patrol.core.files import excerpt
 from drone_patrol.core.types import Geofence, GeoPoint, KeyArea, MavCmd, Mission, PatternKind
 from drone_patrol.core.wpnav import stop_cost_s
 from drone_patrol.mission.areas import AreaSet, area_footprint_m, to_local
-from drone_patrol.planner.build import ItemWriter, RoutePoint, geofence, inclusion_polygon
+from drone_patrol.planner.build import ItemWriter, RoutePoint, fit_exclusions, geofence, inclusion_polygon
 from drone_patrol.planner.endurance import PathPoint, estimate, usable_fraction, wpnav_limits
 from drone_patrol.planner.failsafe_paths import (
     PlannedReturns,
@@ -276,7 +276,10 @@ class _Planner:
             routes, [*(area_footprint_m(a, self.frame) for a in self.areas.patrol), returns.fan_m], cfg.fence_margin_m
         )
         check_returns(returns, incl, self.nofly_polys, cfg.nofly_margin_m / 2.0, self.frame, exempt)
-        fence = geofence(self.frame, incl, self.fence_polys, self.nofly_circles)
+        exclusions, too_big = fit_exclusions(incl, self.fence_polys, len(self.nofly_circles), cfg.nofly_margin_m / 2.0)
+        if too_big:
+            self.warnings.append(too_big)
+        fence = geofence(self.frame, incl, exclusions, self.nofly_circles)
         rally += [self._geo(x, y, cfg.altitude_m) for x, y in returns.added_m]
         missions, stats, flown_all = [], [], []
         for k, flight in enumerate(flights):

@@ -308,3 +308,23 @@ def test_an_area_under_a_square_metre_is_refused_in_one_line() -> None:
     yard = {"type": "Feature", "properties": {"name": "yard"}, "geometry": {"type": "Polygon", "coordinates": [ring]}}
     with pytest.raises(PlanningError, match="area 'yard': under 1 m2 to patrol"):
         plan_patrol(parse_areas([home, yard], "a.geojson"), CFG, CAM)
+
+
+def test_a_detailed_no_fly_zone_is_fenced_with_few_enough_corners_to_upload() -> None:
+    from drone_patrol.planner.build import FENCE_ITEMS_BUDGET
+
+    ring = [
+        (200 + 40 * math.cos(2 * math.pi * k / 400), 150 + 40 * math.sin(2 * math.pi * k / 400)) for k in range(400)
+    ]
+    areas = parse_areas(basic(polygon("pond", [ring], role="no_fly"))["features"])
+    result = plan_patrol(areas, CFG, CAM)
+    fence = result.sorties[0].fence
+    assert sum(len(p.vertices) for p in fence.polygons) + len(fence.circles) <= FENCE_ITEMS_BUDGET
+    exclusion = next(p for p in fence.polygons if not p.inclusion)
+    fenced = Polygon(
+        [(pt.x, pt.y) for pt in (local(result, v.latitude_deg, v.longitude_deg) for v in exclusion.vertices)]
+    )
+    zone = Polygon(ring)
+    assert fenced.buffer(0.05).covers(zone)  # still the whole zone
+    assert fenced.difference(zone.buffer(CFG.nofly_margin_m / 2.0 + 0.05)).is_empty  # grown by half the margin at most
+    assert_respects_no_fly(result, CFG.nofly_margin_m)
