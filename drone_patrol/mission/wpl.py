@@ -68,8 +68,12 @@ def parse_waypoints(text: str, source: str | Path = "<waypoints>") -> Mission:
     home: GeoPoint | None = None
     items: list[Waypoint] = []
     names = ("P1", "P2", "P3", "P4", "LAT", "LON", "ALT")
+    header_seen = False
     for lineno, raw in enumerate(text.splitlines(), start=1):
-        if lineno == 1 or not raw.strip():
+        if not raw.strip():
+            continue
+        if not header_seen:  # the header, after any blank lines
+            header_seen = True
             continue
         cols = raw.split("\t") if "\t" in raw else raw.split()
         if len(cols) != 12:

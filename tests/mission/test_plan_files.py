@@ -30,6 +30,7 @@ from drone_patrol.mission import (
     write_route_geojson,
     write_waypoints,
 )
+from drone_patrol.mission.wpl import parse_waypoints
 
 finite = st.floats(-1e4, 1e4, allow_nan=False, allow_infinity=False)
 lat = st.floats(-89.9, 89.9, allow_nan=False)
@@ -139,6 +140,13 @@ def test_waypoints_file_layout(tmp_path: Path) -> None:
     assert lines[1].split("\t")[:4] == ["0", "1", "0", "16"] and lines[1].split("\t")[10] == "150.0"
     assert lines[2].split("\t")[:4] == ["1", "0", "3", "22"]  # GLOBAL_RELATIVE_ALT in the file
     assert lines[4].split("\t")[8:11] == ["25.2812345", "110.2912345", "40.0"]
+
+
+def test_waypoints_file_with_blank_lines_before_and_between(tmp_path: Path) -> None:
+    text = write_waypoints(_sample(), tmp_path / "a.waypoints").read_text()
+    lines = text.splitlines()
+    edited = "\n" + "\n\n".join(lines) + "\n"  # as a text editor may leave it
+    assert parse_waypoints(edited).items == parse_waypoints(text).items
 
 
 def test_plan_file_layout(tmp_path: Path) -> None:
