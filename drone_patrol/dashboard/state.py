@@ -28,6 +28,11 @@ FLYING_STATES = frozenset(
 )
 
 
+#: the order of a command's steps: a report of an earlier one never replaces a later one
+_COMMAND_STEP = {"sent": 0, "accepted": 1, "en_route": 2, "on_station": 3,
+                 "refused": 4, "released": 4, "completed": 4, "failed": 4}  # fmt: skip
+
+
 @dataclass(frozen=True, slots=True)
 class Event:
     """One server-sent event: its name, its JSON data, and a sequence number."""
@@ -360,7 +365,12 @@ class Fleet:
             state = self._get(site, drone)
             previous = state.command or {}
             if previous.get("command_id") == result.get("command_id"):
-                result = {**previous, **result}
+                if _COMMAND_STEP.get(str(result.get("state")), 0) < _COMMAND_STEP.get(str(previous.get("state")), 0):
+                    # an earlier step told late: the dashboard's own "sent" after the drone's answer,
+                    # a redelivered result; it adds what it knows, never takes the state back
+                    result = {**result, **previous}
+                else:
+                    result = {**previous, **result}
             state.command = result
             return {"key": state.key, "site": site, "drone": drone, **result}
 

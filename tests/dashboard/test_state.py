@@ -69,3 +69,14 @@ def test_event_stream_framing_keepalive_and_stop() -> None:
     text = out.getvalue().decode()
     assert text.startswith('retry: 2000\nevent: broker\ndata: {"connected": true, "detail": ""}\n\n')
     assert 'id: 1\nevent: alert\ndata: {"incident_id":"i-1"}\n\n' in text
+
+
+def test_a_command_state_never_goes_back() -> None:
+    fleet = Fleet(track_points=10, offline_after_s=10)
+    cid = {"command_id": "c-1", "kind": "eyes_on"}
+    fleet.set_command("dongxi", "drone-1", {**cid, "state": "refused", "reason": "outside the geofence"})
+    shown = fleet.set_command("dongxi", "drone-1", {**cid, "state": "sent", "lat_deg": 25.28})  # the send's own, late
+    assert shown["state"] == "refused" and shown["reason"] == "outside the geofence" and shown["lat_deg"] == 25.28
+    fleet.set_command("dongxi", "drone-1", {"command_id": "c-2", "state": "on_station"})
+    assert fleet.set_command("dongxi", "drone-1", {"command_id": "c-2", "state": "accepted"})["state"] == "on_station"
+    assert fleet.set_command("dongxi", "drone-1", {"command_id": "c-2", "state": "completed"})["state"] == "completed"
