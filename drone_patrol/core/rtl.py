@@ -56,23 +56,7 @@ def return_paths(
     pts = np.asarray(points, dtype=float).reshape(-1, 2)
     tgt = np.asarray(targets, dtype=float).reshape(-1, 2)
     if rally is not None and len(pts) > 1:
-        ral = np.asarray(rally, dtype=float).reshape(-1, 2)
-        cuts = target_changes(pts[:-1], pts[1:], ral, limit_m)
-        for changed in np.flatnonzero(~np.all(np.isclose(tgt[:-1], tgt[1:]), axis=1)):
-            cuts.setdefault(int(changed), [])  # the ends' targets differ: a change at an end, on a tie
-        out = return_paths(pts, tgt)
-        for k, ts in cuts.items():
-            a, d = pts[k], pts[k + 1] - pts[k]
-            ends = np.array([0.0, *ts, 1.0])
-            starts, stops = a + ends[:-1, None] * d, a + ends[1:, None] * d
-            # each piece to its own target, and to its ends' (a tie at a cut goes either way)
-            triangles = []
-            for probe in (starts, (starts + stops) / 2.0, stops):
-                corners = np.stack([starts, stops, rtl_targets(probe, ral, limit_m)], axis=1)
-                triangles.extend(shapely.convex_hull(shapely.multipoints(corners)))
-            # kept as pieces: an overlay can drop a sliver (a return nearly along the leg)
-            out[k] = shapely.geometrycollections(triangles)
-        return out
+        return swept_paths(pts, tgt, return_paths(pts, tgt), rally, limit_m)
     if len(pts) == 1:
         if np.allclose(pts[0], tgt[0]):
             return np.array([shapely.points(pts[0])], dtype=object)
@@ -94,10 +78,39 @@ def return_paths(
     return out
 
 
+def swept_paths(
+    points: np.ndarray, targets: np.ndarray, paths: np.ndarray, rally: np.ndarray, limit_m: float = RALLY_LIMIT_M
+) -> np.ndarray:
+    """``paths`` (:func:`return_paths` without rally points) with every pair along which the
+    target changes cut where it does, each piece swept to its own target (a copy)."""
+    pts = np.asarray(points, dtype=float).reshape(-1, 2)
+    tgt = np.asarray(targets, dtype=float).reshape(-1, 2)
+    ral = np.asarray(rally, dtype=float).reshape(-1, 2)
+    out = np.array(paths, dtype=object, copy=True)
+    if len(pts) < 2:
+        return out
+    cuts = target_changes(pts[:-1], pts[1:], ral, limit_m)
+    for changed in np.flatnonzero(~np.all(np.isclose(tgt[:-1], tgt[1:]), axis=1)):
+        cuts.setdefault(int(changed), [])  # the ends' targets differ: a change at an end, on a tie
+    for k, ts in cuts.items():
+        a, d = pts[k], pts[k + 1] - pts[k]
+        ends = np.array([0.0, *ts, 1.0])
+        starts, stops = a + ends[:-1, None] * d, a + ends[1:, None] * d
+        # each piece to its own target, and to its ends' (a tie at a cut goes either way)
+        triangles = []
+        for probe in (starts, (starts + stops) / 2.0, stops):
+            corners = np.stack([starts, stops, rtl_targets(probe, ral, limit_m)], axis=1)
+            triangles.extend(shapely.convex_hull(shapely.multipoints(corners)))
+        # kept as pieces: an overlay can drop a sliver (a return nearly along the leg)
+        out[k] = shapely.geometrycollections(triangles)
+    return out
+
+
 def target_changes(a: np.ndarray, b: np.ndarray, rally: np.ndarray, limit_m: float) -> dict[int, list[float]]:
     """For each segment ``a[k]``-``b[k]`` along which the return target may change, the fractions
-    (0, 1) where it may: where two candidate targets (home, the rally points) are equally near,
-    and where a rally point's distance crosses ``limit_m``. Segments with none are left out."""
+    (0, 1) where it may: where the nearest two candidate targets (home, the rally points) are
+    equally near, and where the nearest rally point's distance crosses ``limit_m``. Segments
+    with none are left out."""
     if len(rally) == 0 or len(a) == 0:
         return {}
     sites = np.vstack([np.zeros((1, 2)), rally])
@@ -106,9 +119,14 @@ def target_changes(a: np.ndarray, b: np.ndarray, rally: np.ndarray, limit_m: flo
     # |p - s1|^2 - |p - s2|^2 is linear in p, so along a segment it changes sign at most once
     w, c = 2.0 * (s2 - s1), (s1 * s1).sum(axis=1) - (s2 * s2).sum(axis=1)
     fa, fb = a @ w.T + c, b @ w.T + c  # (segments, site pairs)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        t_bis = np.where((fa * fb < 0), fa / (fa - fb), np.nan)
-    t_lim = np.full((len(a), 2 * len(rally)), np.nan)
+    seg, pair = np.nonzero(fa * fb < 0)
+    t = fa[seg, pair] / (fa[seg, pair] - fb[seg, pair])
+    # a crossing matters only where its two sites are the nearest (a bisector of two far rally
+    # points changes nothing)
+    pos = a[seg] + t[:, None] * (b[seg] - a[seg])
+    near = np.linalg.norm(pos[:, None, :] - sites[None, :, :], axis=2).min(axis=1)
+    keep = np.linalg.norm(pos - s1[pair], axis=1) <= near + 1e-6 * (1.0 + near)
+    found = [(seg[keep], t[keep])]
     if limit_m > 0:
         d = b - a
         qa = (d * d).sum(axis=1)[:, None]
@@ -116,15 +134,23 @@ def target_changes(a: np.ndarray, b: np.ndarray, rally: np.ndarray, limit_m: flo
         qb = 2.0 * (rel * d[:, None, :]).sum(axis=2)
         qc = (rel * rel).sum(axis=2) - limit_m**2
         disc = qb * qb - 4.0 * qa * qc
-        with np.errstate(divide="ignore", invalid="ignore"):
-            root = np.sqrt(np.where(disc > 0, disc, np.nan))
-            t_lim = np.hstack([(-qb - root) / (2.0 * qa), (-qb + root) / (2.0 * qa)])
-    t_all = np.hstack([t_bis, t_lim])
-    inside = (t_all > 1e-9) & (t_all < 1.0 - 1e-9)
+        seg, r = np.nonzero(disc > 0)
+        root = np.sqrt(disc[seg, r])
+        for sign in (-1.0, 1.0):
+            t = (-qb[seg, r] + sign * root) / (2.0 * qa[seg, 0])
+            pos = a[seg] + t[:, None] * (b[seg] - a[seg])
+            # only the nearest rally point's limit changes the target
+            nearest = np.linalg.norm(pos[:, None, :] - rally[None, :, :], axis=2).min(axis=1)
+            found.append(
+                (seg[nearest >= limit_m - 1e-6 * (1.0 + limit_m)], t[nearest >= limit_m - 1e-6 * (1.0 + limit_m)])
+            )
+    segs = np.concatenate([f[0] for f in found])
+    ts = np.concatenate([f[1] for f in found])
+    inside = (ts > 1e-9) & (ts < 1.0 - 1e-9)
     out: dict[int, list[float]] = {}
-    for k in np.flatnonzero(inside.any(axis=1)):
-        out[int(k)] = sorted({round(float(t), 12) for t in t_all[k][inside[k]]})
-    return out
+    for k, tk in zip(segs[inside].tolist(), ts[inside].tolist(), strict=True):
+        out.setdefault(int(k), []).append(round(float(tk), 12))
+    return {k: sorted(set(v)) for k, v in out.items()}
 
 
 def blocked(paths: np.ndarray, obstacles: BaseGeometry) -> np.ndarray:

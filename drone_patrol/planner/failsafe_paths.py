@@ -35,7 +35,15 @@ from shapely.geometry.base import BaseGeometry
 
 from drone_patrol.core.errors import PlanningError
 from drone_patrol.core.geo import LocalFrame
-from drone_patrol.core.rtl import RALLY_LIMIT_M, blocked, outside, return_paths, rtl_targets, target_changes
+from drone_patrol.core.rtl import (
+    RALLY_LIMIT_M,
+    blocked,
+    outside,
+    return_paths,
+    rtl_targets,
+    swept_paths,
+    target_changes,
+)
 from drone_patrol.planner.build import RoutePoint
 
 XY = tuple[float, float]
@@ -143,7 +151,7 @@ def _paths(
         tgt = rtl_targets(pts, rally, RALLY_LIMIT_M)
         targets.append(tgt)
         paths.append(return_paths(pts, tgt))
-        swept.append(return_paths(pts, tgt, rally, RALLY_LIMIT_M))
+        swept.append(swept_paths(pts, tgt, paths[-1], rally, RALLY_LIMIT_M))
         first.append(offset + np.arange(max(1, len(pts) - 1)))
         flight_of.append(np.full(len(pts), k))
         offset += len(pts)
