@@ -192,7 +192,7 @@ class Outbox:
         Putting an ``event_id`` already present is a no-op that returns the existing row's number.
         The row reaches :attr:`on_insert` before the commit; this returns after it.
         """
-        return self._put(_Ticket(event_id, ALERT, _SEVERITY_RANK.get(severity, 2), topic, payload, qos, None))
+        return self.put_alerts([(event_id, topic, payload, severity)], qos=qos)[0]
 
     def put_alerts(self, alerts: Sequence[tuple[str, str, bytes, str]], *, qos: int = 1) -> list[int | None]:
         """Commit several alerts, each ``(event_id, topic, payload, severity)``, in one transaction
@@ -202,42 +202,33 @@ class Outbox:
         over before the failure may still reach the broker: a retry may show them twice, and the
         command room drops repeats by event id, as for any redelivery.
         """
-        tickets = [
-            _Ticket(event_id, ALERT, _SEVERITY_RANK.get(severity, 2), topic, payload, qos, None)
-            for event_id, topic, payload, severity in alerts
-        ]
-        if tickets:
-            self._put_all(tickets)
-        return [t.seq for t in tickets]
+        return self._put(
+            [
+                _Ticket(event_id, ALERT, _SEVERITY_RANK.get(severity, 2), topic, payload, qos, None)
+                for event_id, topic, payload, severity in alerts
+            ]
+        )
 
     def put_telemetry(self, topic: str, payload: bytes, *, ttl_s: float) -> int | None:
         """Buffer one telemetry sample (QoS 0) until ``ttl_s`` from now; ``None`` if the outbox is full."""
         self.telemetry_puts += 1
-        return self._put(_Ticket(None, TELEMETRY, -1, topic, payload, 0, self._clock() + ttl_s))
+        return self._put([_Ticket(None, TELEMETRY, -1, topic, payload, 0, self._clock() + ttl_s)])[0]
 
-    def _put(self, ticket: _Ticket) -> int | None:
-        """Commit the row with whatever else is queued (group commit, no disk sync there),
-        then, with ``FULL``, wait for a group sync that covers the commit."""
-        self._commits.submit(ticket)
-        if ticket.error is not None:
-            raise ticket.error
-        self._wait_synced(ticket.written)
-        return ticket.seq
-
-    def _put_all(self, tickets: list[_Ticket]) -> None:
-        """:meth:`_put` for rows that go in one transaction together (one commit, one sync)."""
+    def _put(self, tickets: list[_Ticket]) -> list[int | None]:
+        """Commit the rows together, with whatever else is queued (group commit, no disk sync
+        there), then, with ``FULL``, wait for a group sync that covers the commit."""
+        if not tickets:
+            return []
         self._commits.submit_all(tickets)
         for t in tickets:
             if t.error is not None:
                 raise t.error
-        self._wait_synced(tickets[-1].written)
-
-    def _wait_synced(self, written: int) -> None:
         if self._sync is not None:
             try:
-                self._sync.wait(written)
+                self._sync.wait(tickets[-1].written)  # one commit held them all
             except WalSyncError as exc:
                 raise OutboxError(f"outbox {self.path}: cannot sync to disk ({exc.strerror})") from None
+        return [t.seq for t in tickets]
 
     def _commit_locked(self, batch: list[_Ticket]) -> None:
         with self._waiting_lock:

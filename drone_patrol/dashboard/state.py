@@ -18,6 +18,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from drone_patrol.alerts.eyes_on import CommandState
 from drone_patrol.dashboard.model import Status, Telemetry, iso_time
 
 KEEPALIVE_S = 15.0
@@ -28,9 +29,9 @@ FLYING_STATES = frozenset(
 )
 
 
-#: the order of a command's steps: a report of an earlier one never replaces a later one
-_COMMAND_STEP = {"sent": 0, "accepted": 1, "en_route": 2, "on_station": 3,
-                 "refused": 4, "released": 4, "completed": 4, "failed": 4}  # fmt: skip
+#: the order of a command's steps (the dashboard's own "sent" first, the drone's final ones last):
+#: a report of an earlier one never replaces a later one
+_COMMAND_STEP = {"sent": 0} | {s.value: len(CommandState) if s.final else i for i, s in enumerate(CommandState, 1)}
 
 
 @dataclass(frozen=True, slots=True)

@@ -265,5 +265,7 @@ class DataPath:
                 log.error("%d alerts not committed (%s); tried again with each frame", len(batch), exc)
             return [], batch
         if self.unsent:
-            log.warning("%d alerts committed after %d failed tries", len(batch), self.stats.publish_failures)
+            log.warning(
+                "%d alerts committed after failed tries (%d this patrol)", len(batch), self.stats.publish_failures
+            )
         return batch, []

@@ -163,10 +163,10 @@ export function place(row) {
  *  the event and the figures (translated) already say it, unless the kind is one it does not know. */
 export function summaryText(row) {
   if (!row.summary) return "";
-  const known = ("kind." + row.kind) in KNOWN_KINDS && (row.kind !== "vehicle" || (row.figures && row.figures.event));
+  const translated = t("kind." + row.kind) !== "kind." + row.kind;
+  const known = translated && (row.kind !== "vehicle" || (row.figures && row.figures.event));
   return language() === "en" || !known ? row.summary : "";
 }
-const KNOWN_KINDS = { "kind.thermal_hotspot": 1, "kind.crowd_gathering": 1, "kind.vehicle": 1 };
 
 export function kindLabel(row) {
   if (row.kind === "vehicle" && row.figures && row.figures.event) return tv("kind", row.kind) + ": " + tv("event", row.figures.event);
@@ -219,6 +219,7 @@ function renderAlert(row, fresh) {
   else if (row.acked) actions.append(el("span", { class: "acked-by", text: "✔ " + t("state.acknowledged") + " " + t("ui.by") + " " + (row.acked_by || "?") + " " + t("ui.at") + " " + clock(row.acked_at) }));
   if (row.updates > 1) actions.append(el("span", { class: "meta", text: row.updates + " " + t("ui.messages") }));
   const figures = figuresNode(row);
+  const summary = summaryText(row);
   const when = dateTime(row.time, true) + (row.first_time !== row.time ? " (" + t("ui.first") + " " + dateTime(row.first_time, true) + ")" : "");
   const li = el(
     "li",
@@ -238,7 +239,7 @@ function renderAlert(row, fresh) {
       el("div", { class: "head" }, el("span", { class: "kind", text: kindLabel(row) }), el("span", { class: "sev", text: tv("severity", row.severity) }), row.state !== "new" ? el("span", { class: "state", text: tv("state", row.state) }) : null),
       el("div", { class: "meta", text: when + " · " + row.drone + " · " + (areaName(row.area) || t("ui.outside_areas")) }),
       el("div", { class: "meta", text: place(row) }),
-      summaryText(row) ? el("div", { class: "meta summary", text: summaryText(row) }) : null,
+      summary ? el("div", { class: "meta summary", text: summary }) : null,
       figures.childNodes.length ? figures : null,
       actions
     )
@@ -291,13 +292,14 @@ function showMarker(entry, row) {
 }
 
 export function popupContent(row) {
+  const summary = summaryText(row);
   return el(
     "div",
     { class: "popup" },
     row.thumbnail_url ? el("img", { class: "popup-thumb", src: row.thumbnail_url, alt: "thumbnail" }) : null,
     el("b", { text: kindLabel(row) + " · " + tv("severity", row.severity) + " · " + tv("state", row.state) }),
     el("div", { text: dateTime(row.time, true) + " · " + row.drone + (row.area ? " · " + areaName(row.area) : "") }),
-    summaryText(row) ? el("div", { text: summaryText(row) }) : null,
+    summary ? el("div", { text: summary }) : null,
     figuresNode(row),
     el("div", { text: place(row) })
   );

@@ -97,13 +97,14 @@ export function refresh(changedId) {
   }
   const cmd = commandLine(row.site + "/" + row.drone);
   if (cmd) eyes.append(cmd);
+  const summary = summaryText(row);
   const parts = [
     el("button", { type: "button", class: "close", text: "×", title: t("btn.close"), onclick: closeDetail }),
     el("h3", {}, el("span", { text: kindLabel(row) + " " }), el("span", { class: "sev sev-" + row.severity, text: tv("severity", row.severity) }), " ", el("span", { class: "state", text: tv("state", row.state) })),
     el("div", { class: "meta", text: dateTime(row.first_time) + " – " + dateTime(row.time) + " · " + row.drone + " · " + (areaName(row.area) || t("ui.outside_areas")) }),
     el("div", { class: "meta", text: place(row) }),
     row.thumbnail_url ? el("img", { class: "full", src: row.thumbnail_url, alt: "thumbnail" }) : null,
-    summaryText(row) ? el("p", { text: summaryText(row) }) : null,
+    summary ? el("p", { text: summary }) : null,
     figuresNode(row),
     row.units && row.units.length ? el("div", { class: "units" }, t("ui.units") + ": ", el("b", { text: row.units.join(" / ") })) : null,
     buttons,
