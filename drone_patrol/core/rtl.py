@@ -96,13 +96,13 @@ def swept_paths(
         a, d = pts[k], pts[k + 1] - pts[k]
         ends = np.array([0.0, *ts, 1.0])
         starts, stops = a + ends[:-1, None] * d, a + ends[1:, None] * d
-        # each piece to its own target, and to its ends' (a tie at a cut goes either way)
-        triangles = []
-        for probe in (starts, (starts + stops) / 2.0, stops):
-            corners = np.stack([starts, stops, rtl_targets(probe, ral, limit_m)], axis=1)
-            triangles.extend(shapely.convex_hull(shapely.multipoints(corners)))
+        # each piece to the target of its inside (a cut point, a tie, is in both neighbours'
+        # triangles), and the segment's two ends to their own targets (a tie at an end)
+        corners = np.stack([starts, stops, rtl_targets((starts + stops) / 2.0, ral, limit_m)], axis=1)
+        pieces = list(shapely.convex_hull(shapely.multipoints(corners)))
+        pieces += [shapely.LineString([pts[j], tgt[j]]) for j in (k, k + 1) if not np.allclose(pts[j], tgt[j])]
         # kept as pieces: an overlay can drop a sliver (a return nearly along the leg)
-        out[k] = shapely.geometrycollections(triangles)
+        out[k] = shapely.geometrycollections(pieces)
     return out
 
 

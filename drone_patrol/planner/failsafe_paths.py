@@ -217,12 +217,13 @@ def plan_returns(
     samples = pts
     bare = zones if zones is not None else obstacles
     for _ in range(MAX_GENERATED_RALLY if max_added is None else max_added):
+        ral = np.array(rally)
         # the samples, and a point of every stretch between two where another target is nearest
-        between = _between(per_flight, np.array(rally))
+        between, between_targets = _between(per_flight, ral)
         pts = np.concatenate([samples, between])
         bad = np.concatenate([
-            _line_blocked(samples, rtl_targets(samples, np.array(rally), RALLY_LIMIT_M), obstacles),
-            _line_blocked(between, rtl_targets(between, np.array(rally), RALLY_LIMIT_M), bare),
+            _line_blocked(samples, rtl_targets(samples, ral, RALLY_LIMIT_M), obstacles),
+            _line_blocked(between, between_targets, bare),
         ])  # fmt: skip
         if not bad.any():
             break
@@ -232,7 +233,7 @@ def plan_returns(
         if len(near) == 0:
             break
         cands = near[np.linspace(0, len(near) - 1, min(_CANDIDATES, len(near))).astype(int)]
-        scores = _blocked_with_each(pts, np.array(rally), bad, cands, obstacles)
+        scores = _blocked_with_each(pts, ral, bad, cands, obstacles)
         best = int(np.argmin(scores))
         # no candidate lowers the count: put one on the blocked point itself, which at least clears it
         chosen = cands[best] if scores[best] < bad.sum() else p
@@ -245,15 +246,19 @@ def plan_returns(
     return PlannedReturns(samples, tuple(areas), tuple(rally), tuple(added), targets, paths, first, flight_of, swept)
 
 
-def _between(per_flight: list[np.ndarray], rally: np.ndarray) -> np.ndarray:
-    """The middle of every stretch between two consecutive samples of a flight where the
-    return target may differ from both ends' (core.rtl.target_changes)."""
-    extra = [np.zeros((0, 2))]
+def _between(per_flight: list[np.ndarray], rally: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where a stretch between two consecutive samples of a flight is cut because the return
+    target changes inside it (core.rtl.target_changes): both ends of every piece, each with
+    the piece's target (the lines that bound what its returns sweep); (points, targets)."""
+    starts, stops, mids = [np.zeros((0, 2))], [np.zeros((0, 2))], [np.zeros((0, 2))]
     for pts in per_flight:
         for k, ts in target_changes(pts[:-1], pts[1:], rally, RALLY_LIMIT_M).items():
-            ends = np.array([0.0, *ts, 1.0])
-            extra.append(pts[k] + ((ends[:-1] + ends[1:]) / 2.0)[:, None] * (pts[k + 1] - pts[k]))
-    return np.concatenate(extra)
+            ends = pts[k] + np.array([0.0, *ts, 1.0])[:, None] * (pts[k + 1] - pts[k])
+            starts.append(ends[:-1])
+            stops.append(ends[1:])
+            mids.append((ends[:-1] + ends[1:]) / 2.0)
+    targets = rtl_targets(np.concatenate(mids), rally, RALLY_LIMIT_M)
+    return np.concatenate([*starts, *stops]), np.concatenate([targets, targets])
 
 
 def return_obstacles(zones: BaseGeometry, clearance_m: float, exempt: BaseGeometry | None = None) -> BaseGeometry:
@@ -300,14 +305,15 @@ def check_returns(
     obstacles = shapely.union_all([g for _, g in grown]) if grown else Polygon()
     bare = shapely.union_all([z for _, z in zones]) if zones else Polygon()
     # the samples' returns keep the clearance; every return in between must miss the zones themselves
-    bad_zone = blocked(returns.paths, obstacles) | blocked(returns.swept, bare)
+    near_zone = blocked(returns.paths, obstacles)
+    in_zone = blocked(returns.swept, bare)
+    bad_zone = near_zone | in_zone
     bad_fence = outside(returns.swept, inclusion)
     for k in (int(x) for x in np.flatnonzero(bad_zone | bad_fence)):
         i = int(returns.pair_of[k])
         area = returns.areas[i]
-        start, target = _blocked_return(returns, k, obstacles if bad_zone[k] else None, inclusion)
-        if bad_zone[k] and np.allclose(start, returns.points_m[i]) and blocked(returns.swept[k : k + 1], bare)[0]:
-            start, target = _blocked_return(returns, k, bare, inclusion)
+        what = obstacles if near_zone[k] else bare if in_zone[k] else None  # what the named return touches
+        start, target = _blocked_return(returns, k, what, inclusion)
         where = "home" if np.allclose(target, 0.0) else f"the rally point at {_where(frame, target)}"
         lead = f"area {area!r}" if area else "transit"
         if bad_zone[k]:
